@@ -1,0 +1,198 @@
+//! The event store's error type.
+//!
+//! Every error says what was wrong and, where there is something to do about it, what to do.
+//! Errors that come from bad input are raised before anything is written, so a failed call
+//! never leaves a partial write behind.
+
+use crate::{EventId, ExpectedVersion, Position, StreamId};
+
+/// Errors returned by [`EventStore`](crate::EventStore) operations and by the value types
+/// that validate their input (stream ids, event types).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A stream id broke the rules documented on [`StreamId`].
+    #[error("invalid stream id {id:?}: {reason}")]
+    InvalidStreamId {
+        /// The rejected id.
+        id: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
+    /// An event type name broke the rules documented on [`EventData::new`](crate::EventData::new).
+    #[error("invalid event type {event_type:?}: {reason}")]
+    InvalidEventType {
+        /// The rejected name.
+        event_type: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
+    /// `append` was called with no events.
+    #[error("nothing to append to stream {stream}: pass at least one event")]
+    EmptyAppend {
+        /// The target stream.
+        stream: StreamId,
+    },
+
+    /// An event's payload or metadata is not valid JSON; nothing was written.
+    #[error(
+        "event #{index} ({event_type}) for stream {stream} has a payload that is not valid JSON: {reason}; nothing was written"
+    )]
+    InvalidPayload {
+        /// The target stream.
+        stream: StreamId,
+        /// Index of the offending event in the batch (0-based).
+        index: usize,
+        /// Its event type.
+        event_type: String,
+        /// What the JSON parser said.
+        reason: String,
+    },
+
+    /// An event is larger than the store's configured limit; nothing was written.
+    #[error(
+        "event #{index} ({event_type}) for stream {stream} is {size} bytes, over the limit of {limit} bytes; \
+         store large payloads elsewhere and reference them, or raise `max_event_size`; nothing was written"
+    )]
+    EventTooLarge {
+        /// The target stream.
+        stream: StreamId,
+        /// Index of the offending event in the batch (0-based).
+        index: usize,
+        /// Its event type.
+        event_type: String,
+        /// Payload plus metadata size in bytes.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+
+    /// One append carried more events than a store takes at once.
+    #[error("append to stream {stream} carries {len} events, more than the {limit} one append may hold; split it")]
+    BatchTooLarge {
+        /// The target stream.
+        stream: StreamId,
+        /// Events in the batch.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// The same event id appears twice in one batch.
+    #[error("event id {event_id} appears more than once in the batch for stream {stream}; every event needs its own id")]
+    DuplicateIdInBatch {
+        /// The target stream.
+        stream: StreamId,
+        /// The repeated id.
+        event_id: EventId,
+    },
+
+    /// An event id is already stored, but not as this same append (another stream, another
+    /// place, or a different batch): the append is not a retry and was refused.
+    #[error(
+        "event id {event_id} is already stored in stream {existing_stream} at version {existing_version}; \
+         a retried append must resend the same events to the same stream; give new events new ids"
+    )]
+    EventIdConflict {
+        /// The id that is taken.
+        event_id: EventId,
+        /// Where it is stored.
+        existing_stream: StreamId,
+        /// At which version.
+        existing_version: u64,
+    },
+
+    /// The stream's current version is not what the caller expected (optimistic concurrency).
+    #[error("wrong expected version for stream {stream}: expected {expected}, but the stream {actual}; reload and retry")]
+    WrongExpectedVersion {
+        /// The stream written to.
+        stream: StreamId,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// What the store found.
+        actual: ActualVersion,
+    },
+
+    /// The stream was tombstoned: its history is kept but it takes no more events.
+    #[error("stream {stream} is deleted (tombstoned); its history is kept for audit but it takes no new events")]
+    StreamDeleted {
+        /// The deleted stream.
+        stream: StreamId,
+    },
+
+    /// The stream has no events.
+    #[error("stream {stream} does not exist")]
+    StreamNotFound {
+        /// The missing stream.
+        stream: StreamId,
+    },
+
+    /// A global-log read started beyond the end of the log.
+    #[error(
+        "position {requested} is beyond the end of the global log (the last position is {head}); \
+         positions come from recorded events or checkpoints of this store"
+    )]
+    PositionBeyondHead {
+        /// The requested start position.
+        requested: Position,
+        /// The last position in the log.
+        head: Position,
+    },
+
+    /// A store option is out of range.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfig(String),
+
+    /// A stored row could not be decoded (the database was changed outside Factum).
+    #[error("stored event at position {position} cannot be decoded: {reason}")]
+    Corrupt {
+        /// Where the bad row is.
+        position: Position,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// The database failed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// Schema migrations failed on connect.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error("schema migration failed: {0}; check that the database user may create tables in the configured schema")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A stream's state as seen by the expected-version check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActualVersion {
+    /// The stream has no events.
+    NoStream,
+    /// The stream's last event has this version.
+    Version(u64),
+}
+
+impl std::fmt::Display for ActualVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActualVersion::NoStream => f.write_str("does not exist"),
+            ActualVersion::Version(v) => write!(f, "is at version {v}"),
+        }
+    }
+}
+
+impl ActualVersion {
+    /// Builds from a stored version, where 0 means "no events".
+    pub fn from_version(version: u64) -> Self {
+        if version == 0 {
+            ActualVersion::NoStream
+        } else {
+            ActualVersion::Version(version)
+        }
+    }
+}
+
+/// Shorthand for results of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,62 @@
+//! # Factum
+//!
+//! Event sourcing for Rust: an append-only journal of domain events as the source of truth,
+//! with versioned events, aggregates, projections into read models, and an event catalog.
+//!
+//! This crate is the facade and the runtime. Its foundation is the [`EventStore`]: append
+//! events to streams with optimistic concurrency, read a stream back, and follow the global
+//! log in an order that never skips an event that committed late.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use factum::{EventData, EventStore, ExpectedVersion, ReadStream, StreamId};
+//! use factum::store::sqlite::SqliteStore;
+//! use futures_util::TryStreamExt;
+//!
+//! let store = SqliteStore::open_in_memory().await?;
+//! let account = StreamId::new("account-42")?;
+//! store
+//!     .append(
+//!         &account,
+//!         ExpectedVersion::NoStream,
+//!         vec![
+//!             EventData::new("Opened", serde_json::json!({ "owner": "Ada" })),
+//!             EventData::new("Deposited", serde_json::json!({ "cents": 5_000 })),
+//!         ],
+//!     )
+//!     .await?;
+//! let history: Vec<_> = store.read_stream(&account, ReadStream::forward()).try_collect().await?;
+//! assert_eq!(history.len(), 2);
+//! assert_eq!(history[1].event_type, "Deposited");
+//! # Ok::<(), factum::StoreError>(()) }).unwrap();
+//! ```
+//!
+//! ## Features
+//!
+//! * `sqlite` (default): [`store::sqlite::SqliteStore`], embedded, one file or `:memory:`.
+//! * `postgres`: [`store::postgres::PostgresStore`].
+//!
+//! The in-memory [`MemoryStore`] is always available, for unit tests of domain logic.
+
+pub mod error;
+pub mod event;
+pub mod event_id;
+pub mod expected_version;
+pub mod metadata;
+pub mod position;
+pub mod store;
+pub mod stream_id;
+
+pub use error::{ActualVersion, Result, StoreError};
+pub use event::{EventData, Payload, RecordedEvent};
+pub use event_id::EventId;
+pub use expected_version::ExpectedVersion;
+pub use metadata::Metadata;
+pub use position::Position;
+pub use store::memory::MemoryStore;
+pub use store::{
+    AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,
+    StoreLimits, StreamInfo,
+};
+pub use stream_id::StreamId;

@@ -1,0 +1,305 @@
+//! The event store: the append-only journal every other part of Factum stands on.
+//!
+//! [`EventStore`] is one contract with three backends: [`MemoryStore`](memory::MemoryStore)
+//! for unit tests of domain logic, [`SqliteStore`](sqlite::SqliteStore) (feature `sqlite`,
+//! on by default) embedded in the application, and [`PostgresStore`](postgres::PostgresStore)
+//! (feature `postgres`) for production. A single conformance suite (`tests/` in the
+//! workspace) holds every backend to the same behaviour.
+//!
+//! # Guarantees
+//!
+//! * Within a stream, versions are dense (1, 2, 3, …) and `(stream, version)` is unique.
+//! * An append is atomic: all of its events are stored, or none.
+//! * An append checks an [`ExpectedVersion`](crate::ExpectedVersion) atomically with the write.
+//! * Retrying an append with the same event ids succeeds without writing twice.
+//! * The global log is read in an order that never changes once observed: a reader that
+//!   resumes after position `p` never misses an event that was committed late, and never
+//!   sees one twice (see the PostgreSQL backend for how, without a global write lock).
+//!
+//! # Why the trait is generic rather than object-safe
+//!
+//! The methods return `impl Future + Send` (native async functions in traits), so every
+//! call is statically dispatched and allocation-free; the repository and projections are
+//! generic over `S: EventStore`. Applications that pick a backend at run time do so once,
+//! at the top (`match url { … }` into a generic `run::<S>()`), which costs nothing per
+//! call. Only the read methods box, because they return long-lived streams of rows.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use futures_core::stream::BoxStream;
+
+use crate::{EventData, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
+
+mod idempotency;
+mod paging;
+pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+mod validate;
+
+pub(crate) use validate::{PreparedBatch, prepare_batch};
+
+/// Default largest event (payload plus metadata) a store accepts: 1 MiB.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 1024 * 1024;
+
+/// A boxed stream of recorded events, as returned by the read methods.
+pub type EventStream<'a> = BoxStream<'a, Result<RecordedEvent>>;
+
+/// An append-only event journal. See the [module docs](self) for the guarantees.
+pub trait EventStore: Send + Sync {
+    /// Appends `events` to `stream`, all or nothing, if the stream satisfies `expected`.
+    ///
+    /// Bad input (an empty batch, a payload that is not JSON, an event over the size limit,
+    /// an invalid event type) is refused before anything is written. If every event id of
+    /// the batch is already stored in this stream, in this order and at consecutive
+    /// versions, the append is a retry of one that succeeded: it returns that append's
+    /// result with [`AppendResult::deduplicated`] set and writes nothing.
+    fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> impl Future<Output = Result<AppendResult>> + Send;
+
+    /// Reads one stream's events in version order, forward or backward.
+    ///
+    /// The rows arrive as they are read, so a stream of a million events is never held in
+    /// memory at once. A stream without events yields nothing; a deleted stream yields
+    /// [`StoreError::StreamDeleted`](crate::StoreError::StreamDeleted) unless
+    /// [`ReadStream::including_deleted`] asks for its history.
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_>;
+
+    /// Reads the global log from a position (inclusive), in position order, optionally
+    /// filtered by event types and stream categories. A start beyond the end of the log
+    /// (more than one past the last position) yields
+    /// [`StoreError::PositionBeyondHead`](crate::StoreError::PositionBeyondHead).
+    fn read_all(&self, options: ReadAll) -> EventStream<'_>;
+
+    /// The stream's version, category and deletion state, or `None` if it has no events.
+    fn stream_info(
+        &self,
+        stream: &StreamId,
+    ) -> impl Future<Output = Result<Option<StreamInfo>>> + Send;
+
+    /// Streams of a category in id order, `limit` at a time, after `after` (exclusive) for
+    /// paging. Deleted streams are listed, flagged.
+    fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StreamInfo>>> + Send;
+
+    /// Tombstones a stream: its history stays (for audit, and in the global log), reads
+    /// report it deleted, and appends are refused. `expected` is checked as for appends.
+    fn delete_stream(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The position of the last event readers can see ([`Position::START`] when empty).
+    fn head_position(&self) -> impl Future<Output = Result<Position>> + Send;
+}
+
+/// What a successful append did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The stream's version after the append (the version of its last new event).
+    pub version: u64,
+    /// The global positions of the appended events, in order.
+    pub positions: Vec<Position>,
+    /// True when the events were already stored by an earlier attempt of this same append.
+    pub deduplicated: bool,
+}
+
+impl AppendResult {
+    /// The position of the last appended event: await it to read your own writes.
+    pub fn last_position(&self) -> Position {
+        self.positions.last().copied().unwrap_or(Position::START)
+    }
+}
+
+/// A stream's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// The stream.
+    pub stream_id: StreamId,
+    /// Its current version (the version of its last event).
+    pub version: u64,
+    /// When it was tombstoned, if it was.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl StreamInfo {
+    /// The stream's category.
+    pub fn category(&self) -> &str {
+        self.stream_id.category()
+    }
+
+    /// Whether the stream is tombstoned.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// Which way to read a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Oldest first.
+    #[default]
+    Forward,
+    /// Newest first.
+    Backward,
+}
+
+/// Options of [`EventStore::read_stream`].
+///
+/// ```
+/// use factum::ReadStream;
+/// // Versions 11..=20, oldest first.
+/// let page = ReadStream::forward().from(11).limit(10);
+/// // The newest five events.
+/// let tail = ReadStream::backward().limit(5);
+/// # let _ = (page, tail);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ReadStream {
+    pub(crate) direction: Direction,
+    pub(crate) from: Option<u64>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) include_deleted: bool,
+}
+
+impl ReadStream {
+    /// From the first event onwards.
+    pub fn forward() -> Self {
+        ReadStream::default()
+    }
+
+    /// From the last event backwards.
+    pub fn backward() -> Self {
+        ReadStream {
+            direction: Direction::Backward,
+            ..ReadStream::default()
+        }
+    }
+
+    /// Starts at this version (inclusive); forward reads go up from it, backward reads down.
+    pub fn from(mut self, version: u64) -> Self {
+        self.from = Some(version);
+        self
+    }
+
+    /// Reads at most `limit` events.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Reads a deleted stream's history instead of failing (audits, archiving).
+    pub fn including_deleted(mut self) -> Self {
+        self.include_deleted = true;
+        self
+    }
+
+    /// The direction.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// `(lowest, highest)` versions this read may return.
+    pub(crate) fn version_range(&self) -> (u64, u64) {
+        match (self.direction, self.from) {
+            (Direction::Forward, from) => (from.unwrap_or(1).max(1), u64::MAX),
+            (Direction::Backward, Some(from)) => (1, from),
+            (Direction::Backward, None) => (1, u64::MAX),
+        }
+    }
+
+}
+
+/// Options of [`EventStore::read_all`]: where to start, how many, and which events.
+///
+/// ```
+/// use factum::{Position, ReadAll};
+/// let page = ReadAll::from(Position::START)
+///     .limit(500)
+///     .event_types(["Deposited", "Withdrawn"])
+///     .categories(["account"]);
+/// # let _ = page;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ReadAll {
+    pub(crate) from: Position,
+    pub(crate) limit: Option<usize>,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) categories: Vec<String>,
+}
+
+impl ReadAll {
+    /// Starts at `position` (inclusive). To resume after a handled event at `p`, pass `p.next()`.
+    pub fn from(position: Position) -> Self {
+        ReadAll {
+            from: position,
+            ..ReadAll::default()
+        }
+    }
+
+    /// Reads at most `limit` events.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Only events of these types.
+    pub fn event_types<I, T>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.event_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Only events of streams in these categories.
+    pub fn categories<I, T>(mut self, categories: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.categories = categories.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The start position.
+    pub fn start(&self) -> Position {
+        self.from
+    }
+
+    /// Whether `event` passes the type and category filters.
+    pub fn matches(&self, event: &RecordedEvent) -> bool {
+        (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
+            && (self.categories.is_empty()
+                || self.categories.iter().any(|c| c == event.category()))
+    }
+
+}
+
+/// Settings every backend shares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// The largest event accepted (payload plus metadata), in bytes.
+    pub max_event_size: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+        }
+    }
+}

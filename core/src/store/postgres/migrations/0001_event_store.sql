@@ -1,0 +1,28 @@
+-- The journal. `position` is (committing transaction id << 20) | index within the
+-- append: unique, and in the order readers may safely consume (see read_all.sql).
+-- There is no sequence, so concurrent writers never contend on one.
+CREATE TABLE events (
+    position        bigint      PRIMARY KEY CHECK (position > 0),
+    event_id        uuid        NOT NULL UNIQUE,
+    stream_id       text        NOT NULL,
+    stream_version  bigint      NOT NULL,
+    category        text        NOT NULL,
+    event_type      text        NOT NULL,
+    schema_version  integer     NOT NULL,
+    payload         jsonb       NOT NULL,
+    metadata        jsonb,
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (stream_id, stream_version)
+);
+
+-- One row per stream: the expected-version check is an atomic update of this row, which
+-- also serialises writers of the same stream (and only of the same stream).
+CREATE TABLE streams (
+    stream_id   text        PRIMARY KEY,
+    category    text        NOT NULL,
+    version     bigint      NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    deleted_at  timestamptz
+);
+
+CREATE INDEX streams_by_category ON streams (category, stream_id);

@@ -1,0 +1,570 @@
+//! The PostgreSQL backend.
+//!
+//! # Gap-free global order without a global write lock
+//!
+//! A `BIGSERIAL` position is taken when a row is inserted, not when its transaction
+//! commits, so a reader can see position 11 while 10 is still in flight, move past it and
+//! never see it. Factum avoids that trap without serialising writers:
+//!
+//! * an event's position is `(id of the appending transaction << 20) | index in the
+//!   append` (`pg_current_xact_id()`), so positions sort by transaction, and there is no
+//!   shared sequence for writers to contend on;
+//! * readers of the global log only return positions below `xmin << 20`, where `xmin` is
+//!   the oldest transaction still running in their snapshot. Every transaction below it
+//!   has finished, so nothing can later commit behind what a reader has seen;
+//! * when a read comes up short of the log's committed head because an older transaction
+//!   is still in flight, it waits for it (polling, at most
+//!   [`PostgresConfig::visibility_wait`]) so that a read returns everything committed
+//!   before it started.
+//!
+//! Writers of one stream are serialised by that stream's row in `streams` (the expected
+//! version check is an atomic update of it); writers of different streams never wait for
+//! each other. An append is a single statement: one round trip, atomic by construction.
+//!
+//! The cost: a long-running transaction anywhere in the cluster (transaction ids are
+//! cluster-wide) holds back what global readers may see until it ends. Keep transactions
+//! short, or read-your-writes waits up to `visibility_wait`. Positions are sparse.
+//!
+//! Each append must be its own transaction (the index in the position restarts at 0 per
+//! statement), which is how this backend always runs them.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+use uuid::Uuid;
+
+use super::idempotency::{StoredId, resolve_retry};
+use super::paging::{Page, page_len, paged};
+use super::{
+    AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
+    StoreLimits, StreamInfo, prepare_batch,
+};
+use crate::error::ActualVersion;
+use crate::{
+    EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
+    StoreError, StreamId,
+};
+
+/// How the PostgreSQL store connects.
+#[derive(Clone, Debug)]
+pub struct PostgresConfig {
+    url: String,
+    schema: String,
+    /// Limits every backend shares (event size).
+    pub limits: StoreLimits,
+    /// Size of the connection pool.
+    pub max_connections: u32,
+    /// How long a global-log read waits for older in-flight transactions before it returns
+    /// what is safe to return so far.
+    pub visibility_wait: Duration,
+}
+
+impl PostgresConfig {
+    /// Connects to `url` (e.g. `postgres://user@localhost/app`), schema `factum`.
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresConfig {
+            url: url.into(),
+            schema: "factum".into(),
+            limits: StoreLimits::default(),
+            max_connections: 10,
+            visibility_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// Puts the store's tables in this schema (created if missing). Several stores, or
+    /// tests running in parallel, can share one database by using different schemas.
+    /// Names are 1 to 63 characters of `a-z 0-9 _`, not starting with a digit.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Sets the largest event accepted, in bytes.
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.limits.max_event_size = bytes;
+        self
+    }
+
+    /// Sets the pool size.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// The schema name.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+}
+
+fn validate_schema(schema: &str) -> Result<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && !schema.as_bytes()[0].is_ascii_digit()
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidConfig(format!(
+            "schema name {schema:?} must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit"
+        )))
+    }
+}
+
+fn migrator() -> Migrator {
+    let mut migrator = Migrator::with_migrations(vec![Migration::new(
+        1,
+        "event store".into(),
+        MigrationType::Simple,
+        include_str!("migrations/0001_event_store.sql").into_sql_str(),
+        false,
+    )]);
+    migrator.dangerous_set_table_name("factum_migrations");
+    migrator
+}
+
+/// An event store in a PostgreSQL schema. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    limits: StoreLimits,
+    visibility_wait: Duration,
+}
+
+impl PostgresStore {
+    /// Connects with default settings (schema `factum`) and migrates.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(PostgresConfig::new(url)).await
+    }
+
+    /// Connects with explicit settings, creates the schema if needed and migrates it.
+    pub async fn connect_with(config: PostgresConfig) -> Result<Self> {
+        validate_schema(&config.schema)?;
+        if config.limits.max_event_size == 0 {
+            return Err(StoreError::InvalidConfig(
+                "max_event_size must be at least 1 byte".into(),
+            ));
+        }
+        let options = PgConnectOptions::from_str(&config.url)?
+            .options([("search_path", config.schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        let create = format!("CREATE SCHEMA IF NOT EXISTS {}", config.schema);
+        if let Err(err) = sqlx::query(AssertSqlSafe(create)).execute(&pool).await {
+            // Two processes creating the same schema at once: the loser sees a unique
+            // violation, and the schema exists, which is all that was asked.
+            if !is_unique_violation(&err) {
+                return Err(err.into());
+            }
+        }
+        migrator().run(&pool).await?;
+        Ok(PostgresStore {
+            pool,
+            limits: config.limits,
+            visibility_wait: config.visibility_wait,
+        })
+    }
+
+    /// The connection pool (its `search_path` is the store's schema).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn append_batch(
+        &self,
+        batch: PreparedBatch,
+        expected: ExpectedVersion,
+    ) -> Result<AppendResult> {
+        let stream = &batch.stream;
+        let n = batch.len() as i64;
+        // `append_any.sql` takes "may the stream exist already?"; `append_existing.sql`
+        // takes the exact version to expect, or NULL for "any existing version".
+        enum Check {
+            MayExist(bool),
+            Version(Option<i64>),
+        }
+        let (sql, check) = match expected {
+            ExpectedVersion::Any => (include_str!("append_any.sql"), Check::MayExist(true)),
+            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => {
+                (include_str!("append_any.sql"), Check::MayExist(false))
+            }
+            ExpectedVersion::StreamExists => {
+                (include_str!("append_existing.sql"), Check::Version(None))
+            }
+            ExpectedVersion::Exact(v) => {
+                (include_str!("append_existing.sql"), Check::Version(Some(to_i64(v))))
+            }
+        };
+        let mut ids = Vec::with_capacity(batch.events.len());
+        let mut types = Vec::with_capacity(batch.events.len());
+        let mut versions = Vec::with_capacity(batch.events.len());
+        let mut payloads = Vec::with_capacity(batch.events.len());
+        let mut metadata = Vec::with_capacity(batch.events.len());
+        for e in &batch.events {
+            ids.push(e.event_id.as_uuid());
+            types.push(e.event_type.as_str());
+            versions.push(e.schema_version as i32);
+            payloads.push(e.payload.as_str());
+            metadata.push(e.metadata_json.as_deref());
+        }
+        let mut query = sqlx::query(sql)
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(n);
+        query = match check {
+            Check::MayExist(may) => query.bind(may),
+            Check::Version(version) => query.bind(version),
+        };
+        let result = query
+            .bind(ids)
+            .bind(types)
+            .bind(versions)
+            .bind(payloads)
+            .bind(metadata)
+            .fetch_all(&self.pool)
+            .await;
+        match result {
+            Ok(rows) if !rows.is_empty() => {
+                let mut positions = Vec::with_capacity(rows.len());
+                let mut version = 0;
+                for row in &rows {
+                    positions.push(Position(row.try_get::<i64, _>(0)? as u64));
+                    version = row.try_get::<i64, _>(1)? as u64;
+                }
+                Ok(AppendResult {
+                    version,
+                    positions,
+                    deduplicated: false,
+                })
+            }
+            Ok(_) => self.explain_refusal(&batch, expected).await,
+            Err(err) if is_unique_violation(&err) => match self.find_retry(&batch).await? {
+                Some(done) => Ok(done),
+                None => Err(err.into()),
+            },
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The append wrote nothing: say why (or recognise a retry of a stored append).
+    async fn explain_refusal(
+        &self,
+        batch: &PreparedBatch,
+        expected: ExpectedVersion,
+    ) -> Result<AppendResult> {
+        if let Some(done) = self.find_retry(batch).await? {
+            return Ok(done);
+        }
+        let stream = &batch.stream;
+        let (version, deleted) = self.stream_state(stream).await?;
+        if deleted {
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        }
+        Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected,
+            actual: ActualVersion::from_version(version),
+        })
+    }
+
+    async fn stream_state(&self, stream: &StreamId) -> Result<(u64, bool)> {
+        let state: Option<(i64, bool)> = sqlx::query_as(include_str!("stream_state.sql"))
+            .bind(stream.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(state.map_or((0, false), |(v, d)| (v as u64, d)))
+    }
+
+    async fn find_retry(&self, batch: &PreparedBatch) -> Result<Option<AppendResult>> {
+        let ids: Vec<Uuid> = batch.events.iter().map(|e| e.event_id.as_uuid()).collect();
+        let rows = sqlx::query(include_str!("find_ids.sql"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        let stored = rows
+            .iter()
+            .map(|row| {
+                Ok(StoredId {
+                    event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
+                    stream_id: row.try_get(1)?,
+                    version: row.try_get::<i64, _>(2)? as u64,
+                    position: Position(row.try_get::<i64, _>(3)? as u64),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        resolve_retry(&batch.stream, &batch.ids(), stored)
+    }
+
+    async fn committed_head(&self) -> Result<Position> {
+        let head: i64 = sqlx::query_scalar(include_str!("committed_head.sql"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Position(head as u64))
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+fn corrupt(position: i64, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        position: Position(position as u64),
+        reason: reason.to_string(),
+    }
+}
+
+/// Decodes a row of `read_stream_*.sql` (stream id known) or `read_all.sql` (`stream` None:
+/// the id is column 2 and the rest shift by one).
+fn decode(row: &PgRow, stream: Option<&StreamId>) -> Result<RecordedEvent> {
+    let position: i64 = row.try_get(0)?;
+    let event_id: Uuid = row.try_get(1)?;
+    let (stream_id, at) = match stream {
+        Some(stream) => (stream.clone(), 2),
+        None => {
+            let text: &str = row.try_get(2)?;
+            (StreamId::new(text).map_err(|e| corrupt(position, e))?, 3)
+        }
+    };
+    let metadata: Option<&str> = row.try_get(at + 4)?;
+    Ok(RecordedEvent {
+        event_id: EventId::from_uuid(event_id),
+        stream_id,
+        stream_version: row.try_get::<i64, _>(at)? as u64,
+        position: Position(position as u64),
+        event_type: row.try_get(at + 1)?,
+        schema_version: row.try_get::<i32, _>(at + 2)? as u32,
+        payload: Payload::from_stored(row.try_get(at + 3)?),
+        metadata: Metadata::from_stored(metadata).map_err(|e| corrupt(position, e))?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>(at + 5)?,
+    })
+}
+
+fn stream_info_of(row: &PgRow) -> Result<StreamInfo> {
+    let id: &str = row.try_get(0)?;
+    Ok(StreamInfo {
+        stream_id: StreamId::new(id)?,
+        version: row.try_get::<i64, _>(1)? as u64,
+        deleted_at: row.try_get(2)?,
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
+}
+
+struct AllCursor {
+    from: Position,
+    remaining: usize,
+    first: bool,
+    /// The committed head when the read first came up short: the read is complete once it
+    /// has passed this (or `deadline` passed).
+    target: Option<Position>,
+    deadline: Option<Instant>,
+    backoff: Duration,
+}
+
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.limits)?;
+        self.append_batch(batch, expected).await
+    }
+
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        let (low, high) = options.version_range();
+        let sql = match options.direction {
+            Direction::Forward => include_str!("read_stream_forward.sql"),
+            Direction::Backward => include_str!("read_stream_backward.sql"),
+        };
+        let limit = options.limit.map_or(i64::MAX, |l| to_i64(l as u64));
+        // One query, streamed: rows are decoded as the consumer pulls them.
+        let rows = sqlx::query(sql)
+            .bind(stream.as_str().to_owned())
+            .bind(options.include_deleted)
+            .bind(to_i64(low))
+            .bind(to_i64(high))
+            .bind(limit)
+            .fetch(&self.pool);
+        let seen = Arc::new(AtomicBool::new(false));
+        let seen_rows = seen.clone();
+        let id = stream.clone();
+        let events = rows.map(move |row| {
+            seen_rows.store(true, Ordering::Relaxed);
+            decode(&row?, Some(&id))
+        });
+        // An empty result may mean a deleted stream: only then is it worth a second look.
+        let stream = stream.clone();
+        let check = stream::once(async move {
+            if seen.load(Ordering::Relaxed) || options.include_deleted || limit == 0 {
+                return None;
+            }
+            match self.stream_state(&stream).await {
+                Ok((_, true)) => Some(Err(StoreError::StreamDeleted { stream })),
+                Ok(_) => None,
+                Err(err) => Some(Err(err)),
+            }
+        })
+        .filter_map(|item| async move { item });
+        events.chain(check).boxed()
+    }
+
+    fn read_all(&self, options: ReadAll) -> EventStream<'_> {
+        let types = options.event_types.clone();
+        let categories = options.categories.clone();
+        let cursor = AllCursor {
+            from: options.from,
+            remaining: options.limit.unwrap_or(usize::MAX),
+            first: true,
+            target: None,
+            deadline: None,
+            backoff: Duration::from_millis(1),
+        };
+        paged(cursor, move |mut cursor| {
+            let (types, categories) = (types.clone(), categories.clone());
+            async move {
+                loop {
+                    if cursor.remaining == 0 {
+                        return Ok(None);
+                    }
+                    let want = page_len(cursor.remaining);
+                    let rows = sqlx::query(include_str!("read_all.sql"))
+                        .bind(to_i64(cursor.from.0))
+                        .bind(&types)
+                        .bind(&categories)
+                        .bind(want as i64)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    let first = std::mem::replace(&mut cursor.first, false);
+                    if !rows.is_empty() {
+                        let page = rows
+                            .iter()
+                            .map(|row| decode(row, None))
+                            .collect::<Result<Vec<_>>>()?;
+                        cursor.from = page[page.len() - 1].position.next();
+                        cursor.remaining -= page.len();
+                        if page.len() == want {
+                            return Ok::<Page<AllCursor>, StoreError>(Some((page, cursor)));
+                        }
+                        // A short page: fall through to decide whether to wait, but hand
+                        // this page out first.
+                        let target = match cursor.target {
+                            Some(target) => target,
+                            None => *cursor.target.insert(self.committed_head().await?),
+                        };
+                        if cursor.from > target {
+                            cursor.remaining = 0;
+                        }
+                        return Ok(Some((page, cursor)));
+                    }
+                    let target = match cursor.target {
+                        Some(target) => target,
+                        None => *cursor.target.insert(self.committed_head().await?),
+                    };
+                    if first && cursor.from > target.next() {
+                        return Err(StoreError::PositionBeyondHead {
+                            requested: cursor.from,
+                            head: target,
+                        });
+                    }
+                    if cursor.from > target {
+                        return Ok(None);
+                    }
+                    // Committed events at or after `from` are not yet safe to hand out: an
+                    // older transaction is still running. Wait for it, within bounds.
+                    let deadline = *cursor
+                        .deadline
+                        .get_or_insert_with(|| Instant::now() + self.visibility_wait);
+                    if Instant::now() >= deadline {
+                        tracing::warn!(
+                            from = cursor.from.0,
+                            target = target.0,
+                            "global-log read gave up waiting for an older in-flight transaction"
+                        );
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(cursor.backoff).await;
+                    cursor.backoff = (cursor.backoff * 2).min(Duration::from_millis(20));
+                }
+            }
+        })
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<Option<StreamInfo>> {
+        let row = sqlx::query(include_str!("stream_info.sql"))
+            .bind(stream.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stream_info_of).transpose()
+    }
+
+    async fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        let rows = sqlx::query(include_str!("list_streams.sql"))
+            .bind(category)
+            .bind(after.map_or("", StreamId::as_str))
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stream_info_of).collect()
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion) -> Result<()> {
+        let check = match expected {
+            ExpectedVersion::Any | ExpectedVersion::StreamExists => None,
+            // A stream must exist to be deleted: 0 matches no stored version.
+            ExpectedVersion::NoStream => Some(0),
+            ExpectedVersion::Exact(v) => Some(to_i64(v)),
+        };
+        let done = sqlx::query(include_str!("delete_stream.sql"))
+            .bind(stream.as_str())
+            .bind(check)
+            .fetch_optional(&self.pool)
+            .await?;
+        if done.is_some() {
+            return Ok(());
+        }
+        match self.stream_state(stream).await? {
+            (0, _) => Err(StoreError::StreamNotFound {
+                stream: stream.clone(),
+            }),
+            (_, true) => Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            }),
+            (version, false) => Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual: ActualVersion::from_version(version),
+            }),
+        }
+    }
+
+    async fn head_position(&self) -> Result<Position> {
+        let head: i64 = sqlx::query_scalar(include_str!("head_position.sql"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Position(head as u64))
+    }
+}

@@ -1,0 +1,1 @@
+SELECT version, deleted_at IS NOT NULL FROM streams WHERE stream_id = $1

@@ -1,0 +1,590 @@
+//! The SQLite backend: Factum's embedded default (a file, or `:memory:`).
+//!
+//! # Concurrency
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent appends race for the
+//! file lock and fail with "database is locked", the store owns exactly one write
+//! connection and callers queue for it (fairly, in arrival order); each append is one
+//! `BEGIN IMMEDIATE` transaction on it. Reads use a separate pool and, in WAL mode, never
+//! wait for the writer. Other processes writing the same file wait up to the busy timeout.
+//!
+//! Because there is one writer, rowid order is commit order, so the global position is
+//! simply the `INTEGER PRIMARY KEY` of `factum_events` and no committed event can appear
+//! behind a reader's position.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+use uuid::Uuid;
+
+use super::idempotency::{StoredId, resolve_retry};
+use super::paging::{Page, page_len, paged};
+use super::{
+    AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
+    StoreLimits, StreamInfo, prepare_batch,
+};
+use crate::error::ActualVersion;
+use crate::{
+    EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
+    StoreError, StreamId,
+};
+
+/// How the SQLite store is opened.
+#[derive(Clone, Debug)]
+pub struct SqliteConfig {
+    location: Location,
+    /// Limits every backend shares (event size).
+    pub limits: StoreLimits,
+    /// `PRAGMA synchronous`. `Full` (the default) makes every committed append survive a
+    /// power cut; `Normal` is faster and survives application crashes only.
+    pub synchronous: SqliteSynchronous,
+    /// How long a write waits for another process holding the file lock.
+    pub busy_timeout: Duration,
+    /// Read connections (file databases only).
+    pub read_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Location {
+    File(PathBuf),
+    Memory,
+}
+
+impl SqliteConfig {
+    /// A database file, created if missing.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        Self::at(Location::File(path.as_ref().to_path_buf()))
+    }
+
+    /// A private in-memory database, gone when the store is dropped.
+    ///
+    /// It lives in a single connection, so reads and writes take turns; do not append
+    /// while holding a read stream of the same store open in the same task.
+    pub fn memory() -> Self {
+        Self::at(Location::Memory)
+    }
+
+    fn at(location: Location) -> Self {
+        SqliteConfig {
+            location,
+            limits: StoreLimits::default(),
+            synchronous: SqliteSynchronous::Full,
+            busy_timeout: Duration::from_secs(30),
+            read_connections: 4,
+        }
+    }
+
+    /// Parses `sqlite::memory:`, `:memory:`, `sqlite://path`, `sqlite:path` or a plain path.
+    pub fn from_url(url: &str) -> Self {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if rest == ":memory:" {
+            Self::memory()
+        } else {
+            Self::file(rest.split('?').next().unwrap_or(rest))
+        }
+    }
+
+    /// Sets the largest event accepted, in bytes.
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.limits.max_event_size = bytes;
+        self
+    }
+
+    /// Sets `PRAGMA synchronous`.
+    pub fn synchronous(mut self, synchronous: SqliteSynchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+}
+
+/// An event store in a SQLite database. Cheap to clone (the pools are shared).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    limits: StoreLimits,
+}
+
+fn migrator() -> Migrator {
+    let mut migrator = Migrator::with_migrations(vec![Migration::new(
+        1,
+        "event store".into(),
+        MigrationType::Simple,
+        include_str!("migrations/0001_event_store.sql").into_sql_str(),
+        false,
+    )]);
+    migrator.dangerous_set_table_name("factum_migrations");
+    migrator
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, in WAL mode, and migrates it.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(SqliteConfig::file(path)).await
+    }
+
+    /// Opens a private in-memory database (see [`SqliteConfig::memory`]).
+    pub async fn open_in_memory() -> Result<Self> {
+        Self::open_with(SqliteConfig::memory()).await
+    }
+
+    /// Opens a store from a URL or path (see [`SqliteConfig::from_url`]).
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::open_with(SqliteConfig::from_url(url)).await
+    }
+
+    /// Opens a store with explicit settings.
+    pub async fn open_with(config: SqliteConfig) -> Result<Self> {
+        if config.limits.max_event_size == 0 {
+            return Err(StoreError::InvalidConfig(
+                "max_event_size must be at least 1 byte".into(),
+            ));
+        }
+        let base = match &config.location {
+            Location::File(path) => SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal),
+            Location::Memory => SqliteConnectOptions::from_str("sqlite::memory:")?,
+        }
+        .synchronous(config.synchronous)
+        .busy_timeout(config.busy_timeout)
+        .pragma("temp_store", "memory");
+
+        // One write connection; callers queue for it instead of failing on the file lock.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(300))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone())
+            .await?;
+        migrator().run(&writer).await?;
+        let reader = match config.location {
+            // An in-memory database exists only inside its one connection.
+            Location::Memory => writer.clone(),
+            Location::File(_) => {
+                SqlitePoolOptions::new()
+                    .max_connections(config.read_connections.max(1))
+                    .acquire_timeout(Duration::from_secs(300))
+                    .connect_with(base.read_only(true))
+                    .await?
+            }
+        };
+        Ok(SqliteStore {
+            writer,
+            reader,
+            limits: config.limits,
+        })
+    }
+
+    /// The pool of the single write connection, for code that must write in the store's
+    /// database (read models that commit with their checkpoint).
+    pub fn write_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The pool of read connections.
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    async fn append_batch(
+        &self,
+        batch: PreparedBatch,
+        expected: ExpectedVersion,
+    ) -> Result<AppendResult> {
+        let stream = &batch.stream;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state: Option<(i64, Option<i64>)> =
+            sqlx::query_as(include_str!("stream_state.sql"))
+                .bind(stream.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (version, deleted) = state.map_or((0, false), |(v, d)| (v as u64, d.is_some()));
+        if deleted || !expected.is_satisfied_by(version) {
+            if let Some(done) = self.find_retry(&mut tx, &batch).await? {
+                return Ok(done);
+            }
+            if deleted {
+                return Err(StoreError::StreamDeleted {
+                    stream: stream.clone(),
+                });
+            }
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual: ActualVersion::from_version(version),
+            });
+        }
+
+        let now = Utc::now().timestamp_micros();
+        let mut last_position = 0i64;
+        let mut offset = 0usize;
+        while offset < batch.events.len() {
+            let chunk = insert_chunk_len(batch.events.len() - offset);
+            let mut query = sqlx::query(AssertSqlSafe(insert_sql(chunk)));
+            for (i, e) in batch.events[offset..offset + chunk].iter().enumerate() {
+                query = query
+                    .bind(e.event_id.as_uuid())
+                    .bind(stream.as_str())
+                    .bind((version + (offset + i) as u64 + 1) as i64)
+                    .bind(stream.category())
+                    .bind(e.event_type.as_str())
+                    .bind(i64::from(e.schema_version))
+                    .bind(e.payload.as_str())
+                    .bind(e.metadata_json.as_deref())
+                    .bind(now);
+            }
+            match query.execute(&mut *tx).await {
+                Ok(done) => last_position = done.last_insert_rowid(),
+                Err(err) if is_unique_violation(&err) => {
+                    return match self.find_retry(&mut tx, &batch).await? {
+                        Some(done) => Ok(done),
+                        None => Err(err.into()),
+                    };
+                }
+                Err(err) => return Err(err.into()),
+            }
+            offset += chunk;
+        }
+        let new_version = version + batch.len();
+        sqlx::query(include_str!("upsert_stream.sql"))
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(new_version as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // One writer and AUTOINCREMENT: the batch's rowids are consecutive.
+        let first = last_position as u64 + 1 - batch.len();
+        Ok(AppendResult {
+            version: new_version,
+            positions: (first..=last_position as u64).map(Position).collect(),
+            deduplicated: false,
+        })
+    }
+
+    async fn find_retry(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        batch: &PreparedBatch,
+    ) -> Result<Option<AppendResult>> {
+        let ids: Vec<String> = batch
+            .events
+            .iter()
+            .map(|e| e.event_id.as_uuid().simple().to_string())
+            .collect();
+        let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let rows = sqlx::query(include_str!("find_ids.sql"))
+            .bind(ids_json)
+            .fetch_all(conn)
+            .await?;
+        let stored = rows
+            .iter()
+            .map(|row| {
+                Ok(StoredId {
+                    event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
+                    stream_id: row.try_get(1)?,
+                    version: row.try_get::<i64, _>(2)? as u64,
+                    position: Position(row.try_get::<i64, _>(3)? as u64),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        resolve_retry(&batch.stream, &batch.ids(), stored)
+    }
+
+    async fn head(&self) -> Result<Position> {
+        let head: i64 = sqlx::query_scalar(include_str!("head_position.sql"))
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(Position(head as u64))
+    }
+}
+
+/// Multi-row inserts in a few fixed sizes, so the statement cache holds four statements
+/// whatever the batch sizes are, and a batch of 100 takes four statements, not 100.
+fn insert_chunk_len(remaining: usize) -> usize {
+    [256, 64, 16, 4, 1]
+        .into_iter()
+        .find(|&size| size <= remaining)
+        .unwrap_or(1)
+}
+
+fn insert_sql(rows: usize) -> Arc<str> {
+    static SQL: OnceLock<[Arc<str>; 5]> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        [256, 64, 16, 4, 1].map(|n| {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+            Arc::from(format!(
+                "INSERT INTO factum_events (event_id, stream_id, stream_version, category, \
+                 event_type, schema_version, payload, metadata, recorded_at) VALUES {values}"
+            ))
+        })
+    });
+    let index = [256, 64, 16, 4, 1]
+        .iter()
+        .position(|&n| n == rows)
+        .unwrap_or(4);
+    all[index].clone()
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+fn micros_to_time(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+fn corrupt(position: i64, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        position: Position(position as u64),
+        reason: reason.to_string(),
+    }
+}
+
+/// Decodes a row of `read_stream_*.sql` (stream id known) or `read_all.sql` (`stream` None:
+/// the id is column 2 and the rest shift by one).
+fn decode(row: &SqliteRow, stream: Option<&StreamId>) -> Result<RecordedEvent> {
+    let position: i64 = row.try_get(0)?;
+    let event_id: Uuid = row.try_get(1)?;
+    let (stream_id, at) = match stream {
+        Some(stream) => (stream.clone(), 2),
+        None => {
+            let text: &str = row.try_get(2)?;
+            (StreamId::new(text).map_err(|e| corrupt(position, e))?, 3)
+        }
+    };
+    let metadata: Option<&str> = row.try_get(at + 4)?;
+    Ok(RecordedEvent {
+        event_id: EventId::from_uuid(event_id),
+        stream_id,
+        stream_version: row.try_get::<i64, _>(at)? as u64,
+        position: Position(position as u64),
+        event_type: row.try_get(at + 1)?,
+        schema_version: row.try_get::<i64, _>(at + 2)? as u32,
+        payload: Payload::from_stored(row.try_get(at + 3)?),
+        metadata: Metadata::from_stored(metadata).map_err(|e| corrupt(position, e))?,
+        recorded_at: micros_to_time(row.try_get(at + 5)?),
+    })
+}
+
+fn stream_info_of(row: &SqliteRow) -> Result<StreamInfo> {
+    let id: &str = row.try_get(0)?;
+    let deleted_at: Option<i64> = row.try_get(2)?;
+    Ok(StreamInfo {
+        stream_id: StreamId::new(id)?,
+        version: row.try_get::<i64, _>(1)? as u64,
+        deleted_at: deleted_at.map(micros_to_time),
+    })
+}
+
+fn json_list(items: &[String]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
+}
+
+struct StreamCursor {
+    low: u64,
+    high: u64,
+    remaining: usize,
+    first: bool,
+}
+
+struct AllCursor {
+    from: Position,
+    remaining: usize,
+    first: bool,
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.limits)?;
+        self.append_batch(batch, expected).await
+    }
+
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        let (low, high) = options.version_range();
+        let stream = stream.clone();
+        let cursor = StreamCursor {
+            low,
+            high,
+            remaining: options.limit.unwrap_or(usize::MAX),
+            first: true,
+        };
+        let sql = match options.direction {
+            Direction::Forward => include_str!("read_stream_forward.sql"),
+            Direction::Backward => include_str!("read_stream_backward.sql"),
+        };
+        paged(cursor, move |mut cursor| {
+            let stream = stream.clone();
+            async move {
+                if cursor.remaining == 0 || cursor.low > cursor.high {
+                    return Ok(None);
+                }
+                let want = page_len(cursor.remaining);
+                let rows = sqlx::query(sql)
+                    .bind(stream.as_str())
+                    .bind(options.include_deleted)
+                    .bind(cursor.low.min(i64::MAX as u64) as i64)
+                    .bind(cursor.high.min(i64::MAX as u64) as i64)
+                    .bind(want as i64)
+                    .fetch_all(&self.reader)
+                    .await?;
+                if rows.is_empty() {
+                    if cursor.first {
+                        let info = self.stream_info(&stream).await?;
+                        if info.is_some_and(|i| i.is_deleted()) && !options.include_deleted {
+                            return Err(StoreError::StreamDeleted { stream });
+                        }
+                    }
+                    return Ok(None);
+                }
+                let page = rows
+                    .iter()
+                    .map(|row| decode(row, Some(&stream)))
+                    .collect::<Result<Vec<_>>>()?;
+                let last = page[page.len() - 1].stream_version;
+                match options.direction {
+                    Direction::Forward => cursor.low = last + 1,
+                    Direction::Backward => cursor.high = last.saturating_sub(1),
+                }
+                cursor.remaining -= page.len();
+                if page.len() < want {
+                    cursor.remaining = 0;
+                }
+                cursor.first = false;
+                Ok::<Page<StreamCursor>, StoreError>(Some((page, cursor)))
+            }
+        })
+    }
+
+    fn read_all(&self, options: ReadAll) -> EventStream<'_> {
+        let types = json_list(&options.event_types);
+        let categories = json_list(&options.categories);
+        let cursor = AllCursor {
+            from: options.from,
+            remaining: options.limit.unwrap_or(usize::MAX),
+            first: true,
+        };
+        paged(cursor, move |mut cursor| {
+            let (types, categories) = (types.clone(), categories.clone());
+            async move {
+                if cursor.remaining == 0 {
+                    return Ok(None);
+                }
+                let want = page_len(cursor.remaining);
+                let rows = sqlx::query(include_str!("read_all.sql"))
+                    .bind(cursor.from.0.min(i64::MAX as u64) as i64)
+                    .bind(types)
+                    .bind(categories)
+                    .bind(want as i64)
+                    .fetch_all(&self.reader)
+                    .await?;
+                if rows.is_empty() {
+                    if cursor.first {
+                        let head = self.head().await?;
+                        if cursor.from > head.next() {
+                            return Err(StoreError::PositionBeyondHead {
+                                requested: cursor.from,
+                                head,
+                            });
+                        }
+                    }
+                    return Ok(None);
+                }
+                let page = rows
+                    .iter()
+                    .map(|row| decode(row, None))
+                    .collect::<Result<Vec<_>>>()?;
+                cursor.from = page[page.len() - 1].position.next();
+                cursor.remaining -= page.len();
+                if page.len() < want {
+                    cursor.remaining = 0;
+                }
+                cursor.first = false;
+                Ok::<Page<AllCursor>, StoreError>(Some((page, cursor)))
+            }
+        })
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<Option<StreamInfo>> {
+        let row = sqlx::query(include_str!("stream_info.sql"))
+            .bind(stream.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(stream_info_of).transpose()
+    }
+
+    async fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        let rows = sqlx::query(include_str!("list_streams.sql"))
+            .bind(category)
+            .bind(after.map_or("", StreamId::as_str))
+            .bind(limit.min(i64::MAX as usize) as i64)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(stream_info_of).collect()
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let state: Option<(i64, Option<i64>)> =
+            sqlx::query_as(include_str!("stream_state.sql"))
+                .bind(stream.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((version, deleted)) = state else {
+            return Err(StoreError::StreamNotFound {
+                stream: stream.clone(),
+            });
+        };
+        if deleted.is_some() {
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        }
+        if !expected.is_satisfied_by(version as u64) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual: ActualVersion::from_version(version as u64),
+            });
+        }
+        sqlx::query(include_str!("delete_stream.sql"))
+            .bind(stream.as_str())
+            .bind(Utc::now().timestamp_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn head_position(&self) -> Result<Position> {
+        self.head().await
+    }
+}

@@ -1,0 +1,1 @@
+SELECT version, deleted_at FROM factum_streams WHERE stream_id = ?1
