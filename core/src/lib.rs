@@ -60,3 +60,8 @@ pub use store::{
     StoreLimits, StreamInfo,
 };
 pub use stream_id::StreamId;
+
+/// The README's examples, compiled as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
