@@ -30,7 +30,9 @@ fn payload(i: usize) -> serde_json::Value {
 }
 
 fn events(n: usize) -> Vec<EventData> {
-    (0..n).map(|i| EventData::new("Deposited", payload(i))).collect()
+    (0..n)
+        .map(|i| EventData::new("Deposited", payload(i)))
+        .collect()
 }
 
 /// The columns a decoded event has, as the raw baselines read them.
@@ -47,7 +49,10 @@ struct RawEvent {
     recorded_at: DateTime<Utc>,
 }
 
-fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
@@ -161,11 +166,29 @@ fn sqlite_benches(c: &mut Criterion) {
     let store = rt
         .block_on(SqliteStore::open(dir.path().join("bench.sqlite")))
         .unwrap();
-    bench_backend(c, &rt, "sqlite", &store, |rt, kind, stream, expected, n| match kind {
-        Work::Append => rt.block_on(sqlite_raw::append(store.write_pool(), stream, expected, n)) as usize,
-        Work::ReadStream => rt.block_on(sqlite_raw::read_stream(store.read_pool(), stream)).len(),
-        Work::ReadAll => rt.block_on(sqlite_raw::read_all(store.read_pool(), n as i64)).len(),
-    });
+    // Fresh tables have no planner statistics; a real store has them.
+    let analyze = || {
+        rt.block_on(sqlx::query("ANALYZE").execute(store.write_pool()))
+            .unwrap();
+    };
+    bench_backend(
+        c,
+        &rt,
+        "sqlite",
+        &store,
+        analyze,
+        |rt, kind, stream, expected, n| match kind {
+            Work::Append => {
+                rt.block_on(sqlite_raw::append(store.write_pool(), stream, expected, n)) as usize
+            }
+            Work::ReadStream => rt
+                .block_on(sqlite_raw::read_stream(store.read_pool(), stream))
+                .len(),
+            Work::ReadAll => rt
+                .block_on(sqlite_raw::read_all(store.read_pool(), n as i64))
+                .len(),
+        },
+    );
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -269,13 +292,27 @@ fn postgres_benches(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let schema = format!("bench_{}", Uuid::now_v7().simple());
     let store = rt
-        .block_on(PostgresStore::connect_with(PostgresConfig::new(url).schema(&schema)))
+        .block_on(PostgresStore::connect_with(
+            PostgresConfig::new(url).schema(&schema),
+        ))
         .unwrap();
-    bench_backend(c, &rt, "postgres", &store, |rt, kind, stream, expected, n| match kind {
-        Work::Append => rt.block_on(pg_raw::append(store.pool(), stream, expected, n)) as usize,
-        Work::ReadStream => rt.block_on(pg_raw::read_stream(store.pool(), stream)).len(),
-        Work::ReadAll => rt.block_on(pg_raw::read_all(store.pool(), n as i64)).len(),
-    });
+    // Fresh tables have no planner statistics; a real store has them.
+    let analyze = || {
+        rt.block_on(sqlx::query("ANALYZE").execute(store.pool()))
+            .unwrap();
+    };
+    bench_backend(
+        c,
+        &rt,
+        "postgres",
+        &store,
+        analyze,
+        |rt, kind, stream, expected, n| match kind {
+            Work::Append => rt.block_on(pg_raw::append(store.pool(), stream, expected, n)) as usize,
+            Work::ReadStream => rt.block_on(pg_raw::read_stream(store.pool(), stream)).len(),
+            Work::ReadAll => rt.block_on(pg_raw::read_all(store.pool(), n as i64)).len(),
+        },
+    );
     let drop = format!("DROP SCHEMA {schema} CASCADE");
     rt.block_on(sqlx::query(AssertSqlSafe(drop)).execute(store.pool()))
         .unwrap();
@@ -296,6 +333,7 @@ fn bench_backend<S: EventStore>(
     rt: &Runtime,
     backend: &str,
     store: &S,
+    analyze: impl Fn(),
     raw: impl Fn(&Runtime, Work, &str, i64, usize) -> usize,
 ) {
     for (name, n) in [("append_1", 1usize), ("append_batch_100", BATCH)] {
@@ -322,15 +360,24 @@ fn bench_backend<S: EventStore>(
     // A 10,000-event stream, read whole and decoded.
     let long = StreamId::new("bench-long").unwrap();
     for chunk in 0..STREAM_LEN / 1000 {
-        rt.block_on(store.append(&long, ExpectedVersion::Exact((chunk * 1000) as u64), events(1000)))
-            .unwrap();
+        rt.block_on(store.append(
+            &long,
+            ExpectedVersion::Exact((chunk * 1000) as u64),
+            events(1000),
+        ))
+        .unwrap();
     }
+    analyze();
     let mut g = group(c, &format!("{backend}/read_stream_10k"));
     g.throughput(Throughput::Elements(STREAM_LEN as u64));
     g.bench_function("factum", |b| {
         b.iter(|| {
             let events: Vec<_> = rt
-                .block_on(store.read_stream(&long, ReadStream::forward()).try_collect())
+                .block_on(
+                    store
+                        .read_stream(&long, ReadStream::forward())
+                        .try_collect(),
+                )
                 .unwrap();
             assert_eq!(events.len(), STREAM_LEN);
             black_box(events)

@@ -70,7 +70,9 @@ pub enum StoreError {
     },
 
     /// One append carried more events than a store takes at once.
-    #[error("append to stream {stream} carries {len} events, more than the {limit} one append may hold; split it")]
+    #[error(
+        "append to stream {stream} carries {len} events, more than the {limit} one append may hold; split it"
+    )]
     BatchTooLarge {
         /// The target stream.
         stream: StreamId,
@@ -81,7 +83,9 @@ pub enum StoreError {
     },
 
     /// The same event id appears twice in one batch.
-    #[error("event id {event_id} appears more than once in the batch for stream {stream}; every event needs its own id")]
+    #[error(
+        "event id {event_id} appears more than once in the batch for stream {stream}; every event needs its own id"
+    )]
     DuplicateIdInBatch {
         /// The target stream.
         stream: StreamId,
@@ -105,7 +109,9 @@ pub enum StoreError {
     },
 
     /// The stream's current version is not what the caller expected (optimistic concurrency).
-    #[error("wrong expected version for stream {stream}: expected {expected}, but the stream {actual}; reload and retry")]
+    #[error(
+        "wrong expected version for stream {stream}: expected {expected}, but the stream {actual}; reload and retry"
+    )]
     WrongExpectedVersion {
         /// The stream written to.
         stream: StreamId,
@@ -116,7 +122,9 @@ pub enum StoreError {
     },
 
     /// The stream was tombstoned: its history is kept but it takes no more events.
-    #[error("stream {stream} is deleted (tombstoned); its history is kept for audit but it takes no new events")]
+    #[error(
+        "stream {stream} is deleted (tombstoned); its history is kept for audit but it takes no new events"
+    )]
     StreamDeleted {
         /// The deleted stream.
         stream: StreamId,
@@ -161,7 +169,9 @@ pub enum StoreError {
 
     /// Schema migrations failed on connect.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    #[error("schema migration failed: {0}; check that the database user may create tables in the configured schema")]
+    #[error(
+        "schema migration failed: {0}; check that the database user may create tables in the configured schema"
+    )]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 

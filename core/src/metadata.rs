@@ -97,6 +97,7 @@ impl Metadata {
     }
 
     /// Parses stored metadata (`None` or JSON text).
+    #[cfg(feature = "postgres")]
     pub(crate) fn from_stored(text: Option<&str>) -> Result<Self, serde_json::Error> {
         match text {
             None => Ok(Metadata::default()),

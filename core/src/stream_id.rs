@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(StreamId::new("account-42").unwrap().category(), "account");
         assert_eq!(StreamId::new("account-42-x").unwrap().category(), "account");
         assert_eq!(StreamId::new("ledger").unwrap().category(), "ledger");
-        assert_eq!(StreamId::from_parts("order", 7).unwrap().as_str(), "order-7");
+        assert_eq!(
+            StreamId::from_parts("order", 7).unwrap().as_str(),
+            "order-7"
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ fn evs(n: usize) -> Vec<EventData> {
     (0..n).map(|i| ev("Counted", i as i64)).collect()
 }
 
-async fn read<S: EventStore>(store: &S, stream: &StreamId, options: ReadStream) -> Vec<RecordedEvent> {
+async fn read<S: EventStore>(
+    store: &S,
+    stream: &StreamId,
+    options: ReadStream,
+) -> Vec<RecordedEvent> {
     store
         .read_stream(stream, options)
         .try_collect()
@@ -39,7 +43,11 @@ async fn read<S: EventStore>(store: &S, stream: &StreamId, options: ReadStream) 
 }
 
 async fn read_all<S: EventStore>(store: &S, options: ReadAll) -> Vec<RecordedEvent> {
-    store.read_all(options).try_collect().await.expect("read all")
+    store
+        .read_all(options)
+        .try_collect()
+        .await
+        .expect("read all")
 }
 
 async fn try_read<S: EventStore>(
@@ -83,20 +91,32 @@ fn assert_conflict(
 /// `Any` appends to new and existing streams.
 pub async fn expected_version_any<S: EventStore>(store: &S) {
     let s = sid("any-1");
-    let first = store.append(&s, ExpectedVersion::Any, evs(2)).await.unwrap();
+    let first = store
+        .append(&s, ExpectedVersion::Any, evs(2))
+        .await
+        .unwrap();
     assert_eq!(first.version, 2);
     assert_eq!(first.positions.len(), 2);
     assert!(!first.deduplicated);
-    let second = store.append(&s, ExpectedVersion::Any, evs(1)).await.unwrap();
+    let second = store
+        .append(&s, ExpectedVersion::Any, evs(1))
+        .await
+        .unwrap();
     assert_eq!(second.version, 3);
     assert!(second.positions[0] > first.positions[1]);
-    assert_eq!(versions(&read(store, &s, ReadStream::forward()).await), [1, 2, 3]);
+    assert_eq!(
+        versions(&read(store, &s, ReadStream::forward()).await),
+        [1, 2, 3]
+    );
 }
 
 /// `NoStream` succeeds once, then conflicts naming the actual version.
 pub async fn expected_version_no_stream<S: EventStore>(store: &S) {
     let s = sid("new-1");
-    let done = store.append(&s, ExpectedVersion::NoStream, evs(3)).await.unwrap();
+    let done = store
+        .append(&s, ExpectedVersion::NoStream, evs(3))
+        .await
+        .unwrap();
     assert_eq!(done.version, 3);
     assert_conflict(
         store.append(&s, ExpectedVersion::NoStream, evs(1)).await,
@@ -111,7 +131,11 @@ pub async fn expected_version_no_stream<S: EventStore>(store: &S) {
     );
     let other = sid("new-2");
     assert_eq!(
-        store.append(&other, ExpectedVersion::Exact(0), evs(1)).await.unwrap().version,
+        store
+            .append(&other, ExpectedVersion::Exact(0), evs(1))
+            .await
+            .unwrap()
+            .version,
         1
     );
     assert_eq!(read(store, &s, ReadStream::forward()).await.len(), 3);
@@ -121,13 +145,21 @@ pub async fn expected_version_no_stream<S: EventStore>(store: &S) {
 pub async fn expected_version_stream_exists<S: EventStore>(store: &S) {
     let s = sid("exists-1");
     assert_conflict(
-        store.append(&s, ExpectedVersion::StreamExists, evs(1)).await,
+        store
+            .append(&s, ExpectedVersion::StreamExists, evs(1))
+            .await,
         ExpectedVersion::StreamExists,
         ActualVersion::NoStream,
     );
     assert!(store.stream_info(&s).await.unwrap().is_none());
-    store.append(&s, ExpectedVersion::NoStream, evs(1)).await.unwrap();
-    let done = store.append(&s, ExpectedVersion::StreamExists, evs(2)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    let done = store
+        .append(&s, ExpectedVersion::StreamExists, evs(2))
+        .await
+        .unwrap();
     assert_eq!(done.version, 3);
 }
 
@@ -139,7 +171,10 @@ pub async fn expected_version_exact<S: EventStore>(store: &S) {
         ExpectedVersion::Exact(1),
         ActualVersion::NoStream,
     );
-    store.append(&s, ExpectedVersion::Exact(0), evs(2)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::Exact(0), evs(2))
+        .await
+        .unwrap();
     assert_conflict(
         store.append(&s, ExpectedVersion::Exact(1), evs(1)).await,
         ExpectedVersion::Exact(1),
@@ -150,15 +185,24 @@ pub async fn expected_version_exact<S: EventStore>(store: &S) {
         ExpectedVersion::Exact(3),
         ActualVersion::Version(2),
     );
-    let done = store.append(&s, ExpectedVersion::Exact(2), evs(2)).await.unwrap();
+    let done = store
+        .append(&s, ExpectedVersion::Exact(2), evs(2))
+        .await
+        .unwrap();
     assert_eq!(done.version, 4);
     let err = store
         .append(&s, ExpectedVersion::Exact(2), evs(1))
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("expected version 2") && err.contains("version 4"), "{err}");
-    assert_eq!(numbers(&read(store, &s, ReadStream::forward()).await), [0, 1, 0, 1]);
+    assert!(
+        err.contains("expected version 2") && err.contains("version 4"),
+        "{err}"
+    );
+    assert_eq!(
+        numbers(&read(store, &s, ReadStream::forward()).await),
+        [0, 1, 0, 1]
+    );
 }
 
 /// Two tasks append with the same `Exact(v)`: exactly one wins, every round.
@@ -167,8 +211,16 @@ pub async fn racing_exact_appends_have_one_winner<S: EventStore + 'static>(store
     let rounds = 40u64;
     for round in 0..rounds {
         let (a, b) = tokio::join!(
-            store.append(&s, ExpectedVersion::Exact(round), vec![ev("A", round as i64)]),
-            store.append(&s, ExpectedVersion::Exact(round), vec![ev("B", round as i64)]),
+            store.append(
+                &s,
+                ExpectedVersion::Exact(round),
+                vec![ev("A", round as i64)]
+            ),
+            store.append(
+                &s,
+                ExpectedVersion::Exact(round),
+                vec![ev("B", round as i64)]
+            ),
         );
         let wins = [a.is_ok(), b.is_ok()].iter().filter(|w| **w).count();
         assert_eq!(wins, 1, "round {round}: {a:?} / {b:?}");
@@ -188,32 +240,61 @@ pub async fn racing_exact_appends_have_one_winner<S: EventStore + 'static>(store
 pub async fn idempotent_reappend<S: EventStore>(store: &S) {
     let s = sid("retry-1");
     let batch = evs(3);
-    let first = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
+    let first = store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
     // A retry with the original expectation: the caller never saw the first result.
-    let again = store.append(&s, ExpectedVersion::NoStream, batch.clone()).await.unwrap();
+    let again = store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
     assert!(again.deduplicated);
     assert_eq!(again.version, first.version);
     assert_eq!(again.positions, first.positions);
     // With `Any` too, and after the stream moved on.
-    store.append(&s, ExpectedVersion::Any, evs(1)).await.unwrap();
-    let late = store.append(&s, ExpectedVersion::Any, batch.clone()).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::Any, evs(1))
+        .await
+        .unwrap();
+    let late = store
+        .append(&s, ExpectedVersion::Any, batch.clone())
+        .await
+        .unwrap();
     assert!(late.deduplicated);
     assert_eq!(late.positions, first.positions);
     assert_eq!(read(store, &s, ReadStream::forward()).await.len(), 4);
-    assert_eq!(read_all(store, ReadAll::from(Position::START)).await.len(), 4);
+    assert_eq!(
+        read_all(store, ReadAll::from(Position::START)).await.len(),
+        4
+    );
     // A stored event resent alone is still stored, in place: nothing is written.
-    let single = store.append(&s, ExpectedVersion::Any, vec![batch[1].clone()]).await.unwrap();
+    let single = store
+        .append(&s, ExpectedVersion::Any, vec![batch[1].clone()])
+        .await
+        .unwrap();
     assert!(single.deduplicated);
     assert_eq!(single.positions, [first.positions[1]]);
     assert_eq!(single.version, 2);
     // Stored ids followed by new ones: not a retry of anything, refused whole.
-    let extended = vec![batch[0].clone(), batch[1].clone(), batch[2].clone(), ev("New", 9)];
+    let extended = vec![
+        batch[0].clone(),
+        batch[1].clone(),
+        batch[2].clone(),
+        ev("New", 9),
+    ];
     let err = store.append(&s, ExpectedVersion::Any, extended).await;
-    assert!(matches!(err, Err(StoreError::EventIdConflict { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::EventIdConflict { .. })),
+        "{err:?}"
+    );
     // The same ids in another order: refused.
     let reordered = vec![batch[1].clone(), batch[0].clone(), batch[2].clone()];
     let err = store.append(&s, ExpectedVersion::Any, reordered).await;
-    assert!(matches!(err, Err(StoreError::EventIdConflict { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::EventIdConflict { .. })),
+        "{err:?}"
+    );
     assert_eq!(read(store, &s, ReadStream::forward()).await.len(), 4);
 }
 
@@ -222,8 +303,14 @@ pub async fn reused_ids_elsewhere_are_refused<S: EventStore>(store: &S) {
     let a = sid("a-1");
     let b = sid("b-1");
     let event = ev("X", 1);
-    store.append(&a, ExpectedVersion::Any, vec![event.clone()]).await.unwrap();
-    match store.append(&b, ExpectedVersion::Any, vec![event.clone()]).await {
+    store
+        .append(&a, ExpectedVersion::Any, vec![event.clone()])
+        .await
+        .unwrap();
+    match store
+        .append(&b, ExpectedVersion::Any, vec![event.clone()])
+        .await
+    {
         Err(StoreError::EventIdConflict {
             event_id,
             existing_stream,
@@ -262,18 +349,35 @@ pub async fn read_forward_with_paging<S: EventStore>(store: &S) {
         paged.extend(page);
     }
     assert_eq!(paged, all);
-    assert_eq!(versions(&read(store, &s, ReadStream::forward().from(48)).await), [48, 49, 50]);
-    assert!(read(store, &s, ReadStream::forward().from(51)).await.is_empty());
-    assert!(read(store, &s, ReadStream::forward().limit(0)).await.is_empty());
+    assert_eq!(
+        versions(&read(store, &s, ReadStream::forward().from(48)).await),
+        [48, 49, 50]
+    );
+    assert!(
+        read(store, &s, ReadStream::forward().from(51))
+            .await
+            .is_empty()
+    );
+    assert!(
+        read(store, &s, ReadStream::forward().limit(0))
+            .await
+            .is_empty()
+    );
 }
 
 /// Backward reads from the end or from a version, with a limit.
 pub async fn read_backward_with_paging<S: EventStore>(store: &S) {
     let s = sid("back-1");
-    store.append(&s, ExpectedVersion::NoStream, evs(30)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(30))
+        .await
+        .unwrap();
     let all = read(store, &s, ReadStream::backward()).await;
     assert_eq!(versions(&all), (1..=30).rev().collect::<Vec<_>>());
-    assert_eq!(versions(&read(store, &s, ReadStream::backward().limit(3)).await), [30, 29, 28]);
+    assert_eq!(
+        versions(&read(store, &s, ReadStream::backward().limit(3)).await),
+        [30, 29, 28]
+    );
     assert_eq!(
         versions(&read(store, &s, ReadStream::backward().from(5).limit(10)).await),
         [5, 4, 3, 2, 1]
@@ -304,13 +408,25 @@ pub async fn read_missing_stream_is_empty<S: EventStore>(store: &S) {
 /// category.
 pub async fn read_all_in_order_with_filters<S: EventStore>(store: &S) {
     assert_eq!(store.head_position().await.unwrap(), Position::START);
-    assert!(read_all(store, ReadAll::from(Position::START)).await.is_empty());
+    assert!(
+        read_all(store, ReadAll::from(Position::START))
+            .await
+            .is_empty()
+    );
     let mut appended = Vec::new();
     for i in 0..12i64 {
-        let stream = sid(&format!("{}-{}", ["account", "order", "user"][i as usize % 3], i % 4));
+        let stream = sid(&format!(
+            "{}-{}",
+            ["account", "order", "user"][i as usize % 3],
+            i % 4
+        ));
         let kind = ["Opened", "Deposited"][i as usize % 2];
         let done = store
-            .append(&stream, ExpectedVersion::Any, vec![ev(kind, i), ev("Noted", 100 + i)])
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![ev(kind, i), ev("Noted", 100 + i)],
+            )
             .await
             .unwrap();
         appended.extend(done.positions);
@@ -319,9 +435,16 @@ pub async fn read_all_in_order_with_filters<S: EventStore>(store: &S) {
     assert_eq!(all.len(), 24);
     assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), appended);
     assert!(all.windows(2).all(|w| w[0].position < w[1].position));
-    assert_eq!(store.head_position().await.unwrap(), *appended.last().unwrap());
+    assert_eq!(
+        store.head_position().await.unwrap(),
+        *appended.last().unwrap()
+    );
 
-    let deposits = read_all(store, ReadAll::from(Position::START).event_types(["Deposited"])).await;
+    let deposits = read_all(
+        store,
+        ReadAll::from(Position::START).event_types(["Deposited"]),
+    )
+    .await;
     assert_eq!(numbers(&deposits), [1, 3, 5, 7, 9, 11]);
     let orders = read_all(store, ReadAll::from(Position::START).categories(["order"])).await;
     assert_eq!(orders.len(), 8);
@@ -346,18 +469,31 @@ pub async fn read_all_in_order_with_filters<S: EventStore>(store: &S) {
     }
     assert_eq!(paged, all);
     // Filters and limits combine: the limit counts matching events.
-    let two = read_all(store, ReadAll::from(Position::START).event_types(["Noted"]).limit(2)).await;
+    let two = read_all(
+        store,
+        ReadAll::from(Position::START)
+            .event_types(["Noted"])
+            .limit(2),
+    )
+    .await;
     assert_eq!(numbers(&two), [100, 101]);
     // Starting in the middle.
     let tail = read_all(store, ReadAll::from(all[20].position)).await;
     assert_eq!(tail, all[20..]);
     // Resuming right after the last event is not an error: it is the tail.
-    assert!(read_all(store, ReadAll::from(all[23].position.next())).await.is_empty());
+    assert!(
+        read_all(store, ReadAll::from(all[23].position.next()))
+            .await
+            .is_empty()
+    );
 }
 
 /// A start position past the end of the log is refused with a typed error.
 pub async fn read_all_beyond_head_is_an_error<S: EventStore>(store: &S) {
-    let done = store.append(&sid("x-1"), ExpectedVersion::Any, evs(2)).await.unwrap();
+    let done = store
+        .append(&sid("x-1"), ExpectedVersion::Any, evs(2))
+        .await
+        .unwrap();
     let head = done.last_position();
     let bogus = Position(head.value() + 1000);
     let result: Result<Vec<_>, _> = store.read_all(ReadAll::from(bogus)).try_collect().await;
@@ -374,47 +510,90 @@ pub async fn read_all_beyond_head_is_an_error<S: EventStore>(store: &S) {
 pub async fn tombstones<S: EventStore>(store: &S) {
     let s = sid("gone-1");
     let missing = store.delete_stream(&s, ExpectedVersion::Any).await;
-    assert!(matches!(missing, Err(StoreError::StreamNotFound { .. })), "{missing:?}");
-    store.append(&s, ExpectedVersion::NoStream, evs(3)).await.unwrap();
+    assert!(
+        matches!(missing, Err(StoreError::StreamNotFound { .. })),
+        "{missing:?}"
+    );
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(3))
+        .await
+        .unwrap();
     let wrong = store.delete_stream(&s, ExpectedVersion::Exact(2)).await;
-    assert!(matches!(wrong, Err(StoreError::WrongExpectedVersion { .. })), "{wrong:?}");
-    store.delete_stream(&s, ExpectedVersion::Exact(3)).await.unwrap();
+    assert!(
+        matches!(wrong, Err(StoreError::WrongExpectedVersion { .. })),
+        "{wrong:?}"
+    );
+    store
+        .delete_stream(&s, ExpectedVersion::Exact(3))
+        .await
+        .unwrap();
 
     let info = store.stream_info(&s).await.unwrap().expect("still listed");
     assert!(info.is_deleted());
     assert_eq!(info.version, 3);
     let read_err = try_read(store, &s, ReadStream::forward()).await;
-    assert!(matches!(read_err, Err(StoreError::StreamDeleted { .. })), "{read_err:?}");
+    assert!(
+        matches!(read_err, Err(StoreError::StreamDeleted { .. })),
+        "{read_err:?}"
+    );
     let back_err = try_read(store, &s, ReadStream::backward().limit(1)).await;
-    assert!(matches!(back_err, Err(StoreError::StreamDeleted { .. })), "{back_err:?}");
+    assert!(
+        matches!(back_err, Err(StoreError::StreamDeleted { .. })),
+        "{back_err:?}"
+    );
     for expected in [ExpectedVersion::Any, ExpectedVersion::Exact(3)] {
         let refused = store.append(&s, expected, evs(1)).await;
-        assert!(matches!(refused, Err(StoreError::StreamDeleted { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::StreamDeleted { .. })),
+            "{refused:?}"
+        );
     }
     let twice = store.delete_stream(&s, ExpectedVersion::Any).await;
-    assert!(matches!(twice, Err(StoreError::StreamDeleted { .. })), "{twice:?}");
+    assert!(
+        matches!(twice, Err(StoreError::StreamDeleted { .. })),
+        "{twice:?}"
+    );
     // The history is kept for audit.
     let history = read(store, &s, ReadStream::forward().including_deleted()).await;
     assert_eq!(numbers(&history), [0, 1, 2]);
-    assert_eq!(read_all(store, ReadAll::from(Position::START)).await.len(), 3);
+    assert_eq!(
+        read_all(store, ReadAll::from(Position::START)).await.len(),
+        3
+    );
     // Other streams are unaffected.
-    store.append(&sid("gone-2"), ExpectedVersion::NoStream, evs(1)).await.unwrap();
+    store
+        .append(&sid("gone-2"), ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
 }
 
 /// Every kind of bad input gets its typed error and writes nothing.
 pub async fn bad_input_is_refused_and_nothing_is_written<S: EventStore>(store: &S) {
     let s = sid("bad-1");
-    store.append(&s, ExpectedVersion::NoStream, evs(1)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
     let head = store.head_position().await.unwrap();
 
-    for bad in ["", "-lead", "has space", "slash/ed", "ünïcode", &"x".repeat(256)] {
+    for bad in [
+        "",
+        "-lead",
+        "has space",
+        "slash/ed",
+        "ünïcode",
+        &"x".repeat(256),
+    ] {
         let err = StreamId::new(bad).unwrap_err();
         assert!(matches!(err, StoreError::InvalidStreamId { .. }), "{bad:?}");
         assert!(err.to_string().contains("invalid stream id"), "{err}");
     }
 
     let empty = store.append(&s, ExpectedVersion::Any, vec![]).await;
-    assert!(matches!(empty, Err(StoreError::EmptyAppend { .. })), "{empty:?}");
+    assert!(
+        matches!(empty, Err(StoreError::EmptyAppend { .. })),
+        "{empty:?}"
+    );
 
     let not_json = EventData::from_json_bytes("Counted", b"{\"n\": 1".to_vec());
     match store.append(&s, ExpectedVersion::Any, vec![not_json]).await {
@@ -425,7 +604,10 @@ pub async fn bad_input_is_refused_and_nothing_is_written<S: EventStore>(store: &
     }
     let not_utf8 = EventData::from_json_bytes("Counted", vec![b'"', 0xff, b'"']);
     let err = store.append(&s, ExpectedVersion::Any, vec![not_utf8]).await;
-    assert!(matches!(err, Err(StoreError::InvalidPayload { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::InvalidPayload { .. })),
+        "{err:?}"
+    );
 
     let limit = limits().max_event_size;
     let huge = EventData::new("Counted", json!({ "blob": "x".repeat(limit) }));
@@ -437,23 +619,39 @@ pub async fn bad_input_is_refused_and_nothing_is_written<S: EventStore>(store: &
         other => panic!("expected EventTooLarge, got {other:?}"),
     }
 
-    let bad_type = store.append(&s, ExpectedVersion::Any, vec![ev("no spaces allowed", 1)]).await;
-    assert!(matches!(bad_type, Err(StoreError::InvalidEventType { .. })), "{bad_type:?}");
+    let bad_type = store
+        .append(&s, ExpectedVersion::Any, vec![ev("no spaces allowed", 1)])
+        .await;
+    assert!(
+        matches!(bad_type, Err(StoreError::InvalidEventType { .. })),
+        "{bad_type:?}"
+    );
 
     let e = ev("Counted", 1);
-    let dup = store.append(&s, ExpectedVersion::Any, vec![e.clone(), e]).await;
-    assert!(matches!(dup, Err(StoreError::DuplicateIdInBatch { .. })), "{dup:?}");
+    let dup = store
+        .append(&s, ExpectedVersion::Any, vec![e.clone(), e])
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::DuplicateIdInBatch { .. })),
+        "{dup:?}"
+    );
 
     assert_eq!(store.head_position().await.unwrap(), head);
     assert_eq!(store.stream_info(&s).await.unwrap().unwrap().version, 1);
-    assert_eq!(read_all(store, ReadAll::from(Position::START)).await.len(), 1);
+    assert_eq!(
+        read_all(store, ReadAll::from(Position::START)).await.len(),
+        1
+    );
 }
 
 /// A batch that fails anywhere (bad input, or a clash found only while writing) leaves
 /// the stream exactly as it was.
 pub async fn failed_batch_is_atomic<S: EventStore>(store: &S) {
     let s = sid("atomic-1");
-    store.append(&s, ExpectedVersion::NoStream, evs(2)).await.unwrap();
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(2))
+        .await
+        .unwrap();
 
     let mut batch = evs(3);
     batch.insert(1, EventData::from_json_bytes("Counted", "not json"));
@@ -466,16 +664,31 @@ pub async fn failed_batch_is_atomic<S: EventStore>(store: &S) {
     // An event id already taken elsewhere, in the middle of a batch: only the store can
     // see this one, after it started writing.
     let taken = ev("Counted", 99);
-    store.append(&sid("other-1"), ExpectedVersion::Any, vec![taken.clone()]).await.unwrap();
+    store
+        .append(&sid("other-1"), ExpectedVersion::Any, vec![taken.clone()])
+        .await
+        .unwrap();
     let clash = vec![ev("Counted", 10), taken, ev("Counted", 11)];
     let err = store.append(&s, ExpectedVersion::Exact(2), clash).await;
-    assert!(matches!(err, Err(StoreError::EventIdConflict { .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::EventIdConflict { .. })),
+        "{err:?}"
+    );
 
-    assert_eq!(numbers(&read(store, &s, ReadStream::forward()).await), [0, 1]);
+    assert_eq!(
+        numbers(&read(store, &s, ReadStream::forward()).await),
+        [0, 1]
+    );
     assert_eq!(store.stream_info(&s).await.unwrap().unwrap().version, 2);
-    assert_eq!(read_all(store, ReadAll::from(Position::START)).await.len(), 3);
+    assert_eq!(
+        read_all(store, ReadAll::from(Position::START)).await.len(),
+        3
+    );
     // The stream takes the next append at the version it had.
-    let done = store.append(&s, ExpectedVersion::Exact(2), evs(1)).await.unwrap();
+    let done = store
+        .append(&s, ExpectedVersion::Exact(2), evs(1))
+        .await
+        .unwrap();
     assert_eq!(done.version, 3);
 }
 
@@ -483,21 +696,33 @@ pub async fn failed_batch_is_atomic<S: EventStore>(store: &S) {
 pub async fn unicode_and_large_payloads<S: EventStore>(store: &S) {
     let s = sid("text-1");
     let text = "Zürich · 東京 · עִבְרִית · 🚀🦀 · \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} · \"quoted\" \\ back";
-    let meta = Metadata::new().with_actor("Łukasz 🦀").with_header("note", "naïve café");
+    let meta = Metadata::new()
+        .with_actor("Łukasz 🦀")
+        .with_header("note", "naïve café");
     let unicode = EventData::new("Named", json!({ "name": text, "tags": ["ß", "ç"] }))
         .with_metadata(meta.clone());
     let limit = limits().max_event_size;
     // `{"blob":"…"}` is 11 bytes of JSON around the string.
     let big_text = "é".repeat((limit - 11) / 2) + &"a".repeat((limit - 11) % 2);
     let big = EventData::new("Big", json!({ "blob": big_text }));
-    assert_eq!(big.payload_bytes().len(), limit, "the payload is exactly at the limit");
-    store.append(&s, ExpectedVersion::NoStream, vec![unicode, big]).await.unwrap();
+    assert_eq!(
+        big.payload_bytes().len(),
+        limit,
+        "the payload is exactly at the limit"
+    );
+    store
+        .append(&s, ExpectedVersion::NoStream, vec![unicode, big])
+        .await
+        .unwrap();
 
     let events = read(store, &s, ReadStream::forward()).await;
     assert_eq!(events[0].payload.to_value()["name"], text);
     assert_eq!(events[0].payload.to_value()["tags"], json!(["ß", "ç"]));
     assert_eq!(events[0].metadata, meta);
-    assert_eq!(events[1].payload.to_value()["blob"].as_str(), Some(big_text.as_str()));
+    assert_eq!(
+        events[1].payload.to_value()["blob"].as_str(),
+        Some(big_text.as_str())
+    );
     let from_log = read_all(store, ReadAll::from(Position::START)).await;
     assert_eq!(from_log, events);
 }
@@ -506,13 +731,29 @@ pub async fn unicode_and_large_payloads<S: EventStore>(store: &S) {
 pub async fn stream_info_and_listing<S: EventStore>(store: &S) {
     for i in 0..7 {
         let s = sid(&format!("account-{i:02}"));
-        store.append(&s, ExpectedVersion::NoStream, evs(i + 1)).await.unwrap();
+        store
+            .append(&s, ExpectedVersion::NoStream, evs(i + 1))
+            .await
+            .unwrap();
     }
-    store.append(&sid("order-1"), ExpectedVersion::NoStream, evs(1)).await.unwrap();
-    store.append(&sid("accounts-1"), ExpectedVersion::NoStream, evs(1)).await.unwrap();
-    store.delete_stream(&sid("account-03"), ExpectedVersion::Any).await.unwrap();
+    store
+        .append(&sid("order-1"), ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    store
+        .append(&sid("accounts-1"), ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    store
+        .delete_stream(&sid("account-03"), ExpectedVersion::Any)
+        .await
+        .unwrap();
 
-    let info = store.stream_info(&sid("account-04")).await.unwrap().unwrap();
+    let info = store
+        .stream_info(&sid("account-04"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.version, 5);
     assert_eq!(info.category(), "account");
     assert!(!info.is_deleted());
@@ -520,16 +761,33 @@ pub async fn stream_info_and_listing<S: EventStore>(store: &S) {
     let mut listed = Vec::new();
     let mut after: Option<StreamId> = None;
     loop {
-        let page = store.list_streams("account", after.as_ref(), 3).await.unwrap();
+        let page = store
+            .list_streams("account", after.as_ref(), 3)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.stream_id.clone());
         listed.extend(page);
     }
     let ids: Vec<_> = listed.iter().map(|i| i.stream_id.to_string()).collect();
-    assert_eq!(ids, (0..7).map(|i| format!("account-{i:02}")).collect::<Vec<_>>());
-    assert_eq!(listed.iter().map(|i| i.version).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(
+        ids,
+        (0..7)
+            .map(|i| format!("account-{i:02}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        listed.iter().map(|i| i.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
     assert!(listed[3].is_deleted() && listed.iter().filter(|i| i.is_deleted()).count() == 1);
-    assert!(store.list_streams("nothing", None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_streams("nothing", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Ids, types, schema versions, metadata and times come back as they went in.
@@ -548,7 +806,10 @@ pub async fn metadata_and_envelope_round_trip<S: EventStore>(store: &S) {
         .with_schema_version(3)
         .with_metadata(meta.clone());
     let plain = EventData::new("bank.Noted", json!(null));
-    let done = store.append(&s, ExpectedVersion::NoStream, vec![event, plain]).await.unwrap();
+    let done = store
+        .append(&s, ExpectedVersion::NoStream, vec![event, plain])
+        .await
+        .unwrap();
     let after = chrono::Utc::now() + chrono::Duration::seconds(5);
 
     let events = read(store, &s, ReadStream::forward()).await;
@@ -562,7 +823,11 @@ pub async fn metadata_and_envelope_round_trip<S: EventStore>(store: &S) {
     assert_eq!(e.schema_version, 3);
     assert_eq!(e.payload.to_value(), json!({ "cents": 500 }));
     assert_eq!(e.metadata, meta);
-    assert!(e.recorded_at > before && e.recorded_at < after, "{}", e.recorded_at);
+    assert!(
+        e.recorded_at > before && e.recorded_at < after,
+        "{}",
+        e.recorded_at
+    );
     assert_eq!(events[1].metadata, Metadata::default());
     assert_eq!(events[1].schema_version, 1);
     assert_eq!(events[1].payload.to_value(), json!(null));
@@ -581,8 +846,12 @@ pub async fn eight_concurrent_appenders_all_succeed<S: EventStore + 'static>(sto
             let own = sid(&format!("own-{task}"));
             for i in 0..per_task {
                 let n = (task * 1000 + i) as i64;
-                store.append(&own, ExpectedVersion::Any, vec![ev("Own", n)]).await?;
-                store.append(&shared, ExpectedVersion::Any, vec![ev("Shared", n)]).await?;
+                store
+                    .append(&own, ExpectedVersion::Any, vec![ev("Own", n)])
+                    .await?;
+                store
+                    .append(&shared, ExpectedVersion::Any, vec![ev("Shared", n)])
+                    .await?;
             }
             Ok::<_, StoreError>(())
         }
@@ -592,13 +861,20 @@ pub async fn eight_concurrent_appenders_all_succeed<S: EventStore + 'static>(sto
         result.expect("no append may fail");
     }
     let shared_events = read(&**store, &shared, ReadStream::forward()).await;
-    assert_eq!(versions(&shared_events), (1..=(8 * per_task) as u64).collect::<Vec<_>>());
+    assert_eq!(
+        versions(&shared_events),
+        (1..=(8 * per_task) as u64).collect::<Vec<_>>()
+    );
     let mut per_task_seen: HashMap<i64, Vec<i64>> = HashMap::new();
     for n in numbers(&shared_events) {
         per_task_seen.entry(n / 1000).or_default().push(n % 1000);
     }
     for seen in per_task_seen.values() {
-        assert_eq!(*seen, (0..per_task as i64).collect::<Vec<_>>(), "each task's order kept");
+        assert_eq!(
+            *seen,
+            (0..per_task as i64).collect::<Vec<_>>(),
+            "each task's order kept"
+        );
     }
     let all = read_all(&**store, ReadAll::from(Position::START)).await;
     assert_eq!(all.len(), 8 * per_task * 2);

@@ -181,9 +181,17 @@ async fn tailing_reader_sees_every_event_once_in_order() {
     };
     let shared = Arc::new(store.store().clone());
     let (seen, committed) = run(shared, factum_page).await;
-    assert_eq!(committed.len(), seen.len(), "the reader saw as many events as were committed");
+    assert_eq!(
+        committed.len(),
+        seen.len(),
+        "the reader saw as many events as were committed"
+    );
     let (missed, duplicated, out_of_order) = audit(&seen, &committed);
-    assert_eq!((missed, duplicated, out_of_order), (0, 0, 0), "missed, duplicated, out of order");
+    assert_eq!(
+        (missed, duplicated, out_of_order),
+        (0, 0, 0),
+        "missed, duplicated, out of order"
+    );
     store.cleanup().await;
 }
 
@@ -196,7 +204,12 @@ async fn naive_reader_misses_events() {
     let shared = Arc::new(store.store().clone());
     let (seen, committed) = run(shared, naive_page).await;
     let (missed, duplicated, out_of_order) = audit(&seen, &committed);
-    eprintln!("naive reader: {missed} missed, {duplicated} duplicated, {out_of_order} out of order");
-    assert!(missed + out_of_order > 0, "the naive reader happened to see everything this time");
+    eprintln!(
+        "naive reader: {missed} missed, {duplicated} duplicated, {out_of_order} out of order"
+    );
+    assert!(
+        missed + out_of_order > 0,
+        "the naive reader happened to see everything this time"
+    );
     store.cleanup().await;
 }

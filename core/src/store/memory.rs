@@ -11,8 +11,8 @@ use futures_util::stream;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::{
-    AppendResult, Direction, EventStore, EventStream, ReadAll, ReadStream, StreamInfo,
-    StoreLimits, prepare_batch,
+    AppendResult, Direction, EventStore, EventStream, ReadAll, ReadStream, StoreLimits, StreamInfo,
+    prepare_batch,
 };
 use crate::{
     EventData, EventId, ExpectedVersion, Payload, Position, RecordedEvent, Result, StoreError,

@@ -32,8 +32,8 @@ use futures_core::stream::BoxStream;
 use crate::{EventData, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
 mod idempotency;
-mod paging;
 pub mod memory;
+mod paging;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -219,7 +219,6 @@ impl ReadStream {
             (Direction::Backward, None) => (1, u64::MAX),
         }
     }
-
 }
 
 /// Options of [`EventStore::read_all`]: where to start, how many, and which events.
@@ -283,10 +282,8 @@ impl ReadAll {
     /// Whether `event` passes the type and category filters.
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
-            && (self.categories.is_empty()
-                || self.categories.iter().any(|c| c == event.category()))
+            && (self.categories.is_empty() || self.categories.iter().any(|c| c == event.category()))
     }
-
 }
 
 /// Settings every backend shares.

@@ -161,8 +161,8 @@ mod tests {
     #[test]
     fn size_counts_metadata() {
         let limits = StoreLimits { max_event_size: 40 };
-        let e = EventData::new("A", json!(1))
-            .with_metadata(Metadata::new().with_actor("a".repeat(30)));
+        let e =
+            EventData::new("A", json!(1)).with_metadata(Metadata::new().with_actor("a".repeat(30)));
         assert!(matches!(
             prepare_batch(&stream(), vec![e], &limits).unwrap_err(),
             StoreError::EventTooLarge { .. }

@@ -216,7 +216,9 @@ fn parse_args() -> Result<Args, String> {
             "--db" => args.db = value()?,
             "--schema" => args.schema = value()?,
             "-h" | "--help" => {
-                return Err("usage: bank [--db <sqlite path | postgres://url>] [--schema <name>]".into());
+                return Err(
+                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>]".into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
         }

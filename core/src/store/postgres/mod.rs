@@ -34,14 +34,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, stream};
+use futures_core::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
-use super::paging::{Page, page_len, paged};
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -202,9 +202,10 @@ impl PostgresStore {
             ExpectedVersion::StreamExists => {
                 (include_str!("append_existing.sql"), Check::Version(None))
             }
-            ExpectedVersion::Exact(v) => {
-                (include_str!("append_existing.sql"), Check::Version(Some(to_i64(v))))
-            }
+            ExpectedVersion::Exact(v) => (
+                include_str!("append_existing.sql"),
+                Check::Version(Some(to_i64(v))),
+            ),
         };
         let mut ids = Vec::with_capacity(batch.events.len());
         let mut types = Vec::with_capacity(batch.events.len());
@@ -328,18 +329,12 @@ fn corrupt(position: i64, reason: impl ToString) -> StoreError {
     }
 }
 
-/// Decodes a row of `read_stream_*.sql` (stream id known) or `read_all.sql` (`stream` None:
-/// the id is column 2 and the rest shift by one).
-fn decode(row: &PgRow, stream: Option<&StreamId>) -> Result<RecordedEvent> {
+/// Decodes an event row whose stream is known; its version is column `at` and the other
+/// fields follow it (2 for `read_stream_*.sql`, 3 for `read_all.sql`).
+fn decode(row: &PgRow, stream: &StreamId, at: usize) -> Result<RecordedEvent> {
     let position: i64 = row.try_get(0)?;
     let event_id: Uuid = row.try_get(1)?;
-    let (stream_id, at) = match stream {
-        Some(stream) => (stream.clone(), 2),
-        None => {
-            let text: &str = row.try_get(2)?;
-            (StreamId::new(text).map_err(|e| corrupt(position, e))?, 3)
-        }
-    };
+    let stream_id = stream.clone();
     let metadata: Option<&str> = row.try_get(at + 4)?;
     Ok(RecordedEvent {
         event_id: EventId::from_uuid(event_id),
@@ -352,6 +347,19 @@ fn decode(row: &PgRow, stream: Option<&StreamId>) -> Result<RecordedEvent> {
         metadata: Metadata::from_stored(metadata).map_err(|e| corrupt(position, e))?,
         recorded_at: row.try_get::<DateTime<Utc>, _>(at + 5)?,
     })
+}
+
+/// Decodes a row of `read_all.sql`, sharing the stream id with the previous row when it
+/// is the same stream (consecutive events of one stream are the common case).
+fn decode_logged(row: &PgRow, last: &mut Option<StreamId>) -> Result<RecordedEvent> {
+    let text: &str = row.try_get(2)?;
+    let stream = match last.take() {
+        Some(id) if id.as_str() == text => id,
+        _ => StreamId::new(text).map_err(|e| corrupt(row.try_get(0).unwrap_or(0), e))?,
+    };
+    let event = decode(row, &stream, 3)?;
+    *last = Some(stream);
+    Ok(event)
 }
 
 fn stream_info_of(row: &PgRow) -> Result<StreamInfo> {
@@ -367,15 +375,21 @@ fn to_i64(value: u64) -> i64 {
     value.min(i64::MAX as u64) as i64
 }
 
-struct AllCursor {
+/// Where a global-log read stands.
+struct AllCursor<'a> {
     from: Position,
     remaining: usize,
-    first: bool,
+    /// Rows of the running query, if one is running, and how many it has given.
+    rows: Option<(BoxStream<'a, sqlx::Result<PgRow>>, usize)>,
+    queries: usize,
     /// The committed head when the read first came up short: the read is complete once it
     /// has passed this (or `deadline` passed).
     target: Option<Position>,
     deadline: Option<Instant>,
     backoff: Duration,
+    last_stream: Option<StreamId>,
+    event_types: Vec<String>,
+    categories: Vec<String>,
 }
 
 impl EventStore for PostgresStore {
@@ -409,7 +423,7 @@ impl EventStore for PostgresStore {
         let id = stream.clone();
         let events = rows.map(move |row| {
             seen_rows.store(true, Ordering::Relaxed);
-            decode(&row?, Some(&id))
+            decode(&row?, &id, 2)
         });
         // An empty result may mean a deleted stream: only then is it worth a second look.
         let stream = stream.clone();
@@ -428,58 +442,54 @@ impl EventStore for PostgresStore {
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
-        let types = options.event_types.clone();
-        let categories = options.categories.clone();
         let cursor = AllCursor {
             from: options.from,
             remaining: options.limit.unwrap_or(usize::MAX),
-            first: true,
+            rows: None,
+            queries: 0,
             target: None,
             deadline: None,
             backoff: Duration::from_millis(1),
+            last_stream: None,
+            event_types: options.event_types,
+            categories: options.categories,
         };
-        paged(cursor, move |mut cursor| {
-            let (types, categories) = (types.clone(), categories.clone());
+        // Rows are streamed straight from one query (memory stays at one row whatever
+        // the events' sizes); a query that comes up short is followed by the wait for
+        // older in-flight transactions described in the module docs.
+        stream::try_unfold(cursor, move |mut cursor| {
             async move {
                 loop {
                     if cursor.remaining == 0 {
                         return Ok(None);
                     }
-                    let want = page_len(cursor.remaining);
-                    let rows = sqlx::query(include_str!("read_all.sql"))
-                        .bind(to_i64(cursor.from.0))
-                        .bind(&types)
-                        .bind(&categories)
-                        .bind(want as i64)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    let first = std::mem::replace(&mut cursor.first, false);
-                    if !rows.is_empty() {
-                        let page = rows
-                            .iter()
-                            .map(|row| decode(row, None))
-                            .collect::<Result<Vec<_>>>()?;
-                        cursor.from = page[page.len() - 1].position.next();
-                        cursor.remaining -= page.len();
-                        if page.len() == want {
-                            return Ok::<Page<AllCursor>, StoreError>(Some((page, cursor)));
-                        }
-                        // A short page: fall through to decide whether to wait, but hand
-                        // this page out first.
-                        let target = match cursor.target {
-                            Some(target) => target,
-                            None => *cursor.target.insert(self.committed_head().await?),
-                        };
-                        if cursor.from > target {
-                            cursor.remaining = 0;
-                        }
-                        return Ok(Some((page, cursor)));
+                    let Some((rows, seen)) = cursor.rows.as_mut() else {
+                        cursor.queries += 1;
+                        let rows = sqlx::query(include_str!("read_all.sql"))
+                            .bind(to_i64(cursor.from.0))
+                            .bind(cursor.event_types.clone())
+                            .bind(cursor.categories.clone())
+                            .bind(to_i64(cursor.remaining as u64))
+                            .fetch(&self.pool);
+                        cursor.rows = Some((rows, 0));
+                        continue;
+                    };
+                    if let Some(row) = rows.try_next().await? {
+                        *seen += 1;
+                        let event = decode_logged(&row, &mut cursor.last_stream)?;
+                        cursor.from = event.position.next();
+                        cursor.remaining -= 1;
+                        return Ok(Some((event, cursor)));
                     }
+                    let empty_first_query = cursor.queries == 1 && *seen == 0;
+                    cursor.rows = None;
+                    // The query ended before the limit: is there committed data it could
+                    // not return yet?
                     let target = match cursor.target {
                         Some(target) => target,
                         None => *cursor.target.insert(self.committed_head().await?),
                     };
-                    if first && cursor.from > target.next() {
+                    if empty_first_query && cursor.from > target.next() {
                         return Err(StoreError::PositionBeyondHead {
                             requested: cursor.from,
                             head: target,
@@ -488,8 +498,6 @@ impl EventStore for PostgresStore {
                     if cursor.from > target {
                         return Ok(None);
                     }
-                    // Committed events at or after `from` are not yet safe to hand out: an
-                    // older transaction is still running. Wait for it, within bounds.
                     let deadline = *cursor
                         .deadline
                         .get_or_insert_with(|| Instant::now() + self.visibility_wait);
@@ -506,6 +514,7 @@ impl EventStore for PostgresStore {
                 }
             }
         })
+        .boxed()
     }
 
     async fn stream_info(&self, stream: &StreamId) -> Result<Option<StreamInfo>> {
