@@ -216,7 +216,7 @@ mod pg_raw {
             "{sql}, a AS (INSERT INTO events (position, event_id, stream_id, stream_version, category, \
              event_type, schema_version, payload, metadata) \
              SELECT (pg_current_xact_id()::text::bigint << 20) | (e.ord - 1), e.id, $1, s.version - $3 + e.ord, $2, \
-             e.t, e.v, e.p::jsonb, e.m::jsonb FROM s, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
+             e.t, e.v, e.p::json, e.m::json FROM s, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
              WITH ORDINALITY AS e (id, t, v, p, m, ord) RETURNING position, stream_version) \
              SELECT position, stream_version FROM a ORDER BY stream_version"
         );

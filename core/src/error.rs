@@ -162,6 +162,10 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// A background task of the store (a read-ahead) failed or was cancelled.
+    #[error("a background task of the event store failed: {0}")]
+    Background(String),
+
     /// The database failed.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("database error: {0}")]

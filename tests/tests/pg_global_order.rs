@@ -213,3 +213,72 @@ async fn naive_reader_misses_events() {
     );
     store.cleanup().await;
 }
+
+/// A transaction that took its id before an append committed holds that append back from
+/// global readers until it ends: the read waits for it (within `visibility_wait`) rather
+/// than hand out a position that an older transaction could still commit below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_wait_for_older_transactions_within_bounds() {
+    let Some(url) = backends::pg_url("reads_wait_for_older_transactions") else {
+        return;
+    };
+    let schema = backends::unique_schema("wait");
+    let mut config = factum::store::postgres::PostgresConfig::new(&url).schema(&schema);
+    config.visibility_wait = Duration::from_millis(400);
+    let store = PostgresStore::connect_with(config).await.unwrap();
+
+    // An unrelated transaction takes a transaction id and stays open.
+    let mut older = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *older)
+        .await
+        .unwrap();
+    let stream = StreamId::new("late-1").unwrap();
+    let done = store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![EventData::new("E", json!(1))],
+        )
+        .await
+        .unwrap();
+
+    // While it is open, a read may not return the newer event, and gives up after the
+    // configured wait.
+    let started = std::time::Instant::now();
+    let early: Vec<_> = store
+        .read_all(ReadAll::from(Position::START))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "{early:?}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    // A read that starts now returns the event as soon as the older transaction ends.
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let events: Vec<_> = store
+                .read_all(ReadAll::from(Position::START))
+                .try_collect()
+                .await
+                .unwrap();
+            events
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !reader.is_finished(),
+        "the read must wait for the older transaction"
+    );
+    older.rollback().await.unwrap();
+    let events = reader.await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].position, done.last_position());
+
+    let drop = format!("DROP SCHEMA {schema} CASCADE");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}

@@ -33,14 +33,15 @@ use crate::{EventData, ExpectedVersion, Position, RecordedEvent, Result, StreamI
 
 mod idempotency;
 pub mod memory;
-mod paging;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod validate;
 
-pub(crate) use validate::{PreparedBatch, prepare_batch};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use validate::PreparedBatch;
+pub(crate) use validate::prepare_batch;
 
 /// Default largest event (payload plus metadata) a store accepts: 1 MiB.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 1024 * 1024;
@@ -101,7 +102,10 @@ pub trait EventStore: Send + Sync {
         expected: ExpectedVersion,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// The position of the last event readers can see ([`Position::START`] when empty).
+    /// The position of the last committed event ([`Position::START`] when empty): the
+    /// head a subscriber's lag is measured against. On PostgreSQL a global-log read may
+    /// return it a moment later than this reports it, while an older transaction is still
+    /// in flight.
     fn head_position(&self) -> impl Future<Output = Result<Position>> + Send;
 }
 

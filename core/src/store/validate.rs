@@ -13,12 +13,14 @@ use super::StoreLimits;
 pub const MAX_BATCH_LEN: usize = 100_000;
 
 /// An append whose every event passed validation, in the form backends store.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct PreparedBatch {
     pub stream: StreamId,
     pub events: Vec<PreparedEvent>,
 }
 
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct PreparedEvent {
     pub event_id: EventId,
@@ -29,6 +31,7 @@ pub(crate) struct PreparedEvent {
     pub metadata_json: Option<String>,
 }
 
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl PreparedBatch {
     pub fn ids(&self) -> Vec<EventId> {
         self.events.iter().map(|e| e.event_id).collect()
@@ -89,13 +92,6 @@ pub(crate) fn prepare_batch(
         }
         // Valid JSON is valid UTF-8, so this only fails on a serializer bug.
         let payload = String::from_utf8(event.payload).map_err(|e| invalid(e.to_string()))?;
-        if payload.contains("\\u0000") {
-            // PostgreSQL's jsonb cannot hold NUL characters; refuse them everywhere so
-            // that every backend accepts the same events.
-            return Err(invalid(
-                "the JSON contains a NUL character (\\u0000), which the stores cannot hold".into(),
-            ));
-        }
         prepared.push(PreparedEvent {
             event_id: event.event_id,
             event_type: event.event_type,

@@ -12,7 +12,7 @@ WITH stream AS (
                         event_type, schema_version, payload, metadata)
     SELECT (pg_current_xact_id()::text::bigint << 20) | (e.ord - 1),
            e.event_id, $1, stream.version - $3 + e.ord, $2,
-           e.event_type, e.schema_version, e.payload::jsonb, e.metadata::jsonb
+           e.event_type, e.schema_version, e.payload::json, e.metadata::json
     FROM stream,
          unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
              WITH ORDINALITY AS e (event_id, event_type, schema_version, payload, metadata, ord)

@@ -1,3 +1,3 @@
--- The last position a reader can safely see (see read_all.sql).
+-- The last committed position. A global-log reader may briefly not return it yet, while
+-- a transaction older than it is still in flight (see read_all.sql).
 SELECT coalesce(max(position), 0) FROM events
-WHERE position < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)

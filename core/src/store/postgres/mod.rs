@@ -310,7 +310,7 @@ impl PostgresStore {
     }
 
     async fn committed_head(&self) -> Result<Position> {
-        let head: i64 = sqlx::query_scalar(include_str!("committed_head.sql"))
+        let head: i64 = sqlx::query_scalar(include_str!("head_position.sql"))
             .fetch_one(&self.pool)
             .await?;
         Ok(Position(head as u64))
@@ -495,7 +495,14 @@ impl EventStore for PostgresStore {
                             head: target,
                         });
                     }
-                    if cursor.from > target {
+                    let pending: bool = sqlx::query_scalar(include_str!("read_all_pending.sql"))
+                        .bind(to_i64(cursor.from.0))
+                        .bind(to_i64(target.0))
+                        .bind(&cursor.event_types)
+                        .bind(&cursor.categories)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    if !pending {
                         return Ok(None);
                     }
                     let deadline = *cursor
@@ -571,9 +578,6 @@ impl EventStore for PostgresStore {
     }
 
     async fn head_position(&self) -> Result<Position> {
-        let head: i64 = sqlx::query_scalar(include_str!("head_position.sql"))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Position(head as u64))
+        self.committed_head().await
     }
 }

@@ -12,6 +12,8 @@
 //! simply the `INTEGER PRIMARY KEY` of `factum_events` and no committed event can appear
 //! behind a reader's position.
 
+mod pages;
+
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,7 +32,6 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
-use super::paging::{Page, PageSizer, paged};
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -482,21 +483,6 @@ fn json_list(items: &[String]) -> Option<String> {
     (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
 }
 
-struct StreamCursor {
-    low: u64,
-    high: u64,
-    remaining: usize,
-    first: bool,
-    sizer: PageSizer,
-}
-
-struct AllCursor {
-    from: Position,
-    remaining: usize,
-    first: bool,
-    sizer: PageSizer,
-}
-
 impl EventStore for SqliteStore {
     async fn append(
         &self,
@@ -510,104 +496,41 @@ impl EventStore for SqliteStore {
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
         let (low, high) = options.version_range();
-        let stream = stream.clone();
-        let cursor = StreamCursor {
+        let source = pages::Source::Stream {
+            id: stream.clone(),
+            include_deleted: options.include_deleted,
+            direction: options.direction,
             low,
             high,
-            remaining: options.limit.unwrap_or(usize::MAX),
-            first: true,
-            sizer: PageSizer::default(),
         };
-        let sql = match options.direction {
-            Direction::Forward => include_str!("read_stream_forward.sql"),
-            Direction::Backward => include_str!("read_stream_backward.sql"),
-        };
-        paged(cursor, move |mut cursor| {
+        let stream = stream.clone();
+        let limit = options.limit.unwrap_or(usize::MAX);
+        pages::read(self.reader.clone(), source, limit, move || {
             let stream = stream.clone();
             async move {
-                if cursor.remaining == 0 || cursor.low > cursor.high {
-                    return Ok(None);
-                }
-                let want = cursor.sizer.next(cursor.remaining);
-                let json: String = sqlx::query_scalar(sql)
-                    .bind(stream.as_str())
-                    .bind(options.include_deleted)
-                    .bind(cursor.low.min(i64::MAX as u64) as i64)
-                    .bind(cursor.high.min(i64::MAX as u64) as i64)
-                    .bind(want as i64)
-                    .fetch_one(&self.reader)
-                    .await?;
-                let page = decode_page(&json, Some(&stream), options.direction)?;
-                if page.is_empty() {
-                    if cursor.first {
-                        let info = self.stream_info(&stream).await?;
-                        if info.is_some_and(|i| i.is_deleted()) && !options.include_deleted {
-                            return Err(StoreError::StreamDeleted { stream });
-                        }
-                    }
-                    return Ok(None);
-                }
-                let last = page[page.len() - 1].stream_version;
-                match options.direction {
-                    Direction::Forward => cursor.low = last + 1,
-                    Direction::Backward => cursor.high = last.saturating_sub(1),
-                }
-                cursor.remaining -= page.len();
-                cursor.sizer.observe(&page);
-                if page.len() < want {
-                    cursor.remaining = 0;
-                }
-                cursor.first = false;
-                Ok::<Page<StreamCursor>, StoreError>(Some((page, cursor)))
+                let info = self.stream_info(&stream).await?;
+                let deleted = info.is_some_and(|i| i.is_deleted()) && !options.include_deleted;
+                Ok(deleted.then_some(StoreError::StreamDeleted { stream }))
             }
         })
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
-        let types = json_list(&options.event_types);
-        let categories = json_list(&options.categories);
-        let cursor = AllCursor {
-            from: options.from,
-            remaining: options.limit.unwrap_or(usize::MAX),
-            first: true,
-            sizer: PageSizer::default(),
+        let from = options.from;
+        let source = pages::Source::Log {
+            from,
+            event_types: json_list(&options.event_types),
+            categories: json_list(&options.categories),
         };
-        paged(cursor, move |mut cursor| {
-            let (types, categories) = (types.clone(), categories.clone());
-            async move {
-                if cursor.remaining == 0 {
-                    return Ok(None);
-                }
-                let want = cursor.sizer.next(cursor.remaining);
-                let json: String = sqlx::query_scalar(include_str!("read_all.sql"))
-                    .bind(cursor.from.0.min(i64::MAX as u64) as i64)
-                    .bind(types)
-                    .bind(categories)
-                    .bind(want as i64)
-                    .fetch_one(&self.reader)
-                    .await?;
-                let page = decode_page(&json, None, Direction::Forward)?;
-                if page.is_empty() {
-                    if cursor.first {
-                        let head = self.head().await?;
-                        if cursor.from > head.next() {
-                            return Err(StoreError::PositionBeyondHead {
-                                requested: cursor.from,
-                                head,
-                            });
-                        }
-                    }
-                    return Ok(None);
-                }
-                cursor.from = page[page.len() - 1].position.next();
-                cursor.remaining -= page.len();
-                cursor.sizer.observe(&page);
-                if page.len() < want {
-                    cursor.remaining = 0;
-                }
-                cursor.first = false;
-                Ok::<Page<AllCursor>, StoreError>(Some((page, cursor)))
-            }
+        let limit = options.limit.unwrap_or(usize::MAX);
+        pages::read(self.reader.clone(), source, limit, move || async move {
+            let head = self.head().await?;
+            Ok(
+                (from > head.next()).then_some(StoreError::PositionBeyondHead {
+                    requested: from,
+                    head,
+                }),
+            )
         })
     }
 

@@ -4,7 +4,8 @@ SELECT '[' || coalesce(group_concat(
            format('[%d,"%s","%s",%d,"%s",%d,%s,%s,%d]', position, hex(event_id), stream_id,
                   stream_version, event_type, schema_version, payload,
                   coalesce(metadata, 'null'), recorded_at),
-           ','), '') || ']'
+           ','), '') || ']',
+       count(*), max(position), min(position)
 FROM (
     SELECT *
     FROM factum_events

@@ -2,10 +2,12 @@
 -- text is assembled by `format`, not by SQLite's JSON functions, which would parse
 -- every payload again: payloads and metadata were validated as JSON on append, and event
 -- types and stream ids only hold characters that need no escaping. Rust sorts the page.
+-- The count and the bounds let the next page's query start before this one is decoded.
 SELECT '[' || coalesce(group_concat(
            format('[%d,"%s",%d,"%s",%d,%s,%s,%d]', position, hex(event_id), stream_version,
                   event_type, schema_version, payload, coalesce(metadata, 'null'), recorded_at),
-           ','), '') || ']'
+           ','), '') || ']',
+       count(*), max(stream_version), min(stream_version)
 FROM (
     SELECT e.*
     FROM factum_streams s

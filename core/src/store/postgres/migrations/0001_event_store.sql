@@ -9,8 +9,8 @@ CREATE TABLE events (
     category        text        NOT NULL,
     event_type      text        NOT NULL,
     schema_version  integer     NOT NULL,
-    payload         jsonb       NOT NULL,
-    metadata        jsonb,
+    payload         json        NOT NULL,
+    metadata        json,
     recorded_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (stream_id, stream_version)
 );

@@ -1,0 +1,265 @@
+//! Reading SQLite in pages, one page ahead.
+//!
+//! Each page is one query that returns the page as a single JSON array (see
+//! [`decode_page`](super::decode_page)) together with its row count and the cursor for the
+//! next page, so the next query can start before this page is decoded: SQLite works on
+//! page n+1 in sqlx's worker thread while the caller's task decodes page n.
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Row, SqlSafeStr};
+use tokio::task::JoinHandle;
+
+use super::decode_page;
+use crate::store::{Direction, EventStream};
+use crate::{Position, Result, StoreError, StreamId};
+
+/// The most rows one page may hold.
+const MAX_PAGE_ROWS: usize = 2048;
+/// The fewest rows a page asks for (unless the caller's limit is lower).
+const MIN_PAGE_ROWS: usize = 16;
+/// Rows of the first page, before anything is known about event sizes.
+const FIRST_PAGE_ROWS: usize = 256;
+/// The payload bytes a page aims to stay under, so that pages of large events stay small.
+const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Chooses page sizes: small at first, then as many rows as fit in [`PAGE_BYTES`] given
+/// the sizes seen so far, between [`MIN_PAGE_ROWS`] and [`MAX_PAGE_ROWS`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageSizer {
+    rows: usize,
+}
+
+impl Default for PageSizer {
+    fn default() -> Self {
+        PageSizer {
+            rows: FIRST_PAGE_ROWS,
+        }
+    }
+}
+
+impl PageSizer {
+    /// Rows to ask for, given what is left of the caller's limit.
+    pub fn next(&self, remaining: usize) -> usize {
+        remaining.min(self.rows)
+    }
+
+    /// Learns from a fetched page of `rows` rows taking `bytes` bytes.
+    pub fn observe_bytes(&mut self, bytes: usize, rows: usize) {
+        let average = (bytes / rows.max(1)).max(1);
+        self.rows = (PAGE_BYTES / average).clamp(MIN_PAGE_ROWS, MAX_PAGE_ROWS);
+    }
+}
+
+/// What to read.
+#[derive(Clone, Debug)]
+pub(super) enum Source {
+    Stream {
+        id: StreamId,
+        include_deleted: bool,
+        direction: Direction,
+        low: u64,
+        high: u64,
+    },
+    Log {
+        from: Position,
+        event_types: Option<String>,
+        categories: Option<String>,
+    },
+}
+
+/// A fetched, not yet decoded page.
+struct RawPage {
+    row: SqliteRow,
+    count: usize,
+    /// The greatest and least version (stream) or position (log) on the page.
+    max: u64,
+    min: u64,
+}
+
+impl RawPage {
+    fn json(&self) -> Result<&str> {
+        Ok(self.row.try_get(0)?)
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
+}
+
+async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<RawPage> {
+    let query = match &source {
+        Source::Stream {
+            id,
+            include_deleted,
+            direction,
+            low,
+            high,
+        } => {
+            let sql = match direction {
+                Direction::Forward => include_str!("read_stream_forward.sql"),
+                Direction::Backward => include_str!("read_stream_backward.sql"),
+            };
+            sqlx::query(sql.into_sql_str())
+                .bind(id.as_str().to_owned())
+                .bind(*include_deleted)
+                .bind(to_i64(*low))
+                .bind(to_i64(*high))
+        }
+        Source::Log {
+            from,
+            event_types,
+            categories,
+        } => sqlx::query(include_str!("read_all.sql"))
+            .bind(to_i64(from.0))
+            .bind(event_types.clone())
+            .bind(categories.clone()),
+    };
+    let row = query.bind(to_i64(rows as u64)).fetch_one(&pool).await?;
+    let count: i64 = row.try_get(1)?;
+    let max: Option<i64> = row.try_get(2)?;
+    let min: Option<i64> = row.try_get(3)?;
+    Ok(RawPage {
+        count: count as usize,
+        max: max.unwrap_or(0) as u64,
+        min: min.unwrap_or(0) as u64,
+        row,
+    })
+}
+
+/// Aborts the prefetch when the reader is dropped half-way.
+struct Prefetch(JoinHandle<Result<RawPage>>);
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct Reader {
+    pool: SqlitePool,
+    source: Source,
+    remaining: usize,
+    sizer: PageSizer,
+    asked: usize,
+    pending: Option<Prefetch>,
+    first: bool,
+}
+
+impl Reader {
+    fn start_fetch(&mut self) -> Result<()> {
+        self.asked = self.sizer.next(self.remaining);
+        let task = fetch(self.pool.clone(), self.source.clone(), self.asked);
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::Background("reads must be polled inside a Tokio runtime".into())
+        })?;
+        self.pending = Some(Prefetch(runtime.spawn(task)));
+        Ok(())
+    }
+
+    /// Moves the cursor past `page`; false when the source is exhausted.
+    fn advance(&mut self, page: &RawPage) -> bool {
+        match &mut self.source {
+            Source::Stream {
+                direction: Direction::Forward,
+                low,
+                ..
+            } => *low = page.max + 1,
+            Source::Stream { high, .. } => {
+                *high = page.min.saturating_sub(1);
+                if *high == 0 {
+                    return false;
+                }
+            }
+            Source::Log { from, .. } => *from = Position(page.max).next(),
+        }
+        true
+    }
+}
+
+/// Streams `source` page by page, fetching one page ahead. `on_empty` is asked, when the
+/// very first page is empty, whether that is an error (a deleted stream, a position past
+/// the end of the log).
+pub(super) fn read<'a, F, Fut>(
+    pool: SqlitePool,
+    source: Source,
+    limit: usize,
+    on_empty: F,
+) -> EventStream<'a>
+where
+    F: Fn() -> Fut + Send + Sync + 'a,
+    Fut: Future<Output = Result<Option<StoreError>>> + Send + 'a,
+{
+    let reader = Reader {
+        pool,
+        source,
+        remaining: limit,
+        sizer: PageSizer::default(),
+        asked: 0,
+        pending: None,
+        first: true,
+    };
+    stream::try_unfold((reader, on_empty), |(mut reader, on_empty)| async move {
+        // The first query starts on the first poll, inside the caller's runtime.
+        if reader.first && reader.pending.is_none() && reader.remaining > 0 {
+            reader.start_fetch()?;
+        }
+        let Some(mut pending) = reader.pending.take() else {
+            return Ok(None);
+        };
+        let page = (&mut pending.0)
+            .await
+            .map_err(|e| StoreError::Background(e.to_string()))??;
+        let first = std::mem::replace(&mut reader.first, false);
+        if page.count == 0 {
+            if first {
+                if let Some(err) = on_empty().await? {
+                    return Err(err);
+                }
+            }
+            return Ok(None);
+        }
+        let json = page.json()?;
+        reader.remaining = reader.remaining.saturating_sub(page.count);
+        reader.sizer.observe_bytes(json.len(), page.count);
+        let more = page.count == reader.asked && reader.remaining > 0 && reader.advance(&page);
+        if more {
+            reader.start_fetch()?;
+        }
+        let direction = match reader.source {
+            Source::Stream { direction, .. } => direction,
+            Source::Log { .. } => Direction::Forward,
+        };
+        let stream = match &reader.source {
+            Source::Stream { id, .. } => Some(id),
+            Source::Log { .. } => None,
+        };
+        let events = decode_page(json, stream, direction)?;
+        Ok(Some((events, (reader, on_empty))))
+    })
+    .map(|page| match page {
+        Ok(events) => stream::iter(events.into_iter().map(Ok)).left_stream(),
+        Err(err) => stream::iter(std::iter::once(Err(err))).right_stream(),
+    })
+    .flatten()
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_follow_event_sizes() {
+        let mut sizer = PageSizer::default();
+        assert_eq!(sizer.next(usize::MAX), FIRST_PAGE_ROWS);
+        assert_eq!(sizer.next(10), 10);
+        sizer.observe_bytes(200 * 100, 100);
+        assert_eq!(sizer.next(usize::MAX), MAX_PAGE_ROWS);
+        sizer.observe_bytes(2 * 1024 * 1024, 2);
+        assert_eq!(sizer.next(usize::MAX), MIN_PAGE_ROWS);
+        sizer.observe_bytes(16 * 1024 * 10, 10);
+        assert_eq!(sizer.next(usize::MAX), PAGE_BYTES / (16 * 1024));
+    }
+}
