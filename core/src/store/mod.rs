@@ -10,7 +10,7 @@
 //!
 //! * Within a stream, versions are dense (1, 2, 3, …) and `(stream, version)` is unique.
 //! * An append is atomic: all of its events are stored, or none.
-//! * An append checks an [`ExpectedVersion`](crate::ExpectedVersion) atomically with the write.
+//! * An append checks an [`ExpectedVersion`] atomically with the write.
 //! * Retrying an append with the same event ids succeeds without writing twice.
 //! * The global log is read in an order that never changes once observed: a reader that
 //!   resumes after position `p` never misses an event that was committed late, and never
@@ -285,7 +285,7 @@ impl ReadAll {
 
     /// Whether `event` passes the type and category filters.
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
+        (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
             && (self.categories.is_empty() || self.categories.iter().any(|c| c == event.category()))
     }
 }

@@ -11,6 +11,9 @@
 //! cargo run -p bank -- --db postgres://postgres@127.0.0.1:5432/test [--schema bank]
 //! ```
 
+// Amounts are written as `dollars_cents` (`100_00` is $100.00), on purpose.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use std::process::ExitCode;
 
 use factum::store::postgres::{PostgresConfig, PostgresStore};

@@ -213,10 +213,8 @@ where
             .map_err(|e| StoreError::Background(e.to_string()))??;
         let first = std::mem::replace(&mut reader.first, false);
         if page.count == 0 {
-            if first {
-                if let Some(err) = on_empty().await? {
-                    return Err(err);
-                }
+            if first && let Some(err) = on_empty().await? {
+                return Err(err);
             }
             return Ok(None);
         }
