@@ -66,6 +66,23 @@ mod sqlite_raw {
     use super::*;
     use sqlx::SqlitePool;
 
+    /// `INSERT … VALUES (…), (…)` for `rows` rows, built once per size.
+    fn insert_sql(rows: usize) -> std::sync::Arc<str> {
+        static SQL: std::sync::OnceLock<Vec<std::sync::Arc<str>>> = std::sync::OnceLock::new();
+        let all = SQL.get_or_init(|| {
+            (0..=64)
+                .map(|n| {
+                    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+                    std::sync::Arc::from(format!(
+                        "INSERT INTO factum_events (event_id, stream_id, stream_version, category, \
+                         event_type, schema_version, payload, metadata, recorded_at) VALUES {values}"
+                    ))
+                })
+                .collect()
+        });
+        all[rows].clone()
+    }
+
     /// Append with expected version, by hand: the same statements Factum runs.
     pub async fn append(pool: &SqlitePool, stream: &str, expected: i64, n: usize) -> i64 {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
@@ -80,12 +97,7 @@ mod sqlite_raw {
         let mut done = 0;
         while done < n {
             let chunk = [64, 16, 4, 1].into_iter().find(|&s| s <= n - done).unwrap();
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk].join(", ");
-            let sql = format!(
-                "INSERT INTO factum_events (event_id, stream_id, stream_version, category, \
-                 event_type, schema_version, payload, metadata, recorded_at) VALUES {values}"
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(insert_sql(chunk)));
             for i in done..done + chunk {
                 q = q
                     .bind(Uuid::now_v7())
