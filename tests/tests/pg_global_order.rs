@@ -28,7 +28,7 @@ use sqlx::Row;
 
 const WRITERS: usize = 8;
 const APPENDS_PER_WRITER: usize = 150;
-const STREAMS: usize = 12;
+const STREAMS: usize = 3;
 
 /// One event as the reader saw it.
 #[derive(Debug, Clone)]
@@ -38,7 +38,9 @@ struct Seen {
     version: u64,
 }
 
-/// Writers append with `Any` to random streams; returns every committed event id.
+/// Writers append to random streams, with `Any` (an upsert of the stream row) or, for odd
+/// writers, `StreamExists` (a plain update of it, falling back to `Any` while the stream
+/// does not exist yet); returns every committed event id.
 async fn write(store: Arc<PostgresStore>, writer: usize) -> Vec<EventId> {
     let mut committed = Vec::new();
     let mut seed = writer as u64 * 7919 + 1;
@@ -55,10 +57,21 @@ async fn write(store: Arc<PostgresStore>, writer: usize) -> Vec<EventId> {
             .map(|k| EventData::new("Moved", json!({ "writer": writer, "i": i, "k": k })))
             .collect();
         let ids: Vec<_> = batch.iter().map(EventData::id).collect();
-        store
-            .append(&stream, ExpectedVersion::Any, batch)
-            .await
-            .expect("append");
+        let expected = if writer % 2 == 1 {
+            ExpectedVersion::StreamExists
+        } else {
+            ExpectedVersion::Any
+        };
+        match store.append(&stream, expected, batch.clone()).await {
+            Ok(_) => {}
+            Err(factum::StoreError::WrongExpectedVersion { .. }) => {
+                store
+                    .append(&stream, ExpectedVersion::Any, batch)
+                    .await
+                    .expect("append");
+            }
+            Err(e) => panic!("append: {e}"),
+        }
         committed.extend(ids);
     }
     committed
@@ -279,6 +292,67 @@ async fn reads_wait_for_older_transactions_within_bounds() {
     let drop = format!("DROP SCHEMA {schema} CASCADE");
     sqlx::query(sqlx::AssertSqlSafe(drop))
         .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+/// A schema restored into another cluster can hold positions above what the new
+/// cluster's transaction ids produce. On connect the store raises its position base, so
+/// new events land above every stored one and a subscriber past the old head sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_stay_above_a_restored_head() {
+    let Some(url) = backends::pg_url("positions_stay_above_a_restored_head") else {
+        return;
+    };
+    let schema = backends::unique_schema("restored");
+    let config = || factum::store::postgres::PostgresConfig::new(&url).schema(&schema);
+    let store = PostgresStore::connect_with(config()).await.unwrap();
+    // What a restore from a busier cluster looks like: an event far ahead of our ids.
+    let ahead: i64 = sqlx::query_scalar(
+        "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000) << 20",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO streams (stream_id, category, version) VALUES ('old-1', 'old', 1)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (position, event_id, stream_id, stream_version, category, event_type, schema_version, payload)
+         VALUES ($1, gen_random_uuid(), 'old-1', 1, 'old', 'Old', 1, '{}')",
+    )
+    .bind(ahead)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let checkpoint = Position(ahead as u64);
+
+    let reopened = PostgresStore::connect_with(config()).await.unwrap();
+    let done = reopened
+        .append(
+            &StreamId::new("new-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![EventData::new("New", json!(1))],
+        )
+        .await
+        .unwrap();
+    assert!(
+        done.last_position() > checkpoint,
+        "{:?} must be above {checkpoint:?}",
+        done.last_position()
+    );
+    let after: Vec<_> = reopened
+        .read_all(ReadAll::from(checkpoint.next()))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].event_type, "New");
+
+    let drop = format!("DROP SCHEMA {schema} CASCADE");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(reopened.pool())
         .await
         .unwrap();
 }

@@ -1,19 +1,25 @@
 -- Append for `Any`, `NoStream` and `Exact(0)`: create the stream row or, when $4 allows
--- it, bump the existing one. The upsert locks the stream row until commit, which
--- serialises writers of this stream and no other.
-WITH stream AS (
+-- it, bump the existing one.
+WITH serial AS (
+    -- Writers of one stream queue here, before this transaction has a transaction id:
+    -- taking the lock assigns none, and the first write below comes after it. So a
+    -- stream's later events always get a later transaction id, hence a later position,
+    -- than its earlier ones. (A row lock alone would not do: PostgreSQL may assign the
+    -- id before it waits for the row.) Different streams almost never share a key.
+    SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext($1))
+), stream AS (
     INSERT INTO streams AS s (stream_id, category, version)
-    VALUES ($1, $2, $3)
+    SELECT $1, $2, $3 FROM serial
     ON CONFLICT (stream_id) DO UPDATE SET version = s.version + $3
         WHERE s.deleted_at IS NULL AND $4
     RETURNING s.version
 ), appended AS (
     INSERT INTO events (position, event_id, stream_id, stream_version, category,
                         event_type, schema_version, payload, metadata)
-    SELECT (pg_current_xact_id()::text::bigint << 20) | (e.ord - 1),
+    SELECT ((pg_current_xact_id()::text::bigint + base.value) << 20) | (e.ord - 1),
            e.event_id, $1, stream.version - $3 + e.ord, $2,
            e.event_type, e.schema_version, e.payload::json, e.metadata::json
-    FROM stream,
+    FROM stream, position_base base,
          unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
              WITH ORDINALITY AS e (event_id, event_type, schema_version, payload, metadata, ord)
     RETURNING position, stream_version

@@ -169,11 +169,44 @@ impl PostgresStore {
             }
         }
         migrator().run(&pool).await?;
-        Ok(PostgresStore {
+        let store = PostgresStore {
             pool,
             limits: config.limits,
             visibility_wait: config.visibility_wait,
-        })
+        };
+        store.raise_position_base_if_needed().await?;
+        Ok(store)
+    }
+
+    /// After the schema was moved to another cluster (dump and restore, logical copy), the
+    /// new cluster's transaction ids may be behind the stored positions, and new events
+    /// would get positions below events subscribers have already passed. Raise the base
+    /// added to transaction ids so that they land above. Writers are held off (table lock)
+    /// while it changes; on a healthy store this is one cheap query.
+    async fn raise_position_base_if_needed(&self) -> Result<()> {
+        let check = include_str!("position_base_check.sql");
+        let needed: Option<i64> = sqlx::query_scalar(check).fetch_one(&self.pool).await?;
+        if needed.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let needed: Option<i64> = sqlx::query_scalar(check).fetch_one(&mut *tx).await?;
+        if let Some(base) = needed {
+            tracing::warn!(
+                base,
+                "stored positions are ahead of this cluster's transaction ids (was the \
+                 database restored elsewhere?); raising the position base"
+            );
+            sqlx::query(include_str!("position_base_raise.sql"))
+                .bind(base)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The connection pool (its `search_path` is the store's schema).

@@ -1,5 +1,5 @@
--- The journal. `position` is (committing transaction id << 20) | index within the
--- append: unique, and in the order readers may safely consume (see read_all.sql).
+-- The journal. `position` is ((appending transaction id + base) << 20) | index within
+-- the append: unique, and in the order readers may safely consume (see read_all.sql).
 -- There is no sequence, so concurrent writers never contend on one.
 CREATE TABLE events (
     position        bigint      PRIMARY KEY CHECK (position > 0),
@@ -26,3 +26,13 @@ CREATE TABLE streams (
 );
 
 CREATE INDEX streams_by_category ON streams (category, stream_id);
+
+-- Added to transaction ids in positions. It stays 0 unless the schema is moved to a
+-- cluster whose transaction ids are behind the stored positions (a dump and restore, a
+-- logical copy); then the store raises it on connect, so new positions stay above all
+-- stored ones (see position_base_check.sql).
+CREATE TABLE position_base (
+    id     boolean PRIMARY KEY DEFAULT true CHECK (id),
+    value  bigint  NOT NULL
+);
+INSERT INTO position_base (value) VALUES (0);

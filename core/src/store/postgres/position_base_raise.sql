@@ -1,0 +1,1 @@
+UPDATE position_base SET value = greatest(value, $1)
