@@ -145,6 +145,7 @@ macro_rules! store_conformance_tests {
                 stream_info_and_listing,
                 metadata_and_envelope_round_trip,
                 eight_concurrent_appenders_all_succeed,
+                large_events_read_in_order,
             );
         }
     };

@@ -881,3 +881,35 @@ pub async fn eight_concurrent_appenders_all_succeed<S: EventStore + 'static>(sto
     let ids: HashSet<_> = all.iter().map(|e| e.event_id).collect();
     assert_eq!(ids.len(), all.len());
 }
+
+/// Many large events read back whole and in order, however a backend pages them.
+pub async fn large_events_read_in_order<S: EventStore>(store: &S) {
+    let s = sid("large-1");
+    let blob = "x".repeat(700 * 1024);
+    for batch in 0..3 {
+        let events = (0..4)
+            .map(|i| EventData::new("Big", json!({ "n": batch * 4 + i, "blob": blob })))
+            .collect();
+        store
+            .append(&s, ExpectedVersion::Any, events)
+            .await
+            .unwrap();
+    }
+    store
+        .append(&s, ExpectedVersion::Any, evs(3))
+        .await
+        .unwrap();
+    let forward = read(store, &s, ReadStream::forward()).await;
+    assert_eq!(versions(&forward), (1..=15).collect::<Vec<_>>());
+    assert!(
+        forward[..12]
+            .iter()
+            .all(|e| e.payload.to_value()["blob"] == blob.as_str())
+    );
+    let backward = read(store, &s, ReadStream::backward()).await;
+    assert_eq!(versions(&backward), (1..=15).rev().collect::<Vec<_>>());
+    let log = read_all(store, ReadAll::from(Position::START)).await;
+    assert_eq!(log, forward);
+    let some = read_all(store, ReadAll::from(Position::START).limit(7)).await;
+    assert_eq!(some, forward[..7]);
+}

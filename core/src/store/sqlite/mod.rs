@@ -505,14 +505,20 @@ impl EventStore for SqliteStore {
         };
         let stream = stream.clone();
         let limit = options.limit.unwrap_or(usize::MAX);
-        pages::read(self.reader.clone(), source, limit, move || {
-            let stream = stream.clone();
-            async move {
-                let info = self.stream_info(&stream).await?;
-                let deleted = info.is_some_and(|i| i.is_deleted()) && !options.include_deleted;
-                Ok(deleted.then_some(StoreError::StreamDeleted { stream }))
-            }
-        })
+        pages::read(
+            self.reader.clone(),
+            source,
+            limit,
+            self.limits.max_event_size,
+            move || {
+                let stream = stream.clone();
+                async move {
+                    let info = self.stream_info(&stream).await?;
+                    let deleted = info.is_some_and(|i| i.is_deleted()) && !options.include_deleted;
+                    Ok(deleted.then_some(StoreError::StreamDeleted { stream }))
+                }
+            },
+        )
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
@@ -523,15 +529,21 @@ impl EventStore for SqliteStore {
             categories: json_list(&options.categories),
         };
         let limit = options.limit.unwrap_or(usize::MAX);
-        pages::read(self.reader.clone(), source, limit, move || async move {
-            let head = self.head().await?;
-            Ok(
-                (from > head.next()).then_some(StoreError::PositionBeyondHead {
-                    requested: from,
-                    head,
-                }),
-            )
-        })
+        pages::read(
+            self.reader.clone(),
+            source,
+            limit,
+            self.limits.max_event_size,
+            move || async move {
+                let head = self.head().await?;
+                Ok(
+                    (from > head.next()).then_some(StoreError::PositionBeyondHead {
+                        requested: from,
+                        head,
+                    }),
+                )
+            },
+        )
     }
 
     async fn stream_info(&self, stream: &StreamId) -> Result<Option<StreamInfo>> {

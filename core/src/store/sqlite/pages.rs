@@ -17,29 +17,36 @@ use crate::{Position, Result, StoreError, StreamId};
 
 /// The most rows one page may hold.
 const MAX_PAGE_ROWS: usize = 2048;
-/// The fewest rows a page asks for (unless the caller's limit is lower).
-const MIN_PAGE_ROWS: usize = 16;
-/// Rows of the first page, before anything is known about event sizes.
+/// The most rows of the first page, before anything is known about event sizes.
 const FIRST_PAGE_ROWS: usize = 256;
+/// The bytes the first page may reach if every event is as large as allowed.
+const FIRST_PAGE_BYTES: usize = 64 * 1024 * 1024;
 /// The payload bytes a page aims to stay under, so that pages of large events stay small.
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Chooses page sizes: small at first, then as many rows as fit in [`PAGE_BYTES`] given
-/// the sizes seen so far, between [`MIN_PAGE_ROWS`] and [`MAX_PAGE_ROWS`].
+/// Chooses page sizes: at first as many rows as fit in [`FIRST_PAGE_BYTES`] at the
+/// store's largest event size (at most [`FIRST_PAGE_ROWS`]), then as many as fit in
+/// [`PAGE_BYTES`] at the sizes seen so far, from 1 to [`MAX_PAGE_ROWS`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageSizer {
     rows: usize,
 }
 
-impl Default for PageSizer {
-    fn default() -> Self {
+impl PageSizer {
+    /// A sizer for a store whose events are at most `max_event_size` bytes.
+    pub fn new(max_event_size: usize) -> Self {
         PageSizer {
-            rows: FIRST_PAGE_ROWS,
+            rows: (FIRST_PAGE_BYTES / max_event_size.max(1)).clamp(1, FIRST_PAGE_ROWS),
         }
     }
-}
 
-impl PageSizer {
+    /// After SQLite refused a page as too big: ask for a quarter as many rows.
+    pub fn shrink(&mut self) -> bool {
+        let before = self.rows;
+        self.rows = (self.rows / 4).max(1);
+        self.rows < before
+    }
+
     /// Rows to ask for, given what is left of the caller's limit.
     pub fn next(&self, remaining: usize) -> usize {
         remaining.min(self.rows)
@@ -48,7 +55,7 @@ impl PageSizer {
     /// Learns from a fetched page of `rows` rows taking `bytes` bytes.
     pub fn observe_bytes(&mut self, bytes: usize, rows: usize) {
         let average = (bytes / rows.max(1)).max(1);
-        self.rows = (PAGE_BYTES / average).clamp(MIN_PAGE_ROWS, MAX_PAGE_ROWS);
+        self.rows = (PAGE_BYTES / average).clamp(1, MAX_PAGE_ROWS);
     }
 }
 
@@ -88,7 +95,15 @@ fn to_i64(value: u64) -> i64 {
     value.min(i64::MAX as u64) as i64
 }
 
-async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<RawPage> {
+/// SQLITE_TOOBIG: the page's text would exceed SQLite's string limit (10^9 bytes).
+fn is_too_big(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "18")
+}
+
+/// Fetches a page of at most `rows` rows; `None` if SQLite found it too big to build.
+async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<Option<RawPage>> {
     let query = match &source {
         Source::Stream {
             id,
@@ -116,20 +131,24 @@ async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<RawPage>
             .bind(event_types.clone())
             .bind(categories.clone()),
     };
-    let row = query.bind(to_i64(rows as u64)).fetch_one(&pool).await?;
+    let row = query.bind(to_i64(rows as u64)).fetch_one(&pool).await;
+    let row = match row {
+        Err(err) if is_too_big(&err) => return Ok(None),
+        row => row?,
+    };
     let count: i64 = row.try_get(1)?;
     let max: Option<i64> = row.try_get(2)?;
     let min: Option<i64> = row.try_get(3)?;
-    Ok(RawPage {
+    Ok(Some(RawPage {
         count: count as usize,
         max: max.unwrap_or(0) as u64,
         min: min.unwrap_or(0) as u64,
         row,
-    })
+    }))
 }
 
 /// Aborts the prefetch when the reader is dropped half-way.
-struct Prefetch(JoinHandle<Result<RawPage>>);
+struct Prefetch(JoinHandle<Result<Option<RawPage>>>);
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
@@ -185,6 +204,7 @@ pub(super) fn read<'a, F, Fut>(
     pool: SqlitePool,
     source: Source,
     limit: usize,
+    max_event_size: usize,
     on_empty: F,
 ) -> EventStream<'a>
 where
@@ -195,7 +215,7 @@ where
         pool,
         source,
         remaining: limit,
-        sizer: PageSizer::default(),
+        sizer: PageSizer::new(max_event_size),
         asked: 0,
         pending: None,
         first: true,
@@ -208,9 +228,19 @@ where
         let Some(mut pending) = reader.pending.take() else {
             return Ok(None);
         };
-        let page = (&mut pending.0)
+        let fetched = (&mut pending.0)
             .await
             .map_err(|e| StoreError::Background(e.to_string()))??;
+        let Some(page) = fetched else {
+            // Too big for SQLite to build as one text: the same page in fewer rows.
+            if !reader.sizer.shrink() {
+                return Err(StoreError::Background(
+                    "a single event is too large for SQLite to return".into(),
+                ));
+            }
+            reader.start_fetch()?;
+            return Ok(Some((Vec::new(), (reader, on_empty))));
+        };
         let first = std::mem::replace(&mut reader.first, false);
         if page.count == 0 {
             if first && let Some(err) = on_empty().await? {
@@ -250,14 +280,20 @@ mod tests {
 
     #[test]
     fn page_sizes_follow_event_sizes() {
-        let mut sizer = PageSizer::default();
-        assert_eq!(sizer.next(usize::MAX), FIRST_PAGE_ROWS);
+        let mut sizer = PageSizer::new(1024 * 1024);
+        assert_eq!(sizer.next(usize::MAX), 64);
         assert_eq!(sizer.next(10), 10);
+        assert_eq!(PageSizer::new(1024).next(usize::MAX), FIRST_PAGE_ROWS);
+        assert_eq!(PageSizer::new(usize::MAX).next(usize::MAX), 1);
         sizer.observe_bytes(200 * 100, 100);
         assert_eq!(sizer.next(usize::MAX), MAX_PAGE_ROWS);
         sizer.observe_bytes(2 * 1024 * 1024, 2);
-        assert_eq!(sizer.next(usize::MAX), MIN_PAGE_ROWS);
-        sizer.observe_bytes(16 * 1024 * 10, 10);
-        assert_eq!(sizer.next(usize::MAX), PAGE_BYTES / (16 * 1024));
+        assert_eq!(sizer.next(usize::MAX), 4);
+        sizer.observe_bytes(16 * 1024 * 1024, 1);
+        assert_eq!(sizer.next(usize::MAX), 1);
+        assert!(!sizer.shrink());
+        sizer.observe_bytes(100, 1);
+        assert!(sizer.shrink());
+        assert_eq!(sizer.next(usize::MAX), MAX_PAGE_ROWS / 4);
     }
 }
