@@ -21,8 +21,14 @@ pub enum StoreError {
     },
 
     /// An event type name broke the rules documented on [`EventData::new`](crate::EventData::new).
-    #[error("invalid event type {event_type:?}: {reason}")]
+    #[error(
+        "event #{index} for stream {stream} has an invalid event type {event_type:?}: {reason}; nothing was written"
+    )]
     InvalidEventType {
+        /// The target stream.
+        stream: StreamId,
+        /// Index of the offending event in the batch (0-based).
+        index: usize,
         /// The rejected name.
         event_type: String,
         /// Which rule it broke.
@@ -82,13 +88,29 @@ pub enum StoreError {
         limit: usize,
     },
 
+    /// All events of one append together are larger than the store's configured limit.
+    #[error(
+        "append to stream {stream} is {size} bytes, over the limit of {limit} bytes for one append; \
+         split it into several appends or raise `max_append_size`; nothing was written"
+    )]
+    AppendTooLarge {
+        /// The target stream.
+        stream: StreamId,
+        /// Payload plus metadata bytes of all its events.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+
     /// The same event id appears twice in one batch.
     #[error(
-        "event id {event_id} appears more than once in the batch for stream {stream}; every event needs its own id"
+        "event #{index} for stream {stream} repeats event id {event_id}; every event needs its own id; nothing was written"
     )]
     DuplicateIdInBatch {
         /// The target stream.
         stream: StreamId,
+        /// Index of the second occurrence in the batch (0-based).
+        index: usize,
         /// The repeated id.
         event_id: EventId,
     },
@@ -146,6 +168,20 @@ pub enum StoreError {
         /// The requested start position.
         requested: Position,
         /// The last position in the log.
+        head: Position,
+    },
+
+    /// A global-log read on PostgreSQL waited its configured time for an older
+    /// transaction to finish and ended early, after the events it could safely return.
+    #[error(
+        "the global-log read stopped at position {safe}: an older transaction is still open, and \
+         events up to {head} cannot be returned before it ends; resume from {safe} later, and keep \
+         transactions short"
+    )]
+    VisibilityTimeout {
+        /// Where to resume: every event below it has been returned.
+        safe: Position,
+        /// The committed head the read was trying to reach.
         head: Position,
     },
 

@@ -61,6 +61,11 @@ pub use store::{
 };
 pub use stream_id::StreamId;
 
+/// The sqlx version Factum is built on, for code that shares its pools or names its types
+/// (`SqliteSynchronous`, `sqlx::Error`) without a separate, possibly mismatched, dependency.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx;
+
 /// The README's examples, compiled as doctests so they cannot go stale.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -913,3 +913,53 @@ pub async fn large_events_read_in_order<S: EventStore>(store: &S) {
     let some = read_all(store, ReadAll::from(Position::START).limit(7)).await;
     assert_eq!(some, forward[..7]);
 }
+
+/// Streams are listed in byte order of their ids, the same on every backend.
+pub async fn listing_is_in_byte_order<S: EventStore>(store: &S) {
+    for id in [
+        "item-b", "item-B", "item-a", "item-A", "item-_", "item-0", "item-aa",
+    ] {
+        store
+            .append(&sid(id), ExpectedVersion::NoStream, evs(1))
+            .await
+            .unwrap();
+    }
+    let listed: Vec<_> = store
+        .list_streams("item", None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.stream_id.to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "item-0", "item-A", "item-B", "item-_", "item-a", "item-aa", "item-b"
+        ]
+    );
+}
+
+/// A read with a limit of 0 returns nothing, even for a deleted stream.
+pub async fn zero_limit_reads_nothing<S: EventStore>(store: &S) {
+    let s = sid("zero-1");
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(2))
+        .await
+        .unwrap();
+    assert!(
+        read(store, &s, ReadStream::forward().limit(0))
+            .await
+            .is_empty()
+    );
+    assert!(
+        read_all(store, ReadAll::from(Position::START).limit(0))
+            .await
+            .is_empty()
+    );
+    store.delete_stream(&s, ExpectedVersion::Any).await.unwrap();
+    assert!(
+        read(store, &s, ReadStream::backward().limit(0))
+            .await
+            .is_empty()
+    );
+}

@@ -3,7 +3,7 @@
 //! against it too) but nothing survives the process.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -34,9 +34,11 @@ use crate::{
 /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
 /// ```
-#[derive(Debug, Default)]
+///
+/// Clones share the same events.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    inner: RwLock<Inner>,
+    inner: Arc<RwLock<Inner>>,
     limits: StoreLimits,
 }
 
@@ -70,7 +72,7 @@ impl MemoryStore {
     /// An empty store with the given limits.
     pub fn with_limits(limits: StoreLimits) -> Self {
         MemoryStore {
-            inner: RwLock::default(),
+            inner: Arc::default(),
             limits,
         }
     }
@@ -177,6 +179,9 @@ impl EventStore for MemoryStore {
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        if options.limit == Some(0) {
+            return stream::empty().boxed();
+        }
         let inner = self.read();
         let Some(state) = inner.streams.get(stream) else {
             return stream::empty().boxed();

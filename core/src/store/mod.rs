@@ -70,13 +70,19 @@ pub trait EventStore: Send + Sync {
     /// The rows arrive as they are read, so a stream of a million events is never held in
     /// memory at once. A stream without events yields nothing; a deleted stream yields
     /// [`StoreError::StreamDeleted`](crate::StoreError::StreamDeleted) unless
-    /// [`ReadStream::including_deleted`] asks for its history.
+    /// [`ReadStream::including_deleted`] asks for its history. A read with a limit of 0
+    /// yields nothing and checks nothing.
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_>;
 
     /// Reads the global log from a position (inclusive), in position order, optionally
     /// filtered by event types and stream categories. A start beyond the end of the log
     /// (more than one past the last position) yields
     /// [`StoreError::PositionBeyondHead`](crate::StoreError::PositionBeyondHead).
+    ///
+    /// On PostgreSQL, if a transaction older than the events being read stays open
+    /// longer than the configured wait, the read ends with
+    /// [`StoreError::VisibilityTimeout`](crate::StoreError::VisibilityTimeout) after the
+    /// events it could safely return: resume after the last one, later.
     fn read_all(&self, options: ReadAll) -> EventStream<'_>;
 
     /// The stream's version, category and deletion state, or `None` if it has no events.
@@ -103,10 +109,61 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// The position of the last committed event ([`Position::START`] when empty): the
-    /// head a subscriber's lag is measured against. On PostgreSQL a global-log read may
-    /// return it a moment later than this reports it, while an older transaction is still
-    /// in flight.
+    /// head a subscriber's lag is measured against.
+    ///
+    /// It is not a safe place to *start* a subscription on PostgreSQL: a transaction that
+    /// began earlier may still commit an event below it. Start from a checkpoint (the
+    /// position after the last event you handled) or from [`Position::START`].
     fn head_position(&self) -> impl Future<Output = Result<Position>> + Send;
+}
+
+/// A shared store is a store: `Arc<SqliteStore>`, `Arc<MemoryStore>` and so on can be
+/// handed to tasks and to generic code alike.
+impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
+    fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> impl Future<Output = Result<AppendResult>> + Send {
+        (**self).append(stream, expected, events)
+    }
+
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        (**self).read_stream(stream, options)
+    }
+
+    fn read_all(&self, options: ReadAll) -> EventStream<'_> {
+        (**self).read_all(options)
+    }
+
+    fn stream_info(
+        &self,
+        stream: &StreamId,
+    ) -> impl Future<Output = Result<Option<StreamInfo>>> + Send {
+        (**self).stream_info(stream)
+    }
+
+    fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StreamInfo>>> + Send {
+        (**self).list_streams(category, after, limit)
+    }
+
+    fn delete_stream(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+    ) -> impl Future<Output = Result<()>> + Send {
+        (**self).delete_stream(stream, expected)
+    }
+
+    fn head_position(&self) -> impl Future<Output = Result<Position>> + Send {
+        (**self).head_position()
+    }
 }
 
 /// What a successful append did.
@@ -121,7 +178,8 @@ pub struct AppendResult {
 }
 
 impl AppendResult {
-    /// The position of the last appended event: await it to read your own writes.
+    /// The position of the last appended event: a projection whose checkpoint has passed
+    /// it has seen this append (read your own writes).
     pub fn last_position(&self) -> Position {
         self.positions.last().copied().unwrap_or(Position::START)
     }
@@ -290,17 +348,24 @@ impl ReadAll {
     }
 }
 
+/// Default largest append (all events of one call, payloads plus metadata): 64 MiB.
+pub const DEFAULT_MAX_APPEND_SIZE: usize = 64 * 1024 * 1024;
+
 /// Settings every backend shares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreLimits {
     /// The largest event accepted (payload plus metadata), in bytes.
     pub max_event_size: usize,
+    /// The largest append accepted (the sum over its events), in bytes. Databases cap
+    /// the size of one statement (PostgreSQL at 1 GiB), so a batch must stay well below.
+    pub max_append_size: usize,
 }
 
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            max_append_size: DEFAULT_MAX_APPEND_SIZE,
         }
     }
 }

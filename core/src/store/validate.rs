@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::event::validate_event_type;
+use crate::event::event_type_problem;
 use crate::{EventData, EventId, Metadata, StoreError, StreamId};
 
 use super::StoreLimits;
@@ -61,11 +61,20 @@ pub(crate) fn prepare_batch(
     }
     let mut seen = HashSet::with_capacity(events.len());
     let mut prepared = Vec::with_capacity(events.len());
+    let mut total = 0usize;
     for (index, event) in events.into_iter().enumerate() {
-        validate_event_type(&event.event_type)?;
+        if let Some(reason) = event_type_problem(&event.event_type) {
+            return Err(StoreError::InvalidEventType {
+                stream: stream.clone(),
+                index,
+                event_type: event.event_type.chars().take(300).collect(),
+                reason,
+            });
+        }
         if !seen.insert(event.event_id) {
             return Err(StoreError::DuplicateIdInBatch {
                 stream: stream.clone(),
+                index,
                 event_id: event.event_id,
             });
         }
@@ -88,6 +97,14 @@ pub(crate) fn prepare_batch(
                 event_type: event.event_type.clone(),
                 size,
                 limit: limits.max_event_size,
+            });
+        }
+        total += size;
+        if total > limits.max_append_size {
+            return Err(StoreError::AppendTooLarge {
+                stream: stream.clone(),
+                size: total,
+                limit: limits.max_append_size,
             });
         }
         // Valid JSON is valid UTF-8, so this only fails on a serializer bug.
@@ -118,7 +135,10 @@ mod tests {
 
     #[test]
     fn refuses_bad_input_with_the_index() {
-        let limits = StoreLimits { max_event_size: 64 };
+        let limits = StoreLimits {
+            max_event_size: 64,
+            ..StoreLimits::default()
+        };
         let err = prepare_batch(&stream(), vec![], &limits).unwrap_err();
         assert!(matches!(err, StoreError::EmptyAppend { .. }));
 
@@ -155,8 +175,32 @@ mod tests {
     }
 
     #[test]
+    fn append_size_is_bounded() {
+        let limits = StoreLimits {
+            max_event_size: 100,
+            max_append_size: 200,
+        };
+        let batch = |n: usize| {
+            (0..n)
+                .map(|_| EventData::new("A", json!("x".repeat(60))))
+                .collect()
+        };
+        assert!(prepare_batch(&stream(), batch(3), &limits).is_ok());
+        match prepare_batch(&stream(), batch(4), &limits).unwrap_err() {
+            StoreError::AppendTooLarge { size, limit, .. } => {
+                assert_eq!(limit, 200);
+                assert!(size > 200);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
     fn size_counts_metadata() {
-        let limits = StoreLimits { max_event_size: 40 };
+        let limits = StoreLimits {
+            max_event_size: 40,
+            ..StoreLimits::default()
+        };
         let e =
             EventData::new("A", json!(1)).with_metadata(Metadata::new().with_actor("a".repeat(30)));
         assert!(matches!(

@@ -15,11 +15,19 @@
 //! * when a read comes up short of the log's committed head because an older transaction
 //!   is still in flight, it waits for it (polling, at most
 //!   [`PostgresConfig::visibility_wait`]) so that a read returns everything committed
-//!   before it started.
+//!   before it started; if the wait runs out, the read ends with
+//!   [`StoreError::VisibilityTimeout`] after the events it could safely return.
 //!
-//! Writers of one stream are serialised by that stream's row in `streams` (the expected
-//! version check is an atomic update of it); writers of different streams never wait for
-//! each other. An append is a single statement: one round trip, atomic by construction.
+//! Writers of one stream are serialised by a transaction-scoped advisory lock on the
+//! stream, taken before the transaction has an id, so a stream's later events always have
+//! later positions; the expected-version check is an atomic update of the stream's row.
+//! Writers of different streams never wait for each other. An append is a single
+//! statement: one round trip, atomic by construction.
+//!
+//! Positions add a per-schema base to the transaction id. It is 0 until the schema is
+//! restored into a cluster whose transaction ids are behind the stored positions; then the
+//! store raises it on connect, so new events still land above every stored one. The
+//! scheme holds for 2^43 transactions of the cluster (about 8.8 trillion).
 //!
 //! The cost: a long-running transaction anywhere in the cluster (transaction ids are
 //! cluster-wide) holds back what global readers may see until it ends. Keep transactions
@@ -80,7 +88,7 @@ impl PostgresConfig {
 
     /// Puts the store's tables in this schema (created if missing). Several stores, or
     /// tests running in parallel, can share one database by using different schemas.
-    /// Names are 1 to 63 characters of `a-z 0-9 _`, not starting with a digit.
+    /// Names are 1 to 63 characters of `a-z 0-9 _`, not starting with a digit or `pg_`.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
@@ -108,6 +116,7 @@ fn validate_schema(schema: &str) -> Result<()> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
         && !schema.as_bytes()[0].is_ascii_digit()
+        && !schema.starts_with("pg_")
         && schema
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -115,7 +124,8 @@ fn validate_schema(schema: &str) -> Result<()> {
         Ok(())
     } else {
         Err(StoreError::InvalidConfig(format!(
-            "schema name {schema:?} must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit"
+            "schema name {schema:?} must be 1 to 63 characters of a-z, 0-9 and _, \
+             not starting with a digit or pg_"
         )))
     }
 }
@@ -149,18 +159,20 @@ impl PostgresStore {
     /// Connects with explicit settings, creates the schema if needed and migrates it.
     pub async fn connect_with(config: PostgresConfig) -> Result<Self> {
         validate_schema(&config.schema)?;
-        if config.limits.max_event_size == 0 {
+        if config.limits.max_event_size == 0 || config.limits.max_append_size == 0 {
             return Err(StoreError::InvalidConfig(
-                "max_event_size must be at least 1 byte".into(),
+                "max_event_size and max_append_size must be at least 1 byte".into(),
             ));
         }
-        let options = PgConnectOptions::from_str(&config.url)?
-            .options([("search_path", config.schema.as_str())]);
+        // Quoted, so that names which are SQL keywords (`order`, `user`) work too.
+        let quoted = format!("\"{}\"", config.schema);
+        let options =
+            PgConnectOptions::from_str(&config.url)?.options([("search_path", quoted.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .connect_with(options)
             .await?;
-        let create = format!("CREATE SCHEMA IF NOT EXISTS {}", config.schema);
+        let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
         if let Err(err) = sqlx::query(AssertSqlSafe(create)).execute(&pool).await {
             // Two processes creating the same schema at once: the loser sees a unique
             // violation, and the schema exists, which is all that was asked.
@@ -547,7 +559,10 @@ impl EventStore for PostgresStore {
                             target = target.0,
                             "global-log read gave up waiting for an older in-flight transaction"
                         );
-                        return Ok(None);
+                        return Err(StoreError::VisibilityTimeout {
+                            safe: cursor.from,
+                            head: target,
+                        });
                     }
                     tokio::time::sleep(cursor.backoff).await;
                     cursor.backoff = (cursor.backoff * 2).min(Duration::from_millis(20));

@@ -87,17 +87,30 @@ impl SqliteConfig {
         }
     }
 
-    /// Parses `sqlite::memory:`, `:memory:`, `sqlite://path`, `sqlite:path` or a plain path.
-    pub fn from_url(url: &str) -> Self {
+    /// Parses `sqlite::memory:`, `:memory:`, `sqlite://path`, `sqlite:path` or a plain
+    /// path. Query parameters (`?mode=ro`) are refused rather than ignored: set options
+    /// on the returned config instead.
+    pub fn from_url(url: &str) -> Result<Self> {
         let rest = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        if rest == ":memory:" {
+        if rest.contains('?') {
+            return Err(StoreError::InvalidConfig(format!(
+                "SQLite URL {url:?} has query parameters, which Factum does not read; \
+                 pass the path alone and set options on SqliteConfig"
+            )));
+        }
+        if rest.is_empty() {
+            return Err(StoreError::InvalidConfig(
+                "the SQLite URL names no file; give a path or :memory:".into(),
+            ));
+        }
+        Ok(if rest == ":memory:" {
             Self::memory()
         } else {
-            Self::file(rest.split('?').next().unwrap_or(rest))
-        }
+            Self::file(rest)
+        })
     }
 
     /// Sets the largest event accepted, in bytes.
@@ -146,14 +159,14 @@ impl SqliteStore {
 
     /// Opens a store from a URL or path (see [`SqliteConfig::from_url`]).
     pub async fn connect(url: &str) -> Result<Self> {
-        Self::open_with(SqliteConfig::from_url(url)).await
+        Self::open_with(SqliteConfig::from_url(url)?).await
     }
 
     /// Opens a store with explicit settings.
     pub async fn open_with(config: SqliteConfig) -> Result<Self> {
-        if config.limits.max_event_size == 0 {
+        if config.limits.max_event_size == 0 || config.limits.max_append_size == 0 {
             return Err(StoreError::InvalidConfig(
-                "max_event_size must be at least 1 byte".into(),
+                "max_event_size and max_append_size must be at least 1 byte".into(),
             ));
         }
         let base = match &config.location {
@@ -603,5 +616,32 @@ impl EventStore for SqliteStore {
 
     async fn head_position(&self) -> Result<Position> {
         self.head().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(matches!(
+            SqliteConfig::from_url("sqlite::memory:").unwrap().location,
+            Location::Memory
+        ));
+        assert!(matches!(
+            SqliteConfig::from_url(":memory:").unwrap().location,
+            Location::Memory
+        ));
+        match SqliteConfig::from_url("sqlite://data/bank.sqlite")
+            .unwrap()
+            .location
+        {
+            Location::File(path) => assert_eq!(path, PathBuf::from("data/bank.sqlite")),
+            other => panic!("{other:?}"),
+        }
+        assert!(SqliteConfig::from_url("sqlite://x.db?mode=ro").is_err());
+        assert!(SqliteConfig::from_url("sqlite::memory:?cache=shared").is_err());
+        assert!(SqliteConfig::from_url("sqlite://").is_err());
     }
 }

@@ -4,9 +4,9 @@
 CREATE TABLE events (
     position        bigint      PRIMARY KEY CHECK (position > 0),
     event_id        uuid        NOT NULL UNIQUE,
-    stream_id       text        NOT NULL,
+    stream_id       text        COLLATE "C" NOT NULL,
     stream_version  bigint      NOT NULL,
-    category        text        NOT NULL,
+    category        text        COLLATE "C" NOT NULL,
     event_type      text        NOT NULL,
     schema_version  integer     NOT NULL,
     payload         json        NOT NULL,
@@ -18,8 +18,9 @@ CREATE TABLE events (
 -- One row per stream: the expected-version check is an atomic update of this row, which
 -- also serialises writers of the same stream (and only of the same stream).
 CREATE TABLE streams (
-    stream_id   text        PRIMARY KEY,
-    category    text        NOT NULL,
+    -- Byte order (collation "C"), like the other backends, whatever the database's locale.
+    stream_id   text        COLLATE "C" PRIMARY KEY,
+    category    text        COLLATE "C" NOT NULL,
     version     bigint      NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     deleted_at  timestamptz
