@@ -15,10 +15,11 @@ WITH serial AS (
 ), appended AS (
     INSERT INTO events (position, event_id, stream_id, stream_version, category,
                         event_type, schema_version, payload, metadata)
-    SELECT ((pg_current_xact_id()::text::bigint + base.value) << 20) | (e.ord - 1),
+    SELECT ((pg_current_xact_id()::text::bigint + (SELECT value FROM position_base)) << 20)
+               | (e.ord - 1),
            e.event_id, $1, stream.version - $3 + e.ord, $2,
            e.event_type, e.schema_version, e.payload::json, e.metadata::json
-    FROM stream, position_base base,
+    FROM stream,
          unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[])
              WITH ORDINALITY AS e (event_id, event_type, schema_version, payload, metadata, ord)
     RETURNING position, stream_version

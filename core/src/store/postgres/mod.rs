@@ -166,8 +166,10 @@ impl PostgresStore {
         }
         // Quoted, so that names which are SQL keywords (`order`, `user`) work too.
         let quoted = format!("\"{}\"", config.schema);
-        let options =
-            PgConnectOptions::from_str(&config.url)?.options([("search_path", quoted.as_str())]);
+        let options = PgConnectOptions::from_str(&config.url)?.options([
+            ("search_path", quoted.as_str()),
+            ("plan_cache_mode", "force_generic_plan"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .connect_with(options)
