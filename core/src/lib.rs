@@ -45,8 +45,10 @@ pub mod event_id;
 pub mod expected_version;
 pub mod metadata;
 pub mod position;
+pub mod registry;
 pub mod store;
 pub mod stream_id;
+pub mod versioned;
 
 pub use error::{ActualVersion, Result, StoreError};
 pub use event::{EventData, Payload, RecordedEvent};
@@ -54,12 +56,26 @@ pub use event_id::EventId;
 pub use expected_version::ExpectedVersion;
 pub use metadata::Metadata;
 pub use position::Position;
+pub use registry::{EventDescriptor, events, schema_of};
 pub use store::memory::MemoryStore;
 pub use store::{
     AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,
     StoreLimits, StreamInfo,
 };
 pub use stream_id::StreamId;
+pub use versioned::{Event, UpcastError};
+
+/// `#[derive(Event)]`: see [`Event`] and the `factum-macros` docs.
+pub use factum_macros::Event;
+
+/// What generated code names. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::EventRegistration;
+    pub use crate::versioned::{run_upcaster, try_run_upcaster};
+    pub use inventory;
+    pub use serde_json;
+}
 
 /// The sqlx version Factum is built on, for code that shares its pools or names its types
 /// (`SqliteSynchronous`, `sqlx::Error`) without a separate, possibly mismatched, dependency.
