@@ -39,6 +39,7 @@
 //!
 //! The in-memory [`MemoryStore`] is always available, for unit tests of domain logic.
 
+pub mod aggregate;
 pub mod error;
 pub mod event;
 pub mod event_id;
@@ -65,8 +66,14 @@ pub use store::{
 pub use stream_id::StreamId;
 pub use versioned::{Event, UpcastError};
 
+pub use aggregate::{Aggregate, Applies, Dispatch, EventSet, Handles, MemberOf};
+
 /// `#[derive(Event)]`: see [`Event`] and the `factum-macros` docs.
 pub use factum_macros::Event;
+/// `#[derive(EventSet)]`: see [`EventSet`].
+pub use factum_macros::EventSet;
+/// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
+pub use factum_macros::aggregate;
 
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]

@@ -4,7 +4,9 @@
 //! Each macro parses its attributes into typed structs (darling), validates them, then
 //! generates code; every user error is reported with the span of the offending tokens.
 
+mod aggregate;
 mod event;
+mod event_set;
 
 use proc_macro::TokenStream;
 
@@ -30,5 +32,44 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input)
         .unwrap_or_else(|err| err.write_errors())
+        .into()
+}
+
+/// Implements `factum::EventSet` for an enum whose variants each hold one event type:
+/// the closed set of events an aggregate is built from. Also implements `From` for each
+/// event type, so `Deposited { .. }.into()` gives the set's variant.
+#[proc_macro_derive(EventSet)]
+pub fn derive_event_set(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    event_set::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Wires an aggregate: put it on the `impl` block of the state type.
+///
+/// ```text
+/// #[factum::aggregate(category = "account", events = AccountEvent, error = AccountError,
+///                     state_version = 1)]
+/// impl Account {
+///     #[apply]
+///     fn deposited(&mut self, e: &Deposited) { self.balance += e.cents; }
+///
+///     #[handle]
+///     fn deposit(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> { … }
+///
+///     #[handle(record_rejection = refused_withdrawal)]
+///     fn withdraw(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, AccountError> { … }
+///
+///     fn refused_withdrawal(&self, cmd: &Withdraw, e: &AccountError) -> Option<AccountEvent> { … }
+/// }
+/// ```
+///
+/// Every event of the set needs exactly one `#[apply]`; an `#[apply]` for a type outside
+/// the set, or a function with the wrong signature, is a compile error.
+#[proc_macro_attribute]
+pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
+    aggregate::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -1,0 +1,131 @@
+//! Aggregates: state rebuilt from a stream of events, and the commands that produce new
+//! events from it. An aggregate knows nothing of the store; it takes events and returns
+//! events, so it is tested without a database (see [`crate::testing`]).
+//!
+//! Three pieces wire an aggregate together:
+//!
+//! * an enum of its events with `#[derive(EventSet)]`: the closed set it is built from,
+//!   one variant per [`Event`](crate::Event) type;
+//! * `#[factum::aggregate(...)]` on an `impl` block of the state type, with one
+//!   `#[apply]` function per event (pure: no I/O, deterministic) and one `#[handle]`
+//!   function per command (`&self` + command → events or a domain error);
+//! * a [`Repository`](crate::Repository) to load, decide and append.
+//!
+//! ```
+//! use factum::{Event, EventSet};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+//! struct Deposited { cents: i64 }
+//!
+//! #[derive(EventSet, Clone, Debug, PartialEq)]
+//! enum CounterEvent { Deposited(Deposited) }
+//!
+//! #[derive(Default, Debug)]
+//! struct Counter { total: i64 }
+//!
+//! struct Deposit(i64);
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("amounts must be positive")]
+//! struct NotPositive;
+//!
+//! #[factum::aggregate(category = "counter", events = CounterEvent, error = NotPositive)]
+//! impl Counter {
+//!     #[apply]
+//!     fn deposited(&mut self, e: &Deposited) {
+//!         self.total += e.cents;
+//!     }
+//!
+//!     #[handle]
+//!     fn deposit(&self, cmd: Deposit) -> Result<Vec<CounterEvent>, NotPositive> {
+//!         if cmd.0 <= 0 {
+//!             return Err(NotPositive);
+//!         }
+//!         Ok(vec![Deposited { cents: cmd.0 }.into()])
+//!     }
+//! }
+//! # use factum::{Aggregate, Handles};
+//! # let mut c = Counter::default();
+//! # for e in c.handle(Deposit(5)).unwrap() { c.apply(&e); }
+//! # assert_eq!(c.total, 5);
+//! ```
+
+use crate::{EventData, RecordedEvent, UpcastError};
+
+/// The closed set of events an aggregate is built from. Derive it with
+/// `#[derive(EventSet)]` on an enum whose variants each hold one event type.
+pub trait EventSet: Sized + Send + Sync + 'static {
+    /// The stored names of the events in the set.
+    const NAMES: &'static [&'static str];
+
+    /// The stored name of this event.
+    fn name(&self) -> &'static str;
+
+    /// This event as data to append.
+    fn to_event_data(&self) -> Result<EventData, serde_json::Error>;
+
+    /// Decodes a recorded event of the set (upcasting it); `Ok(None)` if its type is not
+    /// in the set.
+    fn from_recorded(event: &RecordedEvent) -> Result<Option<Self>, UpcastError>;
+}
+
+/// Marks an event type as a member of the set `S`; `#[derive(EventSet)]` implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of `{S}`",
+    label = "not a variant of `{S}`",
+    note = "add a variant holding `{Self}` to `{S}`, or remove this `#[apply]`"
+)]
+pub trait MemberOf<S: EventSet> {}
+
+/// An aggregate applies the event `E`; `#[factum::aggregate]` implements it for each
+/// `#[apply]` function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[apply]` function for `{E}`, an event of its set",
+    label = "missing `#[apply] fn …(&mut self, event: &{E})`",
+    note = "every event of the set must be applied; write an empty one if `{E}` changes no state"
+)]
+pub trait Applies<E> {
+    /// Folds the event into the state.
+    fn apply_event(&mut self, event: &E);
+}
+
+/// Lets an event set apply each of its variants to an aggregate that applies them all;
+/// `#[derive(EventSet)]` implements it.
+pub trait Dispatch<A> {
+    /// Calls the aggregate's apply function for this variant.
+    fn dispatch(&self, aggregate: &mut A);
+}
+
+/// State rebuilt from events. Implemented by `#[factum::aggregate]`.
+pub trait Aggregate: Default + Send + Sync + 'static {
+    /// The category of the aggregate's streams: instance `42` lives in `{CATEGORY}-42`.
+    const CATEGORY: &'static str;
+
+    /// The version of the state type, for snapshots: raise it when the state's shape
+    /// changes, and older snapshots are ignored and rebuilt.
+    const STATE_VERSION: u32;
+
+    /// The events it is built from.
+    type Event: EventSet;
+
+    /// The domain error its commands fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Folds one event into the state. Pure: no I/O, deterministic.
+    fn apply(&mut self, event: &Self::Event);
+}
+
+/// An aggregate decides the command `C`. Implemented by `#[factum::aggregate]` for each
+/// `#[handle]` function.
+pub trait Handles<C>: Aggregate {
+    /// Decides: the events the command produces, or why it is refused.
+    fn handle(&self, command: C) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// The event that records a refusal of this command as a fact, if refusals of it are
+    /// recorded (`#[handle(record_rejection = method)]`); `None` by default.
+    fn rejection(&self, command: &C, error: &Self::Error) -> Option<Self::Event> {
+        let _ = (command, error);
+        None
+    }
+}
