@@ -47,8 +47,10 @@ pub mod expected_version;
 pub mod metadata;
 pub mod position;
 pub mod registry;
+pub mod repository;
 pub mod store;
 pub mod stream_id;
+pub mod testing;
 pub mod versioned;
 
 pub use error::{ActualVersion, Result, StoreError};
@@ -67,6 +69,9 @@ pub use stream_id::StreamId;
 pub use versioned::{Event, UpcastError};
 
 pub use aggregate::{Aggregate, Applies, Dispatch, EventSet, Handles, MemberOf};
+pub use repository::{
+    Executed, Loaded, Repository, RepositoryError, RepositoryOptions, UnknownEvents,
+};
 
 /// `#[derive(Event)]`: see [`Event`] and the `factum-macros` docs.
 pub use factum_macros::Event;

@@ -165,3 +165,37 @@ macro_rules! store_conformance_tests {
         )*
     };
 }
+
+/// Instantiates every test of [`crate::repository_suite`] for one backend.
+#[macro_export]
+macro_rules! repository_tests {
+    ($backend:ident, $open:path, $cleanup:expr) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::repository_tests!(@tests $open, $cleanup;
+                execute_and_load,
+                concurrent_commands_lose_nothing,
+                time_travel,
+                tombstoned_aggregates,
+                rejections_are_recorded,
+                old_versions_are_upcast_on_load,
+                unreadable_events_are_typed_errors,
+                metadata_flows_into_events,
+            );
+        }
+    };
+    (@tests $open:path, $cleanup:expr; $($test:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                let name = concat!(module_path!(), "::", stringify!($test));
+                let Some(store) = $open(name, $crate::conformance::limits()).await else {
+                    return;
+                };
+                $crate::repository_suite::$test(store.store().clone()).await;
+                ($cleanup)(store).await;
+            }
+        )*
+    };
+}

@@ -2,6 +2,8 @@
 //!
 //! * [`conformance`]: one set of event-store tests, generic over the backend, instantiated
 //!   for every backend by [`store_conformance_tests!`] in `tests/store_conformance.rs`.
+//! * [`repository_suite`]: the repository over every backend, with the bank account of
+//!   [`domain`].
 //! * [`backends`]: how each suite gets a fresh store (a temporary SQLite file, a private
 //!   PostgreSQL schema), and the rule for tests that need PostgreSQL: the URL comes from
 //!   `FACTUM_TEST_PG`; when it is unset the test says so and passes, unless `CI` is set,
@@ -9,3 +11,5 @@
 
 pub mod backends;
 pub mod conformance;
+pub mod domain;
+pub mod repository_suite;

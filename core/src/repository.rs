@@ -1,0 +1,381 @@
+//! The repository: load an aggregate from its stream, run a command against it, and
+//! append the result with the loaded version as the expected version, re-deciding on a
+//! conflict.
+//!
+//! ```
+//! # use factum::{Event, EventSet};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+//! # struct Deposited { cents: i64 }
+//! # #[derive(EventSet, Clone, Debug, PartialEq)]
+//! # enum CounterEvent { Deposited(Deposited) }
+//! # #[derive(Default, Debug)]
+//! # struct Counter { total: i64 }
+//! # #[derive(Clone)]
+//! # struct Deposit(i64);
+//! # #[derive(Debug, thiserror::Error)]
+//! # #[error("amounts must be positive")]
+//! # struct NotPositive;
+//! # #[factum::aggregate(category = "counter", events = CounterEvent, error = NotPositive)]
+//! # impl Counter {
+//! #     #[apply]
+//! #     fn deposited(&mut self, e: &Deposited) { self.total += e.cents; }
+//! #     #[handle]
+//! #     fn deposit(&self, cmd: Deposit) -> Result<Vec<CounterEvent>, NotPositive> {
+//! #         Ok(vec![Deposited { cents: cmd.0 }.into()])
+//! #     }
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use factum::{MemoryStore, Metadata, Repository};
+//!
+//! let accounts = Repository::<Counter, _>::new(MemoryStore::new());
+//! let done = accounts.execute("42", Deposit(500), Metadata::new().with_correlation_id("req-1")).await?;
+//! assert_eq!(done.version, 1);
+//! assert_eq!(accounts.load("42").await?.state.total, 500);
+//! # Ok::<(), factum::RepositoryError<NotPositive>>(()) }).unwrap();
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+
+use crate::{
+    Aggregate, AppendResult, EventSet, EventStore, ExpectedVersion, Handles, Metadata, Position,
+    ReadStream, RecordedEvent, StoreError, StreamId, UpcastError,
+};
+
+/// What to do with a stored event whose type the aggregate's event set does not contain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UnknownEvents {
+    /// Fail the load with [`RepositoryError::UnknownEvent`] (the default: code that does
+    /// not know an event cannot know the state).
+    #[default]
+    Fail,
+    /// Skip it (for streams shared with events this code deliberately ignores).
+    Skip,
+}
+
+/// Repository settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositoryOptions {
+    /// How many times `execute` re-loads and re-decides after a version conflict before
+    /// giving up with [`RepositoryError::TooManyConflicts`].
+    pub max_retries: u32,
+    /// What to do with stored events outside the aggregate's set.
+    pub unknown_events: UnknownEvents,
+}
+
+impl Default for RepositoryOptions {
+    fn default() -> Self {
+        RepositoryOptions {
+            max_retries: 10,
+            unknown_events: UnknownEvents::Fail,
+        }
+    }
+}
+
+/// An aggregate as loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// The state.
+    pub state: A,
+    /// The version of the last event applied (0: no events).
+    pub version: u64,
+    /// Whether the stream is tombstoned (the state is its last state before deletion).
+    pub deleted: bool,
+}
+
+/// What a successful `execute` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// The aggregate's version after the command (unchanged if it produced no events).
+    pub version: u64,
+    /// The global positions of the appended events: a projection whose checkpoint has
+    /// passed the last one has seen them (read your own writes).
+    pub positions: Vec<Position>,
+    /// How many times the command was re-decided after a concurrent change.
+    pub retries: u32,
+}
+
+impl Executed {
+    /// The position of the last appended event, if any were appended.
+    pub fn last_position(&self) -> Option<Position> {
+        self.positions.last().copied()
+    }
+}
+
+/// Why loading or executing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepositoryError<E: std::error::Error + 'static> {
+    /// The aggregate refused the command. If the command records refusals, `recorded`
+    /// holds the append of the rejection event.
+    #[error("the command was refused: {error}")]
+    Rejected {
+        /// The domain error.
+        error: E,
+        /// The append of the rejection event, when refusals of this command are recorded.
+        recorded: Option<AppendResult>,
+    },
+    /// The aggregate's stream is tombstoned.
+    #[error("{stream} is deleted; it takes no more commands")]
+    Deleted {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// Concurrent writers kept changing the aggregate between load and append.
+    #[error(
+        "{stream} changed under the command {attempts} times in a row; gave up (raise `max_retries`, \
+         or shard a hot aggregate)"
+    )]
+    TooManyConflicts {
+        /// The stream.
+        stream: StreamId,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A stored event of the aggregate's set could not be read.
+    #[error("{stream} version {version} ({event_type}) cannot be read: {source}")]
+    Decode {
+        /// The stream.
+        stream: StreamId,
+        /// The event's version in the stream.
+        version: u64,
+        /// Its stored type.
+        event_type: String,
+        /// Why.
+        source: UpcastError,
+    },
+    /// A stored event's type is not in the aggregate's set.
+    #[error(
+        "{stream} version {version} is a {event_type} event, which this aggregate does not know; \
+         add it to the event set, or load with `UnknownEvents::Skip`"
+    )]
+    UnknownEvent {
+        /// The stream.
+        stream: StreamId,
+        /// The event's version in the stream.
+        version: u64,
+        /// Its stored type.
+        event_type: String,
+    },
+    /// An event could not be serialised.
+    #[error("an event could not be serialised: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The store failed (or refused bad input, e.g. an invalid id).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads and runs commands against aggregates of type `A` stored in `S`.
+pub struct Repository<A, S> {
+    store: S,
+    options: RepositoryOptions,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A, S: fmt::Debug> fmt::Debug for Repository<A, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repository")
+            .field("aggregate", &std::any::type_name::<A>())
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<A: Aggregate, S: EventStore> Repository<A, S> {
+    /// A repository with default options.
+    pub fn new(store: S) -> Self {
+        Self::with_options(store, RepositoryOptions::default())
+    }
+
+    /// A repository with the given options.
+    pub fn with_options(store: S, options: RepositoryOptions) -> Self {
+        Repository {
+            store,
+            options,
+            aggregate: PhantomData,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The stream of the aggregate instance `id`: `{category}-{id}`.
+    pub fn stream_id(&self, id: &str) -> Result<StreamId, RepositoryError<A::Error>> {
+        Ok(StreamId::from_parts(A::CATEGORY, id)?)
+    }
+
+    /// The current state of `id` (default state at version 0 if it has no events).
+    pub async fn load(&self, id: &str) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        self.load_until(id, |_| true).await
+    }
+
+    /// The state of `id` as of stream version `version` (time travel by version).
+    pub async fn load_at(
+        &self,
+        id: &str,
+        version: u64,
+    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        self.load_until(id, |e| e.stream_version <= version).await
+    }
+
+    /// The state of `id` as it was at `time`: every event recorded at or before it.
+    pub async fn load_as_of(
+        &self,
+        id: &str,
+        time: DateTime<Utc>,
+    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        self.load_until(id, |e| e.recorded_at <= time).await
+    }
+
+    async fn load_until(
+        &self,
+        id: &str,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        let stream = self.stream_id(id)?;
+        match self.fold(&stream, ReadStream::forward(), &keep).await {
+            Err(RepositoryError::Store(StoreError::StreamDeleted { .. })) => {
+                let mut loaded = self
+                    .fold(&stream, ReadStream::forward().including_deleted(), &keep)
+                    .await?;
+                loaded.deleted = true;
+                Ok(loaded)
+            }
+            other => other,
+        }
+    }
+
+    async fn fold(
+        &self,
+        stream: &StreamId,
+        read: ReadStream,
+        keep: &impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
+        let mut loaded = Loaded {
+            state: A::default(),
+            version: 0,
+            deleted: false,
+        };
+        let mut events = self.store.read_stream(stream, read);
+        while let Some(recorded) = events.try_next().await? {
+            if !keep(&recorded) {
+                break;
+            }
+            match A::Event::from_recorded(&recorded) {
+                Ok(Some(event)) => loaded.state.apply(&event),
+                Ok(None) if self.options.unknown_events == UnknownEvents::Skip => {}
+                Ok(None) => {
+                    return Err(RepositoryError::UnknownEvent {
+                        stream: stream.clone(),
+                        version: recorded.stream_version,
+                        event_type: recorded.event_type,
+                    });
+                }
+                Err(source) => {
+                    return Err(RepositoryError::Decode {
+                        stream: stream.clone(),
+                        version: recorded.stream_version,
+                        event_type: recorded.event_type,
+                        source,
+                    });
+                }
+            }
+            loaded.version = recorded.stream_version;
+        }
+        Ok(loaded)
+    }
+
+    /// Runs `command` against `id`: load, decide, append with the loaded version as the
+    /// expected version. If another writer got there first, it loads and decides again,
+    /// up to `max_retries` times. Every appended event carries `metadata` (its
+    /// correlation and causation ids among it).
+    pub async fn execute<C>(
+        &self,
+        id: &str,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed, RepositoryError<A::Error>>
+    where
+        A: Handles<C>,
+        C: Clone,
+    {
+        let stream = self.stream_id(id)?;
+        let mut retries = 0;
+        loop {
+            let loaded = self.load(id).await?;
+            if loaded.deleted {
+                return Err(RepositoryError::Deleted { stream });
+            }
+            let (events, refusal) = match loaded.state.handle(command.clone()) {
+                Ok(events) => (events, None),
+                Err(error) => match loaded.state.rejection(&command, &error) {
+                    Some(event) => (vec![event], Some(error)),
+                    None => {
+                        return Err(RepositoryError::Rejected {
+                            error,
+                            recorded: None,
+                        });
+                    }
+                },
+            };
+            if events.is_empty() {
+                return Ok(Executed {
+                    version: loaded.version,
+                    positions: Vec::new(),
+                    retries,
+                });
+            }
+            let data = events
+                .iter()
+                .map(|e| Ok(e.to_event_data()?.with_metadata(metadata.clone())))
+                .collect::<Result<Vec<_>, serde_json::Error>>()
+                .map_err(RepositoryError::Encode)?;
+            let expected = ExpectedVersion::Exact(loaded.version);
+            match self.store.append(&stream, expected, data).await {
+                Ok(done) => {
+                    return match refusal {
+                        Some(error) => Err(RepositoryError::Rejected {
+                            error,
+                            recorded: Some(done),
+                        }),
+                        None => Ok(Executed {
+                            version: done.version,
+                            positions: done.positions,
+                            retries,
+                        }),
+                    };
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => {
+                    retries += 1;
+                    if retries > self.options.max_retries {
+                        return Err(RepositoryError::TooManyConflicts {
+                            stream,
+                            attempts: retries,
+                        });
+                    }
+                    tracing::debug!(%stream, retries, "version conflict; deciding again");
+                }
+                Err(StoreError::StreamDeleted { .. }) => {
+                    return Err(RepositoryError::Deleted { stream });
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Tombstones `id`: its history stays, and it takes no more commands.
+    pub async fn delete(&self, id: &str) -> Result<(), RepositoryError<A::Error>> {
+        let stream = self.stream_id(id)?;
+        Ok(self
+            .store
+            .delete_stream(&stream, ExpectedVersion::Any)
+            .await?)
+    }
+}

@@ -1,0 +1,167 @@
+//! Given / when / then tests for aggregates, without a store.
+//!
+//! ```
+//! # use factum::{Event, EventSet};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+//! # struct Deposited { cents: i64 }
+//! # #[derive(EventSet, Clone, Debug, PartialEq)]
+//! # enum CounterEvent { Deposited(Deposited) }
+//! # #[derive(Default, Debug)]
+//! # struct Counter { total: i64 }
+//! # struct Deposit(i64);
+//! # #[derive(Debug, PartialEq, thiserror::Error)]
+//! # #[error("amounts must be positive")]
+//! # struct NotPositive;
+//! # #[factum::aggregate(category = "counter", events = CounterEvent, error = NotPositive)]
+//! # impl Counter {
+//! #     #[apply]
+//! #     fn deposited(&mut self, e: &Deposited) { self.total += e.cents; }
+//! #     #[handle]
+//! #     fn deposit(&self, cmd: Deposit) -> Result<Vec<CounterEvent>, NotPositive> {
+//! #         if cmd.0 <= 0 { return Err(NotPositive); }
+//! #         Ok(vec![Deposited { cents: cmd.0 }.into()])
+//! #     }
+//! # }
+//! use factum::testing::given;
+//!
+//! given::<Counter>([Deposited { cents: 5 }.into()])
+//!     .when(Deposit(10))
+//!     .then([Deposited { cents: 10 }.into()]);
+//!
+//! given::<Counter>([])
+//!     .when(Deposit(-1))
+//!     .then_error(NotPositive);
+//! ```
+
+use std::fmt::{Debug, Write};
+
+use crate::{Aggregate, Handles};
+
+/// Starts a test from the events an aggregate has already seen.
+pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<A> {
+    let mut state = A::default();
+    for event in events {
+        state.apply(&event);
+    }
+    Given { state }
+}
+
+/// An aggregate rebuilt from the given events.
+#[derive(Debug)]
+pub struct Given<A> {
+    state: A,
+}
+
+impl<A: Aggregate> Given<A> {
+    /// Decides `command` against the state.
+    pub fn when<C>(self, command: C) -> When<A>
+    where
+        A: Handles<C>,
+    {
+        let outcome = self.state.handle(command);
+        When {
+            state: self.state,
+            outcome,
+        }
+    }
+
+    /// The state, for assertions about it.
+    pub fn state(&self) -> &A {
+        &self.state
+    }
+}
+
+/// The outcome of a command.
+#[derive(Debug)]
+pub struct When<A: Aggregate> {
+    state: A,
+    outcome: Result<Vec<A::Event>, A::Error>,
+}
+
+impl<A: Aggregate> When<A>
+where
+    A::Event: Debug + PartialEq,
+    A::Error: Debug,
+{
+    /// Asserts that the command produced exactly `expected`, in order; on a mismatch the
+    /// panic message shows expected and actual events side by side. Returns the state
+    /// with the new events applied, for further checks.
+    #[track_caller]
+    pub fn then(self, expected: impl IntoIterator<Item = A::Event>) -> A {
+        let expected: Vec<_> = expected.into_iter().collect();
+        let actual = match self.outcome {
+            Ok(events) => events,
+            Err(error) => panic!(
+                "expected {} event(s), but the command was refused: {error:?}\n{}",
+                expected.len(),
+                diff(&expected, &[])
+            ),
+        };
+        if actual != expected {
+            panic!(
+                "the command produced other events than expected\n{}",
+                diff(&expected, &actual)
+            );
+        }
+        let mut state = self.state;
+        for event in &actual {
+            state.apply(event);
+        }
+        state
+    }
+
+    /// Asserts that the command was refused with `expected`.
+    #[track_caller]
+    pub fn then_error(self, expected: A::Error)
+    where
+        A::Error: PartialEq,
+    {
+        match self.outcome {
+            Err(error) if error == expected => {}
+            Err(error) => panic!(
+                "the command was refused, but not as expected\n  expected error: {expected:?}\n  actual error:   {error:?}"
+            ),
+            Ok(events) => panic!(
+                "expected the command to be refused with {expected:?}, but it produced {} event(s)\n{}",
+                events.len(),
+                diff(&[], &events)
+            ),
+        }
+    }
+
+    /// Asserts that the command was refused with an error `check` accepts.
+    #[track_caller]
+    pub fn then_error_matches(self, check: impl FnOnce(&A::Error) -> bool) {
+        match self.outcome {
+            Err(error) if check(&error) => {}
+            Err(error) => panic!("the command was refused with an unexpected error: {error:?}"),
+            Ok(events) => panic!(
+                "expected the command to be refused, but it produced {} event(s)\n{}",
+                events.len(),
+                diff(&[], &events)
+            ),
+        }
+    }
+}
+
+/// A line-by-line comparison: `  ` same, `- ` expected only, `+ ` actual only.
+fn diff<E: Debug + PartialEq>(expected: &[E], actual: &[E]) -> String {
+    let mut out = String::from("  (- expected, + actual)\n");
+    for i in 0..expected.len().max(actual.len()) {
+        match (expected.get(i), actual.get(i)) {
+            (Some(e), Some(a)) if e == a => {
+                let _ = writeln!(out, "    [{i}] {e:?}");
+            }
+            (e, a) => {
+                if let Some(e) = e {
+                    let _ = writeln!(out, "  - [{i}] {e:?}");
+                }
+                if let Some(a) = a {
+                    let _ = writeln!(out, "  + [{i}] {a:?}");
+                }
+            }
+        }
+    }
+    out
+}
