@@ -175,7 +175,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 }
             }
             const _: () = {
+                #[allow(dead_code)]
                 fn is_member<E: ::factum::MemberOf<#events>>() {}
+                #[allow(dead_code)]
                 fn check() {
                     is_member::<#event>();
                 }
@@ -250,6 +252,12 @@ fn apply_signature(sig: &syn::Signature) -> syn::Result<syn::Type> {
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
         Some(syn::FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => {}
+        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() => {
+            return Err(syn::Error::new(
+                r.span(),
+                "an #[apply] function changes the state: take `&mut self`",
+            ));
+        }
         Some(other) => return Err(wrong(other.span())),
         None => return Err(wrong(sig.span())),
     }
@@ -287,6 +295,13 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
         Some(syn::FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() => {
+            return Err(syn::Error::new(
+                r.span(),
+                "a #[handle] function only decides: take `&self`; the events it returns change \
+                 the state when they are applied",
+            ));
+        }
         Some(other) => return Err(wrong(other.span())),
         None => return Err(wrong(sig.span())),
     }

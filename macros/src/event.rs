@@ -180,6 +180,26 @@ pub fn expand(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
         };
         quote! { #from => #run(<Self as ::factum::Event>::NAME, #from, payload, #call)?, }
     });
+    // Version 1 has nothing to lift; otherwise every older version has its step.
+    let chain = if upcasters.is_empty() {
+        quote! {
+            let _ = version;
+            ::core::result::Result::Ok(payload)
+        }
+    } else {
+        quote! {
+            let mut payload = payload;
+            let mut at = version;
+            while at < <Self as ::factum::Event>::VERSION {
+                payload = match at {
+                    #(#steps)*
+                    _ => ::core::unreachable!("the derive checked that every older version has an upcaster"),
+                };
+                at += 1;
+            }
+            ::core::result::Result::Ok(payload)
+        }
+    };
     let upcaster_versions = upcasters.keys();
     let deprecated = match &args.deprecated {
         None => quote!(::core::option::Option::None),
@@ -208,16 +228,7 @@ pub fn expand(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
                         current: <Self as ::factum::Event>::VERSION,
                     });
                 }
-                let mut payload = payload;
-                let mut at = version;
-                while at < <Self as ::factum::Event>::VERSION {
-                    payload = match at {
-                        #(#steps)*
-                        _ => ::core::unreachable!("the derive checked that every older version has an upcaster"),
-                    };
-                    at += 1;
-                }
-                ::core::result::Result::Ok(payload)
+                #chain
             }
 
             fn descriptor() -> ::factum::EventDescriptor {

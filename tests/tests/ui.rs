@@ -9,3 +9,10 @@ fn event_derive() {
     t.pass("ui/event/pass/*.rs");
     t.compile_fail("ui/event/fail/*.rs");
 }
+
+#[test]
+fn aggregate_macros() {
+    let t = trybuild::TestCases::new();
+    t.pass("ui/aggregate/pass/*.rs");
+    t.compile_fail("ui/aggregate/fail/*.rs");
+}
