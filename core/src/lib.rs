@@ -48,6 +48,7 @@ pub mod metadata;
 pub mod position;
 pub mod registry;
 pub mod repository;
+pub mod snapshot;
 pub mod store;
 pub mod stream_id;
 pub mod testing;
@@ -60,6 +61,7 @@ pub use expected_version::ExpectedVersion;
 pub use metadata::Metadata;
 pub use position::Position;
 pub use registry::{EventDescriptor, events, schema_of};
+pub use snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use store::memory::MemoryStore;
 pub use store::{
     AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,

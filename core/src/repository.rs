@@ -37,13 +37,18 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{
     Aggregate, AppendResult, EventSet, EventStore, ExpectedVersion, Handles, Metadata, Position,
-    ReadStream, RecordedEvent, StoreError, StreamId, UpcastError,
+    ReadStream, RecordedEvent, Snapshot, SnapshotPolicy, SnapshotStore, StoreError, StreamId,
+    UpcastError,
 };
 
 /// What to do with a stored event whose type the aggregate's event set does not contain.
@@ -85,6 +90,27 @@ pub struct Loaded<A> {
     pub version: u64,
     /// Whether the stream is tombstoned (the state is its last state before deletion).
     pub deleted: bool,
+}
+
+/// A load in progress: the state so far, and the snapshot it started from.
+struct Start<A> {
+    loaded: Loaded<A>,
+    snapshot_taken_at: Option<DateTime<Utc>>,
+    snapshot_version: u64,
+}
+
+impl<A: Default> Start<A> {
+    fn empty() -> Self {
+        Start {
+            loaded: Loaded {
+                state: A::default(),
+                version: 0,
+                deleted: false,
+            },
+            snapshot_taken_at: None,
+            snapshot_version: 0,
+        }
+    }
 }
 
 /// What a successful `execute` did.
@@ -173,7 +199,74 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
 pub struct Repository<A, S> {
     store: S,
     options: RepositoryOptions,
+    snapshots: Option<(Arc<dyn Snapshotter<A>>, SnapshotPolicy)>,
     aggregate: PhantomData<fn() -> A>,
+}
+
+/// Reads and writes `A`'s snapshots; exists only for repositories built with
+/// [`Repository::with_snapshots`], where `A` is serialisable and the store keeps snapshots.
+trait Snapshotter<A>: Send + Sync {
+    fn load<'a>(&'a self, stream: &'a StreamId) -> BoxFuture<'a, Option<(A, u64, DateTime<Utc>)>>;
+    fn save<'a>(&'a self, stream: &'a StreamId, state: &'a A, version: u64) -> BoxFuture<'a, ()>;
+}
+
+struct StoreSnapshots<S>(S);
+
+impl<A, S> Snapshotter<A> for StoreSnapshots<S>
+where
+    A: Aggregate + Serialize + DeserializeOwned,
+    S: SnapshotStore,
+{
+    fn load<'a>(&'a self, stream: &'a StreamId) -> BoxFuture<'a, Option<(A, u64, DateTime<Utc>)>> {
+        Box::pin(async move {
+            let snapshot = match self.0.load_snapshot(stream).await {
+                Ok(Some(snapshot)) => snapshot,
+                Ok(None) => return None,
+                Err(err) => {
+                    tracing::warn!(%stream, %err, "could not read the snapshot; replaying the stream");
+                    return None;
+                }
+            };
+            if snapshot.state_version != A::STATE_VERSION {
+                tracing::debug!(
+                    %stream,
+                    stored = snapshot.state_version,
+                    current = A::STATE_VERSION,
+                    "snapshot of another state version ignored"
+                );
+                return None;
+            }
+            match serde_json::from_str(&snapshot.state) {
+                Ok(state) => Some((state, snapshot.version, snapshot.taken_at)),
+                Err(err) => {
+                    tracing::warn!(%stream, %err, "snapshot does not decode; replaying the stream");
+                    None
+                }
+            }
+        })
+    }
+
+    fn save<'a>(&'a self, stream: &'a StreamId, state: &'a A, version: u64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let state = match serde_json::to_string(state) {
+                Ok(state) => state,
+                Err(err) => {
+                    tracing::warn!(%stream, %err, "state does not serialise; no snapshot taken");
+                    return;
+                }
+            };
+            let snapshot = Snapshot {
+                version,
+                state_version: A::STATE_VERSION,
+                state,
+                taken_at: Utc::now(),
+            };
+            // A snapshot is an optimisation: failing to save one never fails the caller.
+            if let Err(err) = self.0.save_snapshot(stream, &snapshot).await {
+                tracing::warn!(%stream, %err, "could not save a snapshot");
+            }
+        })
+    }
 }
 
 impl<A, S: fmt::Debug> fmt::Debug for Repository<A, S> {
@@ -182,6 +275,10 @@ impl<A, S: fmt::Debug> fmt::Debug for Repository<A, S> {
             .field("aggregate", &std::any::type_name::<A>())
             .field("store", &self.store)
             .field("options", &self.options)
+            .field(
+                "snapshots",
+                &self.snapshots.as_ref().map(|(_, policy)| policy),
+            )
             .finish()
     }
 }
@@ -197,8 +294,21 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         Repository {
             store,
             options,
+            snapshots: None,
             aggregate: PhantomData,
         }
+    }
+
+    /// Takes and uses snapshots by `policy`, kept in the same store. The state type must
+    /// be serialisable; raise the aggregate's `state_version` when its shape changes.
+    pub fn with_snapshots(mut self, policy: SnapshotPolicy) -> Self
+    where
+        S: SnapshotStore + Clone + 'static,
+        A: Serialize + DeserializeOwned,
+    {
+        let snapshotter: Arc<dyn Snapshotter<A>> = Arc::new(StoreSnapshots(self.store.clone()));
+        self.snapshots = Some((snapshotter, policy));
+        self
     }
 
     /// The store.
@@ -211,9 +321,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         Ok(StreamId::from_parts(A::CATEGORY, id)?)
     }
 
-    /// The current state of `id` (default state at version 0 if it has no events).
+    /// The current state of `id` (default state at version 0 if it has no events):
+    /// the latest snapshot, if snapshots are on, then the events after it.
     pub async fn load(&self, id: &str) -> Result<Loaded<A>, RepositoryError<A::Error>> {
-        self.load_until(id, |_| true).await
+        let stream = self.stream_id(id)?;
+        Ok(self.load_latest(&stream).await?.loaded)
     }
 
     /// The state of `id` as of stream version `version` (time travel by version).
@@ -222,54 +334,95 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         id: &str,
         version: u64,
     ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
-        self.load_until(id, |e| e.stream_version <= version).await
+        let stream = self.stream_id(id)?;
+        let start = match self.snapshot(&stream).await {
+            Some(start) if start.loaded.version <= version => start,
+            _ => Start::empty(),
+        };
+        Ok(self
+            .replay(&stream, start, |e| e.stream_version <= version)
+            .await?
+            .loaded)
     }
 
     /// The state of `id` as it was at `time`: every event recorded at or before it.
+    /// (Replays from the start: a snapshot says nothing about when its events happened.)
     pub async fn load_as_of(
         &self,
         id: &str,
         time: DateTime<Utc>,
     ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
-        self.load_until(id, |e| e.recorded_at <= time).await
-    }
-
-    async fn load_until(
-        &self,
-        id: &str,
-        keep: impl Fn(&RecordedEvent) -> bool,
-    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
         let stream = self.stream_id(id)?;
-        match self.fold(&stream, ReadStream::forward(), &keep).await {
-            Err(RepositoryError::Store(StoreError::StreamDeleted { .. })) => {
-                let mut loaded = self
-                    .fold(&stream, ReadStream::forward().including_deleted(), &keep)
-                    .await?;
-                loaded.deleted = true;
-                Ok(loaded)
-            }
-            other => other,
-        }
+        Ok(self
+            .replay(&stream, Start::empty(), |e| e.recorded_at <= time)
+            .await?
+            .loaded)
     }
 
-    async fn fold(
+    async fn snapshot(&self, stream: &StreamId) -> Option<Start<A>> {
+        let (snapshots, _) = self.snapshots.as_ref()?;
+        let (state, version, taken_at) = snapshots.load(stream).await?;
+        Some(Start {
+            loaded: Loaded {
+                state,
+                version,
+                deleted: false,
+            },
+            snapshot_taken_at: Some(taken_at),
+            snapshot_version: version,
+        })
+    }
+
+    /// Loads the latest state, and takes a snapshot if the policy says this load replayed
+    /// too much.
+    async fn load_latest(&self, stream: &StreamId) -> Result<Start<A>, RepositoryError<A::Error>> {
+        let start = self.snapshot(stream).await.unwrap_or_else(Start::empty);
+        let done = self.replay(stream, start, |_| true).await?;
+        if let Some((snapshots, policy)) = &self.snapshots {
+            let replayed = done.loaded.version - done.snapshot_version;
+            if policy.replayed_too_many(replayed)
+                && policy.interval_allows(done.snapshot_taken_at, Utc::now())
+            {
+                snapshots
+                    .save(stream, &done.loaded.state, done.loaded.version)
+                    .await;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Applies the events after `start` for which `keep` holds (it stops at the first
+    /// that fails it).
+    async fn replay(
         &self,
         stream: &StreamId,
-        read: ReadStream,
-        keep: &impl Fn(&RecordedEvent) -> bool,
-    ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
-        let mut loaded = Loaded {
-            state: A::default(),
-            version: 0,
-            deleted: false,
-        };
-        let mut events = self.store.read_stream(stream, read);
-        while let Some(recorded) = events.try_next().await? {
+        start: Start<A>,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Start<A>, RepositoryError<A::Error>> {
+        let from = start.loaded.version + 1;
+        let mut start = start;
+        let mut events = self
+            .store
+            .read_stream(stream, ReadStream::forward().from(from));
+        loop {
+            let next = match events.try_next().await {
+                Ok(next) => next,
+                Err(StoreError::StreamDeleted { .. }) if !start.loaded.deleted => {
+                    // The history is still there; read it, and say the aggregate is gone.
+                    start.loaded.deleted = true;
+                    events = self
+                        .store
+                        .read_stream(stream, ReadStream::forward().from(from).including_deleted());
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            let Some(recorded) = next else { break };
             if !keep(&recorded) {
                 break;
             }
             match A::Event::from_recorded(&recorded) {
-                Ok(Some(event)) => loaded.state.apply(&event),
+                Ok(Some(event)) => start.loaded.state.apply(&event),
                 Ok(None) if self.options.unknown_events == UnknownEvents::Skip => {}
                 Ok(None) => {
                     return Err(RepositoryError::UnknownEvent {
@@ -287,9 +440,9 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     });
                 }
             }
-            loaded.version = recorded.stream_version;
+            start.loaded.version = recorded.stream_version;
         }
-        Ok(loaded)
+        Ok(start)
     }
 
     /// Runs `command` against `id`: load, decide, append with the loaded version as the
@@ -309,7 +462,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let stream = self.stream_id(id)?;
         let mut retries = 0;
         loop {
-            let loaded = self.load(id).await?;
+            let start = self.load_latest(&stream).await?;
+            let loaded = &start.loaded;
             if loaded.deleted {
                 return Err(RepositoryError::Deleted { stream });
             }
@@ -340,6 +494,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             let expected = ExpectedVersion::Exact(loaded.version);
             match self.store.append(&stream, expected, data).await {
                 Ok(done) => {
+                    self.snapshot_after(&stream, start, &events, done.version)
+                        .await;
                     return match refusal {
                         Some(error) => Err(RepositoryError::Rejected {
                             error,
@@ -367,6 +523,28 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 }
                 Err(other) => return Err(other.into()),
             }
+        }
+    }
+
+    /// Takes a snapshot after an append if the policy asks for one.
+    async fn snapshot_after(
+        &self,
+        stream: &StreamId,
+        start: Start<A>,
+        events: &[A::Event],
+        version: u64,
+    ) {
+        let Some((snapshots, policy)) = &self.snapshots else {
+            return;
+        };
+        if policy.crossed(start.loaded.version, version)
+            && policy.interval_allows(start.snapshot_taken_at, Utc::now())
+        {
+            let mut state = start.loaded.state;
+            for event in events {
+                state.apply(event);
+            }
+            snapshots.save(stream, &state, version).await;
         }
     }
 

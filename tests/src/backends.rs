@@ -182,6 +182,8 @@ macro_rules! repository_tests {
                 old_versions_are_upcast_on_load,
                 unreadable_events_are_typed_errors,
                 metadata_flows_into_events,
+                snapshots_follow_the_policy,
+                stale_or_broken_snapshots_are_ignored,
             );
         }
     };

@@ -88,7 +88,7 @@ pub enum AccountEvent {
 }
 
 /// An account's state.
-#[derive(Default, Clone, Debug, PartialEq)]
+#[derive(Default, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     /// Whether it was opened.
     pub open: bool,
@@ -210,5 +210,30 @@ impl Account {
             }
             .into()
         })
+    }
+}
+
+/// The same account after a change of its state's shape: state version 2. Its
+/// snapshots are not interchangeable with [`Account`]'s.
+#[derive(Default, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountV2 {
+    /// The account, nested one level deeper than version 1 stored it.
+    pub account: Account,
+}
+
+impl factum::Aggregate for AccountV2 {
+    const CATEGORY: &'static str = "account";
+    const STATE_VERSION: u32 = 2;
+    type Event = AccountEvent;
+    type Error = AccountError;
+
+    fn apply(&mut self, event: &AccountEvent) {
+        factum::Aggregate::apply(&mut self.account, event);
+    }
+}
+
+impl factum::Handles<Deposit> for AccountV2 {
+    fn handle(&self, command: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+        factum::Handles::handle(&self.account, command)
     }
 }

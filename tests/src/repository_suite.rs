@@ -12,7 +12,8 @@ use factum::{
 use futures_util::TryStreamExt;
 use serde_json::json;
 
-use crate::domain::{Account, AccountError, Deposit, Open, Withdraw};
+use crate::domain::{Account, AccountError, AccountV2, Deposit, Open, Withdraw};
+use factum::{Snapshot, SnapshotPolicy, SnapshotStore};
 
 fn meta() -> Metadata {
     Metadata::new()
@@ -386,4 +387,121 @@ pub async fn metadata_flows_into_events<S: EventStore>(store: S) {
         events[1].schema_version, 3,
         "written at the current version"
     );
+}
+
+/// Snapshots every N events: loads start from them and agree with a full replay.
+pub async fn snapshots_follow_the_policy<S: EventStore + SnapshotStore + Clone + 'static>(
+    store: S,
+) {
+    let plain = Repository::<Account, _>::new(store.clone());
+    let repo =
+        Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(5));
+    opened(&repo, "s").await;
+    for i in 1..=11 {
+        repo.execute("s", Deposit { cents: i }, meta())
+            .await
+            .unwrap();
+    }
+    let stream = repo.stream_id("s").unwrap();
+    let snapshot = store
+        .load_snapshot(&stream)
+        .await
+        .unwrap()
+        .expect("a snapshot was taken");
+    assert_eq!(
+        snapshot.version, 10,
+        "taken when the stream crossed version 10"
+    );
+    assert_eq!(snapshot.state_version, 1);
+    let with = repo.load("s").await.unwrap();
+    let without = plain.load("s").await.unwrap();
+    assert_eq!(
+        (with.version, &with.state),
+        (without.version, &without.state)
+    );
+    assert_eq!(with.state.balance, (1..=11).sum::<i64>());
+    // Time travel to before the snapshot replays from the start.
+    let early = repo.load_at("s", 3).await.unwrap();
+    assert_eq!((early.version, early.state.balance), (3, 1 + 2));
+    // A load that replays too much takes one.
+    let lazy = Repository::<Account, _>::new(store.clone())
+        .with_snapshots(SnapshotPolicy::default().when_replaying_more_than(3));
+    opened(&plain, "lazy").await;
+    for _ in 0..6 {
+        plain
+            .execute("lazy", Deposit { cents: 1 }, meta())
+            .await
+            .unwrap();
+    }
+    let lazy_stream = repo.stream_id("lazy").unwrap();
+    assert!(store.load_snapshot(&lazy_stream).await.unwrap().is_none());
+    lazy.load("lazy").await.unwrap();
+    assert_eq!(
+        store
+            .load_snapshot(&lazy_stream)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        7
+    );
+}
+
+/// Changing the state's shape (a higher state version) ignores old snapshots and
+/// rebuilds; a snapshot that does not decode is ignored and the stream replayed.
+pub async fn stale_or_broken_snapshots_are_ignored<
+    S: EventStore + SnapshotStore + Clone + 'static,
+>(
+    store: S,
+) {
+    let v1 = Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
+    opened(&v1, "b").await;
+    v1.execute("b", Deposit { cents: 40 }, meta())
+        .await
+        .unwrap();
+    let stream = v1.stream_id("b").unwrap();
+    assert_eq!(
+        store
+            .load_snapshot(&stream)
+            .await
+            .unwrap()
+            .unwrap()
+            .state_version,
+        1
+    );
+
+    let v2 =
+        Repository::<AccountV2, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
+    let loaded = v2.load("b").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.account.balance), (2, 40));
+    v2.execute("b", Deposit { cents: 2 }, meta()).await.unwrap();
+    let rebuilt = store.load_snapshot(&stream).await.unwrap().unwrap();
+    assert_eq!((rebuilt.state_version, rebuilt.version), (2, 3));
+    // Version 1 code sees a snapshot it does not own, ignores it, and replays.
+    assert_eq!(v1.load("b").await.unwrap().state.balance, 42);
+
+    let garbage = Snapshot {
+        version: 3,
+        state_version: 1,
+        state: "{\"balance\": \"not a number\"}".into(),
+        taken_at: chrono::Utc::now(),
+    };
+    store.save_snapshot(&stream, &garbage).await.unwrap();
+    let replayed = v1.load("b").await.unwrap();
+    assert_eq!((replayed.version, replayed.state.balance), (3, 42));
+    // An older snapshot never replaces a newer one of the same state version.
+    let older = Snapshot {
+        version: 1,
+        state_version: 1,
+        state: "{}".into(),
+        taken_at: chrono::Utc::now(),
+    };
+    store.save_snapshot(&stream, &older).await.unwrap();
+    assert_eq!(
+        store.load_snapshot(&stream).await.unwrap().unwrap().version,
+        3
+    );
+    // A deleted aggregate still says so when its state comes from a snapshot.
+    v1.delete("b").await.unwrap();
+    assert!(v1.load("b").await.unwrap().deleted);
 }

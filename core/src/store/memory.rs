@@ -14,6 +14,7 @@ use super::{
     AppendResult, Direction, EventStore, EventStream, ReadAll, ReadStream, StoreLimits, StreamInfo,
     prepare_batch,
 };
+use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, ExpectedVersion, Payload, Position, RecordedEvent, Result, StoreError,
     StreamId, error::ActualVersion,
@@ -48,6 +49,7 @@ struct Inner {
     log: Vec<RecordedEvent>,
     streams: BTreeMap<StreamId, StreamState>,
     ids: HashMap<EventId, usize>,
+    snapshots: HashMap<StreamId, Snapshot>,
 }
 
 #[derive(Debug, Default)]
@@ -283,5 +285,22 @@ impl EventStore for MemoryStore {
 
     async fn head_position(&self) -> Result<Position> {
         Ok(Position(self.read().log.len() as u64))
+    }
+}
+
+impl SnapshotStore for MemoryStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        Ok(self.read().snapshots.get(stream).cloned())
+    }
+
+    async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
+        let mut inner = self.write();
+        let replace = inner.snapshots.get(stream).is_none_or(|old| {
+            snapshot.version >= old.version || snapshot.state_version != old.state_version
+        });
+        if replace {
+            inner.snapshots.insert(stream.clone(), snapshot.clone());
+        }
+        Ok(())
     }
 }

@@ -55,6 +55,7 @@ use super::{
     StoreLimits, StreamInfo, prepare_batch,
 };
 use crate::error::ActualVersion;
+use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
     StoreError, StreamId,
@@ -131,13 +132,22 @@ fn validate_schema(schema: &str) -> Result<()> {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "event store".into(),
-        MigrationType::Simple,
-        include_str!("migrations/0001_event_store.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "event store".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0001_event_store.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "snapshots".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0002_snapshots.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     migrator.dangerous_set_table_name("factum_migrations");
     migrator
 }
@@ -629,5 +639,35 @@ impl EventStore for PostgresStore {
 
     async fn head_position(&self) -> Result<Position> {
         self.committed_head().await
+    }
+}
+
+impl SnapshotStore for PostgresStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let row: Option<(i64, i32, String, DateTime<Utc>)> =
+            sqlx::query_as(include_str!("load_snapshot.sql"))
+                .bind(stream.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(
+            row.map(|(version, state_version, state, taken_at)| Snapshot {
+                version: version as u64,
+                state_version: state_version as u32,
+                state,
+                taken_at,
+            }),
+        )
+    }
+
+    async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
+        sqlx::query(include_str!("save_snapshot.sql"))
+            .bind(stream.as_str())
+            .bind(to_i64(snapshot.version))
+            .bind(snapshot.state_version as i32)
+            .bind(snapshot.state.as_str())
+            .bind(snapshot.taken_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

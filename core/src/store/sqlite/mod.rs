@@ -37,6 +37,7 @@ use super::{
     StoreLimits, StreamInfo, prepare_batch,
 };
 use crate::error::ActualVersion;
+use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
     StoreError, StreamId,
@@ -135,13 +136,22 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "event store".into(),
-        MigrationType::Simple,
-        include_str!("migrations/0001_event_store.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "event store".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0001_event_store.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "snapshots".into(),
+            MigrationType::Simple,
+            include_str!("migrations/0002_snapshots.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     migrator.dangerous_set_table_name("factum_migrations");
     migrator
 }
@@ -616,6 +626,36 @@ impl EventStore for SqliteStore {
 
     async fn head_position(&self) -> Result<Position> {
         self.head().await
+    }
+}
+
+impl SnapshotStore for SqliteStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+        let row: Option<(i64, i64, String, i64)> =
+            sqlx::query_as(include_str!("load_snapshot.sql"))
+                .bind(stream.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(
+            row.map(|(version, state_version, state, taken_at)| Snapshot {
+                version: version as u64,
+                state_version: state_version as u32,
+                state,
+                taken_at: micros_to_time(taken_at),
+            }),
+        )
+    }
+
+    async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
+        sqlx::query(include_str!("save_snapshot.sql"))
+            .bind(stream.as_str())
+            .bind(snapshot.version.min(i64::MAX as u64) as i64)
+            .bind(i64::from(snapshot.state_version))
+            .bind(snapshot.state.as_str())
+            .bind(snapshot.taken_at.timestamp_micros())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }
 
