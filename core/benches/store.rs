@@ -11,42 +11,27 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::{EventData, EventStore, ExpectedVersion, Position, ReadAll, ReadStream, StreamId};
 use futures_util::TryStreamExt;
-use serde_json::json;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 use tokio::runtime::Runtime;
 use uuid::Uuid;
 
+#[path = "support/raw.rs"]
+mod raw;
+
+use raw::{payload, pg_raw, sqlite_raw};
+
 const STREAM_LEN: usize = 10_000;
 const BATCH: usize = 100;
-
-fn payload(i: usize) -> serde_json::Value {
-    json!({ "account": "acct-42", "cents": 1000 + i, "memo": "monthly transfer" })
-}
 
 fn events(n: usize) -> Vec<EventData> {
     (0..n)
         .map(|i| EventData::new("Deposited", payload(i)))
         .collect()
-}
-
-/// The columns a decoded event has, as the raw baselines read them.
-#[allow(dead_code)]
-struct RawEvent {
-    position: i64,
-    event_id: Uuid,
-    stream_id: String,
-    version: i64,
-    event_type: String,
-    schema_version: i64,
-    payload: String,
-    metadata: Option<String>,
-    recorded_at: DateTime<Utc>,
 }
 
 fn group<'a>(
@@ -61,116 +46,6 @@ fn group<'a>(
 }
 
 // ---------------------------------------------------------------- SQLite
-
-mod sqlite_raw {
-    use super::*;
-    use sqlx::SqlitePool;
-
-    /// `INSERT … VALUES (…), (…)` for `rows` rows, built once per size.
-    fn insert_sql(rows: usize) -> std::sync::Arc<str> {
-        static SQL: std::sync::OnceLock<Vec<std::sync::Arc<str>>> = std::sync::OnceLock::new();
-        let all = SQL.get_or_init(|| {
-            (0..=64)
-                .map(|n| {
-                    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-                    std::sync::Arc::from(format!(
-                        "INSERT INTO factum_events (event_id, stream_id, stream_version, category, \
-                         event_type, schema_version, payload, metadata, recorded_at) VALUES {values}"
-                    ))
-                })
-                .collect()
-        });
-        all[rows].clone()
-    }
-
-    /// Append with expected version, by hand: the same statements Factum runs.
-    pub async fn append(pool: &SqlitePool, stream: &str, expected: i64, n: usize) -> i64 {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM factum_streams WHERE stream_id = ?1")
-                .bind(stream)
-                .fetch_optional(&mut *tx)
-                .await
-                .unwrap();
-        assert_eq!(version.unwrap_or(0), expected);
-        let now = Utc::now().timestamp_micros();
-        let mut done = 0;
-        while done < n {
-            let chunk = [64, 16, 4, 1].into_iter().find(|&s| s <= n - done).unwrap();
-            let mut q = sqlx::query(AssertSqlSafe(insert_sql(chunk)));
-            for i in done..done + chunk {
-                q = q
-                    .bind(Uuid::now_v7())
-                    .bind(stream)
-                    .bind(expected + i as i64 + 1)
-                    .bind("bench")
-                    .bind("Deposited")
-                    .bind(1i64)
-                    .bind(payload(i).to_string())
-                    .bind(None::<String>)
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await.unwrap();
-            done += chunk;
-        }
-        sqlx::query(
-            "INSERT INTO factum_streams (stream_id, category, version, created_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version",
-        )
-        .bind(stream)
-        .bind("bench")
-        .bind(expected + n as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        expected + n as i64
-    }
-
-    fn decode(row: &sqlx::sqlite::SqliteRow) -> RawEvent {
-        RawEvent {
-            position: row.get(0),
-            event_id: row.get(1),
-            stream_id: row.get(2),
-            version: row.get(3),
-            event_type: row.get(4),
-            schema_version: row.get(5),
-            payload: row.get(6),
-            metadata: row.get(7),
-            recorded_at: DateTime::from_timestamp_micros(row.get(8)).unwrap(),
-        }
-    }
-
-    pub async fn read_stream(pool: &SqlitePool, stream: &str) -> Vec<RawEvent> {
-        sqlx::query(
-            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, \
-             payload, metadata, recorded_at FROM factum_events WHERE stream_id = ?1 ORDER BY stream_version",
-        )
-        .bind(stream)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(decode)
-        .collect()
-    }
-
-    pub async fn read_all(pool: &SqlitePool, limit: i64) -> Vec<RawEvent> {
-        sqlx::query(
-            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, \
-             payload, metadata, recorded_at FROM factum_events WHERE position >= ?1 ORDER BY position LIMIT ?2",
-        )
-        .bind(0i64)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(decode)
-        .collect()
-    }
-}
 
 fn sqlite_benches(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
@@ -204,97 +79,6 @@ fn sqlite_benches(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------- PostgreSQL
-
-mod pg_raw {
-    use super::*;
-    use sqlx::PgPool;
-
-    /// Append with expected version, by hand: one statement that bumps the stream row if
-    /// it is at the expected version and inserts the events with gap-free positions.
-    pub async fn append(pool: &PgPool, stream: &str, expected: i64, n: usize) -> i64 {
-        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-        let types = vec!["Deposited"; n];
-        let versions = vec![1i32; n];
-        let payloads: Vec<String> = (0..n).map(|i| payload(i).to_string()).collect();
-        let metadata: Vec<Option<String>> = vec![None; n];
-        let sql = if expected == 0 {
-            "WITH s AS (INSERT INTO streams (stream_id, category, version) SELECT $1, $2, $3 \
-             WHERE $4::bigint = 0 ON CONFLICT (stream_id) DO NOTHING RETURNING version)"
-        } else {
-            "WITH s AS (UPDATE streams SET version = version + $3 \
-             WHERE stream_id = $1 AND version = $4 RETURNING version)"
-        };
-        let sql = format!(
-            "{sql}, a AS (INSERT INTO events (position, event_id, stream_id, stream_version, category, \
-             event_type, schema_version, payload, metadata) \
-             SELECT (pg_current_xact_id()::text::bigint << 20) | (e.ord - 1), e.id, $1, s.version - $3 + e.ord, $2, \
-             e.t, e.v, e.p::json, e.m::json FROM s, unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[]) \
-             WITH ORDINALITY AS e (id, t, v, p, m, ord) RETURNING position, stream_version) \
-             SELECT position, stream_version FROM a ORDER BY stream_version"
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(stream)
-            .bind("bench")
-            .bind(n as i64)
-            .bind(expected)
-            .bind(ids)
-            .bind(types)
-            .bind(versions)
-            .bind(payloads)
-            .bind(metadata)
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), n);
-        expected + n as i64
-    }
-
-    fn decode(row: &sqlx::postgres::PgRow) -> RawEvent {
-        RawEvent {
-            position: row.get(0),
-            event_id: row.get(1),
-            stream_id: row.get(2),
-            version: row.get(3),
-            event_type: row.get(4),
-            schema_version: row.get::<i32, _>(5) as i64,
-            payload: row.get(6),
-            metadata: row.get(7),
-            recorded_at: row.get(8),
-        }
-    }
-
-    pub async fn read_stream(pool: &PgPool, stream: &str) -> Vec<RawEvent> {
-        sqlx::query(
-            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, \
-             payload::text, metadata::text, recorded_at FROM events WHERE stream_id = $1 ORDER BY stream_version",
-        )
-        .bind(stream)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(decode)
-        .collect()
-    }
-
-    /// The gap-free read: only below the oldest running transaction.
-    pub async fn read_all(pool: &PgPool, limit: i64) -> Vec<RawEvent> {
-        sqlx::query(
-            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, \
-             payload::text, metadata::text, recorded_at FROM events WHERE position >= $1 \
-             AND position < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) \
-             ORDER BY position LIMIT $2",
-        )
-        .bind(0i64)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(decode)
-        .collect()
-    }
-}
 
 fn postgres_benches(c: &mut Criterion) {
     let Ok(url) = std::env::var("FACTUM_TEST_PG") else {

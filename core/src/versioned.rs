@@ -69,6 +69,14 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
                 found: event.event_type.clone(),
             });
         }
+        if event.schema_version == Self::VERSION {
+            // The common case: stored by the current code, decoded in one pass.
+            return serde_json::from_str(event.payload.as_str()).map_err(|e| UpcastError::Decode {
+                event: Self::NAME,
+                version: Self::VERSION,
+                reason: e.to_string(),
+            });
+        }
         let stored: Value =
             serde_json::from_str(event.payload.as_str()).map_err(|e| UpcastError::Decode {
                 event: Self::NAME,

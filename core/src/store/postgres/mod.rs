@@ -37,8 +37,6 @@
 //! statement), which is how this backend always runs them.
 
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -475,27 +473,16 @@ impl EventStore for PostgresStore {
             .bind(to_i64(high))
             .bind(limit)
             .fetch(&self.pool);
-        let seen = Arc::new(AtomicBool::new(false));
-        let seen_rows = seen.clone();
         let id = stream.clone();
-        let events = rows.map(move |row| {
-            seen_rows.store(true, Ordering::Relaxed);
-            decode(&row?, &id, 2)
-        });
-        // An empty result may mean a deleted stream: only then is it worth a second look.
-        let stream = stream.clone();
-        let check = stream::once(async move {
-            if seen.load(Ordering::Relaxed) || options.include_deleted || limit == 0 {
-                return None;
+        rows.map(move |row| {
+            let row = row?;
+            // The marker row of a deleted stream (see read_stream_forward.sql).
+            if row.try_get::<Option<i64>, _>(0)?.is_none() {
+                return Err(StoreError::StreamDeleted { stream: id.clone() });
             }
-            match self.stream_state(&stream).await {
-                Ok((_, true)) => Some(Err(StoreError::StreamDeleted { stream })),
-                Ok(_) => None,
-                Err(err) => Some(Err(err)),
-            }
+            decode(&row, &id, 2)
         })
-        .filter_map(|item| async move { item });
-        events.chain(check).boxed()
+        .boxed()
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {

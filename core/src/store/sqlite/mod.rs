@@ -526,28 +526,18 @@ impl EventStore for SqliteStore {
             low,
             high,
         };
-        let stream = stream.clone();
         let limit = options.limit.unwrap_or(usize::MAX);
         pages::read(
             self.reader.clone(),
             source,
             limit,
             self.limits.max_event_size,
-            move || {
-                let stream = stream.clone();
-                async move {
-                    let info = self.stream_info(&stream).await?;
-                    let deleted = info.is_some_and(|i| i.is_deleted()) && !options.include_deleted;
-                    Ok(deleted.then_some(StoreError::StreamDeleted { stream }))
-                }
-            },
         )
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
-        let from = options.from;
         let source = pages::Source::Log {
-            from,
+            from: options.from,
             event_types: json_list(&options.event_types),
             categories: json_list(&options.categories),
         };
@@ -557,15 +547,6 @@ impl EventStore for SqliteStore {
             source,
             limit,
             self.limits.max_event_size,
-            move || async move {
-                let head = self.head().await?;
-                Ok(
-                    (from > head.next()).then_some(StoreError::PositionBeyondHead {
-                        requested: from,
-                        head,
-                    }),
-                )
-            },
         )
     }
 

@@ -83,6 +83,9 @@ struct RawPage {
     /// The greatest and least version (stream) or position (log) on the page.
     max: u64,
     min: u64,
+    /// Stream: whether it is deleted (and deleted streams were not asked for); log: the
+    /// last position. Only read when the first page is empty.
+    status: i64,
 }
 
 impl RawPage {
@@ -139,7 +142,9 @@ async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<Option<R
     let count: i64 = row.try_get(1)?;
     let max: Option<i64> = row.try_get(2)?;
     let min: Option<i64> = row.try_get(3)?;
+    let status: Option<i64> = row.try_get(4)?;
     Ok(Some(RawPage {
+        status: status.unwrap_or(0),
         count: count as usize,
         max: max.unwrap_or(0) as u64,
         min: min.unwrap_or(0) as u64,
@@ -177,6 +182,22 @@ impl Reader {
         Ok(())
     }
 
+    /// What an empty first page means.
+    fn empty_error(&self, page: &RawPage) -> Option<StoreError> {
+        match &self.source {
+            Source::Stream { id, .. } => {
+                (page.status != 0).then(|| StoreError::StreamDeleted { stream: id.clone() })
+            }
+            Source::Log { from, .. } => {
+                let head = Position(page.status.max(0) as u64);
+                (*from > head.next()).then_some(StoreError::PositionBeyondHead {
+                    requested: *from,
+                    head,
+                })
+            }
+        }
+    }
+
     /// Moves the cursor past `page`; false when the source is exhausted.
     fn advance(&mut self, page: &RawPage) -> bool {
         match &mut self.source {
@@ -197,20 +218,14 @@ impl Reader {
     }
 }
 
-/// Streams `source` page by page, fetching one page ahead. `on_empty` is asked, when the
-/// very first page is empty, whether that is an error (a deleted stream, a position past
-/// the end of the log).
-pub(super) fn read<'a, F, Fut>(
+/// Streams `source` page by page, fetching one page ahead. When the very first page is
+/// empty, that may be an error: a deleted stream, or a start past the end of the log.
+pub(super) fn read<'a>(
     pool: SqlitePool,
     source: Source,
     limit: usize,
     max_event_size: usize,
-    on_empty: F,
-) -> EventStream<'a>
-where
-    F: Fn() -> Fut + Send + Sync + 'a,
-    Fut: Future<Output = Result<Option<StoreError>>> + Send + 'a,
-{
+) -> EventStream<'a> {
     let reader = Reader {
         pool,
         source,
@@ -220,7 +235,7 @@ where
         pending: None,
         first: true,
     };
-    stream::try_unfold((reader, on_empty), |(mut reader, on_empty)| async move {
+    stream::try_unfold(reader, |mut reader| async move {
         // The first query starts on the first poll, inside the caller's runtime.
         if reader.first && reader.pending.is_none() && reader.remaining > 0 {
             reader.start_fetch()?;
@@ -239,11 +254,11 @@ where
                 ));
             }
             reader.start_fetch()?;
-            return Ok(Some((Vec::new(), (reader, on_empty))));
+            return Ok(Some((Vec::new(), reader)));
         };
         let first = std::mem::replace(&mut reader.first, false);
         if page.count == 0 {
-            if first && let Some(err) = on_empty().await? {
+            if first && let Some(err) = reader.empty_error(&page) {
                 return Err(err);
             }
             return Ok(None);
@@ -264,7 +279,7 @@ where
             Source::Log { .. } => None,
         };
         let events = decode_page(json, stream, direction)?;
-        Ok(Some((events, (reader, on_empty))))
+        Ok(Some((events, reader)))
     })
     .map(|page| match page {
         Ok(events) => stream::iter(events.into_iter().map(Ok)).left_stream(),

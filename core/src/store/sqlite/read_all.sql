@@ -5,7 +5,8 @@ SELECT '[' || coalesce(group_concat(
                   stream_version, event_type, schema_version, payload,
                   coalesce(metadata, 'null'), recorded_at),
            ','), '') || ']',
-       count(*), max(position), min(position)
+       count(*), max(position), min(position),
+       (SELECT coalesce(max(position), 0) FROM factum_events)
 FROM (
     SELECT *
     FROM factum_events

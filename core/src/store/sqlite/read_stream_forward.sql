@@ -2,12 +2,14 @@
 -- text is assembled by `format`, not by SQLite's JSON functions, which would parse
 -- every payload again: payloads and metadata were validated as JSON on append, and event
 -- types and stream ids only hold characters that need no escaping. Rust sorts the page.
--- The count and the bounds let the next page's query start before this one is decoded.
+-- The count and the bounds let the next page's query start before this one is decoded;
+-- the last column answers, for an empty first page, whether that is an error.
 SELECT '[' || coalesce(group_concat(
            format('[%d,"%s",%d,"%s",%d,%s,%s,%d]', position, hex(event_id), stream_version,
                   event_type, schema_version, payload, coalesce(metadata, 'null'), recorded_at),
            ','), '') || ']',
-       count(*), max(stream_version), min(stream_version)
+       count(*), max(stream_version), min(stream_version),
+       (SELECT deleted_at IS NOT NULL AND NOT ?2 FROM factum_streams WHERE stream_id = ?1)
 FROM (
     SELECT e.*
     FROM factum_streams s
