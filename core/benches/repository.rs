@@ -121,6 +121,16 @@ fn bench_backend<S: EventStore + SnapshotStore + Clone + 'static>(
     };
     rt.block_on(store.save_snapshot(&very_long, &snapshot))
         .unwrap();
+    // A store in service holds many streams, and its planner statistics say so.
+    rt.block_on(async {
+        for i in 0..2_000 {
+            let other = plain.stream_id(&format!("other{i}")).unwrap();
+            store
+                .append(&other, ExpectedVersion::NoStream, deposits(0, 1))
+                .await
+                .unwrap();
+        }
+    });
     analyze();
 
     let mut g = group(c, &format!("{backend}/rehydrate_10k"));

@@ -3,7 +3,8 @@
 //! Each page is one query that returns the page as a single JSON array (see
 //! [`decode_page`](super::decode_page)) together with its row count and the cursor for the
 //! next page, so the next query can start before this page is decoded: SQLite works on
-//! page n+1 in sqlx's worker thread while the caller's task decodes page n.
+//! page n+1 in sqlx's worker thread while the caller's task decodes page n. The first page
+//! is fetched inline (most reads are one page); later ones are read ahead in a task.
 
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -169,6 +170,8 @@ struct Reader {
     asked: usize,
     pending: Option<Prefetch>,
     first: bool,
+    /// Whether the first page's inline fetch has run.
+    inline_done: bool,
 }
 
 impl Reader {
@@ -234,18 +237,22 @@ pub(super) fn read<'a>(
         asked: 0,
         pending: None,
         first: true,
+        inline_done: false,
     };
     stream::try_unfold(reader, |mut reader| async move {
-        // The first query starts on the first poll, inside the caller's runtime.
-        if reader.first && reader.pending.is_none() && reader.remaining > 0 {
-            reader.start_fetch()?;
-        }
-        let Some(mut pending) = reader.pending.take() else {
-            return Ok(None);
+        let fetched = match reader.pending.take() {
+            Some(mut pending) => (&mut pending.0)
+                .await
+                .map_err(|e| StoreError::Background(e.to_string()))??,
+            // The first page is fetched right here: most reads (an aggregate's few events)
+            // fit in it, and need no task. Only later pages are read ahead.
+            None if reader.first && !reader.inline_done && reader.remaining > 0 => {
+                reader.inline_done = true;
+                reader.asked = reader.sizer.next(reader.remaining);
+                fetch(reader.pool.clone(), reader.source.clone(), reader.asked).await?
+            }
+            None => return Ok(None),
         };
-        let fetched = (&mut pending.0)
-            .await
-            .map_err(|e| StoreError::Background(e.to_string()))??;
         let Some(page) = fetched else {
             // Too big for SQLite to build as one text: the same page in fewer rows.
             if !reader.sizer.shrink() {
