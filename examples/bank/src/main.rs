@@ -1,9 +1,9 @@
 //! Factum's main example: bank accounts whose history is the product.
 //!
-//! It opens two accounts, deposits, withdraws (refusing an overdraft by checking the
-//! balance folded from the account's own history, and appending with the version it
-//! read, so a concurrent change could not slip in between), then prints one account's
-//! full history and a summary of the global log.
+//! It opens two accounts, runs deposits and withdrawals through the repository (a
+//! refused overdraft is recorded as a fact), imports a legacy deposit stored in the old
+//! dollars format (upcast to cents on read), travels back in time, and prints an
+//! account's full history and what the global log says about all accounts.
 //!
 //! ```text
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
@@ -14,190 +14,152 @@
 // Amounts are written as `dollars_cents` (`100_00` is $100.00), on purpose.
 #![allow(clippy::inconsistent_digit_grouping)]
 
+mod account;
+
 use std::process::ExitCode;
 
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::{
-    EventData, EventStore, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, StoreError,
-    StreamId,
+    EventData, EventStore, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
+    RepositoryError, SnapshotPolicy, SnapshotStore,
 };
 use futures_util::TryStreamExt;
 
-/// The events of an account, as stored.
-#[derive(Debug)]
-enum AccountEvent {
-    Opened { owner: String },
-    Deposited { cents: i64 },
-    Withdrawn { cents: i64 },
+use account::{Account, Deposit, Open, Withdraw};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// `12_34` → `$12.34`.
+pub fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}${}.{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
-impl AccountEvent {
-    fn name(&self) -> &'static str {
-        match self {
-            AccountEvent::Opened { .. } => "bank.AccountOpened",
-            AccountEvent::Deposited { .. } => "bank.Deposited",
-            AccountEvent::Withdrawn { .. } => "bank.Withdrawn",
-        }
-    }
-
-    fn to_data(&self, metadata: &Metadata) -> EventData {
-        let payload = match self {
-            AccountEvent::Opened { owner } => serde_json::json!({ "owner": owner }),
-            AccountEvent::Deposited { cents } | AccountEvent::Withdrawn { cents } => {
-                serde_json::json!({ "cents": cents })
-            }
-        };
-        EventData::new(self.name(), payload).with_metadata(metadata.clone())
-    }
-}
-
-/// An account's state, rebuilt from its events.
-#[derive(Debug, Default)]
-struct Account {
-    version: u64,
-    balance: i64,
-}
-
-/// Why a command was refused.
-#[derive(Debug, thiserror::Error)]
-enum BankError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("insufficient funds: balance {} but {} requested", money(*.balance), money(*.requested))]
-    InsufficientFunds { balance: i64, requested: i64 },
-}
-
-fn money(cents: i64) -> String {
-    format!("${}.{:02}", cents / 100, cents.abs() % 100)
-}
-
-async fn load<S: EventStore>(store: &S, id: &StreamId) -> Result<Account, StoreError> {
-    let mut account = Account::default();
-    let mut events = store.read_stream(id, ReadStream::forward());
-    while let Some(event) = events.try_next().await? {
-        account.version = event.stream_version;
-        let cents = event.payload.to_value()["cents"].as_i64().unwrap_or(0);
-        match event.event_type.as_str() {
-            "bank.Deposited" => account.balance += cents,
-            "bank.Withdrawn" => account.balance -= cents,
-            _ => {}
-        }
-    }
-    Ok(account)
-}
-
-/// Decide and append, with the version the decision was based on.
-async fn execute<S: EventStore>(
-    store: &S,
-    id: &StreamId,
-    meta: &Metadata,
-    decide: impl Fn(&Account) -> Result<Vec<AccountEvent>, BankError>,
-) -> Result<u64, BankError> {
-    loop {
-        let account = load(store, id).await?;
-        let events = decide(&account)?;
-        let data = events.iter().map(|e| e.to_data(meta)).collect();
-        match store
-            .append(id, ExpectedVersion::Exact(account.version), data)
-            .await
-        {
-            Ok(done) => return Ok(done.version),
-            // Someone else wrote first: decide again on the new state.
-            Err(StoreError::WrongExpectedVersion { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-async fn run<S: EventStore>(store: S) -> Result<(), BankError> {
-    let id = factum::EventId::new().to_string();
-    let run_id = &id[id.len() - 8..];
-    let alice = StreamId::new(format!("account-alice.{run_id}"))?;
-    let bob = StreamId::new(format!("account-bob.{run_id}"))?;
-    let meta = Metadata::new()
-        .with_correlation_id(format!("demo-{run_id}"))
-        .with_actor("teller:example");
-
-    println!("Opening accounts {alice} and {bob}");
-    for (id, owner) in [(&alice, "Alice"), (&bob, "Bob")] {
-        let opened = AccountEvent::Opened {
-            owner: owner.into(),
-        };
-        store
-            .append(id, ExpectedVersion::NoStream, vec![opened.to_data(&meta)])
-            .await?;
-    }
-
-    let deposit = |cents| move |_: &Account| Ok(vec![AccountEvent::Deposited { cents }]);
-    let withdraw = |cents| {
-        move |a: &Account| {
-            if a.balance < cents {
-                Err(BankError::InsufficientFunds {
-                    balance: a.balance,
-                    requested: cents,
-                })
-            } else {
-                Ok(vec![AccountEvent::Withdrawn { cents }])
-            }
-        }
+async fn run<S>(store: S) -> Result<(), Error>
+where
+    S: EventStore + SnapshotStore + Clone + 'static,
+{
+    let accounts =
+        Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(100));
+    let run = factum::EventId::new().to_string();
+    let run = &run[run.len() - 8..];
+    let (alice, bob) = (format!("alice.{run}"), format!("bob.{run}"));
+    let teller = |step: &str| {
+        Metadata::new()
+            .with_correlation_id(format!("demo-{run}"))
+            .with_causation_id(step.to_owned())
+            .with_actor("teller:example")
     };
 
-    execute(&store, &alice, &meta, deposit(100_00)).await?;
+    println!("Opening accounts {alice} and {bob}");
+    accounts
+        .execute(
+            &alice,
+            Open {
+                owner: "Alice".into(),
+            },
+            teller("open-alice"),
+        )
+        .await?;
+    accounts
+        .execute(
+            &bob,
+            Open {
+                owner: "Bob".into(),
+            },
+            teller("open-bob"),
+        )
+        .await?;
+
+    accounts
+        .execute(&alice, Deposit { cents: 100_00 }, teller("pay-in-1"))
+        .await?;
     println!("Alice deposits {}", money(100_00));
-    execute(&store, &alice, &meta, withdraw(30_00)).await?;
+    let checkpoint = accounts.load(&alice).await?.version;
+    accounts
+        .execute(&alice, Withdraw { cents: 30_00 }, teller("pay-out-1"))
+        .await?;
     println!("Alice withdraws {}", money(30_00));
-    execute(&store, &bob, &meta, deposit(25_50)).await?;
+    accounts
+        .execute(&bob, Deposit { cents: 25_50 }, teller("pay-in-2"))
+        .await?;
     println!("Bob deposits {}", money(25_50));
-    match execute(&store, &bob, &meta, withdraw(40_00)).await {
-        Err(refused @ BankError::InsufficientFunds { .. }) => {
-            println!("Bob tries to withdraw {}: refused, {refused}", money(40_00));
-        }
+    match accounts
+        .execute(&bob, Withdraw { cents: 40_00 }, teller("pay-out-2"))
+        .await
+    {
+        Err(RepositoryError::Rejected { error, recorded }) => println!(
+            "Bob tries to withdraw {}: refused ({error}){}",
+            money(40_00),
+            if recorded.is_some() {
+                "; the attempt is recorded"
+            } else {
+                ""
+            }
+        ),
         other => println!("unexpected: {other:?}"),
     }
-    execute(&store, &alice, &meta, deposit(12_34)).await?;
-    println!("Alice deposits {}", money(12_34));
 
-    println!("\nHistory of {alice}:");
-    println!("  {:>3}  {:>20}  {:<20} payload", "ver", "position", "type");
+    // A deposit imported from the old system, still in the version 1 format (dollars).
+    let stream = accounts.stream_id(&alice)?;
+    let version = accounts.load(&alice).await?.version;
+    let legacy = EventData::new("bank.Deposited", serde_json::json!({ "amount": 12 }))
+        .with_schema_version(1)
+        .with_metadata(teller("import"));
+    store
+        .append(&stream, ExpectedVersion::Exact(version), vec![legacy])
+        .await?;
+    println!("Imported a legacy deposit of $12 stored as version 1 (dollars)");
+
+    println!("\nHistory of {stream}:");
+    println!("  {:>3}  {:<24} {:>3}  payload", "ver", "type", "v");
     let history: Vec<_> = store
-        .read_stream(&alice, ReadStream::forward())
+        .read_stream(&stream, ReadStream::forward())
         .try_collect()
         .await?;
     for e in &history {
         println!(
-            "  {:>3}  {:>20}  {:<20} {}   ({})",
+            "  {:>3}  {:<24} {:>3}  {}   ({}, caused by {})",
             e.stream_version,
-            e.position,
             e.event_type,
+            e.schema_version,
             e.payload,
-            e.recorded_at.format("%Y-%m-%d %H:%M:%S%.3f")
+            e.recorded_at.format("%H:%M:%S%.3f"),
+            e.metadata.causation_id.as_deref().unwrap_or("-"),
         );
     }
     for id in [&alice, &bob] {
-        let account = load(&store, id).await?;
+        let account = accounts.load(id).await?;
         println!(
-            "Balance of {id}: {} after {} events",
-            money(account.balance),
-            account.version
+            "Balance of {}: {} at version {} ({} refused withdrawals)",
+            account.state.owner.as_deref().unwrap_or("?"),
+            money(account.state.balance),
+            account.version,
+            account.state.refusals
         );
     }
+    let then = accounts.load_at(&alice, checkpoint).await?;
+    println!(
+        "Time travel: Alice's balance at version {checkpoint} was {}",
+        money(then.state.balance)
+    );
 
+    let refusals: Vec<_> = store
+        .read_all(ReadAll::from(Position::START).event_types(["bank.WithdrawalRejected"]))
+        .try_collect()
+        .await?;
     let deposits: Vec<_> = store
         .read_all(ReadAll::from(Position::START).event_types(["bank.Deposited"]))
         .try_collect()
         .await?;
-    let total: i64 = deposits
-        .iter()
-        .filter_map(|e| e.payload.to_value()["cents"].as_i64())
-        .sum();
-    let head = store.head_position().await?;
-    let accounts = store.list_streams("account", None, 10_000).await?;
+    let listed = store.list_streams("account", None, 100_000).await?;
     println!(
-        "\nThe store holds {} accounts; {} deposits in the global log total {}; head position {head}.",
-        accounts.len(),
+        "\nThe store holds {} accounts, {} deposits and {} refused withdrawals; head position {}.",
+        listed.len(),
         deposits.len(),
-        money(total)
+        refusals.len(),
+        store.head_position().await?
     );
     Ok(())
 }
@@ -240,8 +202,8 @@ async fn main() -> ExitCode {
     };
     let result = if args.db.starts_with("postgres://") || args.db.starts_with("postgresql://") {
         println!("Using PostgreSQL, schema {:?}", args.schema);
-        match PostgresStore::connect_with(PostgresConfig::new(&args.db).schema(&args.schema)).await
-        {
+        let config = PostgresConfig::new(&args.db).schema(&args.schema);
+        match PostgresStore::connect_with(config).await {
             Ok(store) => run(store).await,
             Err(e) => Err(e.into()),
         }

@@ -1,0 +1,232 @@
+//! The account aggregate: its events, commands, rules and state.
+
+use factum::{Event, EventSet};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An account was opened for its owner.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.AccountOpened")]
+pub struct AccountOpened {
+    /// The owner's name.
+    pub owner: String,
+}
+
+/// Money was paid in.
+///
+/// Version 1 stored whole dollars in `amount`; version 2 stores cents, so that no
+/// amount is ever rounded. Version 1 events are lifted on read.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.Deposited", version = 2, upcast(from = 1, with = dollars_to_cents))]
+pub struct Deposited {
+    /// Amount in cents.
+    pub cents: i64,
+}
+
+/// How version 1 of [`Deposited`] was stored.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct DepositedV1 {
+    /// Whole dollars.
+    pub amount: i64,
+}
+
+fn dollars_to_cents(old: DepositedV1) -> Deposited {
+    Deposited {
+        cents: old.amount * 100,
+    }
+}
+
+/// Money was paid out.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.Withdrawn")]
+pub struct Withdrawn {
+    /// Amount in cents.
+    pub cents: i64,
+}
+
+/// A withdrawal was refused for lack of funds: kept as a fact, so that "who tried to
+/// overdraw, and how often" can be answered later.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.WithdrawalRejected")]
+pub struct WithdrawalRejected {
+    /// What was asked for, in cents.
+    pub requested: i64,
+    /// The balance at the time, in cents.
+    pub balance: i64,
+}
+
+/// Everything that can happen to an account.
+#[derive(EventSet, Clone, Debug, PartialEq)]
+pub enum AccountEvent {
+    /// Opened.
+    Opened(AccountOpened),
+    /// Money in.
+    Deposited(Deposited),
+    /// Money out.
+    Withdrawn(Withdrawn),
+    /// A refused withdrawal.
+    WithdrawalRejected(WithdrawalRejected),
+}
+
+/// Open an account.
+#[derive(Clone, Debug)]
+pub struct Open {
+    /// The owner.
+    pub owner: String,
+}
+
+/// Pay in.
+#[derive(Clone, Debug)]
+pub struct Deposit {
+    /// Cents.
+    pub cents: i64,
+}
+
+/// Pay out.
+#[derive(Clone, Debug)]
+pub struct Withdraw {
+    /// Cents.
+    pub cents: i64,
+}
+
+/// Why an account refuses a command.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AccountError {
+    /// The account is not open.
+    #[error("the account is not open")]
+    NotOpen,
+    /// The account is already open.
+    #[error("the account is already open")]
+    AlreadyOpen,
+    /// Amounts must be positive.
+    #[error("amounts must be positive")]
+    NotPositive,
+    /// Not enough money.
+    #[error("insufficient funds: balance {}, requested {}", crate::money(*balance), crate::money(*requested))]
+    InsufficientFunds {
+        /// Balance in cents.
+        balance: i64,
+        /// Requested cents.
+        requested: i64,
+    },
+}
+
+/// An account, rebuilt from its events.
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
+pub struct Account {
+    /// The owner, once opened.
+    pub owner: Option<String>,
+    /// Balance in cents.
+    pub balance: i64,
+    /// Refused withdrawals so far.
+    pub refusals: u32,
+}
+
+#[factum::aggregate(category = "account", events = AccountEvent, error = AccountError)]
+impl Account {
+    #[apply]
+    fn opened(&mut self, e: &AccountOpened) {
+        self.owner = Some(e.owner.clone());
+    }
+
+    #[apply]
+    fn deposited(&mut self, e: &Deposited) {
+        self.balance += e.cents;
+    }
+
+    #[apply]
+    fn withdrawn(&mut self, e: &Withdrawn) {
+        self.balance -= e.cents;
+    }
+
+    #[apply]
+    fn withdrawal_rejected(&mut self, _: &WithdrawalRejected) {
+        self.refusals += 1;
+    }
+
+    #[handle]
+    fn open(&self, cmd: Open) -> Result<Vec<AccountEvent>, AccountError> {
+        if self.owner.is_some() {
+            return Err(AccountError::AlreadyOpen);
+        }
+        Ok(vec![AccountOpened { owner: cmd.owner }.into()])
+    }
+
+    #[handle]
+    fn deposit(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        if cmd.cents <= 0 {
+            return Err(AccountError::NotPositive);
+        }
+        Ok(vec![Deposited { cents: cmd.cents }.into()])
+    }
+
+    #[handle(record_rejection = refused_withdrawal)]
+    fn withdraw(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        if cmd.cents <= 0 {
+            return Err(AccountError::NotPositive);
+        }
+        if cmd.cents > self.balance {
+            return Err(AccountError::InsufficientFunds {
+                balance: self.balance,
+                requested: cmd.cents,
+            });
+        }
+        Ok(vec![Withdrawn { cents: cmd.cents }.into()])
+    }
+
+    /// Refusals for lack of funds are recorded; other refusals are not facts worth keeping.
+    fn refused_withdrawal(&self, cmd: &Withdraw, error: &AccountError) -> Option<AccountEvent> {
+        matches!(error, AccountError::InsufficientFunds { .. }).then(|| {
+            WithdrawalRejected {
+                requested: cmd.cents,
+                balance: self.balance,
+            }
+            .into()
+        })
+    }
+
+    fn must_be_open(&self) -> Result<(), AccountError> {
+        match self.owner {
+            Some(_) => Ok(()),
+            None => Err(AccountError::NotOpen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use factum::testing::given;
+
+    fn opened() -> AccountEvent {
+        AccountOpened {
+            owner: "Ada".into(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn deposits_and_withdrawals() {
+        given::<Account>([opened(), Deposited { cents: 500 }.into()])
+            .when(Withdraw { cents: 200 })
+            .then([Withdrawn { cents: 200 }.into()]);
+    }
+
+    #[test]
+    fn overdrafts_are_refused_and_recorded() {
+        given::<Account>([opened()])
+            .when(Withdraw { cents: 1 })
+            .then_error(AccountError::InsufficientFunds {
+                balance: 0,
+                requested: 1,
+            });
+    }
+
+    #[test]
+    fn old_deposits_are_read_in_cents() {
+        let current = Deposited::upcast(1, serde_json::json!({ "amount": 12 })).unwrap();
+        assert_eq!(current, serde_json::json!({ "cents": 1200 }));
+    }
+}
