@@ -68,6 +68,10 @@ pub use store::{
     StoreLimits, StreamInfo,
 };
 pub use stream_id::StreamId;
+#[cfg(feature = "postgres")]
+pub use store::postgres::{PostgresConfig, PostgresStore};
+#[cfg(feature = "sqlite")]
+pub use store::sqlite::{SqliteConfig, SqliteStore};
 pub use versioned::{Event, UpcastError};
 
 pub use aggregate::{Aggregate, Applies, Dispatch, EventSet, Handles, MemberOf};
