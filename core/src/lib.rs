@@ -63,15 +63,15 @@ pub use position::Position;
 pub use registry::{EventDescriptor, events, schema_of};
 pub use snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use store::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use store::postgres::{PostgresConfig, PostgresStore};
+#[cfg(feature = "sqlite")]
+pub use store::sqlite::{SqliteConfig, SqliteStore};
 pub use store::{
     AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,
     StoreLimits, StreamInfo,
 };
 pub use stream_id::StreamId;
-#[cfg(feature = "postgres")]
-pub use store::postgres::{PostgresConfig, PostgresStore};
-#[cfg(feature = "sqlite")]
-pub use store::sqlite::{SqliteConfig, SqliteStore};
 pub use versioned::{Event, UpcastError};
 
 pub use aggregate::{Aggregate, Applies, Dispatch, EventSet, Handles, MemberOf};
