@@ -33,6 +33,8 @@ use crate::{EventData, ExpectedVersion, Position, RecordedEvent, Result, StreamI
 
 mod idempotency;
 pub mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]

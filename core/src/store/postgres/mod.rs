@@ -42,12 +42,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
+use super::migrations;
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -130,24 +131,18 @@ fn validate_schema(schema: &str) -> Result<()> {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![
-        Migration::new(
+    migrations::migrator(&[
+        (
             1,
-            "event store".into(),
-            MigrationType::Simple,
-            include_str!("migrations/0001_event_store.sql").into_sql_str(),
-            false,
+            "event store",
+            include_str!("migrations/0001_event_store.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "snapshots".into(),
-            MigrationType::Simple,
-            include_str!("migrations/0002_snapshots.sql").into_sql_str(),
-            false,
+            "snapshots",
+            include_str!("migrations/0002_snapshots.sql"),
         ),
-    ]);
-    migrator.dangerous_set_table_name("factum_migrations");
-    migrator
+    ])
 }
 
 /// An event store in a PostgreSQL schema. Cheap to clone (the pool is shared).

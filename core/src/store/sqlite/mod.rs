@@ -23,15 +23,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
+use super::migrations;
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -136,24 +137,18 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![
-        Migration::new(
+    migrations::migrator(&[
+        (
             1,
-            "event store".into(),
-            MigrationType::Simple,
-            include_str!("migrations/0001_event_store.sql").into_sql_str(),
-            false,
+            "event store",
+            include_str!("migrations/0001_event_store.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "snapshots".into(),
-            MigrationType::Simple,
-            include_str!("migrations/0002_snapshots.sql").into_sql_str(),
-            false,
+            "snapshots",
+            include_str!("migrations/0002_snapshots.sql"),
         ),
-    ]);
-    migrator.dangerous_set_table_name("factum_migrations");
-    migrator
+    ])
 }
 
 impl SqliteStore {
@@ -435,28 +430,23 @@ fn decode_page(
 
 fn decode_rows(json: &str, stream: Option<&StreamId>) -> Result<Vec<RecordedEvent>> {
     let bad_page = |e: serde_json::Error| corrupt(0, format!("a page of events: {e}"));
-    let event_id = |position: i64, hex: &str| {
-        Uuid::try_parse(hex)
-            .map(EventId::from_uuid)
-            .map_err(|e| corrupt(position, e))
-    };
     match stream {
         Some(stream) => serde_json::from_str::<Vec<StreamRow<'_>>>(json)
             .map_err(bad_page)?
             .into_iter()
             .map(
-                |StreamRow(position, id, version, event_type, schema, payload, metadata, at)| {
-                    Ok(RecordedEvent {
-                        event_id: event_id(position, &id)?,
-                        stream_id: stream.clone(),
-                        stream_version: version,
-                        position: Position(position as u64),
-                        event_type: event_type.into_owned(),
-                        schema_version: schema,
-                        payload: Payload::from_stored(payload.get().to_owned()),
-                        metadata: metadata.unwrap_or_default(),
-                        recorded_at: micros_to_time(at),
-                    })
+                |StreamRow(position, id, version, event_type, schema, payload, meta, at)| {
+                    let row = PageRow {
+                        position,
+                        id,
+                        version,
+                        event_type,
+                        schema,
+                        payload,
+                        meta,
+                        at,
+                    };
+                    row.into_event(stream.clone())
                 },
             )
             .collect(),
@@ -472,23 +462,55 @@ fn decode_rows(json: &str, stream: Option<&StreamId>) -> Result<Vec<RecordedEven
                     event_type,
                     schema,
                     payload,
-                    metadata,
+                    meta,
                     at,
                 )| {
-                    Ok(RecordedEvent {
-                        event_id: event_id(position, &id)?,
-                        stream_id: StreamId::new(&stream_id).map_err(|e| corrupt(position, e))?,
-                        stream_version: version,
-                        position: Position(position as u64),
-                        event_type: event_type.into_owned(),
-                        schema_version: schema,
-                        payload: Payload::from_stored(payload.get().to_owned()),
-                        metadata: metadata.unwrap_or_default(),
-                        recorded_at: micros_to_time(at),
-                    })
+                    let stream = StreamId::new(&stream_id).map_err(|e| corrupt(position, e))?;
+                    let row = PageRow {
+                        position,
+                        id,
+                        version,
+                        event_type,
+                        schema,
+                        payload,
+                        meta,
+                        at,
+                    };
+                    row.into_event(stream)
                 },
             )
             .collect(),
+    }
+}
+
+/// The fields of a page row other than the stream id.
+struct PageRow<'a> {
+    position: i64,
+    id: Cow<'a, str>,
+    version: u64,
+    event_type: Cow<'a, str>,
+    schema: u32,
+    payload: &'a RawValue,
+    meta: Option<Metadata>,
+    at: i64,
+}
+
+impl PageRow<'_> {
+    fn into_event(self, stream_id: StreamId) -> Result<RecordedEvent> {
+        let event_id = Uuid::try_parse(&self.id)
+            .map(EventId::from_uuid)
+            .map_err(|e| corrupt(self.position, e))?;
+        Ok(RecordedEvent {
+            event_id,
+            stream_id,
+            stream_version: self.version,
+            position: Position(self.position as u64),
+            event_type: self.event_type.into_owned(),
+            schema_version: self.schema,
+            payload: Payload::from_stored(self.payload.get().to_owned()),
+            metadata: self.meta.unwrap_or_default(),
+            recorded_at: micros_to_time(self.at),
+        })
     }
 }
 
