@@ -114,6 +114,7 @@ fn bench_backend<S: EventStore + SnapshotStore + Clone + 'static>(
         .unwrap()
         .state;
     let snapshot = Snapshot {
+        aggregate: std::any::type_name::<Balance>().into(),
         version: snapshot_at,
         state_version: 1,
         state: serde_json::to_string(&state).unwrap(),

@@ -219,7 +219,11 @@ where
 {
     fn load<'a>(&'a self, stream: &'a StreamId) -> BoxFuture<'a, Option<(A, u64, DateTime<Utc>)>> {
         Box::pin(async move {
-            let snapshot = match self.0.load_snapshot(stream).await {
+            let snapshot = match self
+                .0
+                .load_snapshot(stream, std::any::type_name::<A>())
+                .await
+            {
                 Ok(Some(snapshot)) => snapshot,
                 Ok(None) => return None,
                 Err(err) => {
@@ -256,6 +260,7 @@ where
                 }
             };
             let snapshot = Snapshot {
+                aggregate: std::any::type_name::<A>().to_owned(),
                 version,
                 state_version: A::STATE_VERSION,
                 state,

@@ -1,11 +1,14 @@
 //! Snapshots: an aggregate's state saved at a version, so loading a long stream reads the
 //! snapshot and only the events after it.
 //!
-//! Each snapshot is tagged with the aggregate's [`STATE_VERSION`](crate::Aggregate::STATE_VERSION):
+//! Snapshots belong to the aggregate type that wrote them (several types may fold the
+//! same stream) and are tagged with its [`STATE_VERSION`](crate::Aggregate::STATE_VERSION):
 //! when the state type changes shape, raise it, and older snapshots are ignored (never
 //! mis-read) and rebuilt by the policy. A snapshot that fails to decode is ignored too
 //! (with a `tracing` warning) and the stream is replayed. Only the latest snapshot of a
-//! stream is kept; an older one never replaces a newer one.
+//! stream and type is kept: one replaces it if it is at a later stream version of the same
+//! state version, or of a later state version; code of an older state version never
+//! replaces what newer code wrote.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +20,8 @@ use crate::{Result, StreamId};
 /// A saved state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The aggregate type whose state this is (the repository uses the Rust type's name).
+    pub aggregate: String,
     /// The stream version the state includes (its last applied event).
     pub version: u64,
     /// The aggregate's state version when it was taken.
@@ -30,14 +35,15 @@ pub struct Snapshot {
 /// Where snapshots are kept. Every backend implements it, in the same database as its
 /// events.
 pub trait SnapshotStore: Send + Sync {
-    /// The latest snapshot of `stream`, if any.
+    /// The latest snapshot of `stream` written for the aggregate type `aggregate`, if any.
     fn load_snapshot(
         &self,
         stream: &StreamId,
+        aggregate: &str,
     ) -> impl Future<Output = Result<Option<Snapshot>>> + Send;
 
-    /// Saves `snapshot` as the latest of `stream`, unless a snapshot at a higher version is
-    /// already there.
+    /// Saves `snapshot` as the latest of `stream` for its aggregate type, unless the stored
+    /// one is newer (see the [module docs](self)).
     fn save_snapshot(
         &self,
         stream: &StreamId,
@@ -49,8 +55,9 @@ impl<S: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<S> {
     fn load_snapshot(
         &self,
         stream: &StreamId,
+        aggregate: &str,
     ) -> impl Future<Output = Result<Option<Snapshot>>> + Send {
-        (**self).load_snapshot(stream)
+        (**self).load_snapshot(stream, aggregate)
     }
 
     fn save_snapshot(
@@ -147,5 +154,11 @@ mod tests {
         assert!(slow.interval_allows(Some(now - chrono::Duration::seconds(61)), now));
         assert!(slow.interval_allows(None, now));
         assert!(!SnapshotPolicy::default().crossed(0, 1_000_000));
+        // A zero set by hand counts as every event, never as a division by zero.
+        let zero = SnapshotPolicy {
+            every_events: Some(0),
+            ..SnapshotPolicy::default()
+        };
+        assert!(zero.crossed(1, 2));
     }
 }

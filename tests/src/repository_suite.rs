@@ -404,7 +404,7 @@ pub async fn snapshots_follow_the_policy<S: EventStore + SnapshotStore + Clone +
     }
     let stream = repo.stream_id("s").unwrap();
     let snapshot = store
-        .load_snapshot(&stream)
+        .load_snapshot(&stream, account())
         .await
         .unwrap()
         .expect("a snapshot was taken");
@@ -434,11 +434,17 @@ pub async fn snapshots_follow_the_policy<S: EventStore + SnapshotStore + Clone +
             .unwrap();
     }
     let lazy_stream = repo.stream_id("lazy").unwrap();
-    assert!(store.load_snapshot(&lazy_stream).await.unwrap().is_none());
+    assert!(
+        store
+            .load_snapshot(&lazy_stream, account())
+            .await
+            .unwrap()
+            .is_none()
+    );
     lazy.load("lazy").await.unwrap();
     assert_eq!(
         store
-            .load_snapshot(&lazy_stream)
+            .load_snapshot(&lazy_stream, account())
             .await
             .unwrap()
             .unwrap()
@@ -447,61 +453,120 @@ pub async fn snapshots_follow_the_policy<S: EventStore + SnapshotStore + Clone +
     );
 }
 
+/// The name snapshots of [`Account`] are stored under.
+fn account() -> &'static str {
+    std::any::type_name::<Account>()
+}
+
 /// Changing the state's shape (a higher state version) ignores old snapshots and
-/// rebuilds; a snapshot that does not decode is ignored and the stream replayed.
+/// rebuilds; a snapshot that does not decode is ignored and the stream replayed; another
+/// aggregate type folding the same stream never reads this one's snapshots.
 pub async fn stale_or_broken_snapshots_are_ignored<
     S: EventStore + SnapshotStore + Clone + 'static,
 >(
     store: S,
 ) {
-    let v1 = Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
-    opened(&v1, "b").await;
-    v1.execute("b", Deposit { cents: 40 }, meta())
+    let repo =
+        Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
+    opened(&repo, "b").await;
+    repo.execute("b", Deposit { cents: 40 }, meta())
         .await
         .unwrap();
-    let stream = v1.stream_id("b").unwrap();
+    let stream = repo.stream_id("b").unwrap();
+    let taken = store
+        .load_snapshot(&stream, account())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.state_version, taken.version), (1, 2));
+
+    // Another type over the same stream has its own snapshots, and replays without them.
+    let other =
+        Repository::<AccountV2, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
+    let loaded = other.load("b").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.account.balance), (2, 40));
+    let v2 = std::any::type_name::<AccountV2>();
+    assert!(store.load_snapshot(&stream, v2).await.unwrap().is_none());
+
+    // A snapshot written under an older state version is shaped differently: ignored.
+    let old_shape = Snapshot {
+        aggregate: account().into(),
+        version: 2,
+        state_version: 0,
+        state: "{\"cents_total\": 999999}".into(),
+        taken_at: chrono::Utc::now(),
+    };
+    store_with_only(&store, &repo.stream_id("c").unwrap(), &old_shape).await;
+    opened(&repo, "c").await;
+    repo.execute("c", Deposit { cents: 7 }, meta())
+        .await
+        .unwrap();
+    assert_eq!(repo.load("c").await.unwrap().state.balance, 7);
+    let rebuilt = store
+        .load_snapshot(&repo.stream_id("c").unwrap(), account())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rebuilt.state_version, rebuilt.version), (1, 2));
+
+    // A snapshot from newer code (a later state version) is neither read nor replaced.
+    let newer = Snapshot {
+        aggregate: account().into(),
+        version: 1,
+        state_version: 2,
+        state: "{\"shape\": \"of the future\"}".into(),
+        taken_at: chrono::Utc::now(),
+    };
+    store.save_snapshot(&stream, &newer).await.unwrap();
+    repo.execute("b", Deposit { cents: 2 }, meta())
+        .await
+        .unwrap();
+    assert_eq!(repo.load("b").await.unwrap().state.balance, 42);
+    let kept = store
+        .load_snapshot(&stream, account())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        store
-            .load_snapshot(&stream)
-            .await
-            .unwrap()
-            .unwrap()
-            .state_version,
-        1
+        (kept.state_version, kept.version, kept.state),
+        (2, 1, newer.state)
     );
 
-    let v2 =
-        Repository::<AccountV2, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
-    let loaded = v2.load("b").await.unwrap();
-    assert_eq!((loaded.version, loaded.state.account.balance), (2, 40));
-    v2.execute("b", Deposit { cents: 2 }, meta()).await.unwrap();
-    let rebuilt = store.load_snapshot(&stream).await.unwrap().unwrap();
-    assert_eq!((rebuilt.state_version, rebuilt.version), (2, 3));
-    // Version 1 code sees a snapshot it does not own, ignores it, and replays.
-    assert_eq!(v1.load("b").await.unwrap().state.balance, 42);
-
+    // A snapshot that does not decode is ignored.
+    let d = repo.stream_id("d").unwrap();
+    opened(&repo, "d").await;
     let garbage = Snapshot {
-        version: 3,
+        aggregate: account().into(),
+        version: 1,
         state_version: 1,
         state: "{\"balance\": \"not a number\"}".into(),
         taken_at: chrono::Utc::now(),
     };
-    store.save_snapshot(&stream, &garbage).await.unwrap();
-    let replayed = v1.load("b").await.unwrap();
-    assert_eq!((replayed.version, replayed.state.balance), (3, 42));
+    store.save_snapshot(&d, &garbage).await.unwrap();
+    let replayed = repo.load("d").await.unwrap();
+    assert_eq!((replayed.version, replayed.state.open), (1, true));
     // An older snapshot never replaces a newer one of the same state version.
     let older = Snapshot {
-        version: 1,
-        state_version: 1,
+        version: 0,
         state: "{}".into(),
-        taken_at: chrono::Utc::now(),
+        ..garbage.clone()
     };
-    store.save_snapshot(&stream, &older).await.unwrap();
+    store.save_snapshot(&d, &older).await.unwrap();
     assert_eq!(
-        store.load_snapshot(&stream).await.unwrap().unwrap().version,
-        3
+        store
+            .load_snapshot(&d, account())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
     );
     // A deleted aggregate still says so when its state comes from a snapshot.
-    v1.delete("b").await.unwrap();
-    assert!(v1.load("b").await.unwrap().deleted);
+    repo.delete("b").await.unwrap();
+    assert!(repo.load("b").await.unwrap().deleted);
+}
+
+/// Stores `snapshot` for `stream` before the stream has events.
+async fn store_with_only<S: SnapshotStore>(store: &S, stream: &StreamId, snapshot: &Snapshot) {
+    store.save_snapshot(stream, snapshot).await.unwrap();
 }

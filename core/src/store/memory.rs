@@ -49,7 +49,7 @@ struct Inner {
     log: Vec<RecordedEvent>,
     streams: BTreeMap<StreamId, StreamState>,
     ids: HashMap<EventId, usize>,
-    snapshots: HashMap<StreamId, Snapshot>,
+    snapshots: HashMap<(StreamId, String), Snapshot>,
 }
 
 #[derive(Debug, Default)]
@@ -289,17 +289,20 @@ impl EventStore for MemoryStore {
 }
 
 impl SnapshotStore for MemoryStore {
-    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
-        Ok(self.read().snapshots.get(stream).cloned())
+    async fn load_snapshot(&self, stream: &StreamId, aggregate: &str) -> Result<Option<Snapshot>> {
+        let key = (stream.clone(), aggregate.to_owned());
+        Ok(self.read().snapshots.get(&key).cloned())
     }
 
     async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
         let mut inner = self.write();
-        let replace = inner.snapshots.get(stream).is_none_or(|old| {
-            snapshot.version >= old.version || snapshot.state_version != old.state_version
+        let key = (stream.clone(), snapshot.aggregate.clone());
+        let replace = inner.snapshots.get(&key).is_none_or(|old| {
+            snapshot.state_version > old.state_version
+                || (snapshot.state_version == old.state_version && snapshot.version >= old.version)
         });
         if replace {
-            inner.snapshots.insert(stream.clone(), snapshot.clone());
+            inner.snapshots.insert(key, snapshot.clone());
         }
         Ok(())
     }

@@ -626,14 +626,16 @@ impl EventStore for PostgresStore {
 }
 
 impl SnapshotStore for PostgresStore {
-    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+    async fn load_snapshot(&self, stream: &StreamId, aggregate: &str) -> Result<Option<Snapshot>> {
         let row: Option<(i64, i32, String, DateTime<Utc>)> =
             sqlx::query_as(include_str!("load_snapshot.sql"))
                 .bind(stream.as_str())
+                .bind(aggregate)
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(
             row.map(|(version, state_version, state, taken_at)| Snapshot {
+                aggregate: aggregate.to_owned(),
                 version: version as u64,
                 state_version: state_version as u32,
                 state,
@@ -645,6 +647,7 @@ impl SnapshotStore for PostgresStore {
     async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
         sqlx::query(include_str!("save_snapshot.sql"))
             .bind(stream.as_str())
+            .bind(snapshot.aggregate.as_str())
             .bind(to_i64(snapshot.version))
             .bind(snapshot.state_version as i32)
             .bind(snapshot.state.as_str())

@@ -1,1 +1,3 @@
-SELECT version, state_version, state, taken_at FROM factum_snapshots WHERE stream_id = ?1
+SELECT version, state_version, state, taken_at
+FROM factum_snapshots
+WHERE stream_id = ?1 AND aggregate = ?2

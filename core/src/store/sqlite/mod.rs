@@ -633,14 +633,16 @@ impl EventStore for SqliteStore {
 }
 
 impl SnapshotStore for SqliteStore {
-    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>> {
+    async fn load_snapshot(&self, stream: &StreamId, aggregate: &str) -> Result<Option<Snapshot>> {
         let row: Option<(i64, i64, String, i64)> =
             sqlx::query_as(include_str!("load_snapshot.sql"))
                 .bind(stream.as_str())
+                .bind(aggregate)
                 .fetch_optional(&self.reader)
                 .await?;
         Ok(
             row.map(|(version, state_version, state, taken_at)| Snapshot {
+                aggregate: aggregate.to_owned(),
                 version: version as u64,
                 state_version: state_version as u32,
                 state,
@@ -652,6 +654,7 @@ impl SnapshotStore for SqliteStore {
     async fn save_snapshot(&self, stream: &StreamId, snapshot: &Snapshot) -> Result<()> {
         sqlx::query(include_str!("save_snapshot.sql"))
             .bind(stream.as_str())
+            .bind(snapshot.aggregate.as_str())
             .bind(snapshot.version.min(i64::MAX as u64) as i64)
             .bind(i64::from(snapshot.state_version))
             .bind(snapshot.state.as_str())

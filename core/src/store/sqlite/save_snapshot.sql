@@ -1,11 +1,13 @@
--- Keeps the newest: an older snapshot never replaces a newer one of the same state
--- version; one of another state version always replaces it.
-INSERT INTO factum_snapshots (stream_id, version, state_version, state, taken_at)
-VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (stream_id) DO UPDATE SET
+-- Keeps the newest: a snapshot replaces the stored one if it is at a later stream version
+-- of the same state version, or of a later state version. Code of an older state version
+-- (a rollback, a rolling deploy) never replaces what newer code wrote.
+INSERT INTO factum_snapshots (stream_id, aggregate, version, state_version, state, taken_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+ON CONFLICT (stream_id, aggregate) DO UPDATE SET
     version = excluded.version,
     state_version = excluded.state_version,
     state = excluded.state,
     taken_at = excluded.taken_at
-WHERE excluded.version >= factum_snapshots.version
-   OR excluded.state_version <> factum_snapshots.state_version
+WHERE excluded.state_version > factum_snapshots.state_version
+   OR (excluded.state_version = factum_snapshots.state_version
+       AND excluded.version >= factum_snapshots.version)

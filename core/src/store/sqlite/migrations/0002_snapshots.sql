@@ -1,9 +1,11 @@
--- The latest snapshot of each stream (see factum::snapshot).
+-- The latest snapshot of each stream, per aggregate type reading it (see factum::snapshot).
 CREATE TABLE factum_snapshots (
-    stream_id      TEXT    PRIMARY KEY NOT NULL,
+    stream_id      TEXT    NOT NULL,
+    aggregate      TEXT    NOT NULL,
     version        INTEGER NOT NULL,
     state_version  INTEGER NOT NULL,
     state          TEXT    NOT NULL,
     -- microseconds since the Unix epoch, UTC
-    taken_at       INTEGER NOT NULL
+    taken_at       INTEGER NOT NULL,
+    PRIMARY KEY (stream_id, aggregate)
 ) WITHOUT ROWID;
