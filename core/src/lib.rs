@@ -89,6 +89,7 @@ pub use factum_macros::aggregate;
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::aggregate::names_are_distinct;
     pub use crate::registry::EventRegistration;
     pub use crate::versioned::{run_upcaster, try_run_upcaster};
     pub use inventory;

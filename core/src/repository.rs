@@ -88,7 +88,8 @@ pub struct Loaded<A> {
     pub state: A,
     /// The version of the last event applied (0: no events).
     pub version: u64,
-    /// Whether the stream is tombstoned (the state is its last state before deletion).
+    /// Whether the stream is tombstoned now. (For `load_at` and `load_as_of` too: it says
+    /// what the aggregate is today, not what it was at that version or time.)
     pub deleted: bool,
 }
 
@@ -415,9 +416,10 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 Err(StoreError::StreamDeleted { .. }) if !start.loaded.deleted => {
                     // The history is still there; read it, and say the aggregate is gone.
                     start.loaded.deleted = true;
+                    let next = start.loaded.version + 1;
                     events = self
                         .store
-                        .read_stream(stream, ReadStream::forward().from(from).including_deleted());
+                        .read_stream(stream, ReadStream::forward().from(next).including_deleted());
                     continue;
                 }
                 Err(err) => return Err(err.into()),

@@ -130,7 +130,9 @@ impl SnapshotPolicy {
 
     /// Whether appending moved the stream across a multiple of `every_events`.
     pub(crate) fn crossed(&self, before: u64, after: u64) -> bool {
-        self.every_events.is_some_and(|n| after / n > before / n)
+        self.every_events
+            .map(|n| n.max(1))
+            .is_some_and(|n| after / n > before / n)
     }
 
     /// Whether a load replayed enough events to deserve a snapshot.

@@ -49,6 +49,7 @@ pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<
 
 /// An aggregate rebuilt from the given events.
 #[derive(Debug)]
+#[must_use = "a test needs `.when(command)` and then an assertion"]
 pub struct Given<A> {
     state: A,
 }
@@ -74,6 +75,7 @@ impl<A: Aggregate> Given<A> {
 
 /// The outcome of a command.
 #[derive(Debug)]
+#[must_use = "assert the outcome with `.then(...)` or `.then_error(...)`"]
 pub struct When<A: Aggregate> {
     state: A,
     outcome: Result<Vec<A::Event>, A::Error>,

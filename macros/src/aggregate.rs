@@ -176,7 +176,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
             const _: () = {
                 #[allow(dead_code)]
-                fn is_member<E: ::factum::MemberOf<#events>>() {}
+                fn is_member<__FactumEvent: ::factum::MemberOf<#events>>() {}
                 #[allow(dead_code)]
                 fn check() {
                     is_member::<#event>();

@@ -74,7 +74,20 @@ pub fn expand(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
             }
             name.as_str().to_owned()
         }
-        None => args.ident.to_string(),
+        None => {
+            let name = args.ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            if let Some(problem) = name_problem(&name) {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "{problem}; this type's name is used as its event name, so give it one: \
+                         #[event(name = \"...\")]"
+                    ))
+                    .with_span(&args.ident),
+                );
+            }
+            name
+        }
     };
 
     let version = args.version.as_ref().map_or(1, |v| **v);

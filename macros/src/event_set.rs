@@ -126,14 +126,20 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
             }
         }
 
-        impl<A> ::factum::Dispatch<A> for #set
+        impl<__FactumAggregate> ::factum::Dispatch<__FactumAggregate> for #set
         where
-            A: #(#bounds)+*,
+            __FactumAggregate: #(#bounds)+*,
         {
-            fn dispatch(&self, aggregate: &mut A) {
+            fn dispatch(&self, aggregate: &mut __FactumAggregate) {
                 match self { #(#dispatch_arms)* }
             }
         }
+
+        const _: () = ::core::assert!(
+            ::factum::__private::names_are_distinct(<#set as ::factum::EventSet>::NAMES),
+            "two event types of this set are stored under the same name; give one of them \
+             another `#[event(name = ...)]`",
+        );
 
         #(#impls)*
     })
