@@ -383,15 +383,19 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// too much.
     async fn load_latest(&self, stream: &StreamId) -> Result<Start<A>, RepositoryError<A::Error>> {
         let start = self.snapshot(stream).await.unwrap_or_else(Start::empty);
-        let done = self.replay(stream, start, |_| true).await?;
+        let mut done = self.replay(stream, start, |_| true).await?;
         if let Some((snapshots, policy)) = &self.snapshots {
             let replayed = done.loaded.version - done.snapshot_version;
+            let now = Utc::now();
             if policy.replayed_too_many(replayed)
-                && policy.interval_allows(done.snapshot_taken_at, Utc::now())
+                && policy.interval_allows(done.snapshot_taken_at, now)
             {
                 snapshots
                     .save(stream, &done.loaded.state, done.loaded.version)
                     .await;
+                // What follows in this call (a command's snapshot) sees this one.
+                done.snapshot_taken_at = Some(now);
+                done.snapshot_version = done.loaded.version;
             }
         }
         Ok(done)

@@ -9,6 +9,7 @@
 //! # enum CounterEvent { Deposited(Deposited) }
 //! # #[derive(Default, Debug)]
 //! # struct Counter { total: i64 }
+//! # #[derive(Clone)]
 //! # struct Deposit(i64);
 //! # #[derive(Debug, PartialEq, thiserror::Error)]
 //! # #[error("amounts must be positive")]
@@ -56,14 +57,19 @@ pub struct Given<A> {
 
 impl<A: Aggregate> Given<A> {
     /// Decides `command` against the state.
-    pub fn when<C>(self, command: C) -> When<A>
+    pub fn when<C: Clone>(self, command: C) -> When<A>
     where
         A: Handles<C>,
     {
-        let outcome = self.state.handle(command);
+        let outcome = self.state.handle(command.clone());
+        let recorded = match &outcome {
+            Err(error) => self.state.rejection(&command, error),
+            Ok(_) => None,
+        };
         When {
             state: self.state,
             outcome,
+            recorded,
         }
     }
 
@@ -79,6 +85,8 @@ impl<A: Aggregate> Given<A> {
 pub struct When<A: Aggregate> {
     state: A,
     outcome: Result<Vec<A::Event>, A::Error>,
+    /// The event a refusal is recorded as, for commands that record refusals.
+    recorded: Option<A::Event>,
 }
 
 impl<A: Aggregate> When<A>
@@ -128,6 +136,30 @@ where
                 "expected the command to be refused with {expected:?}, but it produced {} event(s)\n{}",
                 events.len(),
                 diff(&[], &events)
+            ),
+        }
+    }
+
+    /// Asserts that the command was refused with `expected` and that the refusal is
+    /// recorded as `event` (commands with `#[handle(record_rejection = ...)]`).
+    #[track_caller]
+    pub fn then_rejected(self, expected: A::Error, event: A::Event)
+    where
+        A::Error: PartialEq,
+    {
+        match (&self.outcome, self.recorded) {
+            (Err(error), Some(recorded)) if *error == expected && recorded == event => {}
+            (Err(error), recorded) if *error == expected => panic!(
+                "the command was refused as expected, but the refusal was recorded differently\n{}",
+                diff(&[event], recorded.as_slice())
+            ),
+            (Err(error), _) => panic!(
+                "the command was refused, but not as expected\n  expected error: {expected:?}\n  actual error:   {error:?}"
+            ),
+            (Ok(events), _) => panic!(
+                "expected the command to be refused with {expected:?}, but it produced {} event(s)\n{}",
+                events.len(),
+                diff(&[], events)
             ),
         }
     }

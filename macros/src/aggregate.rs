@@ -27,10 +27,13 @@ struct HandleArgs {
 struct Apply {
     method: syn::Ident,
     event: syn::Type,
+    /// The function's `#[cfg]`s, repeated on what is generated for it.
+    cfgs: Vec<syn::Attribute>,
 }
 
 struct Handle {
     method: syn::Ident,
+    cfgs: Vec<syn::Attribute>,
     command: syn::Type,
     output: syn::Type,
     record_rejection: Option<syn::Ident>,
@@ -134,6 +137,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                             applies.push(Apply {
                                 method: f.sig.ident.clone(),
                                 event,
+                                cfgs: cfgs_of(&f.attrs),
                             });
                         }
                     }
@@ -148,6 +152,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 match (options, handle_signature(&f.sig)) {
                     (Ok(options), Ok((command, output))) => handles.push(Handle {
                         method: f.sig.ident.clone(),
+                        cfgs: cfgs_of(&f.attrs),
                         command,
                         output,
                         record_rejection: options.record_rejection,
@@ -166,14 +171,20 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let category = args.category.as_str();
 
     let apply_impls = applies.iter().map(|a| {
-        let Apply { method, event } = a;
+        let Apply {
+            method,
+            event,
+            cfgs,
+        } = a;
         let span = event.span();
         quote_spanned! {span=>
+            #(#cfgs)*
             impl ::factum::Applies<#event> for #state {
                 fn apply_event(&mut self, event: &#event) {
                     self.#method(event)
                 }
             }
+            #(#cfgs)*
             const _: () = {
                 #[allow(dead_code)]
                 fn is_member<__FactumEvent: ::factum::MemberOf<#events>>() {}
@@ -187,6 +198,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let handle_impls = handles.iter().map(|h| {
         let Handle {
             method,
+            cfgs,
             command,
             output,
             record_rejection,
@@ -206,6 +218,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
         };
         quote! {
+            #(#cfgs)*
             impl ::factum::Handles<#command> for #state {
                 fn handle(&self, command: #command) -> ::core::result::Result<::std::vec::Vec<#events>, #error> {
                     #call
@@ -319,6 +332,15 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
         syn::ReturnType::Default => return Err(wrong(sig.ident.span())),
     };
     Ok((command, output))
+}
+
+/// The `#[cfg(...)]` attributes among `attrs`.
+fn cfgs_of(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .cloned()
+        .collect()
 }
 
 fn category_problem(category: &str) -> Option<&'static str> {

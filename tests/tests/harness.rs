@@ -130,3 +130,43 @@ fn rejections_can_be_recorded_as_facts() {
         None
     );
 }
+
+#[test]
+fn recorded_refusals_are_asserted_with_their_event() {
+    given::<Account>([opened()])
+        .when(Withdraw { cents: 9 })
+        .then_rejected(
+            AccountError::InsufficientFunds {
+                balance: 0,
+                requested: 9,
+            },
+            WithdrawalRejected {
+                requested: 9,
+                balance: 0,
+            }
+            .into(),
+        );
+    let wrong = panic_message(|| {
+        given::<Account>([opened()])
+            .when(Withdraw { cents: 9 })
+            .then_rejected(
+                AccountError::InsufficientFunds {
+                    balance: 0,
+                    requested: 9,
+                },
+                WithdrawalRejected {
+                    requested: 9,
+                    balance: 1,
+                }
+                .into(),
+            );
+    });
+    assert!(
+        wrong.contains("the refusal was recorded differently"),
+        "{wrong}"
+    );
+    assert!(
+        wrong.contains("+ [0] WithdrawalRejected(WithdrawalRejected { requested: 9, balance: 0 })"),
+        "{wrong}"
+    );
+}

@@ -218,10 +218,17 @@ mod tests {
     fn overdrafts_are_refused_and_recorded() {
         given::<Account>([opened()])
             .when(Withdraw { cents: 1 })
-            .then_error(AccountError::InsufficientFunds {
-                balance: 0,
-                requested: 1,
-            });
+            .then_rejected(
+                AccountError::InsufficientFunds {
+                    balance: 0,
+                    requested: 1,
+                },
+                WithdrawalRejected {
+                    requested: 1,
+                    balance: 0,
+                }
+                .into(),
+            );
     }
 
     #[test]

@@ -49,11 +49,22 @@ impl Account {
         Ok(vec![Deposited { cents: cmd.0 }.into()])
     }
 
+    /// Configured out: nothing is generated for it either.
+    #[cfg(any())]
+    #[handle]
+    fn hidden(&self, cmd: Hidden) -> Result<Vec<AccountEvent>, Refused> {
+        let _ = cmd;
+        Ok(vec![])
+    }
+
     /// Ordinary methods stay as they are.
     fn doubled(&self) -> i64 {
         self.balance * 2
     }
 }
+
+#[cfg(any())]
+struct Hidden;
 
 fn main() {
     use factum::{Aggregate, EventSet, Handles};
