@@ -101,6 +101,10 @@ pub mod __private {
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;
 
+/// The schemars version event schemas are generated with: `#[derive(Event)]` needs the
+/// type to implement its `JsonSchema`.
+pub use schemars;
+
 /// The README's examples, compiled as doctests so they cannot go stale.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -264,8 +264,8 @@ fn apply_signature(sig: &syn::Signature) -> syn::Result<syn::Type> {
     }
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
-        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => {}
-        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() => {
+        Some(syn::FnArg::Receiver(r)) if borrowed_self(r) == Some(true) => {}
+        Some(syn::FnArg::Receiver(r)) if borrowed_self(r) == Some(false) => {
             return Err(syn::Error::new(
                 r.span(),
                 "an #[apply] function changes the state: take `&mut self`",
@@ -307,8 +307,8 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
     }
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
-        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
-        Some(syn::FnArg::Receiver(r)) if r.reference.is_some() => {
+        Some(syn::FnArg::Receiver(r)) if borrowed_self(r) == Some(false) => {}
+        Some(syn::FnArg::Receiver(r)) if borrowed_self(r) == Some(true) => {
             return Err(syn::Error::new(
                 r.span(),
                 "a #[handle] function only decides: take `&self`; the events it returns change \
@@ -332,6 +332,15 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
         syn::ReturnType::Default => return Err(wrong(sig.ident.span())),
     };
     Ok((command, output))
+}
+
+/// `Some(mutable)` for `&self`/`&mut self` (also written `self: &Self`, `self: &mut Self`),
+/// `None` for `self` by value or other receivers.
+fn borrowed_self(receiver: &syn::Receiver) -> Option<bool> {
+    match &*receiver.ty {
+        syn::Type::Reference(r) => Some(r.mutability.is_some()),
+        _ => None,
+    }
 }
 
 /// The `#[cfg(...)]` attributes among `attrs`.

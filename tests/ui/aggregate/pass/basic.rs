@@ -37,7 +37,7 @@ impl Account {
     }
 
     #[apply]
-    fn withdrawn(&mut self, e: &Withdrawn) {
+    fn withdrawn(self: &mut Self, e: &Withdrawn) {
         self.balance -= e.cents;
     }
 
