@@ -265,7 +265,12 @@ pub(super) fn read<'a>(
         };
         let first = std::mem::replace(&mut reader.first, false);
         if page.count == 0 {
-            if first && let Some(err) = reader.empty_error(&page) {
+            // A stream deleted between two pages ends the read with the error too, rather
+            // than looking like a stream that simply ended.
+            let stream_source = matches!(reader.source, Source::Stream { .. });
+            if (first || stream_source)
+                && let Some(err) = reader.empty_error(&page)
+            {
                 return Err(err);
             }
             return Ok(None);
