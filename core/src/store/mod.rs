@@ -37,6 +37,8 @@ pub mod memory;
 mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod validate;
@@ -361,6 +363,19 @@ pub struct StoreLimits {
     /// The largest append accepted (the sum over its events), in bytes. Databases cap
     /// the size of one statement (PostgreSQL at 1 GiB), so a batch must stay well below.
     pub max_append_size: usize,
+}
+
+impl StoreLimits {
+    /// Refuses limits no store can work with.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.max_event_size == 0 || self.max_append_size == 0 {
+            return Err(crate::StoreError::InvalidConfig(
+                "max_event_size and max_append_size must be at least 1 byte".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for StoreLimits {

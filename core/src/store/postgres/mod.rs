@@ -49,6 +49,7 @@ use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
+use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -162,11 +163,7 @@ impl PostgresStore {
     /// Connects with explicit settings, creates the schema if needed and migrates it.
     pub async fn connect_with(config: PostgresConfig) -> Result<Self> {
         validate_schema(&config.schema)?;
-        if config.limits.max_event_size == 0 || config.limits.max_append_size == 0 {
-            return Err(StoreError::InvalidConfig(
-                "max_event_size and max_append_size must be at least 1 byte".into(),
-            ));
-        }
+        config.limits.check()?;
         // Quoted, so that names which are SQL keywords (`order`, `user`) work too.
         let quoted = format!("\"{}\"", config.schema);
         let options = PgConnectOptions::from_str(&config.url)?.options([
@@ -367,18 +364,6 @@ impl PostgresStore {
     }
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
-fn corrupt(position: i64, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        position: Position(position as u64),
-        reason: reason.to_string(),
-    }
-}
-
 /// Decodes an event row whose stream is known; its version is column `at` and the other
 /// fields follow it (2 for `read_stream_*.sql`, 3 for `read_all.sql`).
 fn decode(row: &PgRow, stream: &StreamId, at: usize) -> Result<RecordedEvent> {
@@ -420,10 +405,6 @@ fn stream_info_of(row: &PgRow) -> Result<StreamInfo> {
         version: row.try_get::<i64, _>(1)? as u64,
         deleted_at: row.try_get(2)?,
     })
-}
-
-fn to_i64(value: u64) -> i64 {
-    value.min(i64::MAX as u64) as i64
 }
 
 /// Where a global-log read stands.
@@ -525,23 +506,21 @@ impl EventStore for PostgresStore {
                     cursor.rows = None;
                     // The query ended before the limit: is there committed data it could
                     // not return yet?
-                    let target = match cursor.target {
-                        Some(target) => target,
-                        None => *cursor.target.insert(self.committed_head().await?),
-                    };
+                    let (head, pending): (i64, bool) =
+                        sqlx::query_as(include_str!("read_all_pending.sql"))
+                            .bind(to_i64(cursor.from.0))
+                            .bind(cursor.target.map(|t| to_i64(t.0)))
+                            .bind(&cursor.event_types)
+                            .bind(&cursor.categories)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    let target = *cursor.target.get_or_insert(Position(head as u64));
                     if empty_first_query && cursor.from > target.next() {
                         return Err(StoreError::PositionBeyondHead {
                             requested: cursor.from,
                             head: target,
                         });
                     }
-                    let pending: bool = sqlx::query_scalar(include_str!("read_all_pending.sql"))
-                        .bind(to_i64(cursor.from.0))
-                        .bind(to_i64(target.0))
-                        .bind(&cursor.event_types)
-                        .bind(&cursor.categories)
-                        .fetch_one(&self.pool)
-                        .await?;
                     if !pending {
                         return Ok(None);
                     }

@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
+use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
     AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
     StoreLimits, StreamInfo, prepare_batch,
@@ -169,11 +170,7 @@ impl SqliteStore {
 
     /// Opens a store with explicit settings.
     pub async fn open_with(config: SqliteConfig) -> Result<Self> {
-        if config.limits.max_event_size == 0 || config.limits.max_append_size == 0 {
-            return Err(StoreError::InvalidConfig(
-                "max_event_size and max_append_size must be at least 1 byte".into(),
-            ));
-        }
+        config.limits.check()?;
         let base = match &config.location {
             Location::File(path) => SqliteConnectOptions::new()
                 .filename(path)
@@ -364,20 +361,8 @@ fn insert_sql(rows: usize) -> Arc<str> {
     all[index].clone()
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
 fn micros_to_time(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
-}
-
-fn corrupt(position: i64, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        position: Position(position as u64),
-        reason: reason.to_string(),
-    }
 }
 
 /// A row of a page, as `read_stream_*.sql` builds it (the stream id is known).
@@ -589,7 +574,7 @@ impl EventStore for SqliteStore {
         let rows = sqlx::query(include_str!("list_streams.sql"))
             .bind(category)
             .bind(after.map_or("", StreamId::as_str))
-            .bind(limit.min(i64::MAX as usize) as i64)
+            .bind(to_i64(limit as u64))
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(stream_info_of).collect()
@@ -655,7 +640,7 @@ impl SnapshotStore for SqliteStore {
         sqlx::query(include_str!("save_snapshot.sql"))
             .bind(stream.as_str())
             .bind(snapshot.aggregate.as_str())
-            .bind(snapshot.version.min(i64::MAX as u64) as i64)
+            .bind(to_i64(snapshot.version))
             .bind(i64::from(snapshot.state_version))
             .bind(snapshot.state.as_str())
             .bind(snapshot.taken_at.timestamp_micros())

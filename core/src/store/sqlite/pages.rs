@@ -13,6 +13,7 @@ use sqlx::{Row, SqlSafeStr};
 use tokio::task::JoinHandle;
 
 use super::decode_page;
+use crate::store::sql::to_i64;
 use crate::store::{Direction, EventStream};
 use crate::{Position, Result, StoreError, StreamId};
 
@@ -93,10 +94,6 @@ impl RawPage {
     fn json(&self) -> Result<&str> {
         Ok(self.row.try_get(0)?)
     }
-}
-
-fn to_i64(value: u64) -> i64 {
-    value.min(i64::MAX as u64) as i64
 }
 
 /// SQLITE_TOOBIG: the page's text would exceed SQLite's string limit (10^9 bytes).
