@@ -489,34 +489,19 @@ pub async fn stale_or_broken_snapshots_are_ignored<
     assert!(store.load_snapshot(&stream, v2).await.unwrap().is_none());
 
     // A snapshot written under an older state version is shaped differently: ignored.
-    let old_shape = Snapshot {
-        aggregate: account().into(),
-        version: 2,
-        state_version: 0,
-        state: "{\"cents_total\": 999999}".into(),
-        taken_at: chrono::Utc::now(),
-    };
-    store_with_only(&store, &repo.stream_id("c").unwrap(), &old_shape).await;
+    let old_shape = account_snapshot(2, 0, "{\"cents_total\": 999999}");
+    let c = repo.stream_id("c").unwrap();
+    store.save_snapshot(&c, &old_shape).await.unwrap();
     opened(&repo, "c").await;
     repo.execute("c", Deposit { cents: 7 }, meta())
         .await
         .unwrap();
     assert_eq!(repo.load("c").await.unwrap().state.balance, 7);
-    let rebuilt = store
-        .load_snapshot(&repo.stream_id("c").unwrap(), account())
-        .await
-        .unwrap()
-        .unwrap();
+    let rebuilt = store.load_snapshot(&c, account()).await.unwrap().unwrap();
     assert_eq!((rebuilt.state_version, rebuilt.version), (1, 2));
 
     // A snapshot from newer code (a later state version) is neither read nor replaced.
-    let newer = Snapshot {
-        aggregate: account().into(),
-        version: 1,
-        state_version: 2,
-        state: "{\"shape\": \"of the future\"}".into(),
-        taken_at: chrono::Utc::now(),
-    };
+    let newer = account_snapshot(1, 2, "{\"shape\": \"of the future\"}");
     store.save_snapshot(&stream, &newer).await.unwrap();
     repo.execute("b", Deposit { cents: 2 }, meta())
         .await
@@ -535,22 +520,12 @@ pub async fn stale_or_broken_snapshots_are_ignored<
     // A snapshot that does not decode is ignored.
     let d = repo.stream_id("d").unwrap();
     opened(&repo, "d").await;
-    let garbage = Snapshot {
-        aggregate: account().into(),
-        version: 1,
-        state_version: 1,
-        state: "{\"balance\": \"not a number\"}".into(),
-        taken_at: chrono::Utc::now(),
-    };
+    let garbage = account_snapshot(1, 1, "{\"balance\": \"not a number\"}");
     store.save_snapshot(&d, &garbage).await.unwrap();
     let replayed = repo.load("d").await.unwrap();
     assert_eq!((replayed.version, replayed.state.open), (1, true));
     // An older snapshot never replaces a newer one of the same state version.
-    let older = Snapshot {
-        version: 0,
-        state: "{}".into(),
-        ..garbage.clone()
-    };
+    let older = account_snapshot(0, 1, "{}");
     store.save_snapshot(&d, &older).await.unwrap();
     assert_eq!(
         store
@@ -566,7 +541,13 @@ pub async fn stale_or_broken_snapshots_are_ignored<
     assert!(repo.load("b").await.unwrap().deleted);
 }
 
-/// Stores `snapshot` for `stream` before the stream has events.
-async fn store_with_only<S: SnapshotStore>(store: &S, stream: &StreamId, snapshot: &Snapshot) {
-    store.save_snapshot(stream, snapshot).await.unwrap();
+/// A snapshot of [`Account`] as some version of the code could have written it.
+fn account_snapshot(version: u64, state_version: u32, state: &str) -> Snapshot {
+    Snapshot {
+        aggregate: account().into(),
+        version,
+        state_version,
+        state: state.into(),
+        taken_at: chrono::Utc::now(),
+    }
 }
