@@ -51,7 +51,7 @@
 //! # assert_eq!(c.total, 5);
 //! ```
 
-use crate::{EventData, RecordedEvent, UpcastError};
+use crate::{EventData, EventView, RecordedEvent, UpcastError};
 
 /// The closed set of events an aggregate is built from. Derive it with
 /// `#[derive(EventSet)]` on an enum whose variants each hold one event type.
@@ -67,7 +67,13 @@ pub trait EventSet: Sized + Send + Sync + 'static {
 
     /// Decodes a recorded event of the set (upcasting it); `Ok(None)` if its type is not
     /// in the set.
-    fn from_recorded(event: &RecordedEvent) -> Result<Option<Self>, UpcastError>;
+    fn from_recorded(event: &RecordedEvent) -> Result<Option<Self>, UpcastError> {
+        Self::from_view(event.view())
+    }
+
+    /// Decodes a stored event of the set (upcasting it); `Ok(None)` if its type is not in
+    /// the set.
+    fn from_view(event: EventView<'_>) -> Result<Option<Self>, UpcastError>;
 }
 
 /// Marks an event type as a member of the set `S`; `#[derive(EventSet)]` implements it.

@@ -189,6 +189,18 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// A borrowed view of the fields a fold reads.
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            stream_version: self.stream_version,
+            position: self.position,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: self.payload.as_str(),
+            recorded_at: self.recorded_at,
+        }
+    }
+
     /// The stream's category.
     pub fn category(&self) -> &str {
         self.stream_id.category()
@@ -198,6 +210,28 @@ impl RecordedEvent {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         self.payload.decode()
     }
+}
+
+/// What folding an event into state needs, borrowed from wherever the store keeps it.
+///
+/// [`EventStore::scan_stream`](crate::EventStore::scan_stream) hands these out straight
+/// from the database rows, so rebuilding an aggregate allocates nothing per event beyond
+/// what decoding the payload takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EventView<'a> {
+    /// Its version within the stream.
+    pub stream_version: u64,
+    /// Its position in the global log.
+    pub position: Position,
+    /// The event type name.
+    pub event_type: &'a str,
+    /// The payload's schema version.
+    pub schema_version: u32,
+    /// The JSON payload text.
+    pub payload: &'a str,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub mod testing;
 pub mod versioned;
 
 pub use error::{ActualVersion, Result, StoreError};
-pub use event::{EventData, Payload, RecordedEvent};
+pub use event::{EventData, EventView, Payload, RecordedEvent};
 pub use event_id::EventId;
 pub use expected_version::ExpectedVersion;
 pub use metadata::Metadata;

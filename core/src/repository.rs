@@ -37,17 +37,17 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Aggregate, AppendResult, EventSet, EventStore, ExpectedVersion, Handles, Metadata, Position,
-    ReadStream, RecordedEvent, Snapshot, SnapshotPolicy, SnapshotStore, StoreError, StreamId,
+    Aggregate, AppendResult, EventSet, EventStore, EventView, ExpectedVersion, Handles, Metadata,
+    Position, ReadStream, Snapshot, SnapshotPolicy, SnapshotStore, StoreError, StreamId,
     UpcastError,
 };
 
@@ -407,53 +407,55 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         &self,
         stream: &StreamId,
         start: Start<A>,
-        keep: impl Fn(&RecordedEvent) -> bool,
+        keep: impl Fn(&EventView<'_>) -> bool + Sync,
     ) -> Result<Start<A>, RepositoryError<A::Error>> {
-        let from = start.loaded.version + 1;
         let mut start = start;
-        let mut events = self
-            .store
-            .read_stream(stream, ReadStream::forward().from(from));
+        let mut options = ReadStream::forward().from(start.loaded.version + 1);
+        let skip_unknown = self.options.unknown_events == UnknownEvents::Skip;
         loop {
-            let next = match events.try_next().await {
-                Ok(next) => next,
+            let loaded = &mut start.loaded;
+            let scanned = self
+                .store
+                .scan_stream(stream, options.clone(), |event| {
+                    if !keep(&event) {
+                        return ControlFlow::Break(None);
+                    }
+                    match A::Event::from_view(event) {
+                        Ok(Some(decoded)) => loaded.state.apply(&decoded),
+                        Ok(None) if skip_unknown => {}
+                        Ok(None) => {
+                            return ControlFlow::Break(Some(RepositoryError::UnknownEvent {
+                                stream: stream.clone(),
+                                version: event.stream_version,
+                                event_type: event.event_type.to_owned(),
+                            }));
+                        }
+                        Err(source) => {
+                            return ControlFlow::Break(Some(RepositoryError::Decode {
+                                stream: stream.clone(),
+                                version: event.stream_version,
+                                event_type: event.event_type.to_owned(),
+                                source,
+                            }));
+                        }
+                    }
+                    loaded.version = event.stream_version;
+                    ControlFlow::Continue(())
+                })
+                .await;
+            match scanned {
+                Ok(ControlFlow::Continue(())) | Ok(ControlFlow::Break(None)) => return Ok(start),
+                Ok(ControlFlow::Break(Some(err))) => return Err(err),
                 Err(StoreError::StreamDeleted { .. }) if !start.loaded.deleted => {
                     // The history is still there; read it, and say the aggregate is gone.
                     start.loaded.deleted = true;
-                    let next = start.loaded.version + 1;
-                    events = self
-                        .store
-                        .read_stream(stream, ReadStream::forward().from(next).including_deleted());
-                    continue;
+                    options = ReadStream::forward()
+                        .from(start.loaded.version + 1)
+                        .including_deleted();
                 }
                 Err(err) => return Err(err.into()),
-            };
-            let Some(recorded) = next else { break };
-            if !keep(&recorded) {
-                break;
             }
-            match A::Event::from_recorded(&recorded) {
-                Ok(Some(event)) => start.loaded.state.apply(&event),
-                Ok(None) if self.options.unknown_events == UnknownEvents::Skip => {}
-                Ok(None) => {
-                    return Err(RepositoryError::UnknownEvent {
-                        stream: stream.clone(),
-                        version: recorded.stream_version,
-                        event_type: recorded.event_type,
-                    });
-                }
-                Err(source) => {
-                    return Err(RepositoryError::Decode {
-                        stream: stream.clone(),
-                        version: recorded.stream_version,
-                        event_type: recorded.event_type,
-                        source,
-                    });
-                }
-            }
-            start.loaded.version = recorded.stream_version;
         }
-        Ok(start)
     }
 
     /// Runs `command` against `id`: load, decide, append with the loaded version as the

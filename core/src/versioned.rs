@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::registry::EventDescriptor;
-use crate::{EventData, RecordedEvent};
+use crate::{EventData, EventView, RecordedEvent};
 
 /// A versioned domain event. Derive it with `#[derive(Event)]`; see the
 /// [module docs](self) and the derive's documentation for the attributes.
@@ -63,22 +63,27 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Builds the current type from a recorded event of this type, upcasting on the way.
     fn from_recorded(event: &RecordedEvent) -> Result<Self, UpcastError> {
+        Self::from_view(event.view())
+    }
+
+    /// Builds the current type from a stored event of this type, upcasting on the way.
+    fn from_view(event: EventView<'_>) -> Result<Self, UpcastError> {
         if event.event_type != Self::NAME {
             return Err(UpcastError::WrongType {
                 expected: Self::NAME,
-                found: event.event_type.clone(),
+                found: event.event_type.to_owned(),
             });
         }
         if event.schema_version == Self::VERSION {
             // The common case: stored by the current code, decoded in one pass.
-            return serde_json::from_str(event.payload.as_str()).map_err(|e| UpcastError::Decode {
+            return serde_json::from_str(event.payload).map_err(|e| UpcastError::Decode {
                 event: Self::NAME,
                 version: Self::VERSION,
                 reason: e.to_string(),
             });
         }
         let stored: Value =
-            serde_json::from_str(event.payload.as_str()).map_err(|e| UpcastError::Decode {
+            serde_json::from_str(event.payload).map_err(|e| UpcastError::Decode {
                 event: Self::NAME,
                 version: event.schema_version,
                 reason: e.to_string(),

@@ -83,7 +83,7 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         quote! {
             if event.event_type == <#ty as ::factum::Event>::NAME {
                 return ::core::result::Result::Ok(::core::option::Option::Some(
-                    Self::#v(<#ty as ::factum::Event>::from_recorded(event)?),
+                    Self::#v(<#ty as ::factum::Event>::from_view(event)?),
                 ));
             }
         }
@@ -118,8 +118,8 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                 match self { #(#data_arms)* }
             }
 
-            fn from_recorded(
-                event: &::factum::RecordedEvent,
+            fn from_view(
+                event: ::factum::EventView<'_>,
             ) -> ::core::result::Result<::core::option::Option<Self>, ::factum::UpcastError> {
                 #(#decode_arms)*
                 ::core::result::Result::Ok(::core::option::Option::None)

@@ -25,11 +25,14 @@
 //! call. Only the read methods box, because they return long-lived streams of rows.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 use futures_core::stream::BoxStream;
 
-use crate::{EventData, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
+use futures_util::TryStreamExt;
+
+use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
 mod idempotency;
 pub mod memory;
@@ -77,6 +80,34 @@ pub trait EventStore: Send + Sync {
     /// [`ReadStream::including_deleted`] asks for its history. A read with a limit of 0
     /// yields nothing and checks nothing.
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_>;
+
+    /// Visits one stream's events in order, as [`read_stream`](Self::read_stream) reads
+    /// them, handing each to `visit` as a borrowed [`EventView`] until `visit` breaks.
+    ///
+    /// This is the path a fold takes (the repository rebuilds aggregates through it): a
+    /// backend may hand out views of its rows without building a [`RecordedEvent`] per
+    /// event. Returns `Break` with `visit`'s value if it stopped early, `Continue` when the
+    /// events ran out. Errors are those of `read_stream`.
+    fn scan_stream<B, F>(
+        &self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> impl Future<Output = Result<ControlFlow<B>>> + Send
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        let mut events = self.read_stream(stream, options);
+        async move {
+            while let Some(event) = events.try_next().await? {
+                if let ControlFlow::Break(done) = visit(event.view()) {
+                    return Ok(ControlFlow::Break(done));
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        }
+    }
 
     /// Reads the global log from a position (inclusive), in position order, optionally
     /// filtered by event types and stream categories. A start beyond the end of the log
@@ -135,6 +166,19 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
         (**self).read_stream(stream, options)
+    }
+
+    fn scan_stream<B, F>(
+        &self,
+        stream: &StreamId,
+        options: ReadStream,
+        visit: F,
+    ) -> impl Future<Output = Result<ControlFlow<B>>> + Send
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        (**self).scan_stream(stream, options, visit)
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {

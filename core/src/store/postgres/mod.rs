@@ -36,6 +36,7 @@
 //! Each append must be its own transaction (the index in the position restarts at 0 per
 //! statement), which is how this backend always runs them.
 
+use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -57,8 +58,8 @@ use super::{
 use crate::error::ActualVersion;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
-    EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
-    StoreError, StreamId,
+    EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
+    Result, StoreError, StreamId,
 };
 
 /// How the PostgreSQL store connects.
@@ -155,6 +156,27 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// The rows of one stream read (`read_stream_*.sql`), streamed as they arrive.
+    fn stream_rows(
+        &self,
+        stream: &StreamId,
+        options: &ReadStream,
+    ) -> BoxStream<'_, sqlx::Result<PgRow>> {
+        let (low, high) = options.version_range();
+        let sql = match options.direction {
+            Direction::Forward => include_str!("read_stream_forward.sql"),
+            Direction::Backward => include_str!("read_stream_backward.sql"),
+        };
+        let limit = options.limit.map_or(i64::MAX, |l| to_i64(l as u64));
+        sqlx::query(sql)
+            .bind(stream.as_str().to_owned())
+            .bind(options.include_deleted)
+            .bind(to_i64(low))
+            .bind(to_i64(high))
+            .bind(limit)
+            .fetch(&self.pool)
+    }
+
     /// Connects with default settings (schema `factum`) and migrates.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(PostgresConfig::new(url)).await
@@ -398,6 +420,16 @@ fn decode_logged(row: &PgRow, last: &mut Option<StreamId>) -> Result<RecordedEve
     Ok(event)
 }
 
+/// The marker row `read_stream_*.sql` gives for a deleted stream (a NULL position).
+fn check_not_deleted(row: &PgRow, stream: &StreamId) -> Result<()> {
+    if row.try_get::<Option<i64>, _>(0)?.is_none() {
+        return Err(StoreError::StreamDeleted {
+            stream: stream.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn stream_info_of(row: &PgRow) -> Result<StreamInfo> {
     let id: &str = row.try_get(0)?;
     Ok(StreamInfo {
@@ -436,30 +468,43 @@ impl EventStore for PostgresStore {
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
-        let (low, high) = options.version_range();
-        let sql = match options.direction {
-            Direction::Forward => include_str!("read_stream_forward.sql"),
-            Direction::Backward => include_str!("read_stream_backward.sql"),
-        };
-        let limit = options.limit.map_or(i64::MAX, |l| to_i64(l as u64));
-        // One query, streamed: rows are decoded as the consumer pulls them.
-        let rows = sqlx::query(sql)
-            .bind(stream.as_str().to_owned())
-            .bind(options.include_deleted)
-            .bind(to_i64(low))
-            .bind(to_i64(high))
-            .bind(limit)
-            .fetch(&self.pool);
         let id = stream.clone();
-        rows.map(move |row| {
-            let row = row?;
-            // The marker row of a deleted stream (see read_stream_forward.sql).
-            if row.try_get::<Option<i64>, _>(0)?.is_none() {
-                return Err(StoreError::StreamDeleted { stream: id.clone() });
+        self.stream_rows(stream, &options)
+            .map(move |row| {
+                let row = row?;
+                check_not_deleted(&row, &id)?;
+                decode(&row, &id, 2)
+            })
+            .boxed()
+    }
+
+    async fn scan_stream<B, F>(
+        &self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> Result<ControlFlow<B>>
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        // The rows of `read_stream`, viewed in place: no strings or ids are built.
+        let mut rows = self.stream_rows(stream, &options);
+        while let Some(row) = rows.try_next().await? {
+            check_not_deleted(&row, stream)?;
+            let view = EventView {
+                position: Position(row.try_get_unchecked::<i64, _>(0)? as u64),
+                stream_version: row.try_get_unchecked::<i64, _>(2)? as u64,
+                event_type: row.try_get_unchecked(3)?,
+                schema_version: row.try_get_unchecked::<i32, _>(4)? as u32,
+                payload: row.try_get_unchecked(5)?,
+                recorded_at: row.try_get_unchecked(7)?,
+            };
+            if let ControlFlow::Break(done) = visit(view) {
+                return Ok(ControlFlow::Break(done));
             }
-            decode(&row, &id, 2)
-        })
-        .boxed()
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
