@@ -46,11 +46,15 @@ pub mod event_id;
 pub mod expected_version;
 pub mod metadata;
 pub mod position;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod projection;
+pub mod read_model;
 pub mod registry;
 pub mod repository;
 pub mod snapshot;
 pub mod store;
 pub mod stream_id;
+pub mod subscription;
 pub mod testing;
 pub mod versioned;
 
@@ -60,6 +64,7 @@ pub use event_id::EventId;
 pub use expected_version::ExpectedVersion;
 pub use metadata::Metadata;
 pub use position::Position;
+pub use read_model::{ReadModel, ReadModelDescriptor};
 pub use registry::{EventDescriptor, events, schema_of};
 pub use snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use store::memory::MemoryStore;
@@ -83,8 +88,13 @@ pub use repository::{
 pub use factum_macros::Event;
 /// `#[derive(EventSet)]`: see [`EventSet`].
 pub use factum_macros::EventSet;
+/// `#[derive(ReadModel)]`: see [`read_model`](mod@read_model).
+pub use factum_macros::ReadModel;
 /// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
 pub use factum_macros::aggregate;
+/// `#[factum::projection(...)]`: see [`projection`](mod@projection).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use factum_macros::projection;
 
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
@@ -92,6 +102,7 @@ pub mod __private {
     pub use crate::aggregate::names_are_distinct;
     pub use crate::registry::EventRegistration;
     pub use crate::versioned::{run_upcaster, try_run_upcaster};
+    pub use futures_util::future::BoxFuture;
     pub use inventory;
     pub use serde_json;
 }

@@ -41,6 +41,11 @@ use crate::{EventData, EventView, RecordedEvent};
 
 /// A versioned domain event. Derive it with `#[derive(Event)]`; see the
 /// [module docs](self) and the derive's documentation for the attributes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Factum event",
+    label = "not an event",
+    note = "derive it: `#[derive(factum::Event, Serialize, Deserialize, JsonSchema)]`"
+)]
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable type name stored with every event of this type.
     const NAME: &'static str;

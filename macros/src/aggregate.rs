@@ -9,6 +9,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use crate::common::{Errors, borrowed_self, category_problem, cfgs_of, item_keyword_span};
+
 #[derive(FromMeta)]
 struct AggregateArgs {
     category: SpannedValue<String>,
@@ -37,23 +39,6 @@ struct Handle {
     command: syn::Type,
     output: syn::Type,
     record_rejection: Option<syn::Ident>,
-}
-
-/// Collects errors so that every mistake in a block is reported at once.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, err: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(err),
-            None => self.0 = Some(err),
-        }
-    }
-
-    fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -332,52 +317,4 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
         syn::ReturnType::Default => return Err(wrong(sig.ident.span())),
     };
     Ok((command, output))
-}
-
-/// `Some(mutable)` for `&self`/`&mut self` (also written `self: &Self`, `self: &mut Self`),
-/// `None` for `self` by value or other receivers.
-fn borrowed_self(receiver: &syn::Receiver) -> Option<bool> {
-    match &*receiver.ty {
-        syn::Type::Reference(r) => Some(r.mutability.is_some()),
-        _ => None,
-    }
-}
-
-/// The `#[cfg(...)]` attributes among `attrs`.
-fn cfgs_of(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("cfg"))
-        .cloned()
-        .collect()
-}
-
-fn category_problem(category: &str) -> Option<&'static str> {
-    if category.is_empty() {
-        Some("a category may not be empty")
-    } else if category.contains('-') {
-        Some(
-            "a category may not contain '-', which separates it from the instance id in a stream id",
-        )
-    } else if !category.as_bytes()[0].is_ascii_alphanumeric() {
-        Some("a category must start with an ASCII letter or digit")
-    } else if !category
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'@' | b'+'))
-    {
-        Some("a category may contain only ASCII letters, digits and _ . : @ +")
-    } else {
-        None
-    }
-}
-
-fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
-    match item {
-        syn::Item::Struct(i) => i.struct_token.span,
-        syn::Item::Enum(i) => i.enum_token.span,
-        syn::Item::Fn(i) => i.sig.fn_token.span,
-        syn::Item::Trait(i) => i.trait_token.span,
-        syn::Item::Mod(i) => i.mod_token.span,
-        other => other.span(),
-    }
 }

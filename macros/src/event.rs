@@ -7,6 +7,8 @@ use darling::{FromDeriveInput, FromMeta};
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::common::doc_text;
+
 #[derive(FromDeriveInput)]
 #[darling(attributes(event), forward_attrs(doc))]
 struct EventArgs {
@@ -277,24 +279,4 @@ fn name_problem(name: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// The doc comment, lines trimmed and joined; `None` without one.
-fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
-    let lines: Vec<String> = attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value().trim().to_owned()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
-    let text = lines.join("\n").trim().to_owned();
-    (!text.is_empty()).then_some(text)
 }

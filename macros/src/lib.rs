@@ -5,8 +5,11 @@
 //! generates code; every user error is reported with the span of the offending tokens.
 
 mod aggregate;
+mod common;
 mod event;
 mod event_set;
+mod projection;
+mod read_model;
 
 use proc_macro::TokenStream;
 
@@ -70,6 +73,44 @@ pub fn derive_event_set(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
     aggregate::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Declares a projection: put it on the `impl` block of the projection type.
+///
+/// ```text
+/// #[factum::projection(name = "balances", version = 2, read_models(Balance, Movement),
+///                      category = "account")]
+/// impl Balances {
+///     #[on]
+///     async fn deposited(&self, tx: &mut ProjectionTx, e: &Envelope<'_, Deposited>)
+///         -> Result<(), HandlerError> { … }
+/// }
+/// ```
+///
+/// One `#[on]` handler per event type; the subscription reads only those types (and
+/// only streams of the given categories, if any). A handler for a type that is not an
+/// event, or with the wrong signature, is a compile error.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
+    projection::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `factum::ReadModel` for a struct with named fields: a read-model table
+/// with one column per field and one `#[key]` field as its primary key.
+///
+/// ```text
+/// #[derive(ReadModel, Serialize, Deserialize)]
+/// #[read_model(table = "balances")]   // default: the type's name in snake_case
+/// struct Balance { #[key] account: String, cents: i64, note: Option<String> }
+/// ```
+#[proc_macro_derive(ReadModel, attributes(read_model, key))]
+pub fn derive_read_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    read_model::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

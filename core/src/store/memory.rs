@@ -11,8 +11,8 @@ use futures_util::stream;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::{
-    AppendResult, Direction, EventStore, EventStream, ReadAll, ReadStream, StoreLimits, StreamInfo,
-    prepare_batch,
+    AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, ReadAll,
+    ReadStream, StoreLimits, StreamInfo, prepare_batch,
 };
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
@@ -41,6 +41,7 @@ use crate::{
 pub struct MemoryStore {
     inner: Arc<RwLock<Inner>>,
     limits: StoreLimits,
+    signal: AppendSignal,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +77,7 @@ impl MemoryStore {
         MemoryStore {
             inner: Arc::default(),
             limits,
+            signal: AppendSignal::default(),
         }
     }
 
@@ -177,7 +179,11 @@ impl EventStore for MemoryStore {
         expected: ExpectedVersion,
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
-        self.append_now(stream, expected, events)
+        let done = self.append_now(stream, expected, events)?;
+        if !done.deduplicated {
+            self.signal.raise();
+        }
+        Ok(done)
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
@@ -285,6 +291,14 @@ impl EventStore for MemoryStore {
 
     async fn head_position(&self) -> Result<Position> {
         Ok(Position(self.read().log.len() as u64))
+    }
+
+    async fn settled_position(&self) -> Result<Position> {
+        self.head_position().await
+    }
+
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        Some(self.signal.watch())
     }
 }
 

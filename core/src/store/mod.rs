@@ -40,11 +40,15 @@ pub mod memory;
 mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod signal;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod validate;
+
+pub(crate) use signal::AppendSignal;
+pub use signal::AppendWatcher;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use validate::PreparedBatch;
@@ -150,6 +154,22 @@ pub trait EventStore: Send + Sync {
     /// began earlier may still commit an event below it. Start from a checkpoint (the
     /// position after the last event you handled) or from [`Position::START`].
     fn head_position(&self) -> impl Future<Output = Result<Position>> + Send;
+
+    /// The highest position at or below which the log is settled: every event there is
+    /// committed and visible, and no event can appear there later. A subscriber that
+    /// read everything up to this position may checkpoint it even if the last events it
+    /// saw were lower (filtered reads skip events).
+    ///
+    /// On SQLite and in memory this is the head; on PostgreSQL it stays below the events
+    /// of transactions older than a still-open one.
+    fn settled_position(&self) -> impl Future<Output = Result<Position>> + Send;
+
+    /// A watcher woken after appends, so that subscribers need not poll hard. `None` if
+    /// the backend cannot tell (subscribers then poll). Appends by other processes wake
+    /// it on PostgreSQL (LISTEN/NOTIFY) but not on SQLite, where polling covers them.
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        None
+    }
 }
 
 /// A shared store is a store: `Arc<SqliteStore>`, `Arc<MemoryStore>` and so on can be
@@ -211,6 +231,14 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
 
     fn head_position(&self) -> impl Future<Output = Result<Position>> + Send {
         (**self).head_position()
+    }
+
+    fn settled_position(&self) -> impl Future<Output = Result<Position>> + Send {
+        (**self).settled_position()
+    }
+
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        (**self).append_watcher()
     }
 }
 

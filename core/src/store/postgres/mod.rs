@@ -38,13 +38,14 @@
 
 use std::ops::ControlFlow;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
@@ -52,8 +53,8 @@ use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
 use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
-    AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
-    StoreLimits, StreamInfo, prepare_batch,
+    AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
+    ReadAll, ReadStream, StoreLimits, StreamInfo, prepare_batch,
 };
 use crate::error::ActualVersion;
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -144,6 +145,16 @@ fn migrator() -> Migrator {
             "snapshots",
             include_str!("migrations/0002_snapshots.sql"),
         ),
+        (
+            3,
+            "append notifications",
+            include_str!("migrations/0003_append_notify.sql"),
+        ),
+        (
+            4,
+            "projections",
+            include_str!("migrations/0004_projections.sql"),
+        ),
     ])
 }
 
@@ -153,6 +164,10 @@ pub struct PostgresStore {
     pool: PgPool,
     limits: StoreLimits,
     visibility_wait: Duration,
+    schema: Arc<str>,
+    signal: AppendSignal,
+    /// Set once the LISTEN task that raises `signal` has been started.
+    listening: Arc<OnceLock<()>>,
 }
 
 impl PostgresStore {
@@ -209,6 +224,9 @@ impl PostgresStore {
             pool,
             limits: config.limits,
             visibility_wait: config.visibility_wait,
+            schema: config.schema.into(),
+            signal: AppendSignal::default(),
+            listening: Arc::default(),
         };
         store.raise_position_base_if_needed().await?;
         Ok(store)
@@ -243,6 +261,72 @@ impl PostgresStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Starts, once, the task that LISTENs for this schema's append notifications and
+    /// raises the store's signal. It reconnects after a lost connection (raising the
+    /// signal then too, since notifications may have been missed) and ends when the
+    /// last clone of the store is dropped.
+    fn start_listening(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.listening.set(()).is_err() {
+            return;
+        }
+        let weak = self.signal.downgrade();
+        let pool = self.pool.clone();
+        let schema = self.schema.clone();
+        runtime.spawn(async move {
+            let raise = |weak: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| {
+                weak.upgrade()
+                    .map(|s| s.send_modify(|n| *n = n.wrapping_add(1)))
+                    .is_some()
+            };
+            loop {
+                let mut listener = match PgListener::connect_with(&pool).await {
+                    Ok(listener) => listener,
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot LISTEN for appends; subscribers poll");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if weak.strong_count() == 0 {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                if let Err(err) = listener.listen("factum_appends").await {
+                    tracing::warn!(%err, "cannot LISTEN for appends; subscribers poll");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                loop {
+                    let next = tokio::time::timeout(Duration::from_secs(10), listener.try_recv());
+                    match next.await {
+                        Ok(Ok(Some(note))) if note.payload() != &*schema => {}
+                        // A notification for this schema, or a reconnect after which
+                        // some may have been missed.
+                        Ok(Ok(_)) => {
+                            if !raise(&weak) {
+                                return;
+                            }
+                        }
+                        Ok(Err(err)) => {
+                            tracing::warn!(%err, "append notifications interrupted");
+                            break;
+                        }
+                        // Quiet: check whether anyone still holds the store.
+                        Err(_) if weak.strong_count() == 0 => return,
+                        Err(_) => {}
+                    }
+                }
+            }
+        });
+    }
+
+    /// The schema the store's tables are in.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// The connection pool (its `search_path` is the store's schema).
@@ -642,6 +726,18 @@ impl EventStore for PostgresStore {
                 actual: ActualVersion::from_version(version),
             }),
         }
+    }
+
+    async fn settled_position(&self) -> Result<Position> {
+        let settled: i64 = sqlx::query_scalar(include_str!("settled_position.sql"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Position(settled.max(0) as u64))
+    }
+
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        self.start_listening();
+        Some(self.signal.watch())
     }
 
     async fn head_position(&self) -> Result<Position> {

@@ -35,8 +35,8 @@ use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
 use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
-    AppendResult, Direction, EventStore, EventStream, PreparedBatch, ReadAll, ReadStream,
-    StoreLimits, StreamInfo, prepare_batch,
+    AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
+    ReadAll, ReadStream, StoreLimits, StreamInfo, prepare_batch,
 };
 use crate::error::ActualVersion;
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -135,6 +135,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     limits: StoreLimits,
+    signal: AppendSignal,
 }
 
 fn migrator() -> Migrator {
@@ -148,6 +149,11 @@ fn migrator() -> Migrator {
             2,
             "snapshots",
             include_str!("migrations/0002_snapshots.sql"),
+        ),
+        (
+            3,
+            "projections",
+            include_str!("migrations/0003_projections.sql"),
         ),
     ])
 }
@@ -207,6 +213,7 @@ impl SqliteStore {
             writer,
             reader,
             limits: config.limits,
+            signal: AppendSignal::default(),
         })
     }
 
@@ -288,6 +295,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.signal.raise();
         // One writer and AUTOINCREMENT: the batch's rowids are consecutive.
         let first = last_position as u64 + 1 - batch.len();
         Ok(AppendResult {
@@ -614,6 +622,15 @@ impl EventStore for SqliteStore {
 
     async fn head_position(&self) -> Result<Position> {
         self.head().await
+    }
+
+    async fn settled_position(&self) -> Result<Position> {
+        // One writer, positions assigned in commit order: the head is settled.
+        self.head().await
+    }
+
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        Some(self.signal.watch())
     }
 }
 

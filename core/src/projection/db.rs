@@ -1,0 +1,726 @@
+//! Where projections keep their state: the store's own database. Projection rows
+//! (checkpoint, live version), leases, and the operations on them.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::tx::{Conn, ProjectionTx, create_table, ident};
+use super::{ProjectionError, ProjectionKey};
+use crate::read_model::{KeyOf, ReadModel, ReadModelDescriptor};
+use crate::{EventStore, Position};
+
+type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+/// The database a store keeps projections in: its own.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ProjectionDb {
+    /// A SQLite store's write and read pools.
+    #[cfg(feature = "sqlite")]
+    Sqlite {
+        /// The single write connection.
+        writer: sqlx::SqlitePool,
+        /// Read connections.
+        reader: sqlx::SqlitePool,
+    },
+    /// A PostgreSQL store's pool (its `search_path` is the store's schema).
+    #[cfg(feature = "postgres")]
+    Postgres {
+        /// The pool.
+        pool: sqlx::PgPool,
+        /// The schema.
+        schema: std::sync::Arc<str>,
+    },
+}
+
+/// A store that can keep projections: read models, checkpoints and dead letters live in
+/// its database, so that they commit together.
+pub trait ProjectionStore: EventStore + Clone + 'static {
+    /// The store's database.
+    fn projection_db(&self) -> ProjectionDb;
+}
+
+#[cfg(feature = "sqlite")]
+impl ProjectionStore for crate::SqliteStore {
+    fn projection_db(&self) -> ProjectionDb {
+        ProjectionDb::Sqlite {
+            writer: self.write_pool().clone(),
+            reader: self.read_pool().clone(),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl ProjectionStore for crate::PostgresStore {
+    fn projection_db(&self) -> ProjectionDb {
+        ProjectionDb::Postgres {
+            pool: self.pool().clone(),
+            schema: self.schema().into(),
+        }
+    }
+}
+
+impl<S: ProjectionStore> ProjectionStore for std::sync::Arc<S> {
+    fn projection_db(&self) -> ProjectionDb {
+        (**self).projection_db()
+    }
+}
+
+/// Where a projection version stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Catching up beside the live version; queries do not read it.
+    Building,
+    /// The version queries read.
+    Live,
+    /// Replaced by a newer live version; its tables may be dropped.
+    Retired,
+}
+
+impl Stage {
+    fn parse(text: &str) -> Stage {
+        match text {
+            "live" => Stage::Live,
+            "retired" => Stage::Retired,
+            _ => Stage::Building,
+        }
+    }
+}
+
+/// A projection version's row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProjectionStatus {
+    /// Name and version.
+    pub key: ProjectionKey,
+    /// Building, live or retired.
+    pub stage: Stage,
+    /// Every event at or below this position has been applied.
+    pub checkpoint: Position,
+    /// Its read-model tables.
+    pub tables: Vec<String>,
+    /// When the checkpoint last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+impl ProjectionDb {
+    fn is_postgres(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { .. } => false,
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { .. } => true,
+        }
+    }
+
+    /// Begins a write transaction on the tables of projection `version`.
+    pub(crate) async fn begin(&self, version: u32) -> Result<ProjectionTx> {
+        let conn = match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { writer, .. } => {
+                Conn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
+        };
+        Ok(ProjectionTx::new(conn, version))
+    }
+
+    /// Begins a read-only transaction on the tables of projection `version`.
+    async fn begin_read(&self, version: u32) -> Result<ProjectionTx> {
+        let conn = match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { reader, .. } => Conn::Sqlite(reader.begin().await?),
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
+        };
+        Ok(ProjectionTx::new(conn, version))
+    }
+
+    /// Makes sure the projection version has its row and its tables, and returns its
+    /// checkpoint. The first version of a name goes live at once; later ones build
+    /// beside it until [`Projections::switch`].
+    pub(crate) async fn register(
+        &self,
+        key: &ProjectionKey,
+        models: &[&'static ReadModelDescriptor],
+    ) -> Result<Position> {
+        let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
+        let mut tx = self.begin(key.version).await?;
+        for model in models {
+            tx.execute(create_table(model, key.version, self.is_postgres()))
+                .await?;
+        }
+        let now = Utc::now();
+        let checkpoint: i64 = match &mut tx.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => {
+                sqlx::query(
+                    "INSERT INTO factum_projections (name, version, status, checkpoint, created_at, \
+                     updated_at, tables) \
+                     SELECT ?1, ?2, CASE WHEN EXISTS (SELECT 1 FROM factum_projections \
+                         WHERE name = ?1 AND status = 'live') THEN 'building' ELSE 'live' END, \
+                         0, ?3, ?3, ?4 \
+                     WHERE true ON CONFLICT (name, version) DO NOTHING",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .bind(micros(now))
+                .bind(serde_json::to_string(&tables).unwrap_or_default())
+                .execute(&mut **c)
+                .await?;
+                sqlx::query_scalar(
+                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .fetch_one(&mut **c)
+                .await?
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                // Registrations of one name queue, so that only one version goes live.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':projections'), hashtext($1))")
+                    .bind(&key.name)
+                    .execute(&mut **c)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO projections (name, version, status, tables) \
+                     SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM projections \
+                         WHERE name = $1 AND status = 'live') THEN 'building' ELSE 'live' END, $3 \
+                     ON CONFLICT (name, version) DO NOTHING",
+                )
+                .bind(&key.name)
+                .bind(key.version as i32)
+                .bind(&tables)
+                .execute(&mut **c)
+                .await?;
+                sqlx::query_scalar(
+                    "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2",
+                )
+                .bind(&key.name)
+                .bind(key.version as i32)
+                .fetch_one(&mut **c)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(Position(checkpoint.max(0) as u64))
+    }
+
+    /// Every version of the projection `name` (every projection if `name` is `None`).
+    pub(crate) async fn statuses(&self, name: Option<&str>) -> Result<Vec<ProjectionStatus>> {
+        let mut out = Vec::new();
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { reader, .. } => {
+                let rows = sqlx::query(
+                    "SELECT name, version, status, checkpoint, tables, updated_at \
+                     FROM factum_projections WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+                )
+                .bind(name)
+                .fetch_all(reader)
+                .await?;
+                for row in rows {
+                    let tables: String = row.try_get(4)?;
+                    out.push(ProjectionStatus {
+                        key: ProjectionKey {
+                            name: row.try_get(0)?,
+                            version: row.try_get::<i64, _>(1)? as u32,
+                        },
+                        stage: Stage::parse(row.try_get(2)?),
+                        checkpoint: Position(row.try_get::<i64, _>(3)?.max(0) as u64),
+                        tables: serde_json::from_str(&tables).unwrap_or_default(),
+                        updated_at: from_micros(row.try_get(5)?),
+                    });
+                }
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => {
+                let rows = sqlx::query(
+                    "SELECT name, version, status, checkpoint, tables, updated_at \
+                     FROM projections WHERE $1::text IS NULL OR name = $1 ORDER BY name, version",
+                )
+                .bind(name)
+                .fetch_all(pool)
+                .await?;
+                for row in rows {
+                    out.push(ProjectionStatus {
+                        key: ProjectionKey {
+                            name: row.try_get(0)?,
+                            version: row.try_get::<i32, _>(1)? as u32,
+                        },
+                        stage: Stage::parse(row.try_get(2)?),
+                        checkpoint: Position(row.try_get::<i64, _>(3)?.max(0) as u64),
+                        tables: row.try_get(4)?,
+                        updated_at: row.try_get(5)?,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checkpoint of one projection version.
+    pub(crate) async fn checkpoint(&self, key: &ProjectionKey) -> Result<Option<Position>> {
+        let found: Option<i64> =
+            match self {
+                #[cfg(feature = "sqlite")]
+                ProjectionDb::Sqlite { reader, .. } => sqlx::query_scalar(
+                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .fetch_optional(reader)
+                .await?,
+                #[cfg(feature = "postgres")]
+                ProjectionDb::Postgres { pool, .. } => {
+                    sqlx::query_scalar(
+                        "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2",
+                    )
+                    .bind(&key.name)
+                    .bind(key.version as i32)
+                    .fetch_optional(pool)
+                    .await?
+                }
+            };
+        Ok(found.map(|c| Position(c.max(0) as u64)))
+    }
+
+    /// Tries to take the lease on a projection version for `owner`.
+    pub(crate) async fn try_lease(
+        &self,
+        key: &ProjectionKey,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { writer, .. } => {
+                let now = micros(Utc::now());
+                let taken = sqlx::query(
+                    "UPDATE factum_projections SET lease_owner = ?3, lease_expires_at = ?4 \
+                     WHERE name = ?1 AND version = ?2 \
+                       AND (lease_owner IS NULL OR lease_owner = ?3 OR lease_expires_at < ?5)",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .bind(owner)
+                .bind(now + ttl.as_micros() as i64)
+                .bind(now)
+                .execute(writer)
+                .await?
+                .rows_affected();
+                Ok((taken == 1).then(|| Lease::Sqlite {
+                    owner: owner.to_owned(),
+                }))
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => {
+                // A session lock on a connection of its own: it lasts while the runner
+                // holds the connection, and ends with it if the process dies.
+                let mut conn = pool.acquire().await?.detach();
+                let got: bool = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':projections'), \
+                     hashtext($1 || ':' || $2::text))",
+                )
+                .bind(&key.name)
+                .bind(key.version as i32)
+                .fetch_one(&mut conn)
+                .await?;
+                Ok(got.then_some(Lease::Postgres(Box::new(conn))))
+            }
+        }
+    }
+
+    /// Keeps a lease alive; `false` if it was lost.
+    pub(crate) async fn renew(
+        &self,
+        key: &ProjectionKey,
+        lease: &mut Lease,
+        ttl: Duration,
+    ) -> Result<bool> {
+        match (self, lease) {
+            #[cfg(feature = "sqlite")]
+            (ProjectionDb::Sqlite { writer, .. }, Lease::Sqlite { owner }) => {
+                let renewed = sqlx::query(
+                    "UPDATE factum_projections SET lease_expires_at = ?4 \
+                     WHERE name = ?1 AND version = ?2 AND lease_owner = ?3",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .bind(&*owner)
+                .bind(micros(Utc::now()) + ttl.as_micros() as i64)
+                .execute(writer)
+                .await?
+                .rows_affected();
+                Ok(renewed == 1)
+            }
+            #[cfg(feature = "postgres")]
+            (ProjectionDb::Postgres { .. }, Lease::Postgres(conn)) => {
+                // The lock lives as long as the connection does.
+                Ok(sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok())
+            }
+            #[allow(unreachable_patterns)]
+            _ => Ok(false),
+        }
+    }
+
+    /// Gives a lease back.
+    pub(crate) async fn release(&self, key: &ProjectionKey, lease: Lease) -> Result<()> {
+        match (self, lease) {
+            #[cfg(feature = "sqlite")]
+            (ProjectionDb::Sqlite { writer, .. }, Lease::Sqlite { owner }) => {
+                sqlx::query(
+                    "UPDATE factum_projections SET lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE name = ?1 AND version = ?2 AND lease_owner = ?3",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .bind(owner)
+                .execute(writer)
+                .await?;
+            }
+            #[cfg(feature = "postgres")]
+            (ProjectionDb::Postgres { .. }, Lease::Postgres(conn)) => {
+                use sqlx::Connection;
+                conn.close().await?;
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The right to run a projection version, held by one runner at a time.
+#[derive(Debug)]
+pub(crate) enum Lease {
+    /// A lease row on SQLite: this owner until it expires (renewed while running).
+    #[cfg(feature = "sqlite")]
+    Sqlite { owner: String },
+    /// A session advisory lock on PostgreSQL, held on this connection.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<sqlx::PgConnection>),
+}
+
+impl Lease {
+    /// The owner to check in the batch's fence (SQLite).
+    pub(crate) fn owner(&self) -> Option<&str> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Lease::Sqlite { owner } => Some(owner),
+            #[cfg(feature = "postgres")]
+            Lease::Postgres(_) => None,
+        }
+    }
+}
+
+impl ProjectionTx {
+    /// Moves the checkpoint from `from` to `to`, if it is still at `from` (and, on
+    /// SQLite, the lease is still `owner`'s, which this renews): the fence that keeps
+    /// two instances from both applying a batch.
+    pub(crate) async fn advance(
+        &mut self,
+        key: &ProjectionKey,
+        from: Position,
+        to: Position,
+        owner: Option<&str>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let moved = match &mut self.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => sqlx::query(
+                "UPDATE factum_projections SET checkpoint = ?4, updated_at = ?5, \
+                     lease_expires_at = CASE WHEN ?6 IS NULL THEN lease_expires_at ELSE ?7 END \
+                 WHERE name = ?1 AND version = ?2 AND checkpoint = ?3 \
+                   AND (?6 IS NULL OR lease_owner = ?6)",
+            )
+            .bind(&key.name)
+            .bind(key.version as i64)
+            .bind(from.0 as i64)
+            .bind(to.0 as i64)
+            .bind(micros(now))
+            .bind(owner)
+            .bind(micros(now) + ttl.as_micros() as i64)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => sqlx::query(
+                "UPDATE projections SET checkpoint = $4, updated_at = now() \
+                 WHERE name = $1 AND version = $2 AND checkpoint = $3",
+            )
+            .bind(&key.name)
+            .bind(key.version as i32)
+            .bind(from.0 as i64)
+            .bind(to.0 as i64)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        };
+        if moved == 1 {
+            return Ok(());
+        }
+        let found = self.lock_checkpoint(key).await?;
+        Err(ProjectionError::LeaseLost {
+            projection: key.clone(),
+            expected: from.0,
+            found: found.map_or(0, |p| p.0),
+        })
+    }
+
+    /// Reads the checkpoint, locking the projection's row until the transaction ends
+    /// (so that dead-letter operations and batches of one projection do not interleave).
+    pub(crate) async fn lock_checkpoint(
+        &mut self,
+        key: &ProjectionKey,
+    ) -> Result<Option<Position>> {
+        let found: Option<i64> = match &mut self.conn {
+            // The transaction began IMMEDIATE: it already holds the write lock.
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => {
+                sqlx::query_scalar(
+                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
+                )
+                .bind(&key.name)
+                .bind(key.version as i64)
+                .fetch_optional(&mut **c)
+                .await?
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => sqlx::query_scalar(
+                "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2 FOR UPDATE",
+            )
+            .bind(&key.name)
+            .bind(key.version as i32)
+            .fetch_optional(&mut **c)
+            .await?,
+        };
+        Ok(found.map(|c| Position(c.max(0) as u64)))
+    }
+}
+
+/// Reading projections' state and read models, and managing their versions.
+#[derive(Clone, Debug)]
+pub struct Projections {
+    db: ProjectionDb,
+}
+
+impl Projections {
+    /// Projections kept in `store`'s database.
+    pub fn new<S: ProjectionStore>(store: &S) -> Self {
+        Projections {
+            db: store.projection_db(),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &ProjectionDb {
+        &self.db
+    }
+
+    /// Every version of every projection, by name then version.
+    pub async fn all(&self) -> Result<Vec<ProjectionStatus>> {
+        self.db.statuses(None).await
+    }
+
+    /// The checkpoint of one projection version (`None` if it never ran here).
+    pub async fn checkpoint(&self, key: &ProjectionKey) -> Result<Option<Position>> {
+        self.db.checkpoint(key).await
+    }
+
+    /// Every version of the projection `name`.
+    pub async fn versions(&self, name: &str) -> Result<Vec<ProjectionStatus>> {
+        self.db.statuses(Some(name)).await
+    }
+
+    /// The live version of `name`.
+    pub async fn live(&self, name: &str) -> Result<ProjectionStatus> {
+        self.versions(name)
+            .await?
+            .into_iter()
+            .find(|s| s.stage == Stage::Live)
+            .ok_or_else(|| ProjectionError::Unknown(name.to_owned()))
+    }
+
+    /// Reads your own writes: waits until the live version of `name` has applied
+    /// everything up to `position` (a position from
+    /// [`Executed`](crate::repository::Executed) or an append), or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        position: Position,
+        timeout: Duration,
+    ) -> Result<Position> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let live = self.live(name).await;
+            let checkpoint = match live {
+                Ok(live) if live.checkpoint >= position => return Ok(live.checkpoint),
+                Ok(live) => live.checkpoint,
+                // Not registered yet: its runner may be starting.
+                Err(ProjectionError::Unknown(_)) => Position::START,
+                Err(err) => return Err(err),
+            };
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(ProjectionError::WaitTimeout {
+                    projection: name.to_owned(),
+                    position: position.0,
+                    checkpoint: checkpoint.0,
+                    waited,
+                });
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+    }
+
+    /// The row of read model `M` with this key, from the live version of `projection`.
+    pub async fn get<M, K>(&self, projection: &str, key: &K) -> Result<Option<M>>
+    where
+        M: ReadModel,
+        K: KeyOf<M> + ?Sized,
+    {
+        let live = self.live(projection).await?;
+        let mut tx = self.db.begin_read(live.key.version).await?;
+        tx.get::<M, K>(key).await
+    }
+
+    /// Makes `version` of `name` the one queries read, if it has caught up with the live
+    /// version (its checkpoint is at or past the live one's). The old live version is
+    /// retired; its tables stay until [`drop_version`](Self::drop_version).
+    pub async fn switch(&self, name: &str, version: u32) -> Result<()> {
+        let key = ProjectionKey {
+            name: name.to_owned(),
+            version,
+        };
+        let live = self.live(name).await?;
+        if live.key.version == version {
+            return Ok(());
+        }
+        let mut tx = self.db.begin(version).await?;
+        let Some(checkpoint) = tx.lock_checkpoint(&key).await? else {
+            return Err(ProjectionError::Unknown(key.to_string()));
+        };
+        let live_now = tx
+            .lock_checkpoint(&live.key)
+            .await?
+            .unwrap_or(live.checkpoint);
+        if checkpoint < live_now {
+            return Err(ProjectionError::NotCaughtUp {
+                projection: key,
+                checkpoint: checkpoint.0,
+                live: live_now.0,
+            });
+        }
+        let (retire, promote) = if self.db.is_postgres() {
+            (
+                "UPDATE projections SET status = 'retired' WHERE name = $1 AND status = 'live'",
+                "UPDATE projections SET status = 'live' WHERE name = $1 AND version = $2",
+            )
+        } else {
+            (
+                "UPDATE factum_projections SET status = 'retired' WHERE name = ?1 AND status = 'live'",
+                "UPDATE factum_projections SET status = 'live' WHERE name = ?1 AND version = ?2",
+            )
+        };
+        match &mut tx.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => {
+                sqlx::query(retire).bind(name).execute(&mut **c).await?;
+                sqlx::query(promote)
+                    .bind(name)
+                    .bind(version as i64)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                sqlx::query(retire).bind(name).execute(&mut **c).await?;
+                sqlx::query(promote)
+                    .bind(name)
+                    .bind(version as i32)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(
+            projection = name,
+            version,
+            "projection version switched live"
+        );
+        Ok(())
+    }
+
+    /// Drops the tables, dead letters and row of a version that is not live.
+    pub async fn drop_version(&self, name: &str, version: u32) -> Result<()> {
+        let key = ProjectionKey {
+            name: name.to_owned(),
+            version,
+        };
+        let status = self
+            .versions(name)
+            .await?
+            .into_iter()
+            .find(|s| s.key.version == version)
+            .ok_or_else(|| ProjectionError::Unknown(key.to_string()))?;
+        if status.stage == Stage::Live {
+            return Err(ProjectionError::DropLive(key));
+        }
+        let mut tx = self.db.begin(version).await?;
+        tx.lock_checkpoint(&key).await?;
+        for table in &status.tables {
+            tx.execute(format!("DROP TABLE IF EXISTS {}", ident(table)))
+                .await?;
+        }
+        let (letters, row) = if self.db.is_postgres() {
+            (
+                "DELETE FROM dead_letters WHERE projection = $1 AND version = $2",
+                "DELETE FROM projections WHERE name = $1 AND version = $2",
+            )
+        } else {
+            (
+                "DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2",
+                "DELETE FROM factum_projections WHERE name = ?1 AND version = ?2",
+            )
+        };
+        for sql in [letters, row] {
+            match &mut tx.conn {
+                #[cfg(feature = "sqlite")]
+                Conn::Sqlite(c) => {
+                    sqlx::query(sql)
+                        .bind(name)
+                        .bind(version as i64)
+                        .execute(&mut **c)
+                        .await?;
+                }
+                #[cfg(feature = "postgres")]
+                Conn::Postgres(c) => {
+                    sqlx::query(sql)
+                        .bind(name)
+                        .bind(version as i32)
+                        .execute(&mut **c)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,543 @@
+//! The projection runner: runs projections in the background, each by at most one
+//! instance at a time, batch by batch, with its checkpoint in each batch's transaction.
+//!
+//! ```no_run
+//! # use factum::projection::{ProjectionRunner, RunnerOptions};
+//! # async fn demo<P: factum::projection::Projection>(store: factum::SqliteStore, balances: P) -> Result<(), factum::projection::ProjectionError> {
+//! let running = ProjectionRunner::new(store)
+//!     .options(RunnerOptions::default().batch_size(200))
+//!     .add(balances)
+//!     .start();
+//! // ... serve; `running.progress()` tells how far each projection is ...
+//! running.stop().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! **Leases.** Before it runs a projection version, a runner takes its lease: a session
+//! advisory lock on PostgreSQL (released by the database if the process dies), a lease
+//! row with an expiry on SQLite (renewed with every batch and while idle). Another
+//! instance waits until it can take it. Each batch also moves the checkpoint only from
+//! the value the runner read, so even an instance that lost its lease without noticing
+//! cannot apply a batch twice: its commit fails with
+//! [`LeaseLost`](super::ProjectionError::LeaseLost) and it goes back to waiting.
+//!
+//! **Failures.** A batch is applied in one transaction. If a handler fails, the batch is
+//! rolled back and applied again event by event, each under a savepoint, retrying a
+//! failing event a few times with backoff; an event that still fails is parked in the
+//! [dead-letter queue](super::dlq) together with every later event of its stream, and
+//! the other streams go on.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::{self, BoxFuture, Either};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::db::{Lease, ProjectionDb, ProjectionStore};
+use super::{Projection, ProjectionError, ProjectionKey};
+use crate::subscription::{Batch, Subscription};
+use crate::{EventStore, Position};
+
+type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+/// How a runner reads, retries and holds leases.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RunnerOptions {
+    /// Events per batch (one transaction each).
+    pub batch_size: usize,
+    /// How often to look for new events when no append notification comes.
+    pub poll_interval: Duration,
+    /// How many times an event is tried before it is parked.
+    pub attempts: u32,
+    /// The pause before the first retry (doubling after each).
+    pub backoff: Duration,
+    /// How long a SQLite lease lasts without renewal (a crashed runner's lease is taken
+    /// over after this).
+    pub lease_ttl: Duration,
+    /// How often a runner without the lease tries to take it.
+    pub lease_retry: Duration,
+    /// The pause after an error (database down) before the projection starts again.
+    pub error_pause: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            batch_size: 500,
+            poll_interval: Duration::from_millis(500),
+            attempts: 3,
+            backoff: Duration::from_millis(10),
+            lease_ttl: Duration::from_secs(10),
+            lease_retry: Duration::from_millis(500),
+            error_pause: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RunnerOptions {
+    /// Sets the batch size (at least 1).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sets the poll interval.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets the attempts per event before parking (at least 1) and the first backoff.
+    pub fn retries(mut self, attempts: u32, backoff: Duration) -> Self {
+        self.attempts = attempts.max(1);
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the SQLite lease's time to live and how often a waiting runner retries.
+    pub fn lease(mut self, ttl: Duration, retry: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self.lease_retry = retry;
+        self
+    }
+
+    /// Sets the pause after an error.
+    pub fn error_pause(mut self, pause: Duration) -> Self {
+        self.error_pause = pause;
+        self
+    }
+}
+
+/// How far a projection is, as its runner last saw it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// The projection version.
+    pub key: ProjectionKey,
+    /// Whether this runner holds the lease and is applying events.
+    pub active: bool,
+    /// Every event at or below this position has been applied (or parked).
+    pub checkpoint: Position,
+    /// The store's head when last checked.
+    pub head: Position,
+    /// Head minus checkpoint: zero when caught up. Positions are sparse on PostgreSQL,
+    /// so this says "behind or not" and "more or less than before", not an event count.
+    pub position_lag: u64,
+    /// When the newest event applied was recorded.
+    pub newest_event_at: Option<DateTime<Utc>>,
+    /// How long ago that was, when the projection is behind the head (zero when caught
+    /// up): the time lag.
+    pub time_lag: Duration,
+    /// Events applied by this runner.
+    pub applied: u64,
+    /// Events parked by this runner.
+    pub parked: u64,
+}
+
+impl Progress {
+    fn new(key: ProjectionKey) -> Self {
+        Progress {
+            key,
+            active: false,
+            checkpoint: Position::START,
+            head: Position::START,
+            position_lag: 0,
+            newest_event_at: None,
+            time_lag: Duration::ZERO,
+            applied: 0,
+            parked: 0,
+        }
+    }
+}
+
+type Job<S> = Box<dyn FnOnce(Ctx<S>) -> BoxFuture<'static, Result<()>> + Send>;
+
+/// What every projection task shares.
+struct Ctx<S> {
+    store: S,
+    db: ProjectionDb,
+    options: RunnerOptions,
+    stop: watch::Receiver<bool>,
+    progress: watch::Sender<Progress>,
+    owner: Arc<str>,
+}
+
+/// Runs projections. See the [module docs](self).
+pub struct ProjectionRunner<S> {
+    store: S,
+    options: RunnerOptions,
+    jobs: Vec<(ProjectionKey, Job<S>)>,
+}
+
+impl<S: ProjectionStore> ProjectionRunner<S> {
+    /// A runner over `store`'s events, keeping projections in its database.
+    pub fn new(store: S) -> Self {
+        ProjectionRunner {
+            store,
+            options: RunnerOptions::default(),
+            jobs: Vec::new(),
+        }
+    }
+
+    /// Sets the options for every projection of this runner.
+    pub fn options(mut self, options: RunnerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Adds a projection.
+    pub fn add<P: Projection>(mut self, projection: P) -> Self {
+        let job: Job<S> = Box::new(move |ctx| Box::pin(run(projection, ctx)));
+        self.jobs.push((ProjectionKey::of::<P>(), job));
+        self
+    }
+
+    /// Starts every projection on the current tokio runtime.
+    pub fn start(self) -> RunningProjections {
+        let (stop, stop_rx) = watch::channel(false);
+        let owner: Arc<str> =
+            format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()).into();
+        let mut tasks = Vec::new();
+        for (key, job) in self.jobs {
+            let (progress, progress_rx) = watch::channel(Progress::new(key.clone()));
+            let ctx = Ctx {
+                store: self.store.clone(),
+                db: self.store.projection_db(),
+                options: self.options.clone(),
+                stop: stop_rx.clone(),
+                progress,
+                owner: owner.clone(),
+            };
+            let span = tracing::info_span!("projection", name = %key.name, version = key.version);
+            let handle = tokio::spawn(job(ctx).instrument(span));
+            tasks.push((key, handle, progress_rx));
+        }
+        RunningProjections { stop, tasks }
+    }
+}
+
+/// Projections running in the background. Dropping it leaves them running until the
+/// runtime ends; [`stop`](Self::stop) ends them cleanly.
+#[derive(Debug)]
+pub struct RunningProjections {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(
+        ProjectionKey,
+        JoinHandle<Result<()>>,
+        watch::Receiver<Progress>,
+    )>,
+}
+
+impl RunningProjections {
+    /// Each projection's progress.
+    pub fn progress(&self) -> Vec<Progress> {
+        self.tasks
+            .iter()
+            .map(|(_, _, p)| p.borrow().clone())
+            .collect()
+    }
+
+    /// Waits until `key`'s progress satisfies `done` (for tests and start-up code).
+    pub async fn wait_until(&self, key: &ProjectionKey, done: impl Fn(&Progress) -> bool) {
+        let Some((_, _, rx)) = self.tasks.iter().find(|(k, _, _)| k == key) else {
+            return;
+        };
+        let mut rx = rx.clone();
+        let _ = rx.wait_for(|p| done(p)).await;
+    }
+
+    /// Stops every projection after its current batch, gives the leases back, and
+    /// returns the first error a projection stopped with.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let mut first = Ok(());
+        for (key, task, _) in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    if first.is_ok() {
+                        first = Err(err);
+                    }
+                }
+                Err(join) => {
+                    tracing::error!(projection = %key, %join, "projection task panicked");
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Waits for `fut` unless the runner is stopped first (`None` then).
+async fn unless_stopped<T>(
+    stop: &mut watch::Receiver<bool>,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
+    if *stop.borrow() {
+        return None;
+    }
+    let stopped = pin!(stop.wait_for(|s| *s));
+    match future::select(pin!(fut), stopped).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
+    }
+}
+
+/// One projection's life: take the lease, apply batches until stopped; after an error,
+/// pause and start again from the stored checkpoint.
+async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) -> Result<()> {
+    let key = ProjectionKey::of::<P>();
+    loop {
+        let lease = loop {
+            let attempt = unless_stopped(
+                &mut ctx.stop,
+                ctx.db.try_lease(&key, &ctx.owner, ctx.options.lease_ttl),
+            );
+            match attempt.await {
+                None => return Ok(()),
+                Some(Ok(Some(lease))) => break lease,
+                Some(Ok(None)) => {}
+                Some(Err(err)) => tracing::warn!(%err, "cannot take the projection's lease"),
+            }
+            let pause = ctx.options.lease_retry;
+            if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
+                .await
+                .is_none()
+            {
+                return Ok(());
+            }
+        };
+        tracing::info!(owner = %ctx.owner, "projection lease taken");
+        let mut lease = lease;
+        let outcome = run_leased(&projection, &key, &mut ctx, &mut lease).await;
+        ctx.progress.send_modify(|p| p.active = false);
+        if let Err(err) = ctx.db.release(&key, lease).await {
+            tracing::warn!(%err, "could not give the projection's lease back");
+        }
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(err @ ProjectionError::LeaseLost { .. }) => {
+                tracing::warn!(%err, "projection lease lost; waiting to take it again");
+            }
+            Err(err) => {
+                tracing::error!(%err, "projection failed; restarting from its checkpoint");
+                let pause = ctx.options.error_pause;
+                if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
+                    .await
+                    .is_none()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Applies batches while holding the lease, until stopped.
+async fn run_leased<P: Projection, S: ProjectionStore>(
+    projection: &P,
+    key: &ProjectionKey,
+    ctx: &mut Ctx<S>,
+    lease: &mut Lease,
+) -> Result<()> {
+    let mut checkpoint = ctx.db.register(key, &P::read_models()).await?;
+    let mut parked = ctx.db.parked_streams(key).await?;
+    let mut subscription = Subscription::after(ctx.store.clone(), checkpoint)
+        .event_types(P::EVENT_TYPES.iter().copied())
+        .categories(P::CATEGORIES.iter().copied())
+        .batch_size(ctx.options.batch_size)
+        .poll_interval(ctx.options.poll_interval);
+    ctx.progress.send_modify(|p| {
+        p.active = true;
+        p.checkpoint = checkpoint;
+    });
+    let mut renewed = Instant::now();
+    loop {
+        let Some(batch) = unless_stopped(&mut ctx.stop, subscription.poll_batch()).await else {
+            return Ok(());
+        };
+        let batch = batch?;
+        if batch.events.is_empty() && batch.checkpoint == checkpoint {
+            // Idle: keep the lease, then wait for an append or the poll interval.
+            if renewed.elapsed() >= ctx.options.lease_ttl / 3 {
+                if !ctx.db.renew(key, lease, ctx.options.lease_ttl).await? {
+                    return Err(ProjectionError::LeaseLost {
+                        projection: key.clone(),
+                        expected: checkpoint.0,
+                        found: checkpoint.0,
+                    });
+                }
+                renewed = Instant::now();
+            }
+            report(ctx, checkpoint, None, 0, 0).await;
+            if unless_stopped(&mut ctx.stop, subscription.wait())
+                .await
+                .is_none()
+            {
+                return Ok(());
+            }
+            continue;
+        }
+        let (applied, parked_now) =
+            apply_batch(projection, key, ctx, lease, &mut parked, checkpoint, &batch).await?;
+        renewed = Instant::now();
+        checkpoint = batch.checkpoint;
+        let newest = batch.events.last().map(|e| e.recorded_at);
+        report(ctx, checkpoint, newest, applied, parked_now).await;
+    }
+}
+
+/// Publishes progress (as a value, a tracing event and metrics).
+async fn report<S: EventStore>(
+    ctx: &Ctx<S>,
+    checkpoint: Position,
+    newest: Option<DateTime<Utc>>,
+    applied: u64,
+    parked: u64,
+) {
+    let head = ctx.store.head_position().await.unwrap_or(checkpoint);
+    ctx.progress.send_modify(|p| {
+        p.checkpoint = checkpoint;
+        p.head = head.max(checkpoint);
+        p.position_lag = head.0.saturating_sub(checkpoint.0);
+        if newest.is_some() {
+            p.newest_event_at = newest;
+        }
+        p.time_lag = match p.newest_event_at {
+            Some(at) if p.position_lag > 0 => (Utc::now() - at).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        p.applied += applied;
+        p.parked += parked;
+        if applied + parked > 0 {
+            tracing::debug!(
+                checkpoint = checkpoint.0,
+                applied,
+                parked,
+                position_lag = p.position_lag,
+                time_lag_ms = p.time_lag.as_millis() as u64,
+                "projection batch committed"
+            );
+        }
+        let labels = [
+            ("projection", p.key.name.clone()),
+            ("version", p.key.version.to_string()),
+        ];
+        metrics::gauge!("factum_projection_checkpoint", &labels).set(checkpoint.0 as f64);
+        metrics::gauge!("factum_projection_lag_seconds", &labels).set(p.time_lag.as_secs_f64());
+        metrics::counter!("factum_projection_events_applied_total", &labels).increment(applied);
+        metrics::counter!("factum_projection_events_parked_total", &labels).increment(parked);
+    });
+}
+
+/// Applies one batch and moves the checkpoint, in one transaction. Returns the events
+/// applied and parked.
+#[allow(clippy::too_many_arguments)]
+async fn apply_batch<P: Projection, S: ProjectionStore>(
+    projection: &P,
+    key: &ProjectionKey,
+    ctx: &Ctx<S>,
+    lease: &Lease,
+    parked: &mut HashSet<String>,
+    from: Position,
+    batch: &Batch,
+) -> Result<(u64, u64)> {
+    let ttl = ctx.options.lease_ttl;
+    // Fast path: the whole batch in one go.
+    let mut tx = ctx.db.begin(key.version).await?;
+    let mut applied = 0;
+    let mut parked_now = 0;
+    let mut failed = false;
+    for event in &batch.events {
+        let stream = event.stream_id.as_str();
+        if parked.contains(stream) {
+            if tx.stream_parked(key, stream).await? {
+                tx.park(
+                    key,
+                    event,
+                    "parked behind an earlier event of its stream",
+                    0,
+                )
+                .await?;
+                parked_now += 1;
+                continue;
+            }
+            // Redriven meanwhile: the stream flows again.
+            parked.remove(stream);
+        }
+        if projection.handle(&mut tx, event).await.is_err() {
+            failed = true;
+            break;
+        }
+        applied += 1;
+    }
+    if !failed {
+        tx.advance(key, from, batch.checkpoint, lease.owner(), ttl)
+            .await?;
+        tx.commit().await?;
+        return Ok((applied, parked_now));
+    }
+    drop(tx);
+
+    // Slow path: event by event under savepoints, retrying, parking what keeps failing.
+    let mut tx = ctx.db.begin(key.version).await?;
+    let (mut applied, mut parked_now) = (0, 0);
+    for event in &batch.events {
+        let stream = event.stream_id.as_str();
+        if parked.contains(stream) && tx.stream_parked(key, stream).await? {
+            tx.park(
+                key,
+                event,
+                "parked behind an earlier event of its stream",
+                0,
+            )
+            .await?;
+            parked_now += 1;
+            continue;
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            tx.execute("SAVEPOINT factum_event".into()).await?;
+            match projection.handle(&mut tx, event).await {
+                Ok(()) => {
+                    tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+                    applied += 1;
+                    break;
+                }
+                Err(err) => {
+                    tx.execute("ROLLBACK TO SAVEPOINT factum_event".into())
+                        .await?;
+                    tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+                    if attempt >= ctx.options.attempts {
+                        tracing::warn!(
+                            stream,
+                            version = event.stream_version,
+                            position = event.position.0,
+                            attempts = attempt,
+                            %err,
+                            "projection handler failed; parking the event and its stream"
+                        );
+                        tx.park(key, event, &err.to_string(), attempt).await?;
+                        parked.insert(stream.to_owned());
+                        parked_now += 1;
+                        break;
+                    }
+                    let pause = ctx.options.backoff * 2u32.saturating_pow(attempt - 1);
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+    tx.advance(key, from, batch.checkpoint, lease.owner(), ttl)
+        .await?;
+    tx.commit().await?;
+    Ok((applied, parked_now))
+}

@@ -1,0 +1,146 @@
+//! Read models: the tables projections write and queries read.
+//!
+//! `#[derive(ReadModel)]` on a struct makes it a table: one column per field, one field
+//! marked `#[key]` as the primary key. Field types map to column types as
+//! [`ColumnType`] says; `Option<T>` makes a column nullable. Rows travel through serde,
+//! so a read model is also `Serialize + Deserialize`, and its column names are its field
+//! names (do not rename fields with serde attributes).
+//!
+//! Each version of a projection writes its own copy of the tables (`balances_v2`), so
+//! that a new version can be rebuilt beside the live one (see
+//! [`projection`](crate::projection)).
+//!
+//! ```
+//! use factum::ReadModel;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// An account's balance.
+//! #[derive(ReadModel, Serialize, Deserialize, Clone, Debug, PartialEq)]
+//! #[read_model(table = "balances")]
+//! struct Balance {
+//!     #[key]
+//!     account: String,
+//!     cents: i64,
+//!     owner: Option<String>,
+//! }
+//!
+//! let d = Balance::descriptor();
+//! assert_eq!(d.table, "balances");
+//! assert_eq!(d.key, "account");
+//! assert_eq!(d.columns.len(), 3);
+//! ```
+
+use std::borrow::Borrow;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How a field is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// `String`, `&str`, `char`: SQLite `TEXT`, PostgreSQL `text`.
+    Text,
+    /// Signed and unsigned integers up to 64 bits (`u64` above `i64::MAX` is refused):
+    /// SQLite `INTEGER`, PostgreSQL `bigint`.
+    Integer,
+    /// `f32`, `f64`: SQLite `REAL`, PostgreSQL `double precision`.
+    Real,
+    /// `bool`: SQLite `INTEGER` 0/1, PostgreSQL `boolean`.
+    Boolean,
+    /// `chrono::DateTime<Utc>`: SQLite `INTEGER` microseconds since the epoch (so that
+    /// it sorts), PostgreSQL `timestamptz`.
+    Timestamp,
+    /// `uuid::Uuid`: SQLite `TEXT`, PostgreSQL `uuid`.
+    Uuid,
+    /// Anything else serde can write (vectors, maps, nested structs): SQLite `TEXT`
+    /// holding JSON, PostgreSQL `jsonb`.
+    Json,
+}
+
+impl ColumnType {
+    /// The SQLite column type.
+    pub fn sqlite(self) -> &'static str {
+        match self {
+            ColumnType::Text | ColumnType::Uuid | ColumnType::Json => "TEXT",
+            ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp => "INTEGER",
+            ColumnType::Real => "REAL",
+        }
+    }
+
+    /// The PostgreSQL column type.
+    pub fn postgres(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "bigint",
+            ColumnType::Real => "double precision",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Timestamp => "timestamptz",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Json => "jsonb",
+        }
+    }
+}
+
+/// One column of a read model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The column (and field) name.
+    pub name: &'static str,
+    /// How it is stored.
+    pub ty: ColumnType,
+    /// Whether it may be NULL (the field is an `Option`).
+    pub nullable: bool,
+    /// The field's doc comment.
+    pub description: &'static str,
+}
+
+/// What `#[derive(ReadModel)]` knows about a read model: the codegen step and the
+/// projection runtime read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadModelDescriptor {
+    /// The Rust type's name.
+    pub name: &'static str,
+    /// The base table name (each projection version adds `_v{n}`).
+    pub table: &'static str,
+    /// The primary-key column.
+    pub key: &'static str,
+    /// All columns, the key among them, in field order.
+    pub columns: &'static [Column],
+    /// The type's doc comment.
+    pub description: &'static str,
+}
+
+impl ReadModelDescriptor {
+    /// The table a projection version writes: `{table}_v{version}`.
+    pub fn table_for(&self, version: u32) -> String {
+        format!("{}_v{version}", self.table)
+    }
+
+    /// The key column (`None` only for a hand-made descriptor that names no column).
+    pub fn key_column(&self) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == self.key)
+    }
+}
+
+/// A table a projection writes. Derive it with `#[derive(ReadModel)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a read model",
+    label = "not a read model",
+    note = "derive it: `#[derive(factum::ReadModel, Serialize, Deserialize)]` with one `#[key]` field"
+)]
+pub trait ReadModel: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The key field's type.
+    type Key: Serialize + Send + Sync;
+
+    /// The table's description.
+    fn descriptor() -> &'static ReadModelDescriptor;
+
+    /// This row's key.
+    fn key(&self) -> &Self::Key;
+}
+
+/// A key argument: the key type itself or anything it borrows as (`&str` for `String`).
+pub trait KeyOf<M: ReadModel>: Serialize + Sync {}
+
+impl<M: ReadModel, K: Serialize + Sync + ?Sized> KeyOf<M> for K where M::Key: Borrow<K> {}

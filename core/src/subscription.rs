@@ -1,0 +1,217 @@
+//! Subscriptions: follow the global log from a checkpoint, catching up first and then
+//! going live, optionally filtered by event types and stream categories.
+//!
+//! A subscription is pulled, one batch at a time, so a slow consumer slows the reading
+//! instead of filling memory: at most one batch is held. Between batches it waits for the
+//! store's [append watcher](crate::EventStore::append_watcher) (LISTEN/NOTIFY on
+//! PostgreSQL, an in-process signal on SQLite and in memory) or for the poll interval,
+//! whichever comes first, so writers in other processes are seen too.
+//!
+//! Each [`Batch`] carries a `checkpoint`: the position up to which the log has been read,
+//! which may lie past the last event handed out when filtered-out events follow it. A
+//! consumer that stores it and later resumes with [`Subscription::after`] neither misses
+//! nor repeats an event.
+//!
+//! ```
+//! # use factum::{MemoryStore, EventStore, EventData, ExpectedVersion, Position, StreamId};
+//! # use factum::subscription::Subscription;
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! let stream = StreamId::new("account-1")?;
+//! store.append(&stream, ExpectedVersion::Any, vec![EventData::new("Opened", serde_json::json!({}))]).await?;
+//!
+//! let mut subscription = Subscription::after(store.clone(), Position::START).categories(["account"]);
+//! let batch = subscription.next_batch().await?;
+//! assert_eq!(batch.events.len(), 1);
+//! assert_eq!(batch.checkpoint, batch.events[0].position);
+//! # Ok::<(), factum::StoreError>(()) }).unwrap();
+//! ```
+
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::{TryStreamExt, future, stream};
+
+use crate::store::{AppendWatcher, ReadAll};
+use crate::{EventStore, Position, RecordedEvent, Result, StoreError};
+
+/// Default number of events per batch.
+pub const DEFAULT_BATCH_SIZE: usize = 500;
+
+/// Default time between polls when no append wakes the subscription.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Events read from the global log, and how far the log has been read.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// The matching events, in position order (possibly none, when only filtered-out
+    /// events were passed).
+    pub events: Vec<RecordedEvent>,
+    /// Everything at or below this position has been read: resume after it.
+    pub checkpoint: Position,
+}
+
+/// A follower of the global log. See the [module docs](self).
+pub struct Subscription<S> {
+    store: S,
+    checkpoint: Position,
+    event_types: Vec<String>,
+    categories: Vec<String>,
+    batch_size: usize,
+    poll_interval: Duration,
+    watcher: Option<AppendWatcher>,
+    watching: bool,
+}
+
+impl<S: EventStore> Subscription<S> {
+    /// Follows the log after `checkpoint` (exclusive): [`Position::START`] for all of it,
+    /// or a stored [`Batch::checkpoint`] to resume.
+    pub fn after(store: S, checkpoint: Position) -> Self {
+        Subscription {
+            store,
+            checkpoint,
+            event_types: Vec::new(),
+            categories: Vec::new(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            watcher: None,
+            watching: false,
+        }
+    }
+
+    /// Only events of these types.
+    pub fn event_types<I, T>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.event_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Only events of streams in these categories.
+    pub fn categories<I, T>(mut self, categories: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.categories = categories.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// At most this many events per batch (at least 1).
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = size.max(1);
+        self
+    }
+
+    /// How long to wait for an append before reading again anyway.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// How far the log has been read.
+    pub fn checkpoint(&self) -> Position {
+        self.checkpoint
+    }
+
+    /// The store read from.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Reads what is available now: the next matching events (up to the batch size) and
+    /// the new checkpoint, which is the old one if nothing new has settled.
+    pub async fn poll_batch(&mut self) -> Result<Batch> {
+        if !self.watching {
+            // Watch before the first read, so that no append between the read and the
+            // wait is missed.
+            self.watcher = self.store.append_watcher();
+            self.watching = true;
+        }
+        let settled = self.store.settled_position().await?;
+        let options = ReadAll::from(self.checkpoint.next())
+            .limit(self.batch_size)
+            .event_types(self.event_types.iter().cloned())
+            .categories(self.categories.iter().cloned());
+        let mut read = self.store.read_all(options);
+        let mut events = Vec::new();
+        let complete = loop {
+            match read.try_next().await {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) => break true,
+                // The events before it are safe; the rest come with a later batch.
+                Err(StoreError::VisibilityTimeout { .. }) => break false,
+                Err(err) => return Err(err),
+            }
+        };
+        let last = events.last().map_or(self.checkpoint, |e| e.position);
+        // A read that ran out before its limit saw everything settled before it began.
+        let reached = if complete && events.len() < self.batch_size {
+            last.max(settled)
+        } else {
+            last
+        };
+        self.checkpoint = self.checkpoint.max(reached);
+        Ok(Batch {
+            events,
+            checkpoint: self.checkpoint,
+        })
+    }
+
+    /// The next batch with events in it, waiting (for an append or the poll interval)
+    /// while there are none. Batches that only move the checkpoint past filtered-out
+    /// events are returned too, so that a consumer can store the progress.
+    pub async fn next_batch(&mut self) -> Result<Batch> {
+        let before = self.checkpoint;
+        loop {
+            let batch = self.poll_batch().await?;
+            if !batch.events.is_empty() || batch.checkpoint > before {
+                return Ok(batch);
+            }
+            self.wait().await;
+        }
+    }
+
+    /// Waits for an append (woken by the store's watcher) or the poll interval.
+    pub async fn wait(&mut self) {
+        let sleep = std::pin::pin!(tokio::time::sleep(self.poll_interval));
+        match self.watcher.as_mut() {
+            Some(watcher) => {
+                let appended = std::pin::pin!(watcher.appended());
+                future::select(appended, sleep).await;
+            }
+            None => sleep.await,
+        }
+    }
+
+    /// The events one by one, forever (until an error), reading a batch at a time.
+    pub fn into_stream(self) -> impl Stream<Item = Result<RecordedEvent>> + Send
+    where
+        S: Send + 'static,
+    {
+        stream::try_unfold(
+            (self, std::collections::VecDeque::new()),
+            |(mut sub, mut buffered)| async move {
+                loop {
+                    if let Some(event) = buffered.pop_front() {
+                        return Ok(Some((event, (sub, buffered))));
+                    }
+                    buffered.extend(sub.next_batch().await?.events);
+                }
+            },
+        )
+    }
+}
+
+impl<S> std::fmt::Debug for Subscription<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("checkpoint", &self.checkpoint)
+            .field("event_types", &self.event_types)
+            .field("categories", &self.categories)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
