@@ -116,6 +116,10 @@ impl<S: EventStore> EventStore for Interleaving<S> {
     async fn head_position(&self) -> Result<Position> {
         self.0.head_position().await
     }
+
+    async fn settled_position(&self) -> Result<Position> {
+        self.0.settled_position().await
+    }
 }
 
 /// Eight tasks run commands on one aggregate at once: no command is lost, conflicts are

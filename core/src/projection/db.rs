@@ -158,6 +158,44 @@ impl ProjectionDb {
     ) -> Result<Position> {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
         let mut tx = self.begin(key.version).await?;
+        if let Conn::Postgres(c) = &mut tx.conn {
+            // Registrations queue, so that one version of a name goes live and one
+            // projection owns a table.
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':projections'), 0)",
+            )
+            .execute(&mut **c)
+            .await?;
+        }
+        let owners: Vec<(String, Vec<String>)> = match &mut tx.conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => {
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, tables FROM factum_projections WHERE name <> ?1")
+                        .bind(&key.name)
+                        .fetch_all(&mut **c)
+                        .await?;
+                rows.into_iter()
+                    .map(|(name, t)| (name, serde_json::from_str(&t).unwrap_or_default()))
+                    .collect()
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                sqlx::query_as("SELECT name, tables FROM projections WHERE name <> $1")
+                    .bind(&key.name)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+        };
+        for (owner, theirs) in owners {
+            if let Some(table) = tables.iter().find(|t| theirs.contains(t)) {
+                return Err(ProjectionError::TableTaken {
+                    projection: key.clone(),
+                    table: table.clone(),
+                    owner,
+                });
+            }
+        }
         for model in models {
             tx.execute(create_table(model, key.version, self.is_postgres()))
                 .await?;
@@ -190,11 +228,6 @@ impl ProjectionDb {
             }
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
-                // Registrations of one name queue, so that only one version goes live.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':projections'), hashtext($1))")
-                    .bind(&key.name)
-                    .execute(&mut **c)
-                    .await?;
                 sqlx::query(
                     "INSERT INTO projections (name, version, status, tables) \
                      SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM projections \

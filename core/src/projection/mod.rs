@@ -155,6 +155,19 @@ pub enum ProjectionError {
         /// How long it waited.
         waited: std::time::Duration,
     },
+    /// A read model's table already belongs to another projection.
+    #[error(
+        "table {table} already belongs to projection {owner}; give the read model of \
+         {projection} its own table (`#[read_model(table = \"...\")]`)"
+    )]
+    TableTaken {
+        /// The projection being registered.
+        projection: ProjectionKey,
+        /// The table.
+        table: String,
+        /// The projection that has it.
+        owner: String,
+    },
     /// The projection (name, or name and version) is not known to the database.
     #[error("no projection {0} has been started in this database; start its runner first")]
     Unknown(String),

@@ -294,6 +294,25 @@ async fn unless_stopped<T>(
 /// pause and start again from the stored checkpoint.
 async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) -> Result<()> {
     let key = ProjectionKey::of::<P>();
+    // The row and tables exist before anyone leases them (the SQLite lease is a column
+    // of the row).
+    loop {
+        match unless_stopped(&mut ctx.stop, ctx.db.register(&key, &P::read_models())).await {
+            None => return Ok(()),
+            Some(Ok(_)) => break,
+            Some(Err(err @ ProjectionError::TableTaken { .. })) => return Err(err),
+            Some(Err(err)) => {
+                tracing::error!(%err, "cannot register the projection; retrying");
+                let pause = ctx.options.error_pause;
+                if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
+                    .await
+                    .is_none()
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
     loop {
         let lease = loop {
             let attempt = unless_stopped(
