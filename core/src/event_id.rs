@@ -14,6 +14,9 @@ use uuid::Uuid;
 #[serde(transparent)]
 pub struct EventId(Uuid);
 
+/// The UUIDv5 namespace of [`EventId::derived`] ids.
+const FACTUM_NAMESPACE: Uuid = Uuid::from_u128(0x6661_6374_756d_4000_8000_6576_656e_7473);
+
 impl EventId {
     /// A fresh UUIDv7.
     pub fn new() -> Self {
@@ -23,6 +26,14 @@ impl EventId {
     /// Wraps an existing UUID (e.g. one from a message broker).
     pub const fn from_uuid(uuid: Uuid) -> Self {
         EventId(uuid)
+    }
+
+    /// A UUIDv5 derived from an idempotency key, the stream and the event's place in
+    /// its batch: the same inputs always give the same id, so a repeated append of the
+    /// same keyed batch is recognised as a retry by the store.
+    pub fn derived(key: &str, stream: &crate::StreamId, index: usize) -> Self {
+        let name = format!("{key}\u{0}{stream}\u{0}{index}");
+        EventId(Uuid::new_v5(&FACTUM_NAMESPACE, name.as_bytes()))
     }
 
     /// The UUID.

@@ -92,6 +92,9 @@ pub use factum_macros::EventSet;
 pub use factum_macros::ReadModel;
 /// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
 pub use factum_macros::aggregate;
+/// `#[factum::process_manager(...)]`: see [`process_manager`](mod@projection::process_manager).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use factum_macros::process_manager;
 /// `#[factum::projection(...)]`: see [`projection`](mod@projection).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use factum_macros::projection;

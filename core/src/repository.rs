@@ -46,8 +46,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Aggregate, AppendResult, EventSet, EventStore, EventView, ExpectedVersion, Handles, Metadata,
-    Position, ReadStream, Snapshot, SnapshotPolicy, SnapshotStore, StoreError, StreamId,
+    Aggregate, AppendResult, EventId, EventSet, EventStore, EventView, ExpectedVersion, Handles,
+    Metadata, Position, ReadStream, Snapshot, SnapshotPolicy, SnapshotStore, StoreError, StreamId,
     UpcastError,
 };
 
@@ -472,6 +472,39 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         A: Handles<C>,
         C: Clone,
     {
+        self.run(id, command, metadata, None).await
+    }
+
+    /// Like [`execute`](Self::execute), but safe to repeat: the appended events get ids
+    /// derived from `key` (and the stream and their place in the batch), so running the
+    /// same keyed command again after it succeeded (a process manager restarted after a
+    /// crash, a client retrying after a timeout) appends nothing and returns the first
+    /// run's result, as long as the command decides the same number of events.
+    pub async fn execute_idempotent<C>(
+        &self,
+        id: &str,
+        command: C,
+        metadata: Metadata,
+        key: &str,
+    ) -> Result<Executed, RepositoryError<A::Error>>
+    where
+        A: Handles<C>,
+        C: Clone,
+    {
+        self.run(id, command, metadata, Some(key)).await
+    }
+
+    async fn run<C>(
+        &self,
+        id: &str,
+        command: C,
+        metadata: Metadata,
+        key: Option<&str>,
+    ) -> Result<Executed, RepositoryError<A::Error>>
+    where
+        A: Handles<C>,
+        C: Clone,
+    {
         let stream = self.stream_id(id)?;
         let mut retries = 0;
         loop {
@@ -501,7 +534,14 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             }
             let data = events
                 .iter()
-                .map(|e| Ok(e.to_event_data()?.with_metadata(metadata.clone())))
+                .enumerate()
+                .map(|(i, e)| {
+                    let data = e.to_event_data()?.with_metadata(metadata.clone());
+                    Ok(match key {
+                        Some(key) => data.with_id(EventId::derived(key, &stream, i)),
+                        None => data,
+                    })
+                })
                 .collect::<Result<Vec<_>, serde_json::Error>>()
                 .map_err(RepositoryError::Encode)?;
             let expected = ExpectedVersion::Exact(loaded.version);

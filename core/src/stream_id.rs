@@ -63,6 +63,12 @@ impl StreamId {
     pub fn category(&self) -> &str {
         category_of(&self.0)
     }
+
+    /// The instance key: the part after the first `-` (the aggregate id a repository
+    /// was given), or the whole id if it has no `-`.
+    pub fn key(&self) -> &str {
+        self.0.split_once('-').map_or(&self.0, |(_, key)| key)
+    }
 }
 
 /// The category of a (valid) stream id: the part before the first `-`.

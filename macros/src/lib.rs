@@ -114,3 +114,20 @@ pub fn derive_read_model(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Declares a process manager (a saga reactor): put it on the `impl` block of its type.
+///
+/// ```text
+/// #[factum::process_manager(name = "transfers", category = "account")]
+/// impl Transfers {
+///     #[on]
+///     async fn debited(&self, cx: &Reaction, e: &Envelope<'_, TransferDebited>)
+///         -> Result<(), HandlerError> { … }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn process_manager(args: TokenStream, item: TokenStream) -> TokenStream {
+    projection::expand_process_manager(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

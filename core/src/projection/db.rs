@@ -623,6 +623,13 @@ impl Projections {
         }
     }
 
+    /// The table read model `M` is in for the live version of `projection`, for queries
+    /// of your own.
+    pub async fn table<M: ReadModel>(&self, projection: &str) -> Result<String> {
+        let live = self.live(projection).await?;
+        Ok(M::descriptor().table_for(live.key.version))
+    }
+
     /// The row of read model `M` with this key, from the live version of `projection`.
     pub async fn get<M, K>(&self, projection: &str, key: &K) -> Result<Option<M>>
     where

@@ -46,6 +46,7 @@ mod db;
 pub mod dedup;
 pub mod dlq;
 mod envelope;
+pub mod process_manager;
 pub mod runner;
 mod tx;
 

@@ -55,6 +55,59 @@ pub struct WithdrawalRejected {
     pub balance: i64,
 }
 
+/// The account was closed: it takes no more money.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.AccountClosed")]
+pub struct AccountClosed {}
+
+/// Money left this account for another (the first step of a transfer).
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.TransferSent")]
+pub struct TransferSent {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The receiving account's id.
+    pub to: String,
+    /// Amount in cents.
+    pub cents: i64,
+}
+
+/// Money arrived from another account (the second step of a transfer).
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.TransferReceived")]
+pub struct TransferReceived {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The sending account's id.
+    pub from: String,
+    /// Amount in cents.
+    pub cents: i64,
+}
+
+/// This account refused an incoming transfer: the sender is refunded.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.TransferRefused")]
+pub struct TransferRefused {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The sending account's id.
+    pub from: String,
+    /// Amount in cents.
+    pub cents: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A refused transfer's money came back (the compensation).
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.TransferRefunded")]
+pub struct TransferRefunded {
+    /// The transfer's id.
+    pub transfer: String,
+    /// Amount in cents.
+    pub cents: i64,
+}
+
 /// Everything that can happen to an account.
 #[derive(EventSet, Clone, Debug, PartialEq)]
 pub enum AccountEvent {
@@ -66,6 +119,16 @@ pub enum AccountEvent {
     Withdrawn(Withdrawn),
     /// A refused withdrawal.
     WithdrawalRejected(WithdrawalRejected),
+    /// Closed.
+    Closed(AccountClosed),
+    /// A transfer out.
+    TransferSent(TransferSent),
+    /// A transfer in.
+    TransferReceived(TransferReceived),
+    /// A transfer in, refused.
+    TransferRefused(TransferRefused),
+    /// A transfer out, given back.
+    TransferRefunded(TransferRefunded),
 }
 
 /// Open an account.
@@ -89,6 +152,41 @@ pub struct Withdraw {
     pub cents: i64,
 }
 
+/// Close the account.
+#[derive(Clone, Debug)]
+pub struct Close;
+
+/// Send money to another account.
+#[derive(Clone, Debug)]
+pub struct SendTransfer {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The receiving account.
+    pub to: String,
+    /// Cents.
+    pub cents: i64,
+}
+
+/// Take in a transfer (sent by the transfers process manager).
+#[derive(Clone, Debug)]
+pub struct ReceiveTransfer {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The sending account.
+    pub from: String,
+    /// Cents.
+    pub cents: i64,
+}
+
+/// Give a refused transfer's money back (sent by the transfers process manager).
+#[derive(Clone, Debug)]
+pub struct RefundTransfer {
+    /// The transfer's id.
+    pub transfer: String,
+    /// Cents.
+    pub cents: i64,
+}
+
 /// Why an account refuses a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AccountError {
@@ -98,6 +196,9 @@ pub enum AccountError {
     /// The account is already open.
     #[error("the account is already open")]
     AlreadyOpen,
+    /// The account is closed.
+    #[error("the account is closed")]
+    Closed,
     /// Amounts must be positive.
     #[error("amounts must be positive")]
     NotPositive,
@@ -120,9 +221,12 @@ pub struct Account {
     pub balance: i64,
     /// Refused withdrawals so far.
     pub refusals: u32,
+    /// Whether it was closed.
+    #[serde(default)]
+    pub closed: bool,
 }
 
-#[factum::aggregate(category = "account", events = AccountEvent, error = AccountError)]
+#[factum::aggregate(category = "account", events = AccountEvent, error = AccountError, state_version = 2)]
 impl Account {
     #[apply]
     fn opened(&mut self, e: &AccountOpened) {
@@ -142,6 +246,98 @@ impl Account {
     #[apply]
     fn withdrawal_rejected(&mut self, _: &WithdrawalRejected) {
         self.refusals += 1;
+    }
+
+    #[apply]
+    fn closed(&mut self, _: &AccountClosed) {
+        self.closed = true;
+    }
+
+    #[apply]
+    fn transfer_sent(&mut self, e: &TransferSent) {
+        self.balance -= e.cents;
+    }
+
+    #[apply]
+    fn transfer_received(&mut self, e: &TransferReceived) {
+        self.balance += e.cents;
+    }
+
+    #[apply]
+    fn transfer_refused(&mut self, _: &TransferRefused) {}
+
+    #[apply]
+    fn transfer_refunded(&mut self, e: &TransferRefunded) {
+        self.balance += e.cents;
+    }
+
+    #[handle]
+    fn close(&self, _: Close) -> Result<Vec<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        Ok(vec![AccountClosed {}.into()])
+    }
+
+    #[handle]
+    fn send_transfer(&self, cmd: SendTransfer) -> Result<Vec<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        if cmd.cents <= 0 {
+            return Err(AccountError::NotPositive);
+        }
+        if cmd.cents > self.balance {
+            return Err(AccountError::InsufficientFunds {
+                balance: self.balance,
+                requested: cmd.cents,
+            });
+        }
+        Ok(vec![
+            TransferSent {
+                transfer: cmd.transfer,
+                to: cmd.to,
+                cents: cmd.cents,
+            }
+            .into(),
+        ])
+    }
+
+    #[handle(record_rejection = refused_transfer)]
+    fn receive_transfer(&self, cmd: ReceiveTransfer) -> Result<Vec<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        Ok(vec![
+            TransferReceived {
+                transfer: cmd.transfer,
+                from: cmd.from,
+                cents: cmd.cents,
+            }
+            .into(),
+        ])
+    }
+
+    /// Every refused incoming transfer is recorded: the refusal is what refunds the sender.
+    fn refused_transfer(
+        &self,
+        cmd: &ReceiveTransfer,
+        error: &AccountError,
+    ) -> Option<AccountEvent> {
+        Some(
+            TransferRefused {
+                transfer: cmd.transfer.clone(),
+                from: cmd.from.clone(),
+                cents: cmd.cents,
+                reason: error.to_string(),
+            }
+            .into(),
+        )
+    }
+
+    #[handle]
+    fn refund_transfer(&self, cmd: RefundTransfer) -> Result<Vec<AccountEvent>, AccountError> {
+        Ok(vec![
+            TransferRefunded {
+                transfer: cmd.transfer,
+                cents: cmd.cents,
+            }
+            .into(),
+        ])
     }
 
     #[handle]
@@ -189,6 +385,7 @@ impl Account {
 
     fn must_be_open(&self) -> Result<(), AccountError> {
         match self.owner {
+            _ if self.closed => Err(AccountError::Closed),
             Some(_) => Ok(()),
             None => Err(AccountError::NotOpen),
         }
@@ -226,6 +423,26 @@ mod tests {
                 WithdrawalRejected {
                     requested: 1,
                     balance: 0,
+                }
+                .into(),
+            );
+    }
+
+    #[test]
+    fn a_closed_account_refuses_transfers_and_records_it() {
+        given::<Account>([opened(), AccountClosed {}.into()])
+            .when(ReceiveTransfer {
+                transfer: "t1".into(),
+                from: "bob".into(),
+                cents: 5,
+            })
+            .then_rejected(
+                AccountError::Closed,
+                TransferRefused {
+                    transfer: "t1".into(),
+                    from: "bob".into(),
+                    cents: 5,
+                    reason: "the account is closed".into(),
                 }
                 .into(),
             );

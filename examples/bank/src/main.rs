@@ -1,9 +1,11 @@
 //! Factum's main example: bank accounts whose history is the product.
 //!
-//! It opens two accounts, runs deposits and withdrawals through the repository (a
-//! refused overdraft is recorded as a fact), imports a legacy deposit stored in the old
-//! dollars format (upcast to cents on read), travels back in time, and prints an
-//! account's full history and what the global log says about all accounts.
+//! It opens accounts, runs deposits and withdrawals through the repository (a refused
+//! overdraft is recorded as a fact), imports a legacy deposit stored in the old dollars
+//! format (upcast to cents on read), travels back in time, and prints an account's full
+//! history. Then the read side: a projection keeps balances and statements, a process
+//! manager carries transfers between accounts (refunding one that a closed account
+//! refuses), and the program reads its own writes from the read models.
 //!
 //! ```text
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
@@ -15,18 +17,26 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 mod account;
+mod transfers;
+mod views;
 
 use std::process::ExitCode;
 
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::{
-    EventData, EventStore, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
+    EventData, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
     RepositoryError, SnapshotPolicy, SnapshotStore,
 };
 use futures_util::TryStreamExt;
 
-use account::{Account, Deposit, Open, Withdraw};
+use std::time::Duration;
+
+use account::{Account, Close, Deposit, Open, SendTransfer, Withdraw};
+use factum::projection::process_manager::ProcessManagerRunner;
+use factum::projection::{ProjectionRunner, ProjectionStore, Projections};
+use transfers::Transfers;
+use views::{AccountBalance, BankViews};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,7 +48,7 @@ pub fn money(cents: i64) -> String {
 
 async fn run<S>(store: S) -> Result<(), Error>
 where
-    S: EventStore + SnapshotStore + Clone + 'static,
+    S: ProjectionStore + SnapshotStore,
 {
     let accounts =
         Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(100));
@@ -145,6 +155,8 @@ where
         money(then.state.balance)
     );
 
+    read_side(&store, &accounts, run, &alice, &bob, &teller).await?;
+
     let refusals: Vec<_> = store
         .read_all(ReadAll::from(Position::START).event_types(["bank.WithdrawalRejected"]))
         .try_collect()
@@ -162,6 +174,148 @@ where
         store.head_position().await?
     );
     Ok(())
+}
+
+/// Projections and the transfers saga at work, and reading your own writes.
+async fn read_side<S>(
+    store: &S,
+    accounts: &Repository<Account, S>,
+    run: &str,
+    alice: &str,
+    bob: &str,
+    teller: &impl Fn(&str) -> Metadata,
+) -> Result<(), Error>
+where
+    S: ProjectionStore + SnapshotStore,
+{
+    let views = ProjectionRunner::new(store.clone()).add(BankViews).start();
+    let saga = ProcessManagerRunner::new(store.clone())
+        .add(Transfers {
+            accounts: Repository::new(store.clone()),
+        })
+        .start();
+    let projections = Projections::new(store);
+    let wait = Duration::from_secs(30);
+
+    let carol = format!("carol.{run}");
+    accounts
+        .execute(
+            &carol,
+            Open {
+                owner: "Carol".into(),
+            },
+            teller("open-carol"),
+        )
+        .await?;
+    accounts
+        .execute(&carol, Close, teller("close-carol"))
+        .await?;
+    println!("\nCarol opens an account and closes it again");
+
+    let sent = accounts
+        .execute(
+            alice,
+            SendTransfer {
+                transfer: format!("t1.{run}"),
+                to: bob.to_owned(),
+                cents: 20_00,
+            },
+            teller("transfer-1"),
+        )
+        .await?;
+    println!("Alice sends Bob {}", money(20_00));
+    accounts
+        .execute(
+            alice,
+            SendTransfer {
+                transfer: format!("t2.{run}"),
+                to: carol.clone(),
+                cents: 5_00,
+            },
+            teller("transfer-2"),
+        )
+        .await?;
+    println!(
+        "Alice sends Carol {} (Carol's account is closed)",
+        money(5_00)
+    );
+
+    // The saga reacts to Alice's transfers (and to the refusal its own step caused);
+    // wait until it and the views have passed everything, and nothing new appeared.
+    loop {
+        let head = store.head_position().await?;
+        projections.wait_for("transfers", head, wait).await?;
+        projections.wait_for("bank_views", head, wait).await?;
+        if store.head_position().await? == head {
+            break;
+        }
+    }
+    println!(
+        "Read your own writes: the views have passed position {} of the first transfer",
+        sent.positions[0]
+    );
+
+    println!("\nBalances from the read model (bank_views):");
+    for id in [alice, bob, carol.as_str()] {
+        if let Some(row) = projections
+            .get::<AccountBalance, _>("bank_views", id)
+            .await?
+        {
+            println!(
+                "  {:<8} {:>9}  {} movements{}",
+                row.owner.as_deref().unwrap_or("?"),
+                money(row.cents),
+                row.movements,
+                if row.closed { ", closed" } else { "" }
+            );
+        }
+    }
+    println!("Alice's statement:");
+    for (kind, cents, after) in statement(store, alice).await? {
+        println!(
+            "  {kind:<13} {:>9}  balance {:>9}",
+            money(cents),
+            money(after)
+        );
+    }
+
+    for progress in views.progress() {
+        println!(
+            "Projection {} is at position {} ({} events applied, {} parked)",
+            progress.key, progress.checkpoint, progress.applied, progress.parked
+        );
+    }
+    views.stop().await?;
+    saga.stop().await?;
+    Ok(())
+}
+
+/// Alice's statement lines, straight from the live `account_transactions` table.
+async fn statement<S: ProjectionStore>(
+    store: &S,
+    account: &str,
+) -> Result<Vec<(String, i64, i64)>, Error> {
+    let table = Projections::new(store)
+        .table::<views::Transaction>("bank_views")
+        .await?;
+    let sql = format!(
+        "SELECT kind, cents, balance_after FROM {table} WHERE account = $1 ORDER BY recorded_at, event_id"
+    );
+    Ok(match store.projection_db() {
+        factum::projection::ProjectionDb::Sqlite { reader, .. } => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(account)
+                .fetch_all(&reader)
+                .await?
+        }
+        factum::projection::ProjectionDb::Postgres { pool, .. } => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(account)
+                .fetch_all(&pool)
+                .await?
+        }
+        _ => Vec::new(),
+    })
 }
 
 struct Args {
