@@ -416,7 +416,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             let loaded = &mut start.loaded;
             let scanned = self
                 .store
-                .scan_stream(stream, options.clone(), |event| {
+                .scan_stream(stream, options, |event| {
                     if !keep(&event) {
                         return ControlFlow::Break(None);
                     }

@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 
 use factum::projection::dlq::DeadLetters;
 use factum::projection::{ProjectionDb, ProjectionKey, ProjectionStore, Projections};
-use factum::{EventStore as _, Position};
+use factum::Position;
 use factum_tests::backends;
 use factum_tests::projections::{Balances, expected_balances, fill};
 
 const EVENTS: usize = 20_000;
+
+/// A `balances_v1` row: account, cents, events, last version.
+type Row = (String, i64, i64, i64);
 
 /// A small deterministic generator for the kill times (the seed is printed, so that a
 /// failing run can be repeated with `FACTUM_CRASH_SEED`).
@@ -109,7 +112,7 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>, pau
     );
     let sql = "SELECT account, cents, events, last_version FROM balances_v1 ORDER BY account";
     let counts = "SELECT COUNT(*), MIN(times), MAX(times) FROM applied_v1";
-    let (rows, applied): (Vec<(String, i64, i64, i64)>, (i64, i64, i64)) =
+    let (rows, applied): (Vec<Row>, (i64, i64, i64)) =
         match store.projection_db() {
             ProjectionDb::Sqlite { reader, .. } => (
                 sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
@@ -121,8 +124,8 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>, pau
             ),
             _ => unreachable!("both backends are enabled"),
         };
-    let got: Vec<(String, i64, i64, i64)> = rows;
-    let want: Vec<(String, i64, i64, i64)> = expected
+    let got: Vec<Row> = rows;
+    let want: Vec<Row> = expected
         .values()
         .map(|b| (b.account.clone(), b.cents, b.events, b.last_version))
         .collect();

@@ -87,8 +87,8 @@ async fn caught_up<S: ProjectionStore>(store: &S, name: &str) -> Position {
 async fn live_projections_follow_concurrent_writers<S: ProjectionStore>(store: &S) {
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(Balances)
-        .add(DepositTotals)
+        .with_projection(Balances)
+        .with_projection(DepositTotals)
         .start();
 
     // 6 writers, 300 events each, on overlapping accounts, while both projections run.
@@ -116,7 +116,7 @@ async fn live_projections_follow_concurrent_writers<S: ProjectionStore>(store: &
     // A third projection may not take another one's table.
     let clash = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(factum_tests::projections::Thief)
+        .with_projection(factum_tests::projections::Thief)
         .start();
     tokio::time::sleep(Duration::from_millis(200)).await;
     match clash.stop().await {
@@ -156,7 +156,7 @@ async fn live_projections_follow_concurrent_writers<S: ProjectionStore>(store: &
 async fn read_your_writes<S: ProjectionStore + factum::SnapshotStore>(store: &S) {
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(Balances)
+        .with_projection(Balances)
         .start();
     let repo = Repository::<Account, _>::new(store.clone());
     repo.execute(
@@ -248,7 +248,7 @@ async fn dead_letters_park_sequences<S: ProjectionStore>(store: &S) {
 
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(flaky.clone())
+        .with_projection(flaky.clone())
         .start();
     caught_up(store, "flaky").await;
     running.stop().await.unwrap();
@@ -286,7 +286,7 @@ async fn dead_letters_park_sequences<S: ProjectionStore>(store: &S) {
     // A restart: the parked sequence survives, and A's new event joins it.
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(flaky.clone())
+        .with_projection(flaky.clone())
         .start();
     append(&a, 16, None).await;
     append(&b, 80, None).await;
@@ -323,7 +323,7 @@ async fn dead_letters_park_sequences<S: ProjectionStore>(store: &S) {
     // And the runner lets A flow again.
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(flaky.clone())
+        .with_projection(flaky.clone())
         .start();
     append(&a, 32, None).await;
     caught_up(store, "flaky").await;
@@ -336,7 +336,7 @@ async fn dead_letters_park_sequences<S: ProjectionStore>(store: &S) {
     let again = append(&a, 64, Some("poison")).await.positions[0];
     let running = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(flaky.clone())
+        .with_projection(flaky.clone())
         .start();
     caught_up(store, "flaky").await;
     running.stop().await.unwrap();
@@ -357,7 +357,7 @@ async fn blue_green_rebuild<S: ProjectionStore>(store: &S) {
     fill(store, "account", 5, 600).await;
     let v1 = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(Balances)
+        .with_projection(Balances)
         .start();
     caught_up(store, "balances").await;
 
@@ -368,7 +368,7 @@ async fn blue_green_rebuild<S: ProjectionStore>(store: &S) {
     };
     let v2 = ProjectionRunner::new(store.clone())
         .options(options())
-        .add(BalancesV2)
+        .with_projection(BalancesV2)
         .start();
     let projections = Projections::new(store);
     // v1 serves while v2 builds.
@@ -508,11 +508,11 @@ async fn two_runners_never_share_a_projection() {
     fill(store.store(), "account", 8, 2_000).await;
     let first = ProjectionRunner::new(store.store().clone())
         .options(options().batch_size(20))
-        .add(Balances)
+        .with_projection(Balances)
         .start();
     let second = ProjectionRunner::new(store.store().clone())
         .options(options().batch_size(20))
-        .add(Balances)
+        .with_projection(Balances)
         .start();
     let key = ProjectionKey::of::<Balances>();
     let writer = {

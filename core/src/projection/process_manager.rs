@@ -163,7 +163,7 @@ impl<S: ProjectionStore> ProcessManagerRunner<S> {
     }
 
     /// Adds a process manager.
-    pub fn add<P: ProcessManager>(mut self, manager: P) -> Self {
+    pub fn with_manager<P: ProcessManager>(mut self, manager: P) -> Self {
         let job: Job<S> = Box::new(move |ctx| Box::pin(run(manager, ctx)));
         self.jobs.push((key_of::<P>(), job));
         self

@@ -6,7 +6,7 @@
 //! # async fn demo<P: factum::projection::Projection>(store: factum::SqliteStore, balances: P) -> Result<(), factum::projection::ProjectionError> {
 //! let running = ProjectionRunner::new(store)
 //!     .options(RunnerOptions::default().batch_size(200))
-//!     .add(balances)
+//!     .with_projection(balances)
 //!     .start();
 //! // ... serve; `running.progress()` tells how far each projection is ...
 //! running.stop().await?;
@@ -193,7 +193,7 @@ impl<S: ProjectionStore> ProjectionRunner<S> {
     }
 
     /// Adds a projection.
-    pub fn add<P: Projection>(mut self, projection: P) -> Self {
+    pub fn with_projection<P: Projection>(mut self, projection: P) -> Self {
         let job: Job<S> = Box::new(move |ctx| Box::pin(run(projection, ctx)));
         self.jobs.push((ProjectionKey::of::<P>(), job));
         self

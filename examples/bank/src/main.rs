@@ -188,9 +188,11 @@ async fn read_side<S>(
 where
     S: ProjectionStore + SnapshotStore,
 {
-    let views = ProjectionRunner::new(store.clone()).add(BankViews).start();
+    let views = ProjectionRunner::new(store.clone())
+        .with_projection(BankViews)
+        .start();
     let saga = ProcessManagerRunner::new(store.clone())
-        .add(Transfers {
+        .with_manager(Transfers {
             accounts: Repository::new(store.clone()),
         })
         .start();

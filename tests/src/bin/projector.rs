@@ -33,7 +33,7 @@ async fn main() {
             let store = SqliteStore::open(path).await.expect("open SQLite");
             let _running = ProjectionRunner::new(store)
                 .options(options())
-                .add(Balances)
+                .with_projection(Balances)
                 .start();
             std::future::pending::<()>().await;
         }
@@ -43,7 +43,7 @@ async fn main() {
                 .expect("connect to PostgreSQL");
             let _running = ProjectionRunner::new(store)
                 .options(options())
-                .add(Balances)
+                .with_projection(Balances)
                 .start();
             std::future::pending::<()>().await;
         }
