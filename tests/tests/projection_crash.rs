@@ -5,9 +5,9 @@
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use factum::Position;
 use factum::projection::dlq::DeadLetters;
 use factum::projection::{ProjectionDb, ProjectionKey, ProjectionStore, Projections};
-use factum::Position;
 use factum_tests::backends;
 use factum_tests::projections::{Balances, expected_balances, fill};
 
@@ -112,18 +112,17 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>, pau
     );
     let sql = "SELECT account, cents, events, last_version FROM balances_v1 ORDER BY account";
     let counts = "SELECT COUNT(*), MIN(times), MAX(times) FROM applied_v1";
-    let (rows, applied): (Vec<Row>, (i64, i64, i64)) =
-        match store.projection_db() {
-            ProjectionDb::Sqlite { reader, .. } => (
-                sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
-                sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
-            ),
-            ProjectionDb::Postgres { pool, .. } => (
-                sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
-                sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
-            ),
-            _ => unreachable!("both backends are enabled"),
-        };
+    let (rows, applied): (Vec<Row>, (i64, i64, i64)) = match store.projection_db() {
+        ProjectionDb::Sqlite { reader, .. } => (
+            sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
+            sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
+        ),
+        ProjectionDb::Postgres { pool, .. } => (
+            sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
+            sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
+        ),
+        _ => unreachable!("both backends are enabled"),
+    };
     let got: Vec<Row> = rows;
     let want: Vec<Row> = expected
         .values()

@@ -16,3 +16,10 @@ fn aggregate_macros() {
     t.pass("ui/aggregate/pass/*.rs");
     t.compile_fail("ui/aggregate/fail/*.rs");
 }
+
+#[test]
+fn projection_macros() {
+    let t = trybuild::TestCases::new();
+    t.pass("ui/projection/pass/*.rs");
+    t.compile_fail("ui/projection/fail/*.rs");
+}
