@@ -158,6 +158,7 @@ impl ProjectionDb {
     ) -> Result<Position> {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
         let mut tx = self.begin(key.version).await?;
+        #[cfg(feature = "postgres")]
         if let Conn::Postgres(c) = &mut tx.conn {
             // Registrations queue, so that one version of a name goes live and one
             // projection owns a table.
