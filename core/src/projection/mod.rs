@@ -22,7 +22,7 @@
 //! #[factum::projection(name = "balances", version = 1, read_models(Balance))]
 //! impl Balances {
 //!     #[on]
-//!     async fn deposited(&self, tx: &mut ProjectionTx, e: &Envelope<Deposited>) -> Result<(), HandlerError> {
+//!     async fn deposited(&self, tx: &mut ProjectionTx, e: &Envelope<'_, Deposited>) -> Result<(), HandlerError> {
 //!         let mut row = tx.get::<Balance, _>(&e.account).await?
 //!             .unwrap_or(Balance { account: e.account.clone(), cents: 0 });
 //!         row.cents += e.cents;

@@ -66,7 +66,7 @@ impl Account {
 #[cfg(any())]
 struct Hidden;
 
-fn main() {
+pub fn main() {
     use factum::{Aggregate, EventSet, Handles};
     assert_eq!(Account::CATEGORY, "account");
     assert_eq!(Account::STATE_VERSION, 2);

@@ -9,7 +9,7 @@ struct Opened {
     owner: String,
 }
 
-fn main() {
+pub fn main() {
     assert_eq!(<Opened as Event>::NAME, "Opened");
     assert_eq!(<Opened as Event>::VERSION, 1);
     let d = Opened::descriptor();

@@ -44,7 +44,7 @@ fn rename_note(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
-fn main() {
+pub fn main() {
     let up = Deposited::upcast(1, serde_json::json!({ "dollars": 3 })).unwrap();
     assert_eq!(up, serde_json::json!({ "cents": 300, "note": "legacy" }));
     let err = Deposited::upcast(2, serde_json::json!({ "cents": -1 })).unwrap_err();

@@ -48,7 +48,7 @@ impl<S: Send + Sync + 'static> Notifier<S> {
     }
 }
 
-fn main() {
+pub fn main() {
     assert_eq!(<Balances as Projection>::NAME, "balances");
     assert_eq!(<Balances as Projection>::VERSION, 3);
     assert_eq!(<Balances as Projection>::EVENT_TYPES, ["Deposited"]);

@@ -1,0 +1,25 @@
+//! The supported forms of the macros compile and behave: each file under `ui/**/pass` is
+//! a module of this test, and its `main` (which asserts what the macros generated) runs
+//! as a test of its own. The misuses are trybuild's job, in `ui.rs`.
+
+macro_rules! pass_cases {
+    ($($name:ident => $path:literal,)*) => {
+        $(
+            #[allow(dead_code)]
+            #[path = $path]
+            mod $name;
+
+            #[test]
+            fn $name() {
+                $name::main();
+            }
+        )*
+    };
+}
+
+pass_cases! {
+    event_basic => "../ui/event/pass/basic.rs",
+    event_versioned => "../ui/event/pass/versioned.rs",
+    aggregate_basic => "../ui/aggregate/pass/basic.rs",
+    projection_and_read_model => "../ui/projection/pass/projection_and_read_model.rs",
+}
