@@ -1,0 +1,571 @@
+//! The breaking-change gate: can the new code still read every event the old code ever
+//! stored? (BACKWARD_TRANSITIVE: all versions, not only the last.)
+//!
+//! Judged the way serde reads JSON, since that is what the code will do with the stored
+//! events:
+//!
+//! - a payload may change only under a new schema version with an upcaster chain from
+//!   every older version; under the same version the new payload schema must accept
+//!   whatever the old one allowed;
+//! - **breaking**: a required field added without a default, a field that was optional
+//!   becoming required, a changed type (widening `integer` to `number` is fine), a
+//!   narrower integer, a removed enum variant, a rename without `#[serde(alias)]`,
+//!   removing a field from a type that denies unknown fields, a version going back, an
+//!   event type removed without being deprecated first;
+//! - **compatible**: an optional (or defaulted) field added, a field removed (unknown
+//!   fields are ignored), an enum variant added, a new event type, a new version with
+//!   its upcaster, description changes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use crate::model::{Catalog, EventEntry};
+use crate::schema::resolve;
+
+/// The keyword on a property schema that lists the other names serde accepts for it
+/// (`#[serde(alias = "…")]`); the code generator writes it.
+pub const ALIASES: &str = "x-aliases";
+
+/// One change that stops the new code from reading events the old code stored.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BreakingChange {
+    /// The event type.
+    pub event: String,
+    /// Where: `v2` for a version, or a field path within a version, such as
+    /// `v2.lines[].price`.
+    pub path: String,
+    /// Why it breaks, and what would make it compatible.
+    pub reason: String,
+}
+
+impl fmt::Display for BreakingChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.event, self.reason)
+        } else {
+            write!(f, "{} {}: {}", self.event, self.path, self.reason)
+        }
+    }
+}
+
+/// Every breaking change from `old` to `new`, sorted by event and path. Empty means
+/// `new` reads everything `old` could have stored.
+pub fn check(old: &Catalog, new: &Catalog) -> Vec<BreakingChange> {
+    let mut out = Vec::new();
+    for (name, before) in &old.events {
+        match new.events.get(name) {
+            None if before.deprecated.is_some() => {}
+            None => out.push(BreakingChange {
+                event: name.clone(),
+                path: String::new(),
+                reason: "the event type was removed without being deprecated first: stored \
+                         events of this type can no longer be read (deprecate it in one \
+                         release, remove it in a later one)"
+                    .into(),
+            }),
+            Some(after) => check_event(before, after, &mut out),
+        }
+    }
+    out.sort();
+    out
+}
+
+fn check_event(before: &EventEntry, after: &EventEntry, out: &mut Vec<BreakingChange>) {
+    let mut push = |path: String, reason: String| {
+        out.push(BreakingChange {
+            event: before.name.clone(),
+            path,
+            reason,
+        })
+    };
+    if after.version < before.version {
+        push(
+            format!("v{}", after.version),
+            format!(
+                "the current version went back from {} to {}: events stored at version {} \
+                 cannot be read",
+                before.version, after.version, before.version
+            ),
+        );
+        return;
+    }
+    for stored in 1..=before.version {
+        if stored < after.version && !after.lifts_from(stored) {
+            let missing: Vec<String> = (stored..after.version)
+                .filter(|v| !after.upcasters.contains(v))
+                .map(|v| format!("{v} -> {}", v + 1))
+                .collect();
+            push(
+                format!("v{stored}"),
+                format!(
+                    "events stored at version {stored} cannot reach version {}: no upcaster \
+                     for {} (add `upcast(from = …)` to the event)",
+                    after.version,
+                    missing.join(", ")
+                ),
+            );
+            continue;
+        }
+        // The same version on both sides: the new schema must read what the old allowed.
+        if let (Some(old), Some(new)) = (before.schemas.get(&stored), after.schemas.get(&stored)) {
+            if stored == after.version || old != new {
+                for problem in check_schema(old, new) {
+                    let path = if problem.path.is_empty() {
+                        format!("v{stored}")
+                    } else {
+                        format!("v{stored}.{}", problem.path)
+                    };
+                    let reason = if stored == after.version && stored == before.version {
+                        format!(
+                            "{} (to change the payload, bump the version and add an upcaster)",
+                            problem.reason
+                        )
+                    } else {
+                        problem.reason
+                    };
+                    push(path, reason);
+                }
+            }
+        }
+    }
+}
+
+/// One way a new schema fails to read what an old one allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// The field path (`lines[].price`), empty for the payload itself.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Whether every value `old` allows is read by serde into a type whose schema is `new`:
+/// each way it is not, with its path. Both are self-contained schemas (their `$ref`s
+/// point into their own `definitions`).
+pub fn check_schema(old: &Value, new: &Value) -> Vec<SchemaProblem> {
+    let mut checker = Checker {
+        old_root: old,
+        new_root: new,
+        out: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    checker.compare(old, new, "", 0);
+    checker.out
+}
+
+struct Checker<'a> {
+    old_root: &'a Value,
+    new_root: &'a Value,
+    out: Vec<SchemaProblem>,
+    /// Pairs of schemas (by address) already compared on this path, for recursive types.
+    seen: BTreeSet<(usize, usize)>,
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn push(&mut self, path: &str, reason: String) {
+        self.out.push(SchemaProblem {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+
+    fn compare(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        let old = resolve(self.old_root, old);
+        let new = resolve(self.new_root, new);
+        let pair = (old as *const Value as usize, new as *const Value as usize);
+        if depth > 64 || !self.seen.insert(pair) {
+            return;
+        }
+        self.compare_resolved(old, new, path, depth);
+        self.seen.remove(&pair);
+    }
+
+    fn compare_resolved(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        if is_any(new) {
+            return;
+        }
+        // Each shape the old type could store must be read by the new one.
+        if let Some(alternatives) = alternatives_of(old) {
+            for alternative in alternatives {
+                self.compare(alternative, new, path, depth + 1);
+            }
+            return;
+        }
+        if let Some(alternatives) = alternatives_of(new) {
+            let mut best: Option<Vec<SchemaProblem>> = None;
+            for alternative in alternatives {
+                let mut trial = Checker {
+                    old_root: self.old_root,
+                    new_root: self.new_root,
+                    out: Vec::new(),
+                    seen: self.seen.clone(),
+                };
+                trial.compare(old, alternative, path, depth + 1);
+                if trial.out.is_empty() {
+                    return;
+                }
+                if best.as_ref().is_none_or(|b| trial.out.len() < b.len()) {
+                    best = Some(trial.out);
+                }
+            }
+            match best {
+                Some(problems) if problems.len() == 1 => self.out.extend(problems),
+                _ => self.push(
+                    path,
+                    "what was stored here fits none of the new type's alternatives".into(),
+                ),
+            }
+            return;
+        }
+        if is_any(old) {
+            self.push(
+                path,
+                "stored events may hold any JSON here; the new type accepts only some".into(),
+            );
+            return;
+        }
+        if let Some(values) = values_of(old) {
+            for value in values {
+                if !accepts_value(self.new_root, new, value) {
+                    self.push(
+                        path,
+                        format!(
+                            "stored events may hold {value} here, which the new type refuses \
+                             (a removed enum variant or constant?)"
+                        ),
+                    );
+                }
+            }
+            return;
+        }
+        if let Some(values) = values_of(new) {
+            let allowed: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            self.push(
+                path,
+                format!(
+                    "stored events may hold any {} here; the new type accepts only {}",
+                    describe(&types_of(old)),
+                    allowed.join(", ")
+                ),
+            );
+            return;
+        }
+        let old_types = types_of(old);
+        let new_types = types_of(new);
+        let refused: Vec<&str> = old_types
+            .iter()
+            .copied()
+            .filter(|t| !type_accepts(&new_types, t))
+            .collect();
+        if !refused.is_empty() {
+            let reason = if refused == ["null"] {
+                "stored events may hold null here, but the new type does not accept null \
+                 (keep it an Option)"
+                    .to_owned()
+            } else {
+                format!(
+                    "the type changed from {} to {}",
+                    describe(&old_types),
+                    describe(&new_types)
+                )
+            };
+            self.push(path, reason);
+            return;
+        }
+        if old_types.contains("object") && new_types.contains("object") {
+            self.compare_objects(old, new, path, depth);
+        }
+        if old_types.contains("array") && new_types.contains("array") {
+            self.compare_items(old, new, path, depth);
+        }
+        if old_types.contains("integer") && new_types.contains("integer") {
+            let (old_low, old_high) = integer_range(old);
+            let (new_low, new_high) = integer_range(new);
+            if old_low < new_low || old_high > new_high {
+                self.push(
+                    path,
+                    format!(
+                        "the integer range narrowed from {old_low}..={old_high} to \
+                         {new_low}..={new_high}: stored values may not fit"
+                    ),
+                );
+            }
+        }
+        if old_types.contains("string") && new_types.contains("string") {
+            let old_format = old.get("format").and_then(Value::as_str);
+            let new_format = new.get("format").and_then(Value::as_str);
+            if let Some(format) = new_format {
+                if STRICT_FORMATS.contains(&format) && old_format != Some(format) {
+                    self.push(
+                        path,
+                        format!(
+                            "the new type reads only `{format}` strings; stored ones were {}",
+                            old_format.map_or("any string".to_owned(), |f| format!("`{f}`"))
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn compare_objects(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+        let old_props = old.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+        let new_props = new.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+        let old_required = required_of(old);
+        let new_required = required_of(new);
+        let mut consumed: BTreeSet<&str> = BTreeSet::new();
+        for (name, new_prop) in new_props {
+            let source = if old_props.contains_key(name) {
+                Some(name.as_str())
+            } else {
+                aliases_of(self.new_root, new_prop)
+                    .into_iter()
+                    .find(|alias| old_props.contains_key(*alias))
+            };
+            let field_path = join(path, name);
+            match source {
+                Some(source) => {
+                    consumed.insert(source);
+                    if new_required.contains(name.as_str()) && !old_required.contains(source) {
+                        self.push(
+                            &field_path,
+                            "was optional, so stored events may lack it; it is now required \
+                             (give it #[serde(default)] or keep it an Option)"
+                                .into(),
+                        );
+                    }
+                    self.compare(&old_props[source], new_prop, &field_path, depth + 1);
+                }
+                None if new_required.contains(name.as_str()) => {
+                    let gone: Vec<&str> = old_props
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|k| !new_props.contains_key(*k))
+                        .collect();
+                    let reason = if gone.is_empty() {
+                        "a required field was added without a default: stored events do not \
+                         have it (make it an Option or give it #[serde(default)])"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "a required field was added without a default; if it is `{}` \
+                             renamed, say so with #[serde(alias = \"{}\")]",
+                            gone.join("` or `"),
+                            gone[0]
+                        )
+                    };
+                    self.push(&field_path, reason);
+                }
+                None => {}
+            }
+        }
+        let closed = new.get("additionalProperties") == Some(&Value::Bool(false));
+        for name in old_props.keys() {
+            if !consumed.contains(name.as_str()) && closed {
+                self.push(
+                    &join(path, name),
+                    "the field was removed and the new type denies unknown fields, so stored \
+                     events that have it are refused"
+                        .into(),
+                );
+            }
+        }
+        // Maps: the values of the old map must be read as values of the new one.
+        if let (Some(old_values), Some(new_values)) = (
+            old.get("additionalProperties").filter(|v| v.is_object()),
+            new.get("additionalProperties").filter(|v| v.is_object()),
+        ) {
+            self.compare(old_values, new_values, &join(path, "{*}"), depth + 1);
+        }
+    }
+
+    fn compare_items(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        let item_path = format!("{path}[]");
+        match (old.get("items"), new.get("items")) {
+            (Some(Value::Array(old_items)), Some(Value::Array(new_items))) => {
+                if old_items.len() != new_items.len() {
+                    self.push(
+                        path,
+                        format!(
+                            "the tuple's length changed from {} to {}",
+                            old_items.len(),
+                            new_items.len()
+                        ),
+                    );
+                    return;
+                }
+                for (i, (o, n)) in old_items.iter().zip(new_items).enumerate() {
+                    self.compare(o, n, &format!("{path}[{i}]"), depth + 1);
+                }
+            }
+            (Some(old_items), Some(new_items)) if !old_items.is_array() && !new_items.is_array() => {
+                self.compare(old_items, new_items, &item_path, depth + 1);
+            }
+            (_, Some(new_items)) if !new_items.is_array() && !is_any(new_items) => {
+                if old.get("items").is_none() {
+                    self.push(
+                        &item_path,
+                        "stored arrays may hold anything; the new type constrains their items"
+                            .into(),
+                    );
+                }
+            }
+            (Some(_), Some(_)) => self.push(
+                path,
+                "changed between a list and a tuple".into(),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// String formats serde types insist on when reading (`Uuid`, `DateTime`, `NaiveDate`).
+const STRICT_FORMATS: [&str; 4] = ["uuid", "date-time", "date", "time"];
+
+/// Only annotations: accepts any JSON.
+fn is_any(schema: &Value) -> bool {
+    match schema {
+        Value::Bool(b) => *b,
+        Value::Object(map) => !map.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "type"
+                    | "enum"
+                    | "const"
+                    | "anyOf"
+                    | "oneOf"
+                    | "allOf"
+                    | "not"
+                    | "properties"
+                    | "items"
+                    | "$ref"
+                    | "additionalProperties"
+            )
+        }),
+        _ => false,
+    }
+}
+
+fn alternatives_of(schema: &Value) -> Option<&Vec<Value>> {
+    schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+}
+
+fn values_of(schema: &Value) -> Option<Vec<&Value>> {
+    if let Some(value) = schema.get("const") {
+        return Some(vec![value]);
+    }
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .map(|values| values.iter().collect())
+}
+
+fn types_of(schema: &Value) -> BTreeSet<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => BTreeSet::from([t.as_str()]),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if schema.get("properties").is_some() || schema.get("additionalProperties").is_some() => {
+            BTreeSet::from(["object"])
+        }
+        _ if schema.get("items").is_some() => BTreeSet::from(["array"]),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn type_accepts(types: &BTreeSet<&str>, stored: &str) -> bool {
+    types.is_empty() || types.contains(stored) || (stored == "integer" && types.contains("number"))
+}
+
+fn describe(types: &BTreeSet<&str>) -> String {
+    if types.is_empty() {
+        "anything".into()
+    } else {
+        types.iter().copied().collect::<Vec<_>>().join(" or ")
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Whether `schema` takes the one value `value` (as far as an enum's values go: their
+/// type, or membership of the new enum, or of one of its alternatives).
+fn accepts_value(root: &Value, schema: &Value, value: &Value) -> bool {
+    let schema = resolve(root, schema);
+    if is_any(schema) {
+        return true;
+    }
+    if let Some(alternatives) = alternatives_of(schema) {
+        return alternatives.iter().any(|a| accepts_value(root, a, value));
+    }
+    if let Some(values) = values_of(schema) {
+        return values.contains(&value);
+    }
+    type_accepts(&types_of(schema), json_type(value))
+}
+
+fn required_of(schema: &Value) -> BTreeSet<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The aliases written on a property (on its own schema or on what it refers to).
+fn aliases_of<'v>(root: &'v Value, property: &'v Value) -> Vec<&'v str> {
+    let mut found: Vec<&str> = Vec::new();
+    for schema in [property, resolve(root, property)] {
+        if let Some(Value::Array(names)) = schema.get(ALIASES) {
+            found.extend(names.iter().filter_map(Value::as_str));
+        }
+    }
+    found
+}
+
+/// The integers a schema admits: its format's range cut by `minimum`/`maximum`. An
+/// integer with no format is taken as 64-bit signed (what serde reads into `i64`).
+fn integer_range(schema: &Value) -> (i128, i128) {
+    let (mut low, mut high): (i128, i128) = match schema.get("format").and_then(Value::as_str) {
+        Some("int8") => (i8::MIN.into(), i8::MAX.into()),
+        Some("int16") => (i16::MIN.into(), i16::MAX.into()),
+        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
+        Some("uint8") => (0, u8::MAX.into()),
+        Some("uint16") => (0, u16::MAX.into()),
+        Some("uint32") => (0, u32::MAX.into()),
+        Some("uint64") | Some("uint") => (0, u64::MAX.into()),
+        Some("int128") => (i128::MIN, i128::MAX),
+        Some("uint128") => (0, i128::MAX),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    };
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+        low = low.max(min.ceil() as i128);
+    }
+    if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+        high = high.min(max.floor() as i128);
+    }
+    (low, high)
+}

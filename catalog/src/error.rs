@@ -1,0 +1,29 @@
+//! What can go wrong reading, checking or writing a catalog.
+
+use std::path::PathBuf;
+
+/// An error of the catalog library or CLI.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The text is neither YAML nor JSON.
+    #[error("the catalog does not parse as YAML or JSON: {0}")]
+    Parse(String),
+    /// The document parses but is not a catalog Factum wrote.
+    #[error(
+        "this is not a Factum event catalog: {0} (generate it with factum-codegen, which \
+         writes the `x-factum` extension on every message)"
+    )]
+    NotACatalog(String),
+    /// The document could not be written.
+    #[error("the catalog could not be written: {0}")]
+    Write(String),
+}

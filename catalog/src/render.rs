@@ -1,0 +1,265 @@
+//! The catalog as one static HTML page a person can browse: stream categories, events,
+//! every version with its fields, schema and an example payload, deprecations, upcasters,
+//! and a search box. No server and no network: styles and script are inline.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::model::{Catalog, EventEntry};
+use crate::schema::{example, resolve};
+
+/// Renders `catalog` as a complete HTML document.
+pub fn render_html(catalog: &Catalog) -> String {
+    let mut html = String::new();
+    let title = format!("{} {} event catalog", catalog.title, catalog.version);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    if let Some(description) = &catalog.description {
+        let _ = writeln!(html, "<p>{}</p>", escape(description));
+    }
+    let _ = writeln!(
+        html,
+        "<input id=\"search\" type=\"search\" placeholder=\"Search events by name\" \
+         aria-label=\"Search events by name\" autofocus>\n</header>\n<nav>"
+    );
+    for (name, category) in &catalog.categories {
+        let _ = write!(
+            html,
+            "<section class=\"category\"><h2>{}</h2>",
+            escape(name)
+        );
+        if let Some(description) = &category.description {
+            let _ = write!(html, "<p>{}</p>", escape(description));
+        }
+        html.push_str("<ul>");
+        for event in &category.events {
+            let _ = write!(
+                html,
+                "<li data-name=\"{0}\"><a href=\"#{0}\">{0}</a></li>",
+                escape(event)
+            );
+        }
+        html.push_str("</ul></section>\n");
+    }
+    html.push_str("</nav>\n<main>\n");
+    for entry in catalog.events.values() {
+        render_event(&mut html, catalog, entry);
+    }
+    let _ = write!(
+        html,
+        "<p id=\"nothing\" hidden>No event matches.</p>\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    );
+    html
+}
+
+fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
+    let _ = write!(
+        html,
+        "<article class=\"event\" id=\"{0}\" data-name=\"{0}\">\n<h2>{0} <span class=\"badge\">v{1}</span>",
+        escape(&entry.name),
+        entry.version
+    );
+    if entry.deprecated.is_some() {
+        html.push_str(" <span class=\"badge deprecated\">deprecated</span>");
+    }
+    html.push_str("</h2>\n");
+    if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
+        let _ = writeln!(html, "<p class=\"deprecated\">Deprecated: {}</p>", escape(reason));
+    }
+    if let Some(description) = &entry.description {
+        for paragraph in description.split("\n\n") {
+            let _ = writeln!(html, "<p>{}</p>", escape(paragraph));
+        }
+    }
+    let categories: Vec<&str> = catalog.categories_of(&entry.name).collect();
+    let _ = write!(html, "<dl>");
+    if !categories.is_empty() {
+        let _ = write!(
+            html,
+            "<dt>Streams</dt><dd>{}</dd>",
+            escape(&categories.join(", "))
+        );
+    }
+    if let Some(rust_type) = &entry.rust_type {
+        let _ = write!(html, "<dt>Rust type</dt><dd><code>{}</code></dd>", escape(rust_type));
+    }
+    let chain: Vec<String> = (1..entry.version)
+        .map(|v| {
+            if entry.upcasters.contains(&v) {
+                format!("v{v} → v{} (upcaster)", v + 1)
+            } else {
+                format!("v{v} → v{}: no upcaster", v + 1)
+            }
+        })
+        .collect();
+    if !chain.is_empty() {
+        let _ = write!(html, "<dt>Upcasters</dt><dd>{}</dd>", escape(&chain.join("; ")));
+    }
+    html.push_str("</dl>\n");
+    for (version, schema) in entry.schemas.iter().rev() {
+        let current = *version == entry.version;
+        let _ = write!(
+            html,
+            "<details{}><summary>Version {version}{}</summary>\n",
+            if current { " open" } else { "" },
+            if current { " (current)" } else { "" }
+        );
+        render_fields(html, schema);
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        let _ = write!(
+            html,
+            "<h4>Example payload</h4><pre>{}</pre>\n<details><summary>JSON Schema</summary><pre>{}</pre></details>\n</details>\n",
+            escape(&pretty(&example(schema, schema))),
+            escape(&pretty(schema))
+        );
+    }
+    html.push_str("</article>\n");
+}
+
+fn render_fields(html: &mut String, schema: &Value) {
+    let body = resolve(schema, schema);
+    let Some(properties) = body.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let required: Vec<&str> = body
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    html.push_str("<table><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead><tbody>");
+    for (name, property) in properties {
+        let resolved = resolve(schema, property);
+        let description = property
+            .get("description")
+            .or_else(|| resolved.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let _ = write!(
+            html,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            escape(&type_label(schema, property)),
+            if required.contains(&name.as_str()) { "yes" } else { "no" },
+            escape(description)
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+/// A short type name for a property: `string`, `integer (int64)`, `array of Line`,
+/// `one of 2`.
+fn type_label(root: &Value, property: &Value) -> String {
+    let named = property
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
+    let schema = resolve(root, property);
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        let list: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        return format!("one of {}", list.join(", "));
+    }
+    if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+        let labels: Vec<String> = alternatives.iter().map(|a| type_label(root, a)).collect();
+        return labels.join(" | ");
+    }
+    let base = match schema.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        _ => named.clone().unwrap_or_else(|| "any".into()),
+    };
+    let base = match (base.as_str(), named) {
+        ("object", Some(name)) => name,
+        _ => base,
+    };
+    if base == "array" {
+        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+            return format!("array of {}", type_label(root, items));
+        }
+    }
+    match schema.get("format").and_then(Value::as_str) {
+        Some(format) => format!("{base} ({format})"),
+        None => base,
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;display:grid;grid-template-columns:18rem 1fr;grid-template-areas:'h h' 'n m'}\
+header{grid-area:h;padding:1rem 2rem;background:#1d3557;color:#fff}header input{font-size:1rem;padding:.4rem;width:24rem;max-width:90%}\
+nav{grid-area:n;padding:1rem;border-right:1px solid #ddd;overflow:auto}nav ul{padding-left:1rem}main{grid-area:m;padding:1rem 2rem}\
+article{border:1px solid #ddd;border-radius:6px;padding:0 1rem 1rem;margin-bottom:1rem}.badge{font-size:.7em;background:#457b9d;color:#fff;border-radius:4px;padding:.1em .4em}\
+.badge.deprecated{background:#e63946}p.deprecated{color:#e63946}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
+pre{background:#f4f4f4;padding:.5rem;overflow:auto}dt{font-weight:bold}";
+
+const SCRIPT: &str = "const box=document.getElementById('search');\
+box.addEventListener('input',()=>{const q=box.value.trim().toLowerCase();let shown=0;\
+document.querySelectorAll('article.event').forEach(a=>{const hit=a.dataset.name.toLowerCase().includes(q);a.hidden=!hit;if(hit)shown++;});\
+document.querySelectorAll('nav li').forEach(l=>{l.hidden=!l.dataset.name.toLowerCase().includes(q);});\
+document.getElementById('nothing').hidden=shown>0;});";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Category;
+    use serde_json::json;
+
+    #[test]
+    fn the_page_escapes_what_it_shows_and_lists_every_version() {
+        let mut entry = EventEntry::new(
+            "shop.<Ordered>",
+            2,
+            json!({ "type": "object", "properties": { "qty": { "type": "integer", "format": "int32", "description": "How <many>" } }, "required": ["qty"] }),
+        );
+        entry.schemas.insert(1, json!({ "type": "object" }));
+        entry.upcasters.insert(1);
+        entry.deprecated = Some("use shop.Placed".into());
+        let catalog = Catalog {
+            title: "shop".into(),
+            version: "1.0.0".into(),
+            categories: [(
+                "order".to_owned(),
+                Category {
+                    description: None,
+                    events: ["shop.<Ordered>".to_owned()].into(),
+                },
+            )]
+            .into(),
+            events: [(entry.name.clone(), entry)].into(),
+            ..Catalog::default()
+        };
+        let html = render_html(&catalog);
+        assert!(html.contains("shop.&lt;Ordered&gt;"));
+        assert!(!html.contains("<Ordered>"));
+        assert!(html.contains("How &lt;many&gt;"));
+        assert!(html.contains("Version 2 (current)") && html.contains("Version 1<"));
+        assert!(html.contains("v1 → v2 (upcaster)"));
+        assert!(html.contains("Deprecated: use shop.Placed"));
+        assert!(html.contains("integer (int32)"));
+    }
+}

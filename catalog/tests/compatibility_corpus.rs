@@ -1,0 +1,404 @@
+//! The compatibility gate against a corpus of schema changes, each with the verdict a
+//! person who knows serde would give: half breaking, half compatible.
+//!
+//! Schema-level cases are pairs of Rust types (the stored `old::E` and the new `new::E`
+//! under the same version), turned into draft-07 JSON Schema by schemars exactly as the
+//! code generator does. Catalog-level cases (versions, upcasters, deprecation, removal)
+//! build the catalogs directly.
+
+use std::collections::BTreeSet;
+
+use factum_catalog::{Catalog, EventEntry, check};
+use serde_json::{Value, json};
+
+fn schema_of<T: schemars::JsonSchema>() -> Value {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    serde_json::to_value(schema).unwrap()
+}
+
+fn catalog_with(entries: impl IntoIterator<Item = EventEntry>) -> Catalog {
+    Catalog {
+        title: "corpus".into(),
+        version: "1.0.0".into(),
+        events: entries.into_iter().map(|e| (e.name.clone(), e)).collect(),
+        ..Catalog::default()
+    }
+}
+
+/// The verdict of changing the payload of `corpus.E` v1 from `old` to `new` in place.
+fn same_version(old: Value, new: Value) -> Vec<String> {
+    let before = catalog_with([EventEntry::new("corpus.E", 1, old)]);
+    let after = catalog_with([EventEntry::new("corpus.E", 1, new)]);
+    check(&before, &after).iter().map(|b| b.to_string()).collect()
+}
+
+/// One schema-level case: `old { items }`, `new { items }`, each defining a type `E`,
+/// and whether the change breaks, with a word the report must contain.
+macro_rules! case {
+    ($name:ident: compatible, old { $($old:item)* } new { $($new:item)* }) => {
+        #[test]
+        fn $name() {
+            #[allow(dead_code)]
+            mod old {
+                use schemars::JsonSchema;
+                use serde::Deserialize;
+                $($old)*
+            }
+            #[allow(dead_code)]
+            mod new {
+                use schemars::JsonSchema;
+                use serde::Deserialize;
+                $($new)*
+            }
+            let report = same_version(schema_of::<old::E>(), schema_of::<new::E>());
+            assert!(report.is_empty(), "expected compatible, got {report:#?}");
+        }
+    };
+    ($name:ident: breaking($needle:literal), old { $($old:item)* } new { $($new:item)* }) => {
+        #[test]
+        fn $name() {
+            #[allow(dead_code)]
+            mod old {
+                use schemars::JsonSchema;
+                use serde::Deserialize;
+                $($old)*
+            }
+            #[allow(dead_code)]
+            mod new {
+                use schemars::JsonSchema;
+                use serde::Deserialize;
+                $($new)*
+            }
+            let report = same_version(schema_of::<old::E>(), schema_of::<new::E>());
+            assert!(!report.is_empty(), "expected breaking, got compatible");
+            assert!(
+                report.iter().any(|line| line.contains($needle)),
+                "expected a report naming {:?}, got {report:#?}",
+                $needle
+            );
+        }
+    };
+}
+
+// ---- compatible, same version -------------------------------------------------------
+
+case!(c01_optional_field_added: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<String> } });
+
+case!(c02_defaulted_field_added: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, #[serde(default)] pub tags: Vec<String> } });
+
+case!(c03_field_removed_open_content: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } });
+
+case!(c04_enum_variant_added: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B, C }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+
+case!(c05_integer_widened: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i32 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } });
+
+case!(c06_integer_to_float: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: f64 } });
+
+case!(c07_descriptions_changed: compatible,
+    old { /// Old words.
+          #[derive(JsonSchema, Deserialize)] pub struct E { /// Old field words.
+              pub a: String } }
+    new { /// New words.
+          #[derive(JsonSchema, Deserialize)] pub struct E { /// New field words.
+              pub a: String } });
+
+case!(c08_required_becomes_defaulted: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(default)] pub a: String } });
+
+case!(c09_renamed_with_alias: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E {
+              #[serde(alias = "amount")] #[schemars(extend("x-aliases" = ["amount"]))] pub cents: i64 } });
+
+case!(c10_required_becomes_option: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: Option<i64> } });
+
+case!(c11_nested_struct_gains_optional_field: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String, pub note: Option<String> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } });
+
+case!(c12_data_variant_added: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash, Voucher(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } });
+
+case!(c13_list_items_widened: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i32> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i64> } });
+
+case!(c14_map_values_widened: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i32> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
+
+case!(c15_unsigned_into_wider_signed: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } });
+
+case!(c16_uuid_read_as_any_string: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: uuid_like::Uuid }
+          pub mod uuid_like {
+              #[derive(schemars::JsonSchema, serde::Deserialize)]
+              #[schemars(extend("format" = "uuid"))]
+              pub struct Uuid(pub String);
+          } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String } });
+
+case!(c17_unchanged: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<bool> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<bool> } });
+
+case!(c18_fields_reordered: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub b: i64, pub a: String } });
+
+case!(c19_optional_enum_gains_variant: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Option<Kind> } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Option<Kind> } });
+
+case!(c20_enum_read_as_string: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: String } });
+
+// ---- breaking, same version ---------------------------------------------------------
+
+case!(b01_required_field_added: breaking("required field was added without a default"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub currency: String } });
+
+case!(b02_type_changed: breaking("type changed from string to integer"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: i64 } });
+
+case!(b03_enum_variant_removed: breaking("\"B\""),
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+
+case!(b04_renamed_without_alias: breaking("serde(alias = \"amount\")"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub cents: i64 } });
+
+case!(b05_optional_becomes_required: breaking("was optional"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub note: Option<String> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub note: String } });
+
+case!(b06_integer_narrowed: breaking("range narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i32 } });
+
+case!(b07_signed_to_unsigned: breaking("range narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: u64 } });
+
+case!(b08_float_to_integer: breaking("type changed from number to integer"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: i64 } });
+
+case!(b09_removed_under_deny_unknown_fields: breaking("denies unknown fields"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(deny_unknown_fields)] pub struct E { pub a: String } });
+
+case!(b10_nested_required_field_added: breaking("lines[].qty"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String, pub qty: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } });
+
+case!(b11_list_item_type_changed: breaking("xs[]"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<String> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i64> } });
+
+case!(b12_string_becomes_uuid: breaking("`uuid`"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: uuid_like::Uuid }
+          pub mod uuid_like {
+              #[derive(schemars::JsonSchema, serde::Deserialize)]
+              #[schemars(extend("format" = "uuid"))]
+              pub struct Uuid(pub String);
+          } });
+
+case!(b13_map_value_type_changed: breaking("m.{*}"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, String> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, bool> } });
+
+case!(b14_data_variant_removed: breaking("pay"),
+    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Voucher(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } });
+
+case!(b15_scalar_becomes_struct: breaking("type changed from integer to object"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub price: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Money { pub cents: i64, pub currency: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub price: Money } });
+
+case!(b16_struct_becomes_list: breaking("type changed from object to array"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct Addr { pub city: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub addr: Addr } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Addr { pub city: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub addr: Vec<Addr> } });
+
+case!(b17_bool_becomes_string: breaking("type changed from boolean to string"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub flag: bool } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub flag: String } });
+
+case!(b18_string_becomes_enum: breaking("accepts only"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+
+case!(b19_option_becomes_defaulted_non_null: breaking("null"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: Option<i64> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(default)] pub n: i64 } });
+
+// ---- catalog level: versions, upcasters, deprecation, removal ----------------------
+
+fn payload(field: &str, ty: &str) -> Value {
+    json!({ "type": "object", "properties": { field: { "type": ty } }, "required": [field] })
+}
+
+fn versioned(version: u32, upcasters: &[u32], schema: Value) -> EventEntry {
+    let mut entry = EventEntry::new("corpus.E", version, schema);
+    entry.upcasters = upcasters.iter().copied().collect::<BTreeSet<_>>();
+    entry
+}
+
+fn history(entry: &EventEntry, older: &[(u32, Value)]) -> EventEntry {
+    let mut entry = entry.clone();
+    for (version, schema) in older {
+        entry.schemas.insert(*version, schema.clone());
+    }
+    entry
+}
+
+#[test]
+fn c21_new_event_type_added() {
+    let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let mut added = versioned(1, &[], payload("b", "integer"));
+    added.name = "corpus.F".into();
+    let new = catalog_with([versioned(1, &[], payload("a", "string")), added]);
+    assert_eq!(check(&old, &new), []);
+}
+
+#[test]
+fn c22_new_version_with_upcaster_changes_everything() {
+    let old = catalog_with([versioned(1, &[], payload("dollars", "integer"))]);
+    let v2 = versioned(2, &[1], payload("cents", "string"));
+    let new = catalog_with([history(&v2, &[(1, payload("dollars", "integer"))])]);
+    assert_eq!(check(&old, &new), []);
+}
+
+#[test]
+fn c23_deprecated_event_removed() {
+    let mut deprecated = versioned(1, &[], payload("a", "string"));
+    deprecated.deprecated = Some("use corpus.F".into());
+    let old = catalog_with([deprecated]);
+    assert_eq!(check(&old, &catalog_with([])), []);
+}
+
+#[test]
+fn c24_event_deprecated() {
+    let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let mut deprecated = versioned(1, &[], payload("a", "string"));
+    deprecated.deprecated = Some(String::new());
+    assert_eq!(check(&old, &catalog_with([deprecated])), []);
+}
+
+#[test]
+fn c25_two_versions_with_a_full_chain() {
+    let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let new = catalog_with([versioned(3, &[1, 2], payload("c", "boolean"))]);
+    assert_eq!(check(&old, &new), []);
+}
+
+#[test]
+fn b20_event_removed_without_deprecation() {
+    let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let report = check(&old, &catalog_with([]));
+    assert_eq!(report.len(), 1);
+    assert!(report[0].reason.contains("without being deprecated first"), "{report:?}");
+}
+
+#[test]
+fn b21_version_bumped_without_upcaster() {
+    let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let new = catalog_with([versioned(2, &[], payload("a", "integer"))]);
+    let report = check(&old, &new);
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0].path, "v1");
+    assert!(report[0].reason.contains("no upcaster for 1 -> 2"), "{report:?}");
+}
+
+#[test]
+fn b22_version_went_back() {
+    let old = catalog_with([versioned(2, &[1], payload("a", "string"))]);
+    let new = catalog_with([versioned(1, &[], payload("a", "string"))]);
+    let report = check(&old, &new);
+    assert!(report[0].reason.contains("went back from 2 to 1"), "{report:?}");
+}
+
+#[test]
+fn b23_gap_in_the_upcaster_chain() {
+    // Events stored at v1 (and at v2) exist; the new code only lifts v2.
+    let old = catalog_with([versioned(2, &[1], payload("a", "string"))]);
+    let new = catalog_with([versioned(3, &[2], payload("a", "string"))]);
+    let report = check(&old, &new);
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0].path, "v1");
+    assert!(report[0].reason.contains("1 -> 2"), "{report:?}");
+}
+
+#[test]
+fn b24_transitive_an_old_version_is_still_checked() {
+    // The event moved v1 -> v2 in an earlier release; now v2's payload changes in place.
+    // v1 still lifts, but what v2 stored no longer reads.
+    let v2_before = versioned(2, &[1], payload("cents", "integer"));
+    let old = catalog_with([history(&v2_before, &[(1, payload("dollars", "integer"))])]);
+    let v2_after = versioned(2, &[1], payload("cents", "string"));
+    let new = catalog_with([history(&v2_after, &[(1, payload("dollars", "integer"))])]);
+    let report = check(&old, &new);
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0].path, "v2.cents");
+    assert!(report[0].reason.contains("bump the version and add an upcaster"));
+}
+
+#[test]
+fn the_corpus_is_balanced_and_large_enough() {
+    // 25 compatible cases (c01..c25) and 24 breaking ones (b01..b24) above; this keeps
+    // the count honest when cases are added or removed.
+    let source = include_str!("compatibility_corpus.rs");
+    let count = |prefix: &str| {
+        (1..=99)
+            .filter(|n| source.contains(&format!("{prefix}{n:02}_")))
+            .count()
+    };
+    let (compatible, breaking) = (count("fn c"), count("fn b") + count("case!(b"));
+    let compatible = compatible + count("case!(c");
+    assert!(compatible + breaking >= 40, "{compatible} + {breaking}");
+    assert!(compatible.abs_diff(breaking) <= 2, "{compatible} vs {breaking}");
+}
