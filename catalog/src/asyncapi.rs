@@ -62,7 +62,10 @@ pub fn to_document(catalog: &Catalog) -> Value {
             };
             for version in entry.schemas.keys() {
                 let key = entry.key(*version);
-                messages.insert(key.clone(), json!({ "$ref": format!("#/components/messages/{key}") }));
+                messages.insert(
+                    key.clone(),
+                    json!({ "$ref": format!("#/components/messages/{key}") }),
+                );
             }
         }
         let mut channel = json!({
@@ -100,10 +103,10 @@ pub fn to_document(catalog: &Catalog) -> Value {
         for (version, schema) in &entry.schemas {
             let key = entry.key(*version);
             let (mut payload, shared) = hoist(&key, schema);
-            if entry.deprecated.is_some() {
-                if let Value::Object(map) = &mut payload {
-                    map.insert("deprecated".into(), Value::Bool(true));
-                }
+            if entry.deprecated.is_some()
+                && let Value::Object(map) = &mut payload
+            {
+                map.insert("deprecated".into(), Value::Bool(true));
             }
             schemas.insert(key.clone(), payload);
             schemas.extend(shared);
@@ -200,9 +203,9 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
 
     let mut events: BTreeMap<String, EventEntry> = BTreeMap::new();
     for (key, message) in messages {
-        let facts = message.get(EXTENSION).ok_or_else(|| {
-            invalid(format!("message `{key}` has no `{EXTENSION}` extension"))
-        })?;
+        let facts = message
+            .get(EXTENSION)
+            .ok_or_else(|| invalid(format!("message `{key}` has no `{EXTENSION}` extension")))?;
         let name = text(facts, "event")
             .ok_or_else(|| invalid(format!("message `{key}`: `{EXTENSION}.event` is missing")))?;
         let number = |field: &str| {
@@ -212,7 +215,9 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
                 .and_then(|v| u32::try_from(v).ok())
                 .filter(|v| *v >= 1)
                 .ok_or_else(|| {
-                    invalid(format!("message `{key}`: `{EXTENSION}.{field}` is not a version number"))
+                    invalid(format!(
+                        "message `{key}`: `{EXTENSION}.{field}` is not a version number"
+                    ))
                 })
         };
         let version = number("version")?;
@@ -222,8 +227,11 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/components/schemas/"))
             .unwrap_or(key);
-        let schema = inline(schema_key, schemas)
-            .ok_or_else(|| invalid(format!("message `{key}`: payload schema `{schema_key}` is missing")))?;
+        let schema = inline(schema_key, schemas).ok_or_else(|| {
+            invalid(format!(
+                "message `{key}`: payload schema `{schema_key}` is missing"
+            ))
+        })?;
         let schema = without_deprecated_flag(schema);
         let entry = events.entry(name.clone()).or_insert_with(|| EventEntry {
             name: name.clone(),

@@ -110,24 +110,24 @@ fn check_event(before: &EventEntry, after: &EventEntry, out: &mut Vec<BreakingCh
             continue;
         }
         // The same version on both sides: the new schema must read what the old allowed.
-        if let (Some(old), Some(new)) = (before.schemas.get(&stored), after.schemas.get(&stored)) {
-            if stored == after.version || old != new {
-                for problem in check_schema(old, new) {
-                    let path = if problem.path.is_empty() {
-                        format!("v{stored}")
-                    } else {
-                        format!("v{stored}.{}", problem.path)
-                    };
-                    let reason = if stored == after.version && stored == before.version {
-                        format!(
-                            "{} (to change the payload, bump the version and add an upcaster)",
-                            problem.reason
-                        )
-                    } else {
+        if let (Some(old), Some(new)) = (before.schemas.get(&stored), after.schemas.get(&stored))
+            && (stored == after.version || old != new)
+        {
+            for problem in check_schema(old, new) {
+                let path = if problem.path.is_empty() {
+                    format!("v{stored}")
+                } else {
+                    format!("v{stored}.{}", problem.path)
+                };
+                let reason = if stored == after.version && stored == before.version {
+                    format!(
+                        "{} (to change the payload, bump the version and add an upcaster)",
                         problem.reason
-                    };
-                    push(path, reason);
-                }
+                    )
+                } else {
+                    problem.reason
+                };
+                push(path, reason);
             }
         }
     }
@@ -305,24 +305,31 @@ impl<'a> Checker<'a> {
         if old_types.contains("string") && new_types.contains("string") {
             let old_format = old.get("format").and_then(Value::as_str);
             let new_format = new.get("format").and_then(Value::as_str);
-            if let Some(format) = new_format {
-                if STRICT_FORMATS.contains(&format) && old_format != Some(format) {
-                    self.push(
-                        path,
-                        format!(
-                            "the new type reads only `{format}` strings; stored ones were {}",
-                            old_format.map_or("any string".to_owned(), |f| format!("`{f}`"))
-                        ),
-                    );
-                }
+            if let Some(format) = new_format
+                && STRICT_FORMATS.contains(&format)
+                && old_format != Some(format)
+            {
+                self.push(
+                    path,
+                    format!(
+                        "the new type reads only `{format}` strings; stored ones were {}",
+                        old_format.map_or("any string".to_owned(), |f| format!("`{f}`"))
+                    ),
+                );
             }
         }
     }
 
     fn compare_objects(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
-        let old_props = old.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
-        let new_props = new.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+        let old_props = old
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
+        let new_props = new
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
         let old_required = required_of(old);
         let new_required = required_of(new);
         let mut consumed: BTreeSet<&str> = BTreeSet::new();
@@ -410,22 +417,20 @@ impl<'a> Checker<'a> {
                     self.compare(o, n, &format!("{path}[{i}]"), depth + 1);
                 }
             }
-            (Some(old_items), Some(new_items)) if !old_items.is_array() && !new_items.is_array() => {
+            (Some(old_items), Some(new_items))
+                if !old_items.is_array() && !new_items.is_array() =>
+            {
                 self.compare(old_items, new_items, &item_path, depth + 1);
             }
-            (_, Some(new_items)) if !new_items.is_array() && !is_any(new_items) => {
-                if old.get("items").is_none() {
-                    self.push(
-                        &item_path,
-                        "stored arrays may hold anything; the new type constrains their items"
-                            .into(),
-                    );
-                }
+            (_, Some(new_items))
+                if !new_items.is_array() && !is_any(new_items) && old.get("items").is_none() =>
+            {
+                self.push(
+                    &item_path,
+                    "stored arrays may hold anything; the new type constrains their items".into(),
+                );
             }
-            (Some(_), Some(_)) => self.push(
-                path,
-                "changed between a list and a tuple".into(),
-            ),
+            (Some(_), Some(_)) => self.push(path, "changed between a list and a tuple".into()),
             _ => {}
         }
     }

@@ -80,7 +80,11 @@ impl fmt::Display for Change {
             } => write!(
                 f,
                 "{event}: v{from} -> v{to}{}",
-                if *upcast { ", older versions upcast" } else { ", NO upcaster chain" }
+                if *upcast {
+                    ", older versions upcast"
+                } else {
+                    ", NO upcaster chain"
+                }
             ),
             Change::ChangedInPlace {
                 event,
@@ -89,7 +93,11 @@ impl fmt::Display for Change {
             } => write!(
                 f,
                 "{event} v{version}: payload changed in place ({})",
-                if *compatible { "compatible" } else { "BREAKING" }
+                if *compatible {
+                    "compatible"
+                } else {
+                    "BREAKING"
+                }
             ),
             Change::Described { event } => write!(f, "{event}: description changed"),
             Change::Removed {
@@ -98,7 +106,11 @@ impl fmt::Display for Change {
             } => write!(
                 f,
                 "removed {event}{}",
-                if *was_deprecated { " (was deprecated)" } else { " (was NOT deprecated)" }
+                if *was_deprecated {
+                    " (was deprecated)"
+                } else {
+                    " (was NOT deprecated)"
+                }
             ),
         }
     }
@@ -134,14 +146,14 @@ pub fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
             });
         }
         for (version, old_schema) in &before.schemas {
-            if let Some(new_schema) = after.schemas.get(version) {
-                if old_schema != new_schema {
-                    changes.push(Change::ChangedInPlace {
-                        event: name.clone(),
-                        version: *version,
-                        compatible: check_schema(old_schema, new_schema).is_empty(),
-                    });
-                }
+            if let Some(new_schema) = after.schemas.get(version)
+                && old_schema != new_schema
+            {
+                changes.push(Change::ChangedInPlace {
+                    event: name.clone(),
+                    version: *version,
+                    compatible: check_schema(old_schema, new_schema).is_empty(),
+                });
             }
         }
         if before.description != after.description {

@@ -71,7 +71,11 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
     }
     html.push_str("</h2>\n");
     if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
-        let _ = writeln!(html, "<p class=\"deprecated\">Deprecated: {}</p>", escape(reason));
+        let _ = writeln!(
+            html,
+            "<p class=\"deprecated\">Deprecated: {}</p>",
+            escape(reason)
+        );
     }
     if let Some(description) = &entry.description {
         for paragraph in description.split("\n\n") {
@@ -88,7 +92,11 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         );
     }
     if let Some(rust_type) = &entry.rust_type {
-        let _ = write!(html, "<dt>Rust type</dt><dd><code>{}</code></dd>", escape(rust_type));
+        let _ = write!(
+            html,
+            "<dt>Rust type</dt><dd><code>{}</code></dd>",
+            escape(rust_type)
+        );
     }
     let chain: Vec<String> = (1..entry.version)
         .map(|v| {
@@ -100,14 +108,18 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         })
         .collect();
     if !chain.is_empty() {
-        let _ = write!(html, "<dt>Upcasters</dt><dd>{}</dd>", escape(&chain.join("; ")));
+        let _ = write!(
+            html,
+            "<dt>Upcasters</dt><dd>{}</dd>",
+            escape(&chain.join("; "))
+        );
     }
     html.push_str("</dl>\n");
     for (version, schema) in entry.schemas.iter().rev() {
         let current = *version == entry.version;
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<details{}><summary>Version {version}{}</summary>\n",
+            "<details{}><summary>Version {version}{}</summary>",
             if current { " open" } else { "" },
             if current { " (current)" } else { "" }
         );
@@ -146,7 +158,11 @@ fn render_fields(html: &mut String, schema: &Value) {
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
             escape(&type_label(schema, property)),
-            if required.contains(&name.as_str()) { "yes" } else { "no" },
+            if required.contains(&name.as_str()) {
+                "yes"
+            } else {
+                "no"
+            },
             escape(description)
         );
     }
@@ -166,7 +182,11 @@ fn type_label(root: &Value, property: &Value) -> String {
         let list: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         return format!("one of {}", list.join(", "));
     }
-    if let Some(alternatives) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+    if let Some(alternatives) = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+    {
         let labels: Vec<String> = alternatives.iter().map(|a| type_label(root, a)).collect();
         return labels.join(" | ");
     }
@@ -183,10 +203,10 @@ fn type_label(root: &Value, property: &Value) -> String {
         ("object", Some(name)) => name,
         _ => base,
     };
-    if base == "array" {
-        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
-            return format!("array of {}", type_label(root, items));
-        }
+    if base == "array"
+        && let Some(items) = schema.get("items").filter(|i| i.is_object())
+    {
+        return format!("array of {}", type_label(root, items));
     }
     match schema.get("format").and_then(Value::as_str) {
         Some(format) => format!("{base} ({format})"),

@@ -21,7 +21,11 @@ pub fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
                 Some(found) => schema = found,
                 None => return schema,
             }
-        } else if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        } else if let Some([only]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             schema = only;
         } else {
             return schema;
@@ -40,10 +44,10 @@ pub fn lookup<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
 fn rewrite_refs(schema: &mut Value, rename: &impl Fn(&str) -> Option<String>) {
     match schema {
         Value::Object(map) => {
-            if let Some(Value::String(target)) = map.get_mut("$ref") {
-                if let Some(new) = rename(target) {
-                    *target = new;
-                }
+            if let Some(Value::String(target)) = map.get_mut("$ref")
+                && let Some(new) = rename(target)
+            {
+                *target = new;
             }
             for (key, value) in map.iter_mut() {
                 // `properties` and friends hold names, not schemas, at their first level,
@@ -111,15 +115,13 @@ pub fn inline(key: &str, components: &Map<String, Value>) -> Option<Value> {
         }
     }
     let rename = |reference: &str| {
-        reference
-            .strip_prefix(COMPONENT_PREFIX)
-            .map(|name| {
-                if name == key {
-                    "#".to_owned()
-                } else {
-                    format!("#/{DEFINITIONS}/{}", short(name))
-                }
-            })
+        reference.strip_prefix(COMPONENT_PREFIX).map(|name| {
+            if name == key {
+                "#".to_owned()
+            } else {
+                format!("#/{DEFINITIONS}/{}", short(name))
+            }
+        })
     };
     rewrite_refs(&mut payload, &rename);
     if !reached.is_empty() {
@@ -171,11 +173,19 @@ fn example_at(root: &Value, schema: &Value, depth: usize) -> Value {
     if let Some(value) = schema.get("const") {
         return value.clone();
     }
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|v| v.first()) {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|v| v.first())
+    {
         return first.clone();
     }
     for key in ["oneOf", "anyOf"] {
-        if let Some(first) = schema.get(key).and_then(Value::as_array).and_then(|v| v.first()) {
+        if let Some(first) = schema
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|v| v.first())
+        {
             return example_at(root, first, depth + 1);
         }
     }

@@ -31,7 +31,10 @@ fn catalog_with(entries: impl IntoIterator<Item = EventEntry>) -> Catalog {
 fn same_version(old: Value, new: Value) -> Vec<String> {
     let before = catalog_with([EventEntry::new("corpus.E", 1, old)]);
     let after = catalog_with([EventEntry::new("corpus.E", 1, new)]);
-    check(&before, &after).iter().map(|b| b.to_string()).collect()
+    check(&before, &after)
+        .iter()
+        .map(|b| b.to_string())
+        .collect()
 }
 
 /// One schema-level case: `old { items }`, `new { items }`, each defining a type `E`,
@@ -341,7 +344,10 @@ fn b20_event_removed_without_deprecation() {
     let old = catalog_with([versioned(1, &[], payload("a", "string"))]);
     let report = check(&old, &catalog_with([]));
     assert_eq!(report.len(), 1);
-    assert!(report[0].reason.contains("without being deprecated first"), "{report:?}");
+    assert!(
+        report[0].reason.contains("without being deprecated first"),
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -351,7 +357,10 @@ fn b21_version_bumped_without_upcaster() {
     let report = check(&old, &new);
     assert_eq!(report.len(), 1, "{report:?}");
     assert_eq!(report[0].path, "v1");
-    assert!(report[0].reason.contains("no upcaster for 1 -> 2"), "{report:?}");
+    assert!(
+        report[0].reason.contains("no upcaster for 1 -> 2"),
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -359,7 +368,10 @@ fn b22_version_went_back() {
     let old = catalog_with([versioned(2, &[1], payload("a", "string"))]);
     let new = catalog_with([versioned(1, &[], payload("a", "string"))]);
     let report = check(&old, &new);
-    assert!(report[0].reason.contains("went back from 2 to 1"), "{report:?}");
+    assert!(
+        report[0].reason.contains("went back from 2 to 1"),
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -384,7 +396,11 @@ fn b24_transitive_an_old_version_is_still_checked() {
     let report = check(&old, &new);
     assert_eq!(report.len(), 1, "{report:?}");
     assert_eq!(report[0].path, "v2.cents");
-    assert!(report[0].reason.contains("bump the version and add an upcaster"));
+    assert!(
+        report[0]
+            .reason
+            .contains("bump the version and add an upcaster")
+    );
 }
 
 #[test]
@@ -400,5 +416,8 @@ fn the_corpus_is_balanced_and_large_enough() {
     let (compatible, breaking) = (count("fn c"), count("fn b") + count("case!(b"));
     let compatible = compatible + count("case!(c");
     assert!(compatible + breaking >= 40, "{compatible} + {breaking}");
-    assert!(compatible.abs_diff(breaking) <= 2, "{compatible} vs {breaking}");
+    assert!(
+        compatible.abs_diff(breaking) <= 2,
+        "{compatible} vs {breaking}"
+    );
 }

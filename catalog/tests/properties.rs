@@ -30,11 +30,21 @@ fn leaf() -> impl Strategy<Value = Value> {
 fn schema() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
-            (prop::collection::btree_map("[a-z]{1,6}", inner.clone(), 1..5), any::<u8>(), any::<bool>())
+            (
+                prop::collection::btree_map("[a-z]{1,6}", inner.clone(), 1..5),
+                any::<u8>(),
+                any::<bool>()
+            )
                 .prop_map(|(props, mask, closed)| object(props, mask, closed)),
-            inner.clone().prop_map(|items| json!({ "type": "array", "items": items })),
-            inner.clone().prop_map(|values| json!({ "type": "object", "additionalProperties": values })),
-            inner.clone().prop_map(|v| json!({ "anyOf": [v, { "type": "null" }] })),
+            inner
+                .clone()
+                .prop_map(|items| json!({ "type": "array", "items": items })),
+            inner
+                .clone()
+                .prop_map(|values| json!({ "type": "object", "additionalProperties": values })),
+            inner
+                .clone()
+                .prop_map(|v| json!({ "anyOf": [v, { "type": "null" }] })),
             prop::collection::vec(("[A-Z][a-z]{1,5}", inner), 1..3).prop_map(|variants| {
                 let alternatives: Vec<Value> = variants
                     .into_iter()
@@ -70,7 +80,10 @@ fn payload() -> impl Strategy<Value = Value> {
     )
         .prop_map(|(mut props, definitions, mask)| {
             for (i, name) in definitions.keys().enumerate() {
-                props.insert(format!("ref{i}"), json!({ "$ref": format!("#/definitions/{name}") }));
+                props.insert(
+                    format!("ref{i}"),
+                    json!({ "$ref": format!("#/definitions/{name}") }),
+                );
             }
             let mut root = object(props, mask, false);
             root["title"] = Value::String("Payload".into());
@@ -99,8 +112,11 @@ fn entry() -> impl Strategy<Value = EventEntry> {
 }
 
 fn catalog() -> impl Strategy<Value = Catalog> {
-    (prop::collection::vec(entry(), 1..6), prop::collection::vec("[a-z]{1,6}", 1..3)).prop_map(
-        |(entries, categories)| {
+    (
+        prop::collection::vec(entry(), 1..6),
+        prop::collection::vec("[a-z]{1,6}", 1..3),
+    )
+        .prop_map(|(entries, categories)| {
             let events: std::collections::BTreeMap<String, EventEntry> =
                 entries.into_iter().map(|e| (e.name.clone(), e)).collect();
             let categories = categories
@@ -113,7 +129,13 @@ fn catalog() -> impl Strategy<Value = Catalog> {
                         .filter(|(j, _)| j % 2 == i % 2)
                         .map(|(_, k)| k.clone())
                         .collect();
-                    (name, Category { description: None, events: members })
+                    (
+                        name,
+                        Category {
+                            description: None,
+                            events: members,
+                        },
+                    )
                 })
                 .collect();
             Catalog {
@@ -123,8 +145,7 @@ fn catalog() -> impl Strategy<Value = Catalog> {
                 categories,
                 events,
             }
-        },
-    )
+        })
 }
 
 proptest! {

@@ -64,8 +64,11 @@ pub use event_id::EventId;
 pub use expected_version::ExpectedVersion;
 pub use metadata::Metadata;
 pub use position::Position;
-pub use read_model::{ReadModel, ReadModelDescriptor};
-pub use registry::{EventDescriptor, events, schema_of};
+pub use read_model::{Dialect, ReadModel, ReadModelDescriptor};
+pub use registry::{
+    AggregateDescriptor, EventDescriptor, ProjectionDescriptor, aggregates, events, projections,
+    read_models, schema_of,
+};
 pub use snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -103,7 +106,10 @@ pub use factum_macros::projection;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aggregate::names_are_distinct;
-    pub use crate::registry::EventRegistration;
+    pub use crate::registry::{
+        AggregateRegistration, EventRegistration, ProjectionRegistration, ReadModelRegistration,
+        projection_descriptor,
+    };
     pub use crate::versioned::{run_upcaster, try_run_upcaster};
     pub use futures_util::future::BoxFuture;
     pub use inventory;

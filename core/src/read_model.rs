@@ -111,7 +111,52 @@ pub struct ReadModelDescriptor {
     pub description: &'static str,
 }
 
+/// The SQL dialect a read-model table is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// An identifier quoted for SQL (both dialects use double quotes).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 impl ReadModelDescriptor {
+    /// The `CREATE TABLE IF NOT EXISTS` of this read model's table for one projection
+    /// version, as the projection runtime runs it and the code generator writes it.
+    pub fn create_table(&self, version: u32, dialect: Dialect) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let ty = match dialect {
+                    Dialect::Sqlite => c.ty.sqlite(),
+                    Dialect::Postgres => c.ty.postgres(),
+                };
+                let key = if c.name == self.key {
+                    " PRIMARY KEY"
+                } else {
+                    ""
+                };
+                let null = if c.nullable || c.name == self.key {
+                    ""
+                } else {
+                    " NOT NULL"
+                };
+                format!("{} {ty}{null}{key}", quote_ident(c.name))
+            })
+            .collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            quote_ident(&self.table_for(version)),
+            columns.join(", ")
+        )
+    }
+
     /// The table a projection version writes: `{table}_v{version}`.
     pub fn table_for(&self, version: u32) -> String {
         format!("{}_v{version}", self.table)

@@ -1,8 +1,13 @@
-//! The registry of a program's events: every type with `#[derive(Event)]` registers its
-//! [`EventDescriptor`], and [`events`] lists them all. The build-time step reads it to
-//! write the event catalog.
+//! The registry of what a program defines: every `#[derive(Event)]` registers its
+//! [`EventDescriptor`], every `#[factum::aggregate]` its [`AggregateDescriptor`], every
+//! `#[derive(ReadModel)]` its table and every non-generic `#[factum::projection]` its
+//! [`ProjectionDescriptor`]. [`events`], [`aggregates`], [`read_models`] and
+//! [`projections`] list them, sorted; the build-time step (`factum-codegen`) reads them to
+//! write the event catalog, the read-model DDL and the GraphQL schema.
 
 use schemars::Schema;
+
+use crate::ReadModelDescriptor;
 
 /// What the catalog knows about one event type at its current version.
 #[derive(Clone, Debug)]
@@ -22,6 +27,10 @@ pub struct EventDescriptor {
     pub description: Option<&'static str>,
     /// The JSON Schema (draft-07) of the current payload.
     pub schema: fn() -> Schema,
+    /// Fields serde also reads under other names (`#[serde(alias = "…")]`): the field's
+    /// name as serialized, and its aliases. The catalog records them so that a rename
+    /// with an alias is not taken for a breaking change.
+    pub aliases: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl EventDescriptor {
@@ -35,6 +44,7 @@ impl EventDescriptor {
         deprecated: Option<&'static str>,
         description: Option<&'static str>,
         schema: fn() -> Schema,
+        aliases: &'static [(&'static str, &'static [&'static str])],
     ) -> Self {
         EventDescriptor {
             name,
@@ -44,6 +54,7 @@ impl EventDescriptor {
             deprecated,
             description,
             schema,
+            aliases,
         }
     }
 
@@ -74,5 +85,114 @@ pub fn events() -> Vec<EventDescriptor> {
         .map(|registration| (registration.0)())
         .collect();
     all.sort_by(|a, b| a.name.cmp(b.name).then(a.rust_type.cmp(b.rust_type)));
+    all
+}
+
+/// What the catalog knows about an aggregate: the stream category it owns and the
+/// events its streams hold.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct AggregateDescriptor {
+    /// The stream category (`account` for streams `account-…`).
+    pub category: &'static str,
+    /// The state type, as written in its crate.
+    pub rust_type: &'static str,
+    /// The stored type names of its events.
+    pub events: &'static [&'static str],
+    /// The doc comment of its `#[factum::aggregate]` block.
+    pub description: Option<&'static str>,
+}
+
+impl AggregateDescriptor {
+    #[doc(hidden)]
+    pub const fn new(
+        category: &'static str,
+        rust_type: &'static str,
+        events: &'static [&'static str],
+        description: Option<&'static str>,
+    ) -> Self {
+        AggregateDescriptor {
+            category,
+            rust_type,
+            events,
+            description,
+        }
+    }
+}
+
+/// One registered aggregate, submitted by `#[factum::aggregate]`.
+#[doc(hidden)]
+pub struct AggregateRegistration(pub fn() -> AggregateDescriptor);
+
+inventory::collect!(AggregateRegistration);
+
+/// Every aggregate linked into this program, sorted by category.
+pub fn aggregates() -> Vec<AggregateDescriptor> {
+    let mut all: Vec<_> = inventory::iter::<AggregateRegistration>
+        .into_iter()
+        .map(|registration| (registration.0)())
+        .collect();
+    all.sort_by(|a, b| {
+        a.category
+            .cmp(b.category)
+            .then(a.rust_type.cmp(b.rust_type))
+    });
+    all
+}
+
+/// One registered read model, submitted by `#[derive(ReadModel)]`.
+#[doc(hidden)]
+pub struct ReadModelRegistration(pub fn() -> &'static ReadModelDescriptor);
+
+inventory::collect!(ReadModelRegistration);
+
+/// Every read model linked into this program, sorted by table.
+pub fn read_models() -> Vec<&'static ReadModelDescriptor> {
+    let mut all: Vec<_> = inventory::iter::<ReadModelRegistration>
+        .into_iter()
+        .map(|registration| (registration.0)())
+        .collect();
+    all.sort_by(|a, b| a.table.cmp(b.table).then(a.name.cmp(b.name)));
+    all
+}
+
+/// What the catalog knows about a projection: its name, version and tables.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProjectionDescriptor {
+    /// The projection's name.
+    pub name: &'static str,
+    /// Its version (each version has its own tables).
+    pub version: u32,
+    /// The read models it writes.
+    pub read_models: Vec<&'static ReadModelDescriptor>,
+}
+
+/// One registered projection, submitted by `#[factum::projection]` on a non-generic type.
+#[doc(hidden)]
+pub struct ProjectionRegistration(pub fn() -> ProjectionDescriptor);
+
+inventory::collect!(ProjectionRegistration);
+
+#[doc(hidden)]
+pub fn projection_descriptor(
+    name: &'static str,
+    version: u32,
+    read_models: Vec<&'static ReadModelDescriptor>,
+) -> ProjectionDescriptor {
+    ProjectionDescriptor {
+        name,
+        version,
+        read_models,
+    }
+}
+
+/// Every non-generic projection linked into this program, sorted by name and version.
+pub fn projections() -> Vec<ProjectionDescriptor> {
+    let mut all: Vec<_> = inventory::iter::<ProjectionRegistration>
+        .into_iter()
+        .map(|registration| (registration.0)())
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(b.name).then(a.version.cmp(&b.version)));
     all
 }

@@ -9,7 +9,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::common::{Errors, borrowed_self, category_problem, cfgs_of, item_keyword_span};
+use crate::common::{
+    Errors, borrowed_self, category_problem, cfgs_of, doc_text, item_keyword_span,
+};
 
 #[derive(FromMeta)]
 struct AggregateArgs {
@@ -154,6 +156,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let events = &args.events;
     let error = &args.error;
     let category = args.category.as_str();
+    let rust_type = quote!(#state).to_string().replace(' ', "");
+    let description = match doc_text(&block.attrs) {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    };
 
     let apply_impls = applies.iter().map(|a| {
         let Apply {
@@ -229,6 +236,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
         #(#apply_impls)*
         #(#handle_impls)*
+
+        ::factum::__private::inventory::submit! {
+            ::factum::__private::AggregateRegistration(|| {
+                ::factum::AggregateDescriptor::new(
+                    #category,
+                    #rust_type,
+                    <#events as ::factum::EventSet>::NAMES,
+                    #description,
+                )
+            })
+        }
     })
 }
 

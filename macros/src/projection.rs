@@ -105,6 +105,20 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
     });
     let names = event_names(&handlers);
+    // Generic projections cannot be listed: their type is only known where they are used.
+    let registration = block.generics.params.is_empty().then(|| {
+        quote! {
+            ::factum::__private::inventory::submit! {
+                ::factum::__private::ProjectionRegistration(|| {
+                    ::factum::__private::projection_descriptor(
+                        <#ty as ::factum::projection::Projection>::NAME,
+                        <#ty as ::factum::projection::Projection>::VERSION,
+                        <#ty as ::factum::projection::Projection>::read_models(),
+                    )
+                })
+            }
+        }
+    });
     let arms = handlers.iter().map(|h| {
         let On {
             method,
@@ -147,6 +161,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 })
             }
         }
+
+        #registration
     })
 }
 

@@ -137,6 +137,10 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                 &self.#key_ident
             }
         }
+
+        ::factum::__private::inventory::submit! {
+            ::factum::__private::ReadModelRegistration(<#ident as ::factum::ReadModel>::descriptor)
+        }
     })
 }
 

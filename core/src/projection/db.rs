@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::tx::{Conn, ProjectionTx, create_table, ident};
+use super::tx::{Conn, ProjectionTx, ident};
 use super::{ProjectionError, ProjectionKey};
-use crate::read_model::{KeyOf, ReadModel, ReadModelDescriptor};
+use crate::read_model::{Dialect, KeyOf, ReadModel, ReadModelDescriptor};
 use crate::{EventStore, Position};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -115,6 +115,14 @@ fn from_micros(m: i64) -> DateTime<Utc> {
 }
 
 impl ProjectionDb {
+    fn dialect(&self) -> Dialect {
+        if self.is_postgres() {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
     fn is_postgres(&self) -> bool {
         match self {
             #[cfg(feature = "sqlite")]
@@ -198,7 +206,7 @@ impl ProjectionDb {
             }
         }
         for model in models {
-            tx.execute(create_table(model, key.version, self.is_postgres()))
+            tx.execute(model.create_table(key.version, self.dialect()))
                 .await?;
         }
         let now = Utc::now();

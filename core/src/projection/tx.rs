@@ -44,9 +44,7 @@ impl std::fmt::Debug for ProjectionTx {
 }
 
 /// Quotes an identifier (names come from derive-checked descriptors: `[a-z0-9_]`).
-pub(super) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub(super) use crate::read_model::quote_ident as ident;
 
 fn row_error(model: &ReadModelDescriptor, reason: impl std::fmt::Display) -> ProjectionError {
     ProjectionError::Row {
@@ -395,35 +393,4 @@ fn bind_sqlite<'q>(
         SqliteValue::Real(r) => query.bind(r),
         SqliteValue::Text(t) => query.bind(t),
     }
-}
-
-/// The `CREATE TABLE` of a read model for one projection version.
-pub(super) fn create_table(model: &ReadModelDescriptor, version: u32, postgres: bool) -> String {
-    let columns: Vec<String> = model
-        .columns
-        .iter()
-        .map(|c| {
-            let ty = if postgres {
-                c.ty.postgres()
-            } else {
-                c.ty.sqlite()
-            };
-            let key = if c.name == model.key {
-                " PRIMARY KEY"
-            } else {
-                ""
-            };
-            let null = if c.nullable || c.name == model.key {
-                ""
-            } else {
-                " NOT NULL"
-            };
-            format!("{} {ty}{null}{key}", ident(c.name))
-        })
-        .collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} ({})",
-        ident(&model.table_for(version)),
-        columns.join(", ")
-    )
 }

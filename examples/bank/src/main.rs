@@ -11,6 +11,7 @@
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
 //! cargo run -p bank -- --db path/to/other.sqlite
 //! cargo run -p bank -- --db postgres://postgres@127.0.0.1:5432/test [--schema bank]
+//! cargo run -p bank -- codegen [--check]             # the committed catalog and DDL
 //! ```
 
 // Amounts are written as `dollars_cents` (`100_00` is $100.00), on purpose.
@@ -347,8 +348,26 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// `bank codegen [--check] [--json]`: writes (or checks) the event catalog and the
+/// read-model DDL committed under `examples/bank/catalog/`.
+fn codegen(args: Vec<String>) -> ExitCode {
+    factum_codegen::Codegen::new(
+        "bank",
+        env!("CARGO_PKG_VERSION"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/catalog"),
+    )
+    .description(
+        "Bank accounts on an event-sourced ledger: deposits, withdrawals, refused \
+         overdrafts kept as facts, and transfers between accounts.",
+    )
+    .run(args)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("codegen") {
+        return codegen(std::env::args().skip(2).collect());
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
