@@ -44,6 +44,8 @@ pub mod error;
 pub mod event;
 pub mod event_id;
 pub mod expected_version;
+#[cfg(all(feature = "graphql", any(feature = "sqlite", feature = "postgres")))]
+pub mod graphql;
 pub mod metadata;
 pub mod position;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

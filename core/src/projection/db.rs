@@ -569,6 +569,11 @@ impl Projections {
         }
     }
 
+    /// Projections kept in this database.
+    pub fn from_db(db: ProjectionDb) -> Self {
+        Projections { db }
+    }
+
     /// The database.
     pub fn db(&self) -> &ProjectionDb {
         &self.db

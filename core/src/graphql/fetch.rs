@@ -1,0 +1,171 @@
+//! Running the API's statements on the store's database and turning rows into GraphQL
+//! values by column type.
+
+use async_graphql::Value;
+use chrono::DateTime;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::ApiError;
+use super::sql::{Bind, Statement, float_value, time_value};
+use crate::projection::ProjectionDb;
+use crate::read_model::{ColumnType, Dialect, ReadModelDescriptor};
+
+/// A read-model row: one value per column, in the descriptor's order.
+pub(crate) type RowValues = Vec<Value>;
+
+impl ProjectionDb {
+    pub(crate) fn sql_dialect(&self) -> Dialect {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { .. } => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Text(v) => query.bind(v.clone()),
+                Bind::Int(v) => query.bind(*v),
+                Bind::Real(v) => query.bind(*v),
+                Bind::Bool(v) => query.bind(*v),
+                Bind::Time(v) => query.bind(*v),
+                Bind::Uuid(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// The rows a statement selects (its select list is [`Builder::select_list`]).
+///
+/// [`Builder::select_list`]: super::sql::Builder::select_list
+pub(crate) async fn rows(
+    db: &ProjectionDb,
+    model: &ReadModelDescriptor,
+    statement: &Statement,
+) -> Result<Vec<RowValues>, ApiError> {
+    match db {
+        #[cfg(feature = "sqlite")]
+        ProjectionDb::Sqlite { reader, .. } => {
+            let query = bind_all!(
+                sqlx::query(AssertSqlSafe(statement.sql.clone())),
+                &statement.binds
+            );
+            let rows = query.fetch_all(reader).await?;
+            rows.iter().map(|row| sqlite_row(model, row)).collect()
+        }
+        #[cfg(feature = "postgres")]
+        ProjectionDb::Postgres { pool, .. } => {
+            let query = bind_all!(
+                sqlx::query(AssertSqlSafe(statement.sql.clone())),
+                &statement.binds
+            );
+            let rows = query.fetch_all(pool).await?;
+            rows.iter().map(|row| postgres_row(model, row)).collect()
+        }
+    }
+}
+
+/// The single integer a `SELECT COUNT(*)` returns.
+pub(crate) async fn count(db: &ProjectionDb, statement: &Statement) -> Result<i64, ApiError> {
+    match db {
+        #[cfg(feature = "sqlite")]
+        ProjectionDb::Sqlite { reader, .. } => {
+            let query = bind_all!(
+                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
+                &statement.binds
+            );
+            Ok(query.fetch_one(reader).await?)
+        }
+        #[cfg(feature = "postgres")]
+        ProjectionDb::Postgres { pool, .. } => {
+            let query = bind_all!(
+                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
+                &statement.binds
+            );
+            Ok(query.fetch_one(pool).await?)
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_row(
+    model: &ReadModelDescriptor,
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<RowValues, ApiError> {
+    model
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column.ty {
+                ColumnType::Text | ColumnType::Uuid => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::String),
+                ColumnType::Integer => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::from),
+                ColumnType::Real => row
+                    .try_get::<Option<f64>, _>(i)?
+                    .map_or(Value::Null, float_value),
+                ColumnType::Boolean => row
+                    .try_get::<Option<bool>, _>(i)?
+                    .map_or(Value::Null, Value::Boolean),
+                ColumnType::Timestamp => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .and_then(DateTime::from_timestamp_micros)
+                    .map_or(Value::Null, time_value),
+                ColumnType::Json => json_value(row.try_get::<Option<String>, _>(i)?)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_row(
+    model: &ReadModelDescriptor,
+    row: &sqlx::postgres::PgRow,
+) -> Result<RowValues, ApiError> {
+    model
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column.ty {
+                ColumnType::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::String),
+                ColumnType::Uuid => row
+                    .try_get::<Option<uuid::Uuid>, _>(i)?
+                    .map_or(Value::Null, |id| Value::String(id.to_string())),
+                ColumnType::Integer => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::from),
+                ColumnType::Real => row
+                    .try_get::<Option<f64>, _>(i)?
+                    .map_or(Value::Null, float_value),
+                ColumnType::Boolean => row
+                    .try_get::<Option<bool>, _>(i)?
+                    .map_or(Value::Null, Value::Boolean),
+                ColumnType::Timestamp => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                    .map_or(Value::Null, time_value),
+                ColumnType::Json => json_value(row.try_get::<Option<String>, _>(i)?)?,
+            })
+        })
+        .collect()
+}
+
+fn json_value(text: Option<String>) -> Result<Value, ApiError> {
+    let Some(text) = text else {
+        return Ok(Value::Null);
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ApiError::Corrupt(e.to_string()))?;
+    Value::from_json(json).map_err(|e| ApiError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,568 @@
+//! A GraphQL API over read models, served by an axum router you mount in one line.
+//!
+//! For each exposed read model (say `AccountBalance`, key `account`):
+//!
+//! - `accountBalance(account: String!, atLeastPosition: Long)`: one row by key;
+//! - `accountBalances(first, after, last, before, filter, orderBy, atLeastPosition)`: a
+//!   Relay connection (`edges { cursor node }`, `nodes`, `pageInfo`, `totalCount`) with
+//!   keyset cursors over the sort fields plus the key, so pages neither skip nor repeat
+//!   rows while others are written;
+//! - `filter`: per field `eq ne lt lte gt gte in notIn isNull`, for strings also
+//!   `contains startsWith` and the case-insensitive `eqInsensitive containsInsensitive
+//!   startsWithInsensitive`, combined with `and`, `or`, `not`;
+//! - `orderBy: [{ field: CENTS, direction: DESC, nulls: LAST }, …]`;
+//! - `atLeastPosition`: waits (up to [`ReadModelApi::wait_timeout`]) until the
+//!   projection that writes the read model has applied that global position, so a client
+//!   reads its own writes.
+//!
+//! Page sizes are capped ([`ReadModelApi::max_page_size`]); query depth and complexity
+//! are limited. Every value a client sends reaches SQL as a bound parameter. Queries read
+//! the table of the projection's **live** version, so a blue-green switch moves the API
+//! with it.
+//!
+//! ```no_run
+//! # async fn demo(store: factum::SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
+//! use factum::graphql::ReadModelApi;
+//!
+//! // Every read model of every projection linked into the program:
+//! let app = axum::Router::new().merge(ReadModelApi::from_registry(&store).router()?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?; // GraphiQL at http://127.0.0.1:8080/graphql
+//! # Ok(()) }
+//! ```
+
+mod fetch;
+mod schema;
+mod sql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Value;
+use async_graphql::dynamic::Schema;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use self::fetch::RowValues;
+use self::sql::{Builder, Order};
+use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
+use crate::read_model::{ReadModel, ReadModelDescriptor, quote_ident};
+use crate::{Position, ProjectionDescriptor};
+
+/// What a query did wrong, or what failed while answering it. The message is what the
+/// client sees in the GraphQL `errors` list.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// `first`/`last` above the cap, or negative.
+    #[error("page size {asked} is not allowed: ask for 0 to {max} rows")]
+    PageSize {
+        /// What was asked.
+        asked: i64,
+        /// The cap.
+        max: usize,
+    },
+    /// Both `first` and `last`.
+    #[error("give `first` (forward) or `last` (backward), not both")]
+    BothDirections,
+    /// A cursor that this list did not hand out, or that belongs to another ordering.
+    #[error("the cursor is not one this list handed out for this ordering; start again without it")]
+    BadCursor,
+    /// A filter or order names a field the read model does not have.
+    #[error("the read model has no field `{0}`")]
+    UnknownField(String),
+    /// A filter operator that does not exist.
+    #[error("unknown filter operator `{0}`")]
+    UnknownOperator(String),
+    /// A value of the wrong shape for its column.
+    #[error("bad value for `{column}`: {reason}")]
+    BadValue {
+        /// The column.
+        column: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The projection's state could not be read, or `atLeastPosition` timed out.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// The database failed.
+    #[error("the read model could not be read: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored value could not be decoded.
+    #[error("a stored value could not be decoded: {0}")]
+    Corrupt(String),
+    /// The API was built without a database (for its schema only) and then queried.
+    #[error("this API was built for its schema only and has no database")]
+    NoDatabase,
+}
+
+/// Limits on what one query may ask.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_page_size: usize,
+    default_page_size: usize,
+    max_depth: usize,
+    max_complexity: usize,
+    wait_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_page_size: 100,
+            default_page_size: 20,
+            max_depth: 12,
+            max_complexity: 500,
+            wait_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One read model on the API, and the projection whose live version fills it.
+#[derive(Clone, Debug)]
+struct Exposed {
+    model: &'static ReadModelDescriptor,
+    projection: String,
+}
+
+/// A GraphQL API over read models. Build it, then take its [`router`](Self::router) (or
+/// its [`schema`](Self::schema) to serve it yourself, or its [`sdl`](Self::sdl)).
+#[derive(Clone, Debug)]
+pub struct ReadModelApi {
+    db: Option<ProjectionDb>,
+    exposed: Vec<Exposed>,
+    limits: Limits,
+}
+
+/// The state behind the schema's resolvers.
+pub(crate) struct Api {
+    db: Option<ProjectionDb>,
+    projections: Option<Projections>,
+    exposed: Vec<Exposed>,
+    limits: Limits,
+}
+
+/// The arguments of a list field.
+pub(crate) struct ListArgs {
+    first: Option<i64>,
+    last: Option<i64>,
+    after: Option<String>,
+    before: Option<String>,
+    filter: Option<Value>,
+    order_by: Option<Value>,
+    at_least: Option<u64>,
+}
+
+/// One page of a list, as the connection's fields read it.
+pub(crate) struct Page {
+    edges: Vec<(String, RowValues)>,
+    cursors: Vec<String>,
+    has_next: bool,
+    has_previous: bool,
+    /// The read model and table, and the filter, for `totalCount` if asked.
+    model: usize,
+    table: String,
+    filter: Option<Value>,
+}
+
+impl ReadModelApi {
+    /// An API over `store`'s read models, exposing none yet.
+    pub fn new<S: ProjectionStore>(store: &S) -> Self {
+        ReadModelApi {
+            db: Some(store.projection_db()),
+            exposed: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// An API exposing every read model of every (non-generic) projection linked into
+    /// the program, as [`projections`](crate::projections) lists them.
+    pub fn from_registry<S: ProjectionStore>(store: &S) -> Self {
+        Self::new(store).expose_registered(&crate::projections())
+    }
+
+    /// The schema alone, with no database (for code generation): the same types and
+    /// fields, but queries fail with [`ApiError::NoDatabase`].
+    pub fn schema_only(projections: &[ProjectionDescriptor]) -> Self {
+        ReadModelApi {
+            db: None,
+            exposed: Vec::new(),
+            limits: Limits::default(),
+        }
+        .expose_registered(projections)
+    }
+
+    fn expose_registered(mut self, projections: &[ProjectionDescriptor]) -> Self {
+        for projection in projections {
+            for model in &projection.read_models {
+                self = self.expose_descriptor(model, projection.name);
+            }
+        }
+        self
+    }
+
+    /// Exposes read model `M`, filled by the projection named `projection`.
+    pub fn expose<M: ReadModel>(self, projection: &str) -> Self {
+        self.expose_descriptor(M::descriptor(), projection)
+    }
+
+    /// Exposes a read model by its descriptor. A read model already exposed is left
+    /// as it is.
+    pub fn expose_descriptor(
+        mut self,
+        model: &'static ReadModelDescriptor,
+        projection: &str,
+    ) -> Self {
+        if !self.exposed.iter().any(|e| e.model.name == model.name) {
+            self.exposed.push(Exposed {
+                model,
+                projection: projection.to_owned(),
+            });
+            self.exposed.sort_by_key(|e| e.model.name);
+        }
+        self
+    }
+
+    /// The most rows one page may hold (default 100); asking for more is an error.
+    pub fn max_page_size(mut self, rows: usize) -> Self {
+        self.limits.max_page_size = rows;
+        self
+    }
+
+    /// Rows per page when neither `first` nor `last` is given (default 20).
+    pub fn default_page_size(mut self, rows: usize) -> Self {
+        self.limits.default_page_size = rows;
+        self
+    }
+
+    /// The deepest a query may nest (default 12).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.limits.max_depth = depth;
+        self
+    }
+
+    /// The most fields a query may select in all (default 500).
+    pub fn max_complexity(mut self, complexity: usize) -> Self {
+        self.limits.max_complexity = complexity;
+        self
+    }
+
+    /// How long `atLeastPosition` may wait (default 5 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.wait_timeout = timeout;
+        self
+    }
+
+    /// The executable schema.
+    pub fn schema(&self) -> Result<Schema, async_graphql::dynamic::SchemaError> {
+        let api = Api {
+            projections: self.db.clone().map(Projections::from_db),
+            db: self.db.clone(),
+            exposed: self.exposed.clone(),
+            limits: self.limits,
+        };
+        schema::build(Arc::new(api))
+    }
+
+    /// The schema in GraphQL SDL, as the code generator writes it.
+    pub fn sdl(&self) -> Result<String, async_graphql::dynamic::SchemaError> {
+        Ok(self.schema()?.sdl())
+    }
+
+    /// An axum router serving the API at `/graphql`: `POST` for queries, `GET` for
+    /// GraphiQL. Merge or nest it into your application.
+    pub fn router(&self) -> Result<Router, async_graphql::dynamic::SchemaError> {
+        let schema = self.schema()?;
+        Ok(Router::new()
+            .route("/graphql", get(graphiql).post(execute))
+            .with_state(schema))
+    }
+}
+
+async fn execute(
+    State(schema): State<Schema>,
+    Json(request): Json<async_graphql::Request>,
+) -> Json<async_graphql::Response> {
+    Json(schema.execute(request).await)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("graphql")
+            .title("Factum read models")
+            .finish(),
+    )
+}
+
+impl Api {
+    fn db(&self) -> Result<(&ProjectionDb, &Projections), ApiError> {
+        match (&self.db, &self.projections) {
+            (Some(db), Some(projections)) => Ok((db, projections)),
+            _ => Err(ApiError::NoDatabase),
+        }
+    }
+
+    /// Waits for `position` if asked, then names the live version's table.
+    async fn table(&self, index: usize, at_least: Option<u64>) -> Result<String, ApiError> {
+        let (_, projections) = self.db()?;
+        let exposed = &self.exposed[index];
+        if let Some(position) = at_least {
+            projections
+                .wait_for(
+                    &exposed.projection,
+                    Position(position),
+                    self.limits.wait_timeout,
+                )
+                .await?;
+        }
+        let live = projections.live(&exposed.projection).await?;
+        Ok(exposed.model.table_for(live.key.version))
+    }
+
+    pub(crate) async fn lookup(
+        &self,
+        index: usize,
+        key: Value,
+        at_least: Option<u64>,
+    ) -> Result<Option<RowValues>, ApiError> {
+        let table = self.table(index, at_least).await?;
+        let (db, _) = self.db()?;
+        let model = self.exposed[index].model;
+        let key_column = model
+            .columns
+            .iter()
+            .position(|c| c.name == model.key)
+            .ok_or_else(|| ApiError::UnknownField(model.key.to_owned()))?;
+        let mut b = Builder::new(db.sql_dialect(), model);
+        let p = b.value(key_column, &key)?;
+        b.statement.sql = format!(
+            "SELECT {} FROM {} WHERE {} = {p}",
+            b.select_list(),
+            quote_ident(&table),
+            quote_ident(model.key)
+        );
+        Ok(fetch::rows(db, model, &b.statement)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    pub(crate) async fn page(&self, index: usize, args: ListArgs) -> Result<Page, ApiError> {
+        let model = self.exposed[index].model;
+        let max = self.limits.max_page_size;
+        let size = |asked: i64| {
+            usize::try_from(asked)
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or(ApiError::PageSize { asked, max })
+        };
+        let (limit, backward) = match (args.first, args.last) {
+            (Some(_), Some(_)) => return Err(ApiError::BothDirections),
+            (Some(first), None) => (size(first)?, false),
+            (None, Some(last)) => (size(last)?, true),
+            (None, None) => (
+                self.limits.default_page_size.min(max),
+                args.before.is_some() && args.after.is_none(),
+            ),
+        };
+        let orders = orders(model, args.order_by.as_ref())?;
+        let fingerprint = fingerprint(model, &orders);
+        let after = args
+            .after
+            .as_deref()
+            .map(|c| decode_cursor(c, &fingerprint, orders.len()))
+            .transpose()?;
+        let before = args
+            .before
+            .as_deref()
+            .map(|c| decode_cursor(c, &fingerprint, orders.len()))
+            .transpose()?;
+
+        let table = self.table(index, args.at_least).await?;
+        let (db, _) = self.db()?;
+        let mut b = Builder::new(db.sql_dialect(), model);
+        let mut conditions = Vec::new();
+        if let Some(filter) = &args.filter {
+            conditions.push(b.filter(filter)?);
+        }
+        if let Some(values) = &after {
+            conditions.push(b.keyset(&orders, values, false)?);
+        }
+        if let Some(values) = &before {
+            conditions.push(b.keyset(&orders, values, true)?);
+        }
+        let scan_orders: Vec<Order> = if backward {
+            orders
+                .iter()
+                .map(|o| Order {
+                    column: o.column,
+                    descending: !o.descending,
+                    nulls_first: !o.nulls_first,
+                })
+                .collect()
+        } else {
+            orders.clone()
+        };
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        b.statement.sql = format!(
+            "SELECT {} FROM {}{where_clause} ORDER BY {} LIMIT {}",
+            b.select_list(),
+            quote_ident(&table),
+            b.order_by(&scan_orders),
+            limit + 1
+        );
+        let mut rows = fetch::rows(db, model, &b.statement).await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if backward {
+            rows.reverse();
+        }
+        let edges: Vec<(String, RowValues)> = rows
+            .into_iter()
+            .map(|row| (encode_cursor(&fingerprint, &orders, &row), row))
+            .collect();
+        let cursors = edges.iter().map(|(c, _)| c.clone()).collect();
+        let (has_next, has_previous) = if backward {
+            (before.is_some(), more)
+        } else {
+            (more, after.is_some())
+        };
+        Ok(Page {
+            edges,
+            cursors,
+            has_next,
+            has_previous,
+            model: index,
+            table,
+            filter: args.filter,
+        })
+    }
+
+    pub(crate) async fn count(&self, page: &Page) -> Result<i64, ApiError> {
+        let (db, _) = self.db()?;
+        let model = self.exposed[page.model].model;
+        let mut b = Builder::new(db.sql_dialect(), model);
+        let where_clause = match &page.filter {
+            Some(filter) => format!(" WHERE {}", b.filter(filter)?),
+            None => String::new(),
+        };
+        b.statement.sql = format!(
+            "SELECT COUNT(*) FROM {}{where_clause}",
+            quote_ident(&page.table)
+        );
+        fetch::count(db, &b.statement).await
+    }
+}
+
+/// The `orderBy` argument resolved to columns, with the key appended as the tiebreaker.
+fn orders(model: &ReadModelDescriptor, order_by: Option<&Value>) -> Result<Vec<Order>, ApiError> {
+    let mut orders = Vec::new();
+    if let Some(Value::List(items)) = order_by {
+        for item in items {
+            let Value::Object(fields) = item else {
+                continue;
+            };
+            let field = match fields.get("field") {
+                Some(Value::Enum(name)) => name.as_str().to_lowercase(),
+                Some(Value::String(name)) => name.to_lowercase(),
+                _ => return Err(ApiError::UnknownField(String::new())),
+            };
+            let column = model
+                .columns
+                .iter()
+                .position(|c| c.name == field)
+                .ok_or(ApiError::UnknownField(field))?;
+            let enum_is = |key: &str, value: &str| {
+                matches!(fields.get(key), Some(Value::Enum(n)) if n.as_str() == value)
+                    || matches!(fields.get(key), Some(Value::String(s)) if s == value)
+            };
+            let descending = enum_is("direction", "DESC");
+            let nulls_first = if enum_is("nulls", "FIRST") {
+                true
+            } else if enum_is("nulls", "LAST") {
+                false
+            } else {
+                descending
+            };
+            if !orders.iter().any(|o: &Order| o.column == column) {
+                orders.push(Order {
+                    column,
+                    descending,
+                    nulls_first,
+                });
+            }
+        }
+    }
+    let key = model
+        .columns
+        .iter()
+        .position(|c| c.name == model.key)
+        .ok_or_else(|| ApiError::UnknownField(model.key.to_owned()))?;
+    if !orders.iter().any(|o| o.column == key) {
+        orders.push(Order {
+            column: key,
+            descending: false,
+            nulls_first: false,
+        });
+    }
+    Ok(orders)
+}
+
+/// What a cursor must match: the ordering it was made under.
+fn fingerprint(model: &ReadModelDescriptor, orders: &[Order]) -> String {
+    orders
+        .iter()
+        .map(|o| {
+            format!(
+                "{}:{}:{}",
+                model.columns[o.column].name,
+                if o.descending { 'd' } else { 'a' },
+                if o.nulls_first { 'f' } else { 'l' }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn encode_cursor(fingerprint: &str, orders: &[Order], row: &RowValues) -> String {
+    let values: Vec<serde_json::Value> = orders
+        .iter()
+        .map(|o| {
+            row[o.column]
+                .clone()
+                .into_json()
+                .unwrap_or(serde_json::Value::Null)
+        })
+        .collect();
+    let json = serde_json::json!({ "o": fingerprint, "v": values });
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn decode_cursor(cursor: &str, fingerprint: &str, len: usize) -> Result<Vec<Value>, ApiError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| ApiError::BadCursor)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::BadCursor)?;
+    if json.get("o").and_then(serde_json::Value::as_str) != Some(fingerprint) {
+        return Err(ApiError::BadCursor);
+    }
+    let values = json
+        .get("v")
+        .and_then(serde_json::Value::as_array)
+        .filter(|v| v.len() == len)
+        .ok_or(ApiError::BadCursor)?;
+    values
+        .iter()
+        .map(|v| Value::from_json(v.clone()).map_err(|_| ApiError::BadCursor))
+        .collect()
+}
