@@ -54,6 +54,7 @@ fn the_output_is_deterministic_and_a_second_run_writes_nothing() {
         [
             "asyncapi.yaml",
             "asyncapi.json",
+            "schema.graphql",
             "ddl/sqlite.sql",
             "ddl/postgres.sql"
         ]
@@ -72,6 +73,7 @@ fn check_fails_on_each_stale_or_missing_file_and_names_it() {
     for file in [
         "asyncapi.yaml",
         "asyncapi.json",
+        "schema.graphql",
         "ddl/sqlite.sql",
         "ddl/postgres.sql",
     ] {
@@ -183,4 +185,20 @@ fn every_projection_version_has_its_tables_in_both_dialects() {
         )));
     }
     assert!(sqlite.contains("INTEGER NOT NULL") && postgres.contains("bigint NOT NULL"));
+    // The GraphQL SDL of the same read models, from the code that serves it.
+    let sdl = &files
+        .iter()
+        .find(|f| f.path.ends_with("schema.graphql"))
+        .unwrap()
+        .content;
+    for expected in [
+        "type Balance {",
+        "\tbalance(\t\taccount: String!,",
+        "atLeastPosition: Long",
+        "balances(",
+        "input BalanceFilter {",
+        "type BalanceConnection {",
+    ] {
+        assert!(sdl.contains(expected), "{expected:?} in\n{sdl}");
+    }
 }

@@ -86,10 +86,10 @@ fn item(i: usize) -> Item {
     Item {
         id: format!("item-{i:03}"),
         name: format!("{} {i}", NAMES[i % NAMES.len()]),
-        score: (i % 7 != 0).then(|| (i * 37 % 101) as i64 - 50),
+        score: (!i.is_multiple_of(7)).then(|| (i * 37 % 101) as i64 - 50),
         price: (i % 13) as f64 * 1.5,
-        active: i % 3 != 0,
-        tag: (i % 5 != 0).then(|| ["red", "Green", "blue"][i % 3].to_owned()),
+        active: !i.is_multiple_of(3),
+        tag: (!i.is_multiple_of(5)).then(|| ["red", "Green", "blue"][i % 3].to_owned()),
         at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
             + chrono::Duration::minutes(i as i64),
     }

@@ -11,7 +11,8 @@
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
 //! cargo run -p bank -- --db path/to/other.sqlite
 //! cargo run -p bank -- --db postgres://postgres@127.0.0.1:5432/test [--schema bank]
-//! cargo run -p bank -- codegen [--check]             # the committed catalog and DDL
+//! cargo run -p bank -- --serve 127.0.0.1:8080          # then serve the GraphQL API
+//! cargo run -p bank -- codegen [--check]             # the committed catalog, SDL and DDL
 //! ```
 
 // Amounts are written as `dollars_cents` (`100_00` is $100.00), on purpose.
@@ -177,6 +178,39 @@ where
     Ok(())
 }
 
+/// The scenario, then (with `--serve`) the GraphQL API over the read models until Ctrl-C.
+async fn run_and_serve<S>(store: S, serve: Option<&str>) -> Result<(), Error>
+where
+    S: ProjectionStore + SnapshotStore,
+{
+    run(store.clone()).await?;
+    let Some(addr) = serve else {
+        println!("\n(Run with --serve 127.0.0.1:8080 to browse the read models over GraphQL.)");
+        return Ok(());
+    };
+    // The projection keeps following while the API serves.
+    let views = ProjectionRunner::new(store.clone())
+        .with_projection(BankViews)
+        .start();
+    let app = factum::graphql::ReadModelApi::from_registry(&store).router()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!(
+        "\nGraphQL API at http://{}/graphql (open it in a browser for GraphiQL); Ctrl-C stops.",
+        listener.local_addr()?
+    );
+    println!(
+        "Try: {{ accountBalances(orderBy: [{{field: CENTS, direction: DESC}}], first: 5) \
+         {{ nodes {{ account owner cents }} totalCount }} }}"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    views.stop().await?;
+    Ok(())
+}
+
 /// Projections and the transfers saga at work, and reading your own writes.
 async fn read_side<S>(
     store: &S,
@@ -324,12 +358,14 @@ async fn statement<S: ProjectionStore>(
 struct Args {
     db: String,
     schema: String,
+    serve: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         db: "bank.sqlite".into(),
         schema: "bank".into(),
+        serve: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -337,9 +373,10 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--db" => args.db = value()?,
             "--schema" => args.schema = value()?,
+            "--serve" => args.serve = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>]".into(),
+                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>] [--serve <addr>]\n       bank codegen [--check] [--json]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
@@ -379,13 +416,13 @@ async fn main() -> ExitCode {
         println!("Using PostgreSQL, schema {:?}", args.schema);
         let config = PostgresConfig::new(&args.db).schema(&args.schema);
         match PostgresStore::connect_with(config).await {
-            Ok(store) => run(store).await,
+            Ok(store) => run_and_serve(store, args.serve.as_deref()).await,
             Err(e) => Err(e.into()),
         }
     } else {
         println!("Using the embedded SQLite file {}", args.db);
         match SqliteStore::connect(&args.db).await {
-            Ok(store) => run(store).await,
+            Ok(store) => run_and_serve(store, args.serve.as_deref()).await,
             Err(e) => Err(e.into()),
         }
     };
