@@ -37,44 +37,41 @@ fn same_version(old: Value, new: Value) -> Vec<String> {
         .collect()
 }
 
+/// The schemas of `old::E` and `new::E`, each type defined by the items given.
+macro_rules! schemas {
+    (old { $($old:item)* } new { $($new:item)* }) => {{
+        #[allow(dead_code)]
+        mod old {
+            use schemars::JsonSchema;
+            use serde::Deserialize;
+            $($old)*
+        }
+        #[allow(dead_code)]
+        mod new {
+            use schemars::JsonSchema;
+            use serde::Deserialize;
+            $($new)*
+        }
+        (schema_of::<old::E>(), schema_of::<new::E>())
+    }};
+}
+
 /// One schema-level case: `old { items }`, `new { items }`, each defining a type `E`,
 /// and whether the change breaks, with a word the report must contain.
 macro_rules! case {
     ($name:ident: compatible, old { $($old:item)* } new { $($new:item)* }) => {
         #[test]
         fn $name() {
-            #[allow(dead_code)]
-            mod old {
-                use schemars::JsonSchema;
-                use serde::Deserialize;
-                $($old)*
-            }
-            #[allow(dead_code)]
-            mod new {
-                use schemars::JsonSchema;
-                use serde::Deserialize;
-                $($new)*
-            }
-            let report = same_version(schema_of::<old::E>(), schema_of::<new::E>());
+            let (old, new) = schemas!(old { $($old)* } new { $($new)* });
+            let report = same_version(old, new);
             assert!(report.is_empty(), "expected compatible, got {report:#?}");
         }
     };
     ($name:ident: breaking($needle:literal), old { $($old:item)* } new { $($new:item)* }) => {
         #[test]
         fn $name() {
-            #[allow(dead_code)]
-            mod old {
-                use schemars::JsonSchema;
-                use serde::Deserialize;
-                $($old)*
-            }
-            #[allow(dead_code)]
-            mod new {
-                use schemars::JsonSchema;
-                use serde::Deserialize;
-                $($new)*
-            }
-            let report = same_version(schema_of::<old::E>(), schema_of::<new::E>());
+            let (old, new) = schemas!(old { $($old)* } new { $($new)* });
+            let report = same_version(old, new);
             assert!(!report.is_empty(), "expected breaking, got compatible");
             assert!(
                 report.iter().any(|line| line.contains($needle)),

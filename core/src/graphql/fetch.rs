@@ -93,37 +93,63 @@ pub(crate) async fn count(db: &ProjectionDb, statement: &Statement) -> Result<i6
     }
 }
 
+/// Decodes the columns both backends store alike; `special` decodes the rest (times
+/// and UUIDs, which SQLite keeps as integers and text) and returns `None` for the
+/// columns it leaves to this function.
+fn decode_row<R>(
+    model: &ReadModelDescriptor,
+    row: &R,
+    special: impl Fn(usize, ColumnType) -> Result<Option<Value>, sqlx::Error>,
+) -> Result<RowValues, ApiError>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut values = Vec::with_capacity(model.columns.len());
+    for (i, column) in model.columns.iter().enumerate() {
+        if let Some(value) = special(i, column.ty)? {
+            values.push(value);
+            continue;
+        }
+        values.push(match column.ty {
+            ColumnType::Integer => row
+                .try_get::<Option<i64>, _>(i)?
+                .map_or(Value::Null, Value::from),
+            ColumnType::Real => row
+                .try_get::<Option<f64>, _>(i)?
+                .map_or(Value::Null, float_value),
+            ColumnType::Boolean => row
+                .try_get::<Option<bool>, _>(i)?
+                .map_or(Value::Null, Value::Boolean),
+            ColumnType::Json => json_value(row.try_get::<Option<String>, _>(i)?)?,
+            ColumnType::Text | ColumnType::Uuid | ColumnType::Timestamp => row
+                .try_get::<Option<String>, _>(i)?
+                .map_or(Value::Null, Value::String),
+        });
+    }
+    Ok(values)
+}
+
 #[cfg(feature = "sqlite")]
 fn sqlite_row(
     model: &ReadModelDescriptor,
     row: &sqlx::sqlite::SqliteRow,
 ) -> Result<RowValues, ApiError> {
-    model
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            Ok(match column.ty {
-                ColumnType::Text | ColumnType::Uuid => row
-                    .try_get::<Option<String>, _>(i)?
-                    .map_or(Value::Null, Value::String),
-                ColumnType::Integer => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Value::Null, Value::from),
-                ColumnType::Real => row
-                    .try_get::<Option<f64>, _>(i)?
-                    .map_or(Value::Null, float_value),
-                ColumnType::Boolean => row
-                    .try_get::<Option<bool>, _>(i)?
-                    .map_or(Value::Null, Value::Boolean),
-                ColumnType::Timestamp => row
-                    .try_get::<Option<i64>, _>(i)?
+    // Times are microseconds since the epoch; UUIDs are text, like strings.
+    decode_row(model, row, |i, ty| {
+        Ok(match ty {
+            ColumnType::Timestamp => Some(
+                row.try_get::<Option<i64>, _>(i)?
                     .and_then(DateTime::from_timestamp_micros)
                     .map_or(Value::Null, time_value),
-                ColumnType::Json => json_value(row.try_get::<Option<String>, _>(i)?)?,
-            })
+            ),
+            _ => None,
         })
-        .collect()
+    })
 }
 
 #[cfg(feature = "postgres")]
@@ -131,34 +157,19 @@ fn postgres_row(
     model: &ReadModelDescriptor,
     row: &sqlx::postgres::PgRow,
 ) -> Result<RowValues, ApiError> {
-    model
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            Ok(match column.ty {
-                ColumnType::Text => row
-                    .try_get::<Option<String>, _>(i)?
-                    .map_or(Value::Null, Value::String),
-                ColumnType::Uuid => row
-                    .try_get::<Option<uuid::Uuid>, _>(i)?
-                    .map_or(Value::Null, |id| Value::String(id.to_string())),
-                ColumnType::Integer => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Value::Null, Value::from),
-                ColumnType::Real => row
-                    .try_get::<Option<f64>, _>(i)?
-                    .map_or(Value::Null, float_value),
-                ColumnType::Boolean => row
-                    .try_get::<Option<bool>, _>(i)?
-                    .map_or(Value::Null, Value::Boolean),
-                ColumnType::Timestamp => row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+    decode_row(model, row, |i, ty| {
+        Ok(match ty {
+            ColumnType::Timestamp => Some(
+                row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
                     .map_or(Value::Null, time_value),
-                ColumnType::Json => json_value(row.try_get::<Option<String>, _>(i)?)?,
-            })
+            ),
+            ColumnType::Uuid => Some(
+                row.try_get::<Option<uuid::Uuid>, _>(i)?
+                    .map_or(Value::Null, |id| Value::String(id.to_string())),
+            ),
+            _ => None,
         })
-        .collect()
+    })
 }
 
 fn json_value(text: Option<String>) -> Result<Value, ApiError> {

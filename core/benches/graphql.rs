@@ -1,0 +1,285 @@
+//! The GraphQL read-model API against the same SQL run directly: a filtered, ordered
+//! page of 50 rows from a 100,000-row read model, through HTTP (request, JSON, axum,
+//! async-graphql, the generated SQL) and through sqlx alone. Besides criterion's
+//! figures, each side's p50/p99 latency over its measured iterations is printed.
+//!
+//! ```text
+//! FACTUM_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p factum --features postgres,graphql --bench graphql
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use factum::graphql::ReadModelApi;
+use factum::projection::{
+    Envelope, HandlerError, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
+    Projections,
+};
+use factum::store::postgres::{PostgresConfig, PostgresStore};
+use factum::store::sqlite::SqliteStore;
+use factum::{Event, ReadModel};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+use tokio::runtime::Runtime;
+
+const ROWS: i64 = 100_000;
+
+/// Never appended: the benchmark fills the table directly.
+#[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug)]
+struct Listed {
+    id: String,
+}
+
+#[derive(ReadModel, Serialize, Deserialize, Clone, Debug)]
+#[read_model(table = "items")]
+struct Item {
+    #[key]
+    id: String,
+    name: String,
+    score: Option<i64>,
+    price: f64,
+    active: bool,
+    at: DateTime<Utc>,
+}
+
+struct Items;
+
+#[factum::projection(name = "items", version = 1, read_models(Item))]
+impl Items {
+    #[on]
+    async fn listed(
+        &self,
+        _tx: &mut ProjectionTx,
+        _e: &Envelope<'_, Listed>,
+    ) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+const QUERY: &str = "{ items(first: 50, filter: { active: { eq: true }, price: { gte: 5.0 }, name: { startsWith: \"item\" } }, \
+     orderBy: [{ field: SCORE, direction: DESC, nulls: LAST }]) { nodes { id name score price } pageInfo { endCursor } } }";
+
+/// The statement the API runs for `QUERY`, by hand.
+fn raw_sql(postgres: bool) -> String {
+    let (p1, p2, p3) = if postgres {
+        ("$1", "$2", "starts_with(\"name\", $3)")
+    } else {
+        ("?1", "?2", "substr(\"name\", 1, length(?3)) = ?3")
+    };
+    format!(
+        "SELECT \"id\", \"name\", \"score\", \"price\", \"active\", \"at\" FROM \"items_v1\" \
+         WHERE \"active\" = {p1} AND \"price\" >= {p2} AND {p3} \
+         ORDER BY \"score\" DESC NULLS LAST, \"id\" ASC NULLS LAST LIMIT 51"
+    )
+}
+
+/// Registers the projection (so the table exists and is live), then fills it.
+async fn fill<S: ProjectionStore>(store: &S) {
+    let runner = ProjectionRunner::new(store.clone())
+        .with_projection(Items)
+        .start();
+    Projections::new(store)
+        .wait_for("items", factum::Position::START, Duration::from_secs(30))
+        .await
+        .unwrap();
+    runner.stop().await.unwrap();
+    let base = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp_micros();
+    match store.projection_db() {
+        ProjectionDb::Sqlite { writer, .. } => {
+            let sql = format!(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+                 INSERT INTO items_v1 SELECT printf('item-%06d', i), 'item ' || i, \
+                 CASE WHEN i % 7 = 0 THEN NULL ELSE (i * 37) % 1001 END, (i % 13) * 1.5, i % 3 <> 0, {base} + i FROM n",
+                ROWS - 1
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&writer)
+                .await
+                .unwrap();
+            sqlx::query("CREATE INDEX items_v1_score ON items_v1 (score DESC, id)")
+                .execute(&writer)
+                .await
+                .unwrap();
+            sqlx::query("ANALYZE").execute(&writer).await.unwrap();
+        }
+        ProjectionDb::Postgres { pool, .. } => {
+            let sql = format!(
+                "INSERT INTO items_v1 SELECT format('item-%s', lpad(i::text, 6, '0')), 'item ' || i, \
+                 CASE WHEN i % 7 = 0 THEN NULL ELSE (i * 37) % 1001 END, (i % 13) * 1.5, i % 3 <> 0, \
+                 to_timestamp(({base} + i) / 1e6) FROM generate_series(0, {}) i",
+                ROWS - 1
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("CREATE INDEX items_v1_score ON items_v1 (score DESC NULLS LAST, id)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("ANALYZE items_v1")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Latencies recorded one by one, for percentiles.
+#[derive(Clone, Default)]
+struct Latencies(Arc<Mutex<Vec<Duration>>>);
+
+impl Latencies {
+    fn report(&self, label: &str) -> (Duration, Duration) {
+        let mut all = self.0.lock().unwrap().clone();
+        all.sort();
+        let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+        let (p50, p99) = (at(0.50), at(0.99));
+        println!("{label}: {} samples, p50 {p50:?}, p99 {p99:?}", all.len());
+        (p50, p99)
+    }
+}
+
+fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &str, store: S) {
+    rt.block_on(fill(&store));
+    let router = ReadModelApi::new(&store)
+        .expose::<Item>("items")
+        .router()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::new();
+    let body = json!({ "query": QUERY });
+
+    // The API answers what the SQL answers.
+    let check: serde_json::Value = rt.block_on(async {
+        client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let nodes = check["data"]["items"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{check}"));
+    assert_eq!(nodes.len(), 50, "{check}");
+
+    let db = store.projection_db();
+    let postgres = matches!(db, ProjectionDb::Postgres { .. });
+    let sql = raw_sql(postgres);
+    let raw = || async {
+        match &db {
+            ProjectionDb::Sqlite { reader, .. } => {
+                let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(true)
+                    .bind(5.0)
+                    .bind("item")
+                    .fetch_all(reader)
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), 51);
+            }
+            ProjectionDb::Postgres { pool, .. } => {
+                let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(true)
+                    .bind(5.0)
+                    .bind("item")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), 51);
+            }
+            _ => unreachable!(),
+        }
+    };
+
+    let (api_times, sql_times) = (Latencies::default(), Latencies::default());
+    let mut g = c.benchmark_group(format!("{backend}/graphql_page_of_50_from_100k"));
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    g.bench_function("http_api", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    let response = client.post(&url).json(&body).send().await.unwrap();
+                    let bytes = response.bytes().await.unwrap();
+                    let took = started.elapsed();
+                    assert!(bytes.len() > 1000);
+                    api_times.0.lock().unwrap().push(took);
+                    total += took;
+                }
+                total
+            })
+        })
+    });
+    g.bench_function("raw_sql", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    raw().await;
+                    let took = started.elapsed();
+                    sql_times.0.lock().unwrap().push(took);
+                    total += took;
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+    let (api50, api99) = api_times.report(&format!("{backend} http_api"));
+    let (sql50, sql99) = sql_times.report(&format!("{backend} raw_sql"));
+    println!(
+        "{backend}: p50 ratio {:.2}, p99 ratio {:.2}",
+        api50.as_secs_f64() / sql50.as_secs_f64(),
+        api99.as_secs_f64() / sql99.as_secs_f64()
+    );
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = rt
+        .block_on(SqliteStore::open(dir.path().join("bench.sqlite")))
+        .unwrap();
+    bench_backend(c, &rt, "sqlite", store);
+}
+
+fn postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("FACTUM_TEST_PG") else {
+        eprintln!("FACTUM_TEST_PG is not set: skipping the PostgreSQL benchmark");
+        return;
+    };
+    let rt = Runtime::new().unwrap();
+    let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+    let store = rt
+        .block_on(PostgresStore::connect_with(
+            PostgresConfig::new(url).schema(&schema),
+        ))
+        .unwrap();
+    bench_backend(c, &rt, "postgres", store.clone());
+    let drop = format!("DROP SCHEMA {schema} CASCADE");
+    rt.block_on(sqlx::query(AssertSqlSafe(drop)).execute(store.pool()))
+        .unwrap();
+}
+
+criterion_group!(benches, sqlite, postgres);
+criterion_main!(benches);
