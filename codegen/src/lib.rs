@@ -339,6 +339,12 @@ fn entry_of(descriptor: &EventDescriptor) -> EventEntry {
         }
     }
     let mut entry = EventEntry::new(descriptor.name, descriptor.version, schema);
+    // Older versions whose upcaster input has a schema: the code states how it reads them.
+    for (version, older) in (descriptor.older_schemas)() {
+        if let Ok(older) = serde_json::to_value(older) {
+            entry.schemas.insert(version, older);
+        }
+    }
     entry.description = descriptor.description.map(str::to_owned);
     entry.deprecated = descriptor.deprecated.map(str::to_owned);
     entry.upcasters = descriptor.upcasters.iter().copied().collect();

@@ -109,8 +109,8 @@ pub use factum_macros::projection;
 pub mod __private {
     pub use crate::aggregate::names_are_distinct;
     pub use crate::registry::{
-        AggregateRegistration, EventRegistration, ProjectionRegistration, ReadModelRegistration,
-        projection_descriptor,
+        AggregateRegistration, EventRegistration, InputHasNoSchema, InputHasSchema,
+        ProjectionRegistration, ReadModelRegistration, probe_input, projection_descriptor,
     };
     pub use crate::versioned::{run_upcaster, try_run_upcaster};
     pub use futures_util::future::BoxFuture;

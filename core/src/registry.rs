@@ -31,6 +31,9 @@ pub struct EventDescriptor {
     /// name as serialized, and its aliases. The catalog records them so that a rename
     /// with an alias is not taken for a breaking change.
     pub aliases: &'static [(&'static str, &'static [&'static str])],
+    /// The schemas of older versions the code still knows: the input type of each
+    /// upcaster, where that type implements `JsonSchema` (`Value` for JSON upcasters).
+    pub older_schemas: fn() -> Vec<(u32, Schema)>,
 }
 
 impl EventDescriptor {
@@ -45,6 +48,7 @@ impl EventDescriptor {
         description: Option<&'static str>,
         schema: fn() -> Schema,
         aliases: &'static [(&'static str, &'static [&'static str])],
+        older_schemas: fn() -> Vec<(u32, Schema)>,
     ) -> Self {
         EventDescriptor {
             name,
@@ -55,6 +59,7 @@ impl EventDescriptor {
             description,
             schema,
             aliases,
+            older_schemas,
         }
     }
 
@@ -70,6 +75,41 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Schema {
     schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<T>()
+}
+
+/// Names an upcaster's input type (`Old` in `fn(Old) -> New`) so that its schema can be
+/// taken if it has one; see [`InputHasSchema`].
+#[doc(hidden)]
+pub struct InputProbe<T>(std::marker::PhantomData<T>);
+
+#[doc(hidden)]
+pub fn probe_input<Old, R>(_upcaster: impl FnOnce(Old) -> R) -> InputProbe<Old> {
+    InputProbe(std::marker::PhantomData)
+}
+
+/// Chosen by method resolution when the input type implements `JsonSchema`
+/// (`(&probe).input_schema()` finds this impl before autoref reaches the fallback).
+#[doc(hidden)]
+pub trait InputHasSchema {
+    fn input_schema(&self) -> Option<Schema>;
+}
+
+impl<T: schemars::JsonSchema> InputHasSchema for InputProbe<T> {
+    fn input_schema(&self) -> Option<Schema> {
+        Some(schema_of::<T>())
+    }
+}
+
+/// The fallback for input types without a schema.
+#[doc(hidden)]
+pub trait InputHasNoSchema {
+    fn input_schema(&self) -> Option<Schema>;
+}
+
+impl<T> InputHasNoSchema for &InputProbe<T> {
+    fn input_schema(&self) -> Option<Schema> {
+        None
+    }
 }
 
 /// One registered event, submitted by `#[derive(Event)]`.

@@ -216,6 +216,17 @@ pub fn expand(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
         }
     };
     let upcaster_versions = upcasters.keys();
+    let older = upcasters.values().map(|u| {
+        let from = u.from;
+        let call = &u.call;
+        quote! {
+            if let ::core::option::Option::Some(schema) =
+                (&::factum::__private::probe_input(#call)).input_schema()
+            {
+                older.push((#from, schema));
+            }
+        }
+    });
     let deprecated = match &args.deprecated {
         None => quote!(::core::option::Option::None),
         Some(Override::Inherit) => quote!(::core::option::Option::Some("")),
@@ -259,6 +270,16 @@ pub fn expand(input: &syn::DeriveInput) -> darling::Result<TokenStream> {
                     #description,
                     ::factum::schema_of::<#ident>,
                     &[#(#aliases),*],
+                    {
+                        fn older_schemas() -> ::std::vec::Vec<(u32, ::factum::schemars::Schema)> {
+                            #[allow(unused_imports)]
+                            use ::factum::__private::{InputHasNoSchema as _, InputHasSchema as _};
+                            let mut older = ::std::vec::Vec::new();
+                            #(#older)*
+                            older
+                        }
+                        older_schemas
+                    },
                 )
             }
         }

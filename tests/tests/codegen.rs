@@ -31,6 +31,23 @@ fn grams(old: WeighedV1) -> Weighed {
     }
 }
 
+/// A parcel was measured; version 1 stored centimetres, and its type has a schema, so
+/// the catalog learns version 1 from the code itself.
+#[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+#[event(name = "codegen.Measured", version = 2, upcast(from = 1, with = millimetres))]
+struct Measured {
+    mm: u64,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct MeasuredV1 {
+    cm: u64,
+}
+
+fn millimetres(old: MeasuredV1) -> Measured {
+    Measured { mm: old.cm * 10 }
+}
+
 fn codegen(dir: &Path) -> Codegen {
     Codegen::new("codegen-test", "1.2.3", dir)
 }
@@ -125,6 +142,26 @@ fn the_catalog_describes_versions_upcasters_and_aliases() {
         }),
     );
     assert_eq!(factum_catalog::check(&baseline, &catalog), []);
+}
+
+#[test]
+fn older_versions_whose_upcaster_input_has_a_schema_come_from_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = codegen(dir.path()).catalog().unwrap();
+    let measured = &catalog.events["codegen.Measured"];
+    assert_eq!(measured.schemas.keys().copied().collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(measured.schemas[&1]["required"], serde_json::json!(["cm"]));
+    // Without a schema on the input type, the code says nothing about version 1.
+    assert_eq!(
+        catalog.events["codegen.Weighed"]
+            .schemas
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [2]
+    );
+    let files = codegen(dir.path()).files().unwrap();
+    assert!(files[0].content.contains("codegen.Measured.v1:"));
 }
 
 #[test]

@@ -23,8 +23,9 @@ pub struct Deposited {
     pub cents: i64,
 }
 
-/// How version 1 of [`Deposited`] was stored.
-#[derive(Serialize, Deserialize, Debug)]
+/// How version 1 of [`Deposited`] was stored (its schema goes into the catalog as
+/// `bank.Deposited.v1`).
+#[derive(Serialize, Deserialize, JsonSchema, Debug)]
 pub struct DepositedV1 {
     /// Whole dollars.
     pub amount: i64,
