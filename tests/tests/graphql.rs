@@ -192,6 +192,7 @@ async fn serve<S: ProjectionStore>(store: &S) -> Server {
         .expose::<Item>("items")
         .max_page_size(50)
         .max_depth(6)
+        .max_complexity(60)
         .router()
         .expect("the schema builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -258,6 +259,15 @@ async fn lookup_and_cap_and_depth(server: &Server) {
             .contains("deep"),
         "{r}"
     );
+    let wide: String = (0..70)
+        .map(|i| format!("a{i}: item(id: \"item-001\") {{ id }} "))
+        .collect();
+    let r = server.query(&format!("{{ {wide} }}"), json!({})).await;
+    let message = r["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(message.contains("complex"), "{r}");
     let r = server
         .query(
             "{ items(after: \"bm90LWEtY3Vyc29y\") { nodes { id } } }",
