@@ -146,6 +146,7 @@ macro_rules! store_conformance_tests {
                 metadata_and_envelope_round_trip,
                 eight_concurrent_appenders_all_succeed,
                 large_events_read_in_order,
+                scan_matches_read,
                 listing_is_in_byte_order,
                 zero_limit_reads_nothing,
             );

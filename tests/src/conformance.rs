@@ -914,6 +914,110 @@ pub async fn large_events_read_in_order<S: EventStore>(store: &S) {
     assert_eq!(some, forward[..7]);
 }
 
+/// `scan_stream` (the fold path) sees exactly what `read_stream` returns, over several
+/// pages, in both directions, with ranges and limits, stopping early, and on a deleted
+/// stream.
+pub async fn scan_matches_read<S: EventStore>(store: &S) {
+    use factum::EventView;
+    use std::ops::ControlFlow;
+
+    let s = sid("scan-1");
+    for batch in 0..6 {
+        let events = (0..100)
+            .map(|i| {
+                EventData::new(
+                    format!("T{}", i % 3),
+                    json!({ "n": batch * 100 + i, "s": "\"q\"" }),
+                )
+            })
+            .collect();
+        store
+            .append(&s, ExpectedVersion::Any, events)
+            .await
+            .unwrap();
+    }
+    let owned = |v: EventView<'_>| {
+        (
+            v.stream_version,
+            v.position,
+            v.event_type.to_owned(),
+            v.schema_version,
+            v.payload.to_owned(),
+            v.recorded_at,
+        )
+    };
+    for options in [
+        ReadStream::forward(),
+        ReadStream::backward(),
+        ReadStream::forward().from(250).limit(300),
+        ReadStream::backward().from(420).limit(333),
+        ReadStream::forward().limit(0),
+    ] {
+        let read: Vec<_> = read(store, &s, options.clone())
+            .await
+            .iter()
+            .map(|e| owned(e.view()))
+            .collect();
+        let mut scanned = Vec::new();
+        let done = store
+            .scan_stream(&s, options.clone(), |v| {
+                scanned.push(owned(v));
+                ControlFlow::<()>::Continue(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(done, ControlFlow::Continue(()));
+        assert_eq!(scanned.len(), read.len(), "{options:?}");
+        for (a, b) in scanned.iter().zip(&read) {
+            assert_eq!(
+                (a.0, a.1, &a.2, a.3, a.5),
+                (b.0, b.1, &b.2, b.3, b.5),
+                "{options:?}"
+            );
+            let (pa, pb): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(&a.4).unwrap(),
+                serde_json::from_str(&b.4).unwrap(),
+            );
+            assert_eq!(pa, pb, "{options:?}");
+        }
+    }
+    // Stopping early hands back the visitor's value and reads no further.
+    let mut seen = 0;
+    let stopped = store
+        .scan_stream(&s, ReadStream::forward(), |v| {
+            seen += 1;
+            if v.stream_version == 300 {
+                ControlFlow::Break(v.stream_version)
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!((stopped, seen), (ControlFlow::Break(300), 300));
+    // A deleted stream says so, unless deleted streams are asked for.
+    store.delete_stream(&s, ExpectedVersion::Any).await.unwrap();
+    let err = store
+        .scan_stream(&s, ReadStream::forward(), |_| {
+            ControlFlow::<()>::Continue(())
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, factum::StoreError::StreamDeleted { .. }),
+        "{err}"
+    );
+    let mut count = 0;
+    store
+        .scan_stream(&s, ReadStream::forward().including_deleted(), |_| {
+            count += 1;
+            ControlFlow::<()>::Continue(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 600);
+}
+
 /// Streams are listed in byte order of their ids, the same on every backend.
 pub async fn listing_is_in_byte_order<S: EventStore>(store: &S) {
     for id in [

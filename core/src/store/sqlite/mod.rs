@@ -15,12 +15,14 @@
 mod pages;
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sqlx::migrate::Migrator;
@@ -41,8 +43,8 @@ use super::{
 use crate::error::ActualVersion;
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
-    EventData, EventId, ExpectedVersion, Metadata, Payload, Position, RecordedEvent, Result,
-    StoreError, StreamId,
+    EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
+    Result, StoreError, StreamId,
 };
 
 /// How the SQLite store is opened.
@@ -386,6 +388,18 @@ struct StreamRow<'a>(
     i64,
 );
 
+/// A row of a view-shaped stream page: position, version, type, schema version,
+/// payload, time.
+#[derive(Deserialize)]
+struct ViewRow<'a>(
+    i64,
+    u64,
+    #[serde(borrow)] Cow<'a, str>,
+    u32,
+    #[serde(borrow)] &'a RawValue,
+    i64,
+);
+
 /// A row of a page, as `read_all.sql` builds it.
 #[derive(Deserialize)]
 struct LogRow<'a>(
@@ -540,6 +554,7 @@ impl EventStore for SqliteStore {
             direction: options.direction,
             low,
             high,
+            views: false,
         };
         let limit = options.limit.unwrap_or(usize::MAX);
         pages::read(
@@ -548,6 +563,58 @@ impl EventStore for SqliteStore {
             limit,
             self.limits.max_event_size,
         )
+    }
+
+    async fn scan_stream<B, F>(
+        &self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> Result<ControlFlow<B>>
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        // The pages of `read_stream`, shaped for views and visited in place.
+        let (low, high) = options.version_range();
+        let source = pages::Source::Stream {
+            id: stream.clone(),
+            include_deleted: options.include_deleted,
+            direction: options.direction,
+            low,
+            high,
+            views: true,
+        };
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let mut pages = pages::pages(
+            self.reader.clone(),
+            source,
+            limit,
+            self.limits.max_event_size,
+        );
+        while let Some(page) = pages.try_next().await? {
+            let json = page.json()?;
+            let mut rows: Vec<ViewRow<'_>> = serde_json::from_str(json)
+                .map_err(|e| corrupt(0, format!("a page of events: {e}")))?;
+            match options.direction {
+                Direction::Forward => rows.sort_by_key(|r| r.1),
+                Direction::Backward => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+            }
+            for ViewRow(position, version, event_type, schema, payload, at) in &rows {
+                let view = EventView {
+                    position: Position(*position as u64),
+                    stream_version: *version,
+                    event_type,
+                    schema_version: *schema,
+                    payload: payload.get(),
+                    recorded_at: micros_to_time(*at),
+                };
+                if let ControlFlow::Break(done) = visit(view) {
+                    return Ok(ControlFlow::Break(done));
+                }
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {

@@ -6,8 +6,9 @@
 //! page n+1 in sqlx's worker thread while the caller's task decodes page n. The first page
 //! is fetched inline (most reads are one page); later ones are read ahead in a task.
 
-use futures_util::StreamExt;
+use futures_core::stream::BoxStream;
 use futures_util::stream;
+use futures_util::{StreamExt, TryStreamExt};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, SqlSafeStr};
 use tokio::task::JoinHandle;
@@ -70,6 +71,9 @@ pub(super) enum Source {
         direction: Direction,
         low: u64,
         high: u64,
+        /// Rows shaped for [`EventView`](crate::EventView)s: no event id and no
+        /// metadata, which a fold never reads and SQLite would spend time formatting.
+        views: bool,
     },
     Log {
         from: Position,
@@ -78,8 +82,32 @@ pub(super) enum Source {
     },
 }
 
+/// How a row of a stream page is formatted: every field of a `RecordedEvent`.
+const RECORDED_ROW: &str =
+    "format('[%d,\"%s\",%d,\"%s\",%d,%s,%s,%d]', position, hex(event_id), stream_version,
+                  event_type, schema_version, payload, coalesce(metadata, 'null'), recorded_at)";
+/// The same row for a view: position, version, type, schema version, payload, time.
+const VIEW_ROW: &str = "format('[%d,%d,\"%s\",%d,%s,%d]', position, stream_version, event_type, schema_version, payload, recorded_at)";
+
+/// The page query of a stream read, in either direction and row shape. The view shape
+/// is the same SQL with the row format swapped, so the two cannot drift apart.
+fn stream_sql(direction: Direction, views: bool) -> &'static str {
+    static VIEWS: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let forward = include_str!("read_stream_forward.sql");
+    let backward = include_str!("read_stream_backward.sql");
+    match (direction, views) {
+        (Direction::Forward, false) => forward,
+        (Direction::Backward, false) => backward,
+        (direction, true) => {
+            let all = VIEWS
+                .get_or_init(|| [forward, backward].map(|sql| sql.replace(RECORDED_ROW, VIEW_ROW)));
+            &all[usize::from(direction == Direction::Backward)]
+        }
+    }
+}
+
 /// A fetched, not yet decoded page.
-struct RawPage {
+pub(super) struct RawPage {
     row: SqliteRow,
     count: usize,
     /// The greatest and least version (stream) or position (log) on the page.
@@ -91,7 +119,8 @@ struct RawPage {
 }
 
 impl RawPage {
-    fn json(&self) -> Result<&str> {
+    /// The page's rows as one JSON array.
+    pub(super) fn json(&self) -> Result<&str> {
         Ok(self.row.try_get(0)?)
     }
 }
@@ -112,11 +141,9 @@ async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<Option<R
             direction,
             low,
             high,
+            views,
         } => {
-            let sql = match direction {
-                Direction::Forward => include_str!("read_stream_forward.sql"),
-                Direction::Backward => include_str!("read_stream_backward.sql"),
-            };
+            let sql = stream_sql(*direction, *views);
             sqlx::query(sql.into_sql_str())
                 .bind(id.as_str().to_owned())
                 .bind(*include_deleted)
@@ -218,14 +245,38 @@ impl Reader {
     }
 }
 
-/// Streams `source` page by page, fetching one page ahead. When the very first page is
-/// empty, that may be an error: a deleted stream, or a start past the end of the log.
+/// Streams `source` as decoded events, page by page, fetching one page ahead.
 pub(super) fn read<'a>(
     pool: SqlitePool,
     source: Source,
     limit: usize,
     max_event_size: usize,
 ) -> EventStream<'a> {
+    let (stream, direction) = match &source {
+        Source::Stream { id, direction, .. } => (Some(id.clone()), *direction),
+        Source::Log { .. } => (None, Direction::Forward),
+    };
+    pages(pool, source, limit, max_event_size)
+        .map(move |page| {
+            page.and_then(|page| decode_page(page.json()?, stream.as_ref(), direction))
+        })
+        .map(|page| match page {
+            Ok(events) => stream::iter(events.into_iter().map(Ok)).left_stream(),
+            Err(err) => stream::iter(std::iter::once(Err(err))).right_stream(),
+        })
+        .flatten()
+        .boxed()
+}
+
+/// Streams `source` page by page, undecoded, fetching one page ahead. When the very
+/// first page is empty, that may be an error: a deleted stream, or a start past the end
+/// of the log.
+pub(super) fn pages<'a>(
+    pool: SqlitePool,
+    source: Source,
+    limit: usize,
+    max_event_size: usize,
+) -> BoxStream<'a, Result<RawPage>> {
     let reader = Reader {
         pool,
         source,
@@ -258,7 +309,7 @@ pub(super) fn read<'a>(
                 ));
             }
             reader.start_fetch()?;
-            return Ok(Some((Vec::new(), reader)));
+            return Ok(Some((None, reader)));
         };
         let first = std::mem::replace(&mut reader.first, false);
         if page.count == 0 {
@@ -279,28 +330,29 @@ pub(super) fn read<'a>(
         if more {
             reader.start_fetch()?;
         }
-        let direction = match reader.source {
-            Source::Stream { direction, .. } => direction,
-            Source::Log { .. } => Direction::Forward,
-        };
-        let stream = match &reader.source {
-            Source::Stream { id, .. } => Some(id),
-            Source::Log { .. } => None,
-        };
-        let events = decode_page(json, stream, direction)?;
-        Ok(Some((events, reader)))
+        Ok(Some((Some(page), reader)))
     })
-    .map(|page| match page {
-        Ok(events) => stream::iter(events.into_iter().map(Ok)).left_stream(),
-        Err(err) => stream::iter(std::iter::once(Err(err))).right_stream(),
-    })
-    .flatten()
+    .try_filter_map(|page| async move { Ok(page) })
     .boxed()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn view_pages_are_the_stream_query_with_a_shorter_row() {
+        for direction in [Direction::Forward, Direction::Backward] {
+            let full = stream_sql(direction, false);
+            let view = stream_sql(direction, true);
+            assert!(
+                full.contains(RECORDED_ROW),
+                "the row format moved: update RECORDED_ROW"
+            );
+            assert!(view.contains(VIEW_ROW) && !view.contains("hex(event_id)"));
+            assert_eq!(full.replace(RECORDED_ROW, VIEW_ROW), view);
+        }
+    }
 
     #[test]
     fn page_sizes_follow_event_sizes() {
