@@ -16,7 +16,7 @@ const EVENTS: usize = 20_000;
 /// A `balances_v1` row: account, cents, events, last version.
 type Row = (String, i64, i64, i64);
 
-/// A small deterministic generator for the kill times (the seed is printed, so that a
+/// A small deterministic generator for the kill points (the seed is printed, so that a
 /// failing run can be repeated with `FACTUM_CRASH_SEED`).
 struct Lcg(u64);
 
@@ -69,7 +69,21 @@ async fn checkpoint<S: ProjectionStore>(store: &S) -> Position {
         .unwrap_or(Position::START)
 }
 
-async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>, pause: (u64, u64)) {
+/// Waits until the projection's checkpoint has moved a random share (5 to 30 %) of the
+/// way from where it stands to the head, then a random few milliseconds more, so that
+/// kills land while it works however fast the machine is. Gives up after a minute.
+async fn wait_for_progress<S: ProjectionStore>(store: &S, head: Position, rng: &mut Lcg) {
+    let from = checkpoint(store).await.0;
+    let share = rng.between(5, 30);
+    let target = from + (head.0.saturating_sub(from)) * share / 100;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while checkpoint(store).await.0 < target.max(from + 1) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(rng.between(0, 40))).await;
+}
+
+async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>) {
     fill(store, "account", 40, EVENTS).await;
     let head = store.head_position().await.unwrap();
     let mut rng = Lcg(seed());
@@ -78,7 +92,7 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>, pau
     let mut kills = 0;
     while kills < 8 {
         let child = spawn(&args);
-        tokio::time::sleep(Duration::from_millis(rng.between(pause.0, pause.1))).await;
+        wait_for_progress(store, head, &mut rng).await;
         kill(child);
         kills += 1;
         let at = checkpoint(store).await;
@@ -146,13 +160,8 @@ async fn sqlite_projection_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash.sqlite");
     let store = factum::SqliteStore::open(&path).await.unwrap();
-    // A killed runner's SQLite lease runs out after 1 s; give each run longer than that.
-    crash_and_restart(
-        &store,
-        vec!["sqlite".into(), path.display().to_string()],
-        (1_100, 2_200),
-    )
-    .await;
+    // A killed runner's SQLite lease runs out after 1 s; the next run waits for it.
+    crash_and_restart(&store, vec!["sqlite".into(), path.display().to_string()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,11 +171,6 @@ async fn postgres_projection_survives_sigkill() {
     };
     let url = backends::pg_url("projection_crash").unwrap();
     let schema = store.schema().to_owned();
-    crash_and_restart(
-        store.store(),
-        vec!["postgres".into(), url, schema],
-        (300, 1_200),
-    )
-    .await;
+    crash_and_restart(store.store(), vec!["postgres".into(), url, schema]).await;
     store.cleanup().await;
 }
