@@ -14,6 +14,30 @@ use crate::read_model::{ColumnType, Dialect, ReadModelDescriptor};
 pub(crate) type RowValues = Vec<Value>;
 
 impl ProjectionDb {
+    /// The database the API queries: on PostgreSQL a pool of its own (connected on first
+    /// use, as many connections as the store's) whose connections let the planner plan
+    /// each query for its values. The store forces generic plans, which suit its fixed
+    /// statements but not filters whose selectivity depends on what the client asks.
+    pub(crate) fn for_queries(&self) -> ProjectionDb {
+        match self {
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, schema } => {
+                let options = (*pool.connect_options())
+                    .clone()
+                    .options([("plan_cache_mode", "auto")]);
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(pool.options().get_max_connections())
+                    .connect_lazy_with(options);
+                ProjectionDb::Postgres {
+                    pool,
+                    schema: schema.clone(),
+                }
+            }
+            #[allow(unreachable_patterns)]
+            other => other.clone(),
+        }
+    }
+
     pub(crate) fn sql_dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "sqlite")]
@@ -61,8 +85,11 @@ pub(crate) async fn rows(
         }
         #[cfg(feature = "postgres")]
         ProjectionDb::Postgres { pool, .. } => {
+            // Not prepared: PostgreSQL plans an unnamed statement with its parameters'
+            // values. A prepared one soon runs on a generic plan, which guesses the
+            // filter's selectivity and can pick a full scan and sort over the index.
             let query = bind_all!(
-                sqlx::query(AssertSqlSafe(statement.sql.clone())),
+                sqlx::query(AssertSqlSafe(statement.sql.clone())).persistent(false),
                 &statement.binds
             );
             let rows = query.fetch_all(pool).await?;
@@ -85,7 +112,7 @@ pub(crate) async fn count(db: &ProjectionDb, statement: &Statement) -> Result<i6
         #[cfg(feature = "postgres")]
         ProjectionDb::Postgres { pool, .. } => {
             let query = bind_all!(
-                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
+                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())).persistent(false),
                 &statement.binds
             );
             Ok(query.fetch_one(pool).await?)

@@ -35,8 +35,9 @@ mod fetch;
 mod schema;
 mod sql;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_graphql::Value;
 use async_graphql::dynamic::Schema;
@@ -138,9 +139,16 @@ pub struct ReadModelApi {
     limits: Limits,
 }
 
+/// How long a projection's live version is taken as known before it is looked up again.
+/// A `switch` reaches the API within this time; the old version's tables stay until
+/// `drop_version`, and a query that finds its table gone looks the version up at once.
+const LIVE_VERSION_TTL: Duration = Duration::from_millis(250);
+
 /// The state behind the schema's resolvers.
 pub(crate) struct Api {
     db: Option<ProjectionDb>,
+    /// Live versions by projection, with when they were looked up.
+    live: Mutex<HashMap<String, (u32, Instant)>>,
     projections: Option<Projections>,
     exposed: Vec<Exposed>,
     limits: Limits,
@@ -261,7 +269,8 @@ impl ReadModelApi {
     pub fn schema(&self) -> Result<Schema, async_graphql::dynamic::SchemaError> {
         let api = Api {
             projections: self.db.clone().map(Projections::from_db),
-            db: self.db.clone(),
+            db: self.db.as_ref().map(ProjectionDb::for_queries),
+            live: Mutex::default(),
             exposed: self.exposed.clone(),
             limits: self.limits,
         };
@@ -307,8 +316,14 @@ impl Api {
         }
     }
 
-    /// Waits for `position` if asked, then names the live version's table.
-    async fn table(&self, index: usize, at_least: Option<u64>) -> Result<String, ApiError> {
+    /// Waits for `position` if asked, then names the live version's table (looked up at
+    /// most every [`LIVE_VERSION_TTL`], or at once with `fresh`).
+    async fn table(
+        &self,
+        index: usize,
+        at_least: Option<u64>,
+        fresh: bool,
+    ) -> Result<String, ApiError> {
         let (_, projections) = self.db()?;
         let exposed = &self.exposed[index];
         if let Some(position) = at_least {
@@ -320,8 +335,45 @@ impl Api {
                 )
                 .await?;
         }
-        let live = projections.live(&exposed.projection).await?;
-        Ok(exposed.model.table_for(live.key.version))
+        let cached = self
+            .live
+            .lock()
+            .ok()
+            .and_then(|live| live.get(&exposed.projection).copied())
+            .filter(|(_, at)| !fresh && at.elapsed() < LIVE_VERSION_TTL);
+        let version = match cached {
+            Some((version, _)) => version,
+            None => {
+                let version = projections.live(&exposed.projection).await?.key.version;
+                if let Ok(mut live) = self.live.lock() {
+                    live.insert(exposed.projection.clone(), (version, Instant::now()));
+                }
+                version
+            }
+        };
+        Ok(exposed.model.table_for(version))
+    }
+
+    /// Runs `query` on the live table; if that table has just been dropped (a switch
+    /// and `drop_version` within the cache's lifetime), looks the version up again and
+    /// runs it once more.
+    async fn on_live_table<T, F, Fut>(
+        &self,
+        index: usize,
+        at_least: Option<u64>,
+        query: F,
+    ) -> Result<T, ApiError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let table = self.table(index, at_least, false).await?;
+        match query(table).await {
+            Err(ApiError::Database(err)) if is_missing_table(&err) => {
+                query(self.table(index, None, true).await?).await
+            }
+            other => other,
+        }
     }
 
     pub(crate) async fn lookup(
@@ -330,7 +382,6 @@ impl Api {
         key: Value,
         at_least: Option<u64>,
     ) -> Result<Option<RowValues>, ApiError> {
-        let table = self.table(index, at_least).await?;
         let (db, _) = self.db()?;
         let model = self.exposed[index].model;
         let key_column = model
@@ -338,18 +389,22 @@ impl Api {
             .iter()
             .position(|c| c.name == model.key)
             .ok_or_else(|| ApiError::UnknownField(model.key.to_owned()))?;
-        let mut b = Builder::new(db.sql_dialect(), model);
-        let p = b.value(key_column, &key)?;
-        b.statement.sql = format!(
-            "SELECT {} FROM {} WHERE {} = {p}",
-            b.select_list(),
-            quote_ident(&table),
-            quote_ident(model.key)
-        );
-        Ok(fetch::rows(db, model, &b.statement)
-            .await?
-            .into_iter()
-            .next())
+        let key = &key;
+        self.on_live_table(index, at_least, |table| async move {
+            let mut b = Builder::new(db.sql_dialect(), model);
+            let p = b.value(key_column, key)?;
+            b.statement.sql = format!(
+                "SELECT {} FROM {} WHERE {} = {p}",
+                b.select_list(),
+                quote_ident(&table),
+                quote_ident(model.key)
+            );
+            Ok(fetch::rows(db, model, &b.statement)
+                .await?
+                .into_iter()
+                .next())
+        })
+        .await
     }
 
     pub(crate) async fn page(&self, index: usize, args: ListArgs) -> Result<Page, ApiError> {
@@ -372,55 +427,26 @@ impl Api {
         };
         let orders = orders(model, args.order_by.as_ref())?;
         let fingerprint = fingerprint(model, &orders);
-        let after = args
-            .after
-            .as_deref()
-            .map(|c| decode_cursor(c, &fingerprint, orders.len()))
-            .transpose()?;
-        let before = args
-            .before
-            .as_deref()
-            .map(|c| decode_cursor(c, &fingerprint, orders.len()))
-            .transpose()?;
-
-        let table = self.table(index, args.at_least).await?;
+        let cursor = |c: &Option<String>| {
+            c.as_deref()
+                .map(|c| decode_cursor(c, &fingerprint, orders.len()))
+                .transpose()
+        };
+        let bounds = Bounds {
+            after: cursor(&args.after)?,
+            before: cursor(&args.before)?,
+            orders,
+            backward,
+            limit,
+        };
         let (db, _) = self.db()?;
-        let mut b = Builder::new(db.sql_dialect(), model);
-        let mut conditions = Vec::new();
-        if let Some(filter) = &args.filter {
-            conditions.push(b.filter(filter)?);
-        }
-        if let Some(values) = &after {
-            conditions.push(b.keyset(&orders, values, false)?);
-        }
-        if let Some(values) = &before {
-            conditions.push(b.keyset(&orders, values, true)?);
-        }
-        let scan_orders: Vec<Order> = if backward {
-            orders
-                .iter()
-                .map(|o| Order {
-                    column: o.column,
-                    descending: !o.descending,
-                    nulls_first: !o.nulls_first,
-                })
-                .collect()
-        } else {
-            orders.clone()
-        };
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        b.statement.sql = format!(
-            "SELECT {} FROM {}{where_clause} ORDER BY {} LIMIT {}",
-            b.select_list(),
-            quote_ident(&table),
-            b.order_by(&scan_orders),
-            limit + 1
-        );
-        let mut rows = fetch::rows(db, model, &b.statement).await?;
+        let (filter, bounds_ref) = (&args.filter, &bounds);
+        let (table, mut rows) = self
+            .on_live_table(index, args.at_least, |table| async move {
+                let statement = bounds_ref.statement(db, model, &table, filter.as_ref())?;
+                Ok((table, fetch::rows(db, model, &statement).await?))
+            })
+            .await?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         if backward {
@@ -428,13 +454,13 @@ impl Api {
         }
         let edges: Vec<(String, RowValues)> = rows
             .into_iter()
-            .map(|row| (encode_cursor(&fingerprint, &orders, &row), row))
+            .map(|row| (encode_cursor(&fingerprint, &bounds.orders, &row), row))
             .collect();
         let cursors = edges.iter().map(|(c, _)| c.clone()).collect();
         let (has_next, has_previous) = if backward {
-            (before.is_some(), more)
+            (bounds.before.is_some(), more)
         } else {
-            (more, after.is_some())
+            (more, bounds.after.is_some())
         };
         Ok(Page {
             edges,
@@ -461,6 +487,73 @@ impl Api {
         );
         fetch::count(db, &b.statement).await
     }
+}
+
+/// Where a page starts and ends, and in which order it is read.
+struct Bounds {
+    after: Option<Vec<Value>>,
+    before: Option<Vec<Value>>,
+    orders: Vec<Order>,
+    /// Reading with `last`: the order reversed, the rows reversed back afterwards.
+    backward: bool,
+    limit: usize,
+}
+
+impl Bounds {
+    /// The page's statement: filter, cursor bounds, order, and one row more than the
+    /// page, to know whether there is another.
+    fn statement(
+        &self,
+        db: &ProjectionDb,
+        model: &ReadModelDescriptor,
+        table: &str,
+        filter: Option<&Value>,
+    ) -> Result<sql::Statement, ApiError> {
+        let mut b = Builder::new(db.sql_dialect(), model);
+        let mut conditions = Vec::new();
+        if let Some(filter) = filter {
+            conditions.push(b.filter(filter)?);
+        }
+        if let Some(values) = &self.after {
+            conditions.push(b.keyset(&self.orders, values, false)?);
+        }
+        if let Some(values) = &self.before {
+            conditions.push(b.keyset(&self.orders, values, true)?);
+        }
+        let scan_orders: Vec<Order> = if self.backward {
+            self.orders
+                .iter()
+                .map(|o| Order {
+                    column: o.column,
+                    descending: !o.descending,
+                    nulls_first: !o.nulls_first,
+                })
+                .collect()
+        } else {
+            self.orders.clone()
+        };
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        b.statement.sql = format!(
+            "SELECT {} FROM {}{where_clause} ORDER BY {} LIMIT {}",
+            b.select_list(),
+            quote_ident(table),
+            b.order_by(&scan_orders),
+            self.limit + 1
+        );
+        Ok(b.statement)
+    }
+}
+
+/// Whether the database says the table does not exist.
+fn is_missing_table(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| {
+        // PostgreSQL: undefined_table; SQLite says so in its message.
+        e.code().as_deref() == Some("42P01") || e.message().contains("no such table")
+    })
 }
 
 /// The `orderBy` argument resolved to columns, with the key appended as the tiebreaker.

@@ -251,16 +251,32 @@ impl<'m> Builder<'m> {
         })
     }
 
-    /// `ORDER BY` for `orders` (the key last).
+    /// `ORDER BY` for `orders` (the key last). `NULLS FIRST/LAST` is written only where
+    /// it changes something (a nullable column, placed against the dialect's default):
+    /// SQLite cannot walk an index for an ordering that spells out another placement.
     pub fn order_by(&self, orders: &[Order]) -> String {
         orders
             .iter()
             .map(|o| {
+                // Where each dialect puts NULLs unless told: SQLite takes them as the
+                // smallest values, PostgreSQL as the largest.
+                let default_first = match self.dialect {
+                    Dialect::Sqlite => !o.descending,
+                    Dialect::Postgres => o.descending,
+                };
+                let nulls = if self.nullable(o.column) && o.nulls_first != default_first {
+                    if o.nulls_first {
+                        " NULLS FIRST"
+                    } else {
+                        " NULLS LAST"
+                    }
+                } else {
+                    ""
+                };
                 format!(
-                    "{} {} NULLS {}",
+                    "{} {}{nulls}",
                     self.column(o.column),
                     if o.descending { "DESC" } else { "ASC" },
-                    if o.nulls_first { "FIRST" } else { "LAST" }
                 )
             })
             .collect::<Vec<_>>()
@@ -452,6 +468,37 @@ mod tests {
         assert_eq!(
             sql,
             "(((\"score\" < ?1 OR \"score\" IS NULL)) OR (\"score\" = ?2 AND \"id\" > ?3))"
+        );
+    }
+
+    #[test]
+    fn nulls_placement_is_spelled_out_only_where_it_matters() {
+        let orders = [
+            Order {
+                column: 1,
+                descending: true,
+                nulls_first: false,
+            },
+            Order {
+                column: 2,
+                descending: false,
+                nulls_first: false,
+            },
+            Order {
+                column: 0,
+                descending: false,
+                nulls_first: false,
+            },
+        ];
+        let sqlite = Builder::new(Dialect::Sqlite, &MODEL).order_by(&orders);
+        assert_eq!(
+            sqlite,
+            "\"score\" DESC, \"name\" ASC NULLS LAST, \"id\" ASC"
+        );
+        let postgres = Builder::new(Dialect::Postgres, &MODEL).order_by(&orders);
+        assert_eq!(
+            postgres,
+            "\"score\" DESC NULLS LAST, \"name\" ASC, \"id\" ASC"
         );
     }
 
