@@ -180,6 +180,7 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
         .unwrap_or_else(|| panic!("{check}"));
     assert_eq!(nodes.len(), 50, "{check}");
 
+    let _runtime = rt.enter();
     // The baseline runs on an ordinary connection: the store's own force generic plans
     // for its fixed statements, which no hand-written read query would want.
     let db = match store.projection_db() {

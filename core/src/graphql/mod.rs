@@ -36,7 +36,7 @@ mod schema;
 mod sql;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_graphql::Value;
@@ -147,6 +147,9 @@ const LIVE_VERSION_TTL: Duration = Duration::from_millis(250);
 /// The state behind the schema's resolvers.
 pub(crate) struct Api {
     db: Option<ProjectionDb>,
+    /// The database queries run on, made on first use (inside the runtime): see
+    /// `ProjectionDb::for_queries`.
+    query_db: OnceLock<ProjectionDb>,
     /// Live versions by projection, with when they were looked up.
     live: Mutex<HashMap<String, (u32, Instant)>>,
     projections: Option<Projections>,
@@ -269,7 +272,8 @@ impl ReadModelApi {
     pub fn schema(&self) -> Result<Schema, async_graphql::dynamic::SchemaError> {
         let api = Api {
             projections: self.db.clone().map(Projections::from_db),
-            db: self.db.as_ref().map(ProjectionDb::for_queries),
+            db: self.db.clone(),
+            query_db: OnceLock::new(),
             live: Mutex::default(),
             exposed: self.exposed.clone(),
             limits: self.limits,
@@ -311,7 +315,9 @@ async fn graphiql() -> Html<String> {
 impl Api {
     fn db(&self) -> Result<(&ProjectionDb, &Projections), ApiError> {
         match (&self.db, &self.projections) {
-            (Some(db), Some(projections)) => Ok((db, projections)),
+            (Some(db), Some(projections)) => {
+                Ok((self.query_db.get_or_init(|| db.for_queries()), projections))
+            }
             _ => Err(ApiError::NoDatabase),
         }
     }
