@@ -5,7 +5,7 @@
 //! - [`asyncapi`]: the catalog as an AsyncAPI 3.0 document (what `factum-codegen`
 //!   writes and the team commits), and back;
 //! - [`compat`]: the breaking-change gate (`factum-catalog check --baseline OLD NEW`);
-//! - [`diff`]: a readable changelog (`factum-catalog diff OLD NEW`);
+//! - [`diff`](mod@diff): a readable changelog (`factum-catalog diff OLD NEW`);
 //! - [`render`]: a static HTML page to browse the catalog (`factum-catalog render`).
 //!
 //! ```

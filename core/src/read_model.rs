@@ -8,7 +8,7 @@
 //!
 //! Each version of a projection writes its own copy of the tables (`balances_v2`), so
 //! that a new version can be rebuilt beside the live one (see
-//! [`projection`](crate::projection)).
+//! [`projection`](mod@crate::projection)).
 //!
 //! ```
 //! use factum::ReadModel;

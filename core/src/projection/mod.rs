@@ -32,12 +32,12 @@
 //! }
 //! ```
 //!
-//! The [`runner`](crate::projection::runner) reads events in batches and, for each batch,
+//! The [`runner`] reads events in batches and, for each batch,
 //! runs the handlers and moves the projection's checkpoint **in one database
 //! transaction**: a crash leaves either the whole batch applied with its checkpoint or
 //! neither, so no event is applied twice or skipped. Read models therefore live in the
 //! store's own database (SQLite or PostgreSQL). For sinks elsewhere (a search index, an
-//! e-mail gateway) see [`dedup`](crate::projection::dedup).
+//! e-mail gateway) see [`dedup`].
 //!
 //! A handler that fails parks its event, and every later event of the same stream, in the
 //! [dead-letter queue](crate::projection::dlq) while other streams go on.
