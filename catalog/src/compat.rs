@@ -202,6 +202,22 @@ impl<'a> Checker<'a> {
             }
             return;
         }
+        // An enumeration of stored values is judged value by value, whatever shape the
+        // new type takes (schemars splits a documented variant into its own `const`).
+        if let Some(values) = values_of(old) {
+            for value in values {
+                if !accepts_value(self.new_root, new, value) {
+                    self.push(
+                        path,
+                        format!(
+                            "stored events may hold {value} here, which the new type refuses \
+                             (a removed enum variant or constant?)"
+                        ),
+                    );
+                }
+            }
+            return;
+        }
         if let Some(alternatives) = alternatives_of(new) {
             let mut best: Option<Vec<SchemaProblem>> = None;
             for alternative in alternatives {
@@ -233,20 +249,6 @@ impl<'a> Checker<'a> {
                 path,
                 "stored events may hold any JSON here; the new type accepts only some".into(),
             );
-            return;
-        }
-        if let Some(values) = values_of(old) {
-            for value in values {
-                if !accepts_value(self.new_root, new, value) {
-                    self.push(
-                        path,
-                        format!(
-                            "stored events may hold {value} here, which the new type refuses \
-                             (a removed enum variant or constant?)"
-                        ),
-                    );
-                }
-            }
             return;
         }
         if let Some(values) = values_of(new) {
@@ -389,12 +391,24 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        // Maps: the values of the old map must be read as values of the new one.
-        if let (Some(old_values), Some(new_values)) = (
-            old.get("additionalProperties").filter(|v| v.is_object()),
-            new.get("additionalProperties").filter(|v| v.is_object()),
-        ) {
-            self.compare(old_values, new_values, &join(path, "{*}"), depth + 1);
+        // Maps: whatever the old type stored under a name the new type has no field for
+        // is read as one of the new map's values.
+        if let Some(new_values) = new.get("additionalProperties").filter(|v| v.is_object()) {
+            for (name, old_prop) in old_props {
+                if !consumed.contains(name.as_str()) && !new_props.contains_key(name) {
+                    self.compare(old_prop, new_values, &join(path, name), depth + 1);
+                }
+            }
+            match old.get("additionalProperties") {
+                Some(old_values) if old_values.is_object() => {
+                    self.compare(old_values, new_values, &join(path, "{*}"), depth + 1);
+                }
+                // A map of anything (`HashMap<String, Value>`).
+                Some(Value::Bool(true)) => {
+                    self.compare(&ANY, new_values, &join(path, "{*}"), depth + 1);
+                }
+                _ => {}
+            }
         }
     }
 
@@ -435,6 +449,9 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+/// The schema that accepts anything.
+static ANY: Value = Value::Bool(true);
 
 /// String formats serde types insist on when reading (`Uuid`, `DateTime`, `NaiveDate`).
 const STRICT_FORMATS: [&str; 4] = ["uuid", "date-time", "date", "time"];

@@ -86,6 +86,10 @@ pub fn hoist(key: &str, schema: &Value) -> (Value, BTreeMap<String, Value>) {
         }
     }
     let rename = |reference: &str| {
+        if reference == "#" {
+            // A recursive payload refers to itself.
+            return Some(format!("{COMPONENT_PREFIX}{key}"));
+        }
         local_name(reference).map(|name| format!("{COMPONENT_PREFIX}{key}.{name}"))
     };
     rewrite_refs(&mut payload, &rename);
@@ -257,6 +261,19 @@ mod tests {
         let mut expected = schema.clone();
         expected.as_object_mut().unwrap().remove("$schema");
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn a_recursive_payload_refers_to_its_component() {
+        let schema = json!({ "type": "object", "properties": { "children": { "type": "array", "items": { "$ref": "#" } } } });
+        let (payload, _) = hoist("x.Node.v1", &schema);
+        assert_eq!(
+            payload["properties"]["children"]["items"]["$ref"],
+            "#/components/schemas/x.Node.v1"
+        );
+        let components: Map<String, Value> =
+            [("x.Node.v1".to_owned(), payload)].into_iter().collect();
+        assert_eq!(inline("x.Node.v1", &components).unwrap(), schema);
     }
 
     #[test]

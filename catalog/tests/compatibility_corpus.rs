@@ -183,6 +183,13 @@ case!(c20_enum_read_as_string: compatible,
           #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
     new { #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: String } });
 
+case!(c26_enum_variant_documented: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B, C }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { /// The first.
+              A, B, C }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+
 // ---- breaking, same version ---------------------------------------------------------
 
 case!(b01_required_field_added: breaking("required field was added without a default"),
@@ -275,6 +282,15 @@ case!(b18_string_becomes_enum: breaking("accepts only"),
 case!(b19_option_becomes_defaulted_non_null: breaking("null"),
     old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: Option<i64> } }
     new { #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(default)] pub n: i64 } });
+
+case!(b25_map_of_anything_becomes_typed: breaking("m.{*}"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, serde_json::Value> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
+
+case!(b26_struct_becomes_map_of_another_type: breaking("type changed from string to integer"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct Inner { pub a: String }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: Inner } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: std::collections::BTreeMap<String, i64> } });
 
 // ---- catalog level: versions, upcasters, deprecation, removal ----------------------
 
@@ -402,7 +418,7 @@ fn b24_transitive_an_old_version_is_still_checked() {
 
 #[test]
 fn the_corpus_is_balanced_and_large_enough() {
-    // 25 compatible cases (c01..c25) and 24 breaking ones (b01..b24) above; this keeps
+    // 26 compatible cases (c01..c26) and 26 breaking ones (b01..b26) above; this keeps
     // the count honest when cases are added or removed.
     let source = include_str!("compatibility_corpus.rs");
     let count = |prefix: &str| {

@@ -87,7 +87,8 @@ fn item(i: usize) -> Item {
         id: format!("item-{i:03}"),
         name: format!("{} {i}", NAMES[i % NAMES.len()]),
         score: (!i.is_multiple_of(7)).then(|| (i * 37 % 101) as i64 - 50),
-        price: (i % 13) as f64 * 1.5,
+        // Thirds do not print and parse back exactly: cursors must carry them exactly.
+        price: (i % 13) as f64 * 1.5 + (i % 7) as f64 / 3.0,
         active: !i.is_multiple_of(3),
         tag: (!i.is_multiple_of(5)).then(|| ["red", "Green", "blue"][i % 3].to_owned()),
         at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
@@ -410,6 +411,22 @@ async fn ordering_and_pagination(server: &Server) {
         server.ids(Value::Null, order.clone(), 7).await,
         want,
         "forward pages of 7"
+    );
+
+    // A float sort key with ties: pages of 6 by price, highest first.
+    let mut by_price: Vec<Item> = (0..ITEMS).map(item).collect();
+    by_price.sort_by(|a, b| {
+        b.price
+            .partial_cmp(&a.price)
+            .unwrap()
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let by_price: Vec<String> = by_price.into_iter().map(|i| i.id).collect();
+    let order_price = json!([{ "field": "PRICE", "direction": "DESC" }]);
+    assert_eq!(
+        server.ids(Value::Null, order_price, 6).await,
+        by_price,
+        "pages by a float"
     );
 
     // Backward from the end with `last`/`before`, with NULLs first this time.

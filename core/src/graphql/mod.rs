@@ -51,7 +51,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use self::fetch::RowValues;
 use self::sql::{Builder, Order};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
-use crate::read_model::{ReadModel, ReadModelDescriptor, quote_ident};
+use crate::read_model::{ColumnType, ReadModel, ReadModelDescriptor, quote_ident};
 use crate::{Position, ProjectionDescriptor};
 
 /// What a query did wrong, or what failed while answering it. The message is what the
@@ -435,7 +435,7 @@ impl Api {
         let fingerprint = fingerprint(model, &orders);
         let cursor = |c: &Option<String>| {
             c.as_deref()
-                .map(|c| decode_cursor(c, &fingerprint, orders.len()))
+                .map(|c| decode_cursor(model, c, &fingerprint, &orders))
                 .transpose()
         };
         let bounds = Bounds {
@@ -460,7 +460,12 @@ impl Api {
         }
         let edges: Vec<(String, RowValues)> = rows
             .into_iter()
-            .map(|row| (encode_cursor(&fingerprint, &bounds.orders, &row), row))
+            .map(|row| {
+                (
+                    encode_cursor(model, &fingerprint, &bounds.orders, &row),
+                    row,
+                )
+            })
             .collect();
         let cursors = edges.iter().map(|(c, _)| c.clone()).collect();
         let (has_next, has_previous) = if backward {
@@ -632,21 +637,36 @@ fn fingerprint(model: &ReadModelDescriptor, orders: &[Order]) -> String {
         .join(",")
 }
 
-fn encode_cursor(fingerprint: &str, orders: &[Order], row: &RowValues) -> String {
+/// A cursor: the ordering's fingerprint and the row's values of the ordering's columns.
+/// Floats are kept as their bits, so that the tie test on them is exact (a float printed
+/// and parsed back can be off in its last place).
+fn encode_cursor(
+    model: &ReadModelDescriptor,
+    fingerprint: &str,
+    orders: &[Order],
+    row: &RowValues,
+) -> String {
     let values: Vec<serde_json::Value> = orders
         .iter()
-        .map(|o| {
-            row[o.column]
-                .clone()
-                .into_json()
-                .unwrap_or(serde_json::Value::Null)
+        .map(|o| match (&row[o.column], model.columns[o.column].ty) {
+            (Value::Number(n), ColumnType::Real) => n
+                .as_f64()
+                .map(|x| serde_json::Value::String(format!("{:016x}", x.to_bits())))
+                .unwrap_or(serde_json::Value::Null),
+            (value, _) => value.clone().into_json().unwrap_or(serde_json::Value::Null),
         })
         .collect();
     let json = serde_json::json!({ "o": fingerprint, "v": values });
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
-fn decode_cursor(cursor: &str, fingerprint: &str, len: usize) -> Result<Vec<Value>, ApiError> {
+fn decode_cursor(
+    model: &ReadModelDescriptor,
+    cursor: &str,
+    fingerprint: &str,
+    orders: &[Order],
+) -> Result<Vec<Value>, ApiError> {
+    let len = orders.len();
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| ApiError::BadCursor)?;
@@ -662,6 +682,12 @@ fn decode_cursor(cursor: &str, fingerprint: &str, len: usize) -> Result<Vec<Valu
         .ok_or(ApiError::BadCursor)?;
     values
         .iter()
-        .map(|v| Value::from_json(v.clone()).map_err(|_| ApiError::BadCursor))
+        .zip(orders)
+        .map(|(v, o)| match (v, model.columns[o.column].ty) {
+            (serde_json::Value::String(bits), ColumnType::Real) => u64::from_str_radix(bits, 16)
+                .map(|bits| sql::float_value(f64::from_bits(bits)))
+                .map_err(|_| ApiError::BadCursor),
+            _ => Value::from_json(v.clone()).map_err(|_| ApiError::BadCursor),
+        })
         .collect()
 }
