@@ -325,7 +325,7 @@ async fn every_filter_operator(server: &Server) {
         ),
         (
             json!({ "tag": { "notIn": ["red", "blue"] } }),
-            expected(|i| i.tag.as_deref() == Some("Green")),
+            expected(|i| !matches!(i.tag.as_deref(), Some("red" | "blue"))),
         ),
         (
             json!({ "score": { "isNull": true } }),
@@ -374,6 +374,10 @@ async fn every_filter_operator(server: &Server) {
         (
             json!({ "or": [{ "tag": { "eq": "blue" } }, { "score": { "gt": 45 } }] }),
             expected(|i| i.tag.as_deref() == Some("blue") || i.score.is_some_and(|s| s > 45)),
+        ),
+        (
+            json!({ "not": { "tag": { "eq": "red" } } }),
+            expected(|i| i.tag.as_deref() != Some("red")),
         ),
         (
             json!({ "not": { "or": [{ "active": { "eq": true } }, { "tag": { "isNull": true } }] } }),

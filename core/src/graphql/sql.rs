@@ -130,8 +130,11 @@ impl<'m> Builder<'m> {
                     });
                 }
                 "not" => {
+                    // A condition that is unknown on a NULL counts as false before it is
+                    // negated, so that `not: { x: { eq: 1 } }` keeps the rows where x is
+                    // NULL, as `x: { ne: 1 }` does.
                     if !matches!(value, Value::Null) {
-                        parts.push(format!("NOT ({})", self.filter(value)?));
+                        parts.push(format!("NOT COALESCE(({}), FALSE)", self.filter(value)?));
                     }
                 }
                 field => {
@@ -197,7 +200,11 @@ impl<'m> Builder<'m> {
                     ("in", true) => "FALSE".into(),
                     ("notIn", true) => "TRUE".into(),
                     ("in", false) => format!("{col} IN ({})", placeholders.join(", ")),
-                    _ => format!("{col} NOT IN ({})", placeholders.join(", ")),
+                    // Like `ne`: a NULL is not in the list.
+                    _ => format!(
+                        "({col} IS NULL OR {col} NOT IN ({}))",
+                        placeholders.join(", ")
+                    ),
                 }
             }
             "isNull" => match operand {
