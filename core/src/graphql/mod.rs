@@ -9,7 +9,8 @@
 //!   rows while others are written;
 //! - `filter`: per field `eq ne lt lte gt gte in notIn isNull`, for strings also
 //!   `contains startsWith` and the case-insensitive `eqInsensitive containsInsensitive
-//!   startsWithInsensitive`, combined with `and`, `or`, `not`;
+//!   startsWithInsensitive`, combined with `and`, `or`, `not` (`ne`, `notIn` and `not`
+//!   keep rows whose field is NULL; `eq: null` means "is NULL");
 //! - `orderBy: [{ field: CENTS, direction: DESC, nulls: LAST }, …]`;
 //! - `atLeastPosition`: waits (up to [`ReadModelApi::wait_timeout`]) until the
 //!   projection that writes the read model has applied that global position, so a client
