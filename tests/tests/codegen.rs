@@ -48,6 +48,14 @@ fn millimetres(old: MeasuredV1) -> Measured {
     Measured { mm: old.cm * 10 }
 }
 
+/// Free-form data, once stored under another name.
+#[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+#[event(name = "codegen.Noted")]
+struct Noted {
+    #[serde(alias = "payload")]
+    data: serde_json::Value,
+}
+
 fn codegen(dir: &Path) -> Codegen {
     Codegen::new("codegen-test", "1.2.3", dir)
 }
@@ -129,6 +137,12 @@ fn the_catalog_describes_versions_upcasters_and_aliases() {
     assert_eq!(
         schema["properties"]["weightGrams"][ALIASES],
         serde_json::json!(["weight", "mass"])
+    );
+    // A field of any JSON carries its aliases too.
+    let noted = catalog.events["codegen.Noted"].current_schema().unwrap();
+    assert_eq!(
+        noted["properties"]["data"][ALIASES],
+        serde_json::json!(["payload"])
     );
     // A baseline that stored `weight` under v2 is still read: the rename has an alias.
     let mut baseline = catalog.clone();
