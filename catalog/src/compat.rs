@@ -195,6 +195,36 @@ impl<'a> Checker<'a> {
         if is_any(new) {
             return;
         }
+        // A struct that flattens an enum: its own fields beside the enum's alternatives.
+        // The fields are compared as an object, the alternatives with each other.
+        let flattened = |s: &Value| s.get("properties").is_some() && alternatives_of(s).is_some();
+        if flattened(old) || flattened(new) {
+            self.compare_objects(old, new, path, depth);
+            match (alternatives_of(old), alternatives_of(new)) {
+                (Some(old_alts), Some(new_alts)) => {
+                    for alternative in old_alts {
+                        self.fits_one(alternative, new_alts, path, depth);
+                    }
+                }
+                (None, Some(_)) => self.push(
+                    path,
+                    "the new type requires one of its alternatives (a flattened enum?), which \
+                     stored events do not have"
+                        .into(),
+                ),
+                // Alternatives gone: what they stored is now unknown fields, ignored unless
+                // the new type denies them, which `compare_objects` does not see; say so.
+                (Some(_), None) if new.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    self.push(
+                        path,
+                        "the alternatives were removed and the new type denies unknown fields"
+                            .into(),
+                    )
+                }
+                _ => {}
+            }
+            return;
+        }
         // Each shape the old type could store must be read by the new one.
         if let Some(alternatives) = alternatives_of(old) {
             for alternative in alternatives {
@@ -219,29 +249,7 @@ impl<'a> Checker<'a> {
             return;
         }
         if let Some(alternatives) = alternatives_of(new) {
-            let mut best: Option<Vec<SchemaProblem>> = None;
-            for alternative in alternatives {
-                let mut trial = Checker {
-                    old_root: self.old_root,
-                    new_root: self.new_root,
-                    out: Vec::new(),
-                    seen: self.seen.clone(),
-                };
-                trial.compare(old, alternative, path, depth + 1);
-                if trial.out.is_empty() {
-                    return;
-                }
-                if best.as_ref().is_none_or(|b| trial.out.len() < b.len()) {
-                    best = Some(trial.out);
-                }
-            }
-            match best {
-                Some(problems) if problems.len() == 1 => self.out.extend(problems),
-                _ => self.push(
-                    path,
-                    "what was stored here fits none of the new type's alternatives".into(),
-                ),
-            }
+            self.fits_one(old, alternatives, path, depth);
             return;
         }
         if is_any(old) {
@@ -319,6 +327,34 @@ impl<'a> Checker<'a> {
                     ),
                 );
             }
+        }
+    }
+
+    /// What `old` allows must fit one of `alternatives`: nothing is reported if one
+    /// accepts it; else the one problem of the nearest alternative, or a summary.
+    fn fits_one(&mut self, old: &'a Value, alternatives: &'a [Value], path: &str, depth: usize) {
+        let mut best: Option<Vec<SchemaProblem>> = None;
+        for alternative in alternatives {
+            let mut trial = Checker {
+                old_root: self.old_root,
+                new_root: self.new_root,
+                out: Vec::new(),
+                seen: self.seen.clone(),
+            };
+            trial.compare(old, alternative, path, depth + 1);
+            if trial.out.is_empty() {
+                return;
+            }
+            if best.as_ref().is_none_or(|b| trial.out.len() < b.len()) {
+                best = Some(trial.out);
+            }
+        }
+        match best {
+            Some(problems) if problems.len() == 1 => self.out.extend(problems),
+            _ => self.push(
+                path,
+                "what was stored here fits none of the new type's alternatives".into(),
+            ),
         }
     }
 

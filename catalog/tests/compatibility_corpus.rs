@@ -190,6 +190,12 @@ case!(c26_enum_variant_documented: compatible,
               A, B, C }
           #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
 
+case!(c27_flattened_enum_struct_gains_optional_field: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub note: Option<String>, #[serde(flatten)] pub pay: Pay } });
+
 // ---- breaking, same version ---------------------------------------------------------
 
 case!(b01_required_field_added: breaking("required field was added without a default"),
@@ -291,6 +297,12 @@ case!(b26_struct_becomes_map_of_another_type: breaking("type changed from string
     old { #[derive(JsonSchema, Deserialize)] pub struct Inner { pub a: String }
           #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: Inner } }
     new { #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: std::collections::BTreeMap<String, i64> } });
+
+case!(b27_flattened_enum_struct_gains_required_field: breaking("v1.n"),
+    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub n: i64, #[serde(flatten)] pub pay: Pay } });
 
 // ---- catalog level: versions, upcasters, deprecation, removal ----------------------
 
@@ -418,7 +430,7 @@ fn b24_transitive_an_old_version_is_still_checked() {
 
 #[test]
 fn the_corpus_is_balanced_and_large_enough() {
-    // 26 compatible cases (c01..c26) and 26 breaking ones (b01..b26) above; this keeps
+    // 27 compatible cases (c01..c27) and 27 breaking ones (b01..b27) above; this keeps
     // the count honest when cases are added or removed.
     let source = include_str!("compatibility_corpus.rs");
     let count = |prefix: &str| {
