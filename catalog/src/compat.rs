@@ -206,12 +206,9 @@ impl<'a> Checker<'a> {
                         self.fits_one(alternative, new_alts, path, depth);
                     }
                 }
-                (None, Some(_)) => self.push(
-                    path,
-                    "the new type requires one of its alternatives (a flattened enum?), which \
-                     stored events do not have"
-                        .into(),
-                ),
+                // Stored events must still fit one of the new alternatives (an optional
+                // flattened enum has one that accepts anything).
+                (None, Some(new_alts)) => self.fits_one(old, new_alts, path, depth),
                 // Alternatives gone: what they stored is now unknown fields, ignored unless
                 // the new type denies them, which `compare_objects` does not see; say so.
                 (Some(_), None) if new.get("additionalProperties") == Some(&Value::Bool(false)) => {
