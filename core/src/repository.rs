@@ -41,6 +41,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -94,6 +95,15 @@ pub struct Loaded<A> {
 }
 
 /// A load in progress: the state so far, and the snapshot it started from.
+/// Where a replay stops: at the end of the stream, after a version, or before the first
+/// event recorded after a time.
+#[derive(Clone, Copy)]
+enum Until {
+    End,
+    Version(u64),
+    Time(DateTime<Utc>),
+}
+
 struct Start<A> {
     loaded: Loaded<A>,
     snapshot_taken_at: Option<DateTime<Utc>>,
@@ -346,7 +356,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             _ => Start::empty(),
         };
         Ok(self
-            .replay(&stream, start, |e| e.stream_version <= version)
+            .replay(&stream, start, Until::Version(version))
             .await?
             .loaded)
     }
@@ -360,7 +370,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     ) -> Result<Loaded<A>, RepositoryError<A::Error>> {
         let stream = self.stream_id(id)?;
         Ok(self
-            .replay(&stream, Start::empty(), |e| e.recorded_at <= time)
+            .replay(&stream, Start::empty(), Until::Time(time))
             .await?
             .loaded)
     }
@@ -383,7 +393,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// too much.
     async fn load_latest(&self, stream: &StreamId) -> Result<Start<A>, RepositoryError<A::Error>> {
         let start = self.snapshot(stream).await.unwrap_or_else(Start::empty);
-        let mut done = self.replay(stream, start, |_| true).await?;
+        let mut done = self.replay(stream, start, Until::End).await?;
         if let Some((snapshots, policy)) = &self.snapshots {
             let replayed = done.loaded.version - done.snapshot_version;
             let now = Utc::now();
@@ -401,61 +411,111 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         Ok(done)
     }
 
-    /// Applies the events after `start` for which `keep` holds (it stops at the first
-    /// that fails it).
+    /// Applies the events after `start` up to `until`. A deleted stream's history is
+    /// still read, and the aggregate is marked deleted.
     async fn replay(
         &self,
         stream: &StreamId,
         start: Start<A>,
-        keep: impl Fn(&EventView<'_>) -> bool + Sync,
+        until: Until,
     ) -> Result<Start<A>, RepositoryError<A::Error>> {
         let mut start = start;
         let mut options = ReadStream::forward().from(start.loaded.version + 1);
-        let skip_unknown = self.options.unknown_events == UnknownEvents::Skip;
         loop {
             let loaded = &mut start.loaded;
-            let scanned = self
-                .store
-                .scan_stream(stream, options, |event| {
-                    if !keep(&event) {
-                        return ControlFlow::Break(None);
-                    }
-                    match A::Event::from_view(event) {
-                        Ok(Some(decoded)) => loaded.state.apply(&decoded),
-                        Ok(None) if skip_unknown => {}
-                        Ok(None) => {
-                            return ControlFlow::Break(Some(RepositoryError::UnknownEvent {
-                                stream: stream.clone(),
-                                version: event.stream_version,
-                                event_type: event.event_type.to_owned(),
-                            }));
-                        }
-                        Err(source) => {
-                            return ControlFlow::Break(Some(RepositoryError::Decode {
-                                stream: stream.clone(),
-                                version: event.stream_version,
-                                event_type: event.event_type.to_owned(),
-                                source,
-                            }));
-                        }
-                    }
-                    loaded.version = event.stream_version;
-                    ControlFlow::Continue(())
-                })
-                .await;
-            match scanned {
-                Ok(ControlFlow::Continue(())) | Ok(ControlFlow::Break(None)) => return Ok(start),
-                Ok(ControlFlow::Break(Some(err))) => return Err(err),
-                Err(StoreError::StreamDeleted { .. }) if !start.loaded.deleted => {
-                    // The history is still there; read it, and say the aggregate is gone.
+            let replayed = match until {
+                Until::End => self.replay_views(stream, loaded, options, u64::MAX).await,
+                Until::Version(last) => self.replay_views(stream, loaded, options, last).await,
+                Until::Time(time) => self.replay_by_time(stream, loaded, options, time).await,
+            };
+            match replayed {
+                Ok(()) => return Ok(start),
+                Err(RepositoryError::Store(StoreError::StreamDeleted { .. }))
+                    if !start.loaded.deleted =>
+                {
                     start.loaded.deleted = true;
                     options = ReadStream::forward()
                         .from(start.loaded.version + 1)
                         .including_deleted();
                 }
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(err),
             }
         }
+    }
+
+    /// The fold path: the store's borrowed views, up to version `last`.
+    async fn replay_views(
+        &self,
+        stream: &StreamId,
+        loaded: &mut Loaded<A>,
+        options: ReadStream,
+        last: u64,
+    ) -> Result<(), RepositoryError<A::Error>> {
+        let scanned = self
+            .store
+            .scan_stream(stream, options, |event| {
+                if event.stream_version > last {
+                    return ControlFlow::Break(None);
+                }
+                match self.fold(stream, loaded, event) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(err) => ControlFlow::Break(Some(err)),
+                }
+            })
+            .await?;
+        match scanned {
+            ControlFlow::Break(Some(err)) => Err(err),
+            ControlFlow::Continue(()) | ControlFlow::Break(None) => Ok(()),
+        }
+    }
+
+    /// Time travel: whole recorded events (a view has no time), until the first one
+    /// recorded after `time`.
+    async fn replay_by_time(
+        &self,
+        stream: &StreamId,
+        loaded: &mut Loaded<A>,
+        options: ReadStream,
+        time: DateTime<Utc>,
+    ) -> Result<(), RepositoryError<A::Error>> {
+        let mut events = self.store.read_stream(stream, options);
+        while let Some(event) = events.try_next().await? {
+            if event.recorded_at > time {
+                break;
+            }
+            self.fold(stream, loaded, event.view())?;
+        }
+        Ok(())
+    }
+
+    /// Decodes one stored event and applies it.
+    fn fold(
+        &self,
+        stream: &StreamId,
+        loaded: &mut Loaded<A>,
+        event: EventView<'_>,
+    ) -> Result<(), RepositoryError<A::Error>> {
+        match A::Event::from_view(event) {
+            Ok(Some(decoded)) => loaded.state.apply(&decoded),
+            Ok(None) if self.options.unknown_events == UnknownEvents::Skip => {}
+            Ok(None) => {
+                return Err(RepositoryError::UnknownEvent {
+                    stream: stream.clone(),
+                    version: event.stream_version,
+                    event_type: event.event_type.to_owned(),
+                });
+            }
+            Err(source) => {
+                return Err(RepositoryError::Decode {
+                    stream: stream.clone(),
+                    version: event.stream_version,
+                    event_type: event.event_type.to_owned(),
+                    source,
+                });
+            }
+        }
+        loaded.version = event.stream_version;
+        Ok(())
     }
 
     /// Runs `command` against `id`: load, decide, append with the loaded version as the

@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod documents;
 mod fetch;
 mod schema;
 mod sql;
@@ -40,8 +41,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use async_graphql::Value;
 use async_graphql::dynamic::Schema;
+use async_graphql::{ValidationMode, Value};
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
@@ -49,6 +50,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use self::documents::Executor;
 use self::fetch::RowValues;
 use self::sql::{Builder, Order};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
@@ -171,8 +173,7 @@ pub(crate) struct ListArgs {
 
 /// One page of a list, as the connection's fields read it.
 pub(crate) struct Page {
-    edges: Vec<(String, RowValues)>,
-    cursors: Vec<String>,
+    edges: Vec<Edge>,
     has_next: bool,
     has_previous: bool,
     /// The read model and table, and the filter, for `totalCount` if asked.
@@ -271,15 +272,18 @@ impl ReadModelApi {
 
     /// The executable schema.
     pub fn schema(&self) -> Result<Schema, async_graphql::dynamic::SchemaError> {
-        let api = Api {
+        schema::build(self.api(), ValidationMode::Strict)
+    }
+
+    fn api(&self) -> Arc<Api> {
+        Arc::new(Api {
             projections: self.db.clone().map(Projections::from_db),
             db: self.db.clone(),
             query_db: OnceLock::new(),
             live: Mutex::default(),
             exposed: self.exposed.clone(),
             limits: self.limits,
-        };
-        schema::build(Arc::new(api))
+        })
     }
 
     /// The schema in GraphQL SDL, as the code generator writes it.
@@ -289,19 +293,23 @@ impl ReadModelApi {
 
     /// An axum router serving the API at `/graphql`: `POST` for queries, `GET` for
     /// GraphiQL. Merge or nest it into your application.
+    ///
+    /// The router parses and validates each distinct query text once (see
+    /// [`schema`](Self::schema) for serving without that).
     pub fn router(&self) -> Result<Router, async_graphql::dynamic::SchemaError> {
-        let schema = self.schema()?;
+        let api = self.api();
+        let executor = Executor::new(|mode| schema::build(api.clone(), mode))?;
         Ok(Router::new()
             .route("/graphql", get(graphiql).post(execute))
-            .with_state(schema))
+            .with_state(Arc::new(executor)))
     }
 }
 
 async fn execute(
-    State(schema): State<Schema>,
+    State(executor): State<Arc<Executor>>,
     Json(request): Json<async_graphql::Request>,
 ) -> Json<async_graphql::Response> {
-    Json(schema.execute(request).await)
+    Json(executor.execute(request).await)
 }
 
 async fn graphiql() -> Html<String> {
@@ -459,24 +467,25 @@ impl Api {
         if backward {
             rows.reverse();
         }
-        let edges: Vec<(String, RowValues)> = rows
-            .into_iter()
-            .map(|row| {
-                (
-                    encode_cursor(model, &fingerprint, &bounds.orders, &row),
-                    row,
-                )
-            })
-            .collect();
-        let cursors = edges.iter().map(|(c, _)| c.clone()).collect();
         let (has_next, has_previous) = if backward {
             (bounds.before.is_some(), more)
         } else {
             (more, bounds.after.is_some())
         };
+        let key = Arc::new(CursorKey {
+            model,
+            fingerprint,
+            orders: bounds.orders,
+        });
+        let edges = rows
+            .into_iter()
+            .map(|row| Edge {
+                row,
+                key: key.clone(),
+            })
+            .collect();
         Ok(Page {
             edges,
-            cursors,
             has_next,
             has_previous,
             model: index,
@@ -498,6 +507,45 @@ impl Api {
             quote_ident(&page.table)
         );
         fetch::count(db, &b.statement).await
+    }
+}
+
+/// A row of a page, and what its cursor is made from. Cursors are encoded only when a
+/// query asks for them (most ask for `endCursor` at most).
+pub(crate) struct Edge {
+    row: RowValues,
+    key: Arc<CursorKey>,
+}
+
+/// What every cursor of a page shares.
+struct CursorKey {
+    model: &'static ReadModelDescriptor,
+    fingerprint: String,
+    orders: Vec<Order>,
+}
+
+impl Edge {
+    pub(crate) fn row(&self) -> &RowValues {
+        &self.row
+    }
+
+    pub(crate) fn cursor(&self) -> String {
+        let key = &*self.key;
+        encode_cursor(key.model, &key.fingerprint, &key.orders, &self.row)
+    }
+}
+
+impl Page {
+    pub(crate) fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    pub(crate) fn start_cursor(&self) -> Option<String> {
+        self.edges.first().map(Edge::cursor)
+    }
+
+    pub(crate) fn end_cursor(&self) -> Option<String> {
+        self.edges.last().map(Edge::cursor)
     }
 }
 

@@ -7,10 +7,10 @@ use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
     Schema, SchemaError, TypeRef,
 };
-use async_graphql::{Error, Value};
+use async_graphql::{Error, ValidationMode, Value};
 
 use super::fetch::RowValues;
-use super::{Api, Exposed, Page};
+use super::{Api, Edge, Exposed, Page};
 use crate::read_model::{ColumnType, ReadModelDescriptor};
 
 /// `updated_at` → `updatedAt`.
@@ -118,17 +118,12 @@ fn shared_types(
         .field(page_field(
             "startCursor",
             TypeRef::named(TypeRef::STRING),
-            |p| {
-                p.cursors
-                    .first()
-                    .cloned()
-                    .map_or(Value::Null, Value::String)
-            },
+            |p| p.start_cursor().map_or(Value::Null, Value::String),
         ))
         .field(page_field(
             "endCursor",
             TypeRef::named(TypeRef::STRING),
-            |p| p.cursors.last().cloned().map_or(Value::Null, Value::String),
+            |p| p.end_cursor().map_or(Value::Null, Value::String),
         ));
     let mut builder = builder
         .register(long)
@@ -153,11 +148,21 @@ fn shared_types(
 
 fn page_field(name: &str, ty: TypeRef, get: fn(&Page) -> Value) -> Field {
     Field::new(name, ty, move |ctx| {
-        FieldFuture::new(async move {
-            let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-            Ok(Some(FieldValue::value(get(page))))
-        })
+        ready(
+            ctx.parent_value
+                .try_downcast_ref::<Page>()
+                .map(|page| Some(FieldValue::value(get(page)))),
+        )
     })
+}
+
+/// The outcome of a field that reads its parent and does no I/O: handed back as it is,
+/// with no future to allocate (a page of 50 rows resolves a few hundred such fields).
+fn ready(value: async_graphql::Result<Option<FieldValue<'_>>>) -> FieldFuture<'_> {
+    match value {
+        Ok(value) => FieldFuture::Value(value),
+        Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(err) }),
+    }
 }
 
 /// `StringFilter`, `LongFilter`, …: the operators one column type supports.
@@ -194,8 +199,8 @@ fn scalar_filter(ty: ColumnType) -> InputObject {
     input
 }
 
-/// The whole schema.
-pub(crate) fn build(api: Arc<Api>) -> Result<Schema, SchemaError> {
+/// The whole schema, validating queries in the given mode.
+pub(crate) fn build(api: Arc<Api>, validation: ValidationMode) -> Result<Schema, SchemaError> {
     let mut query =
         Object::new("Query").description("The read models, as their projections keep them.");
     let mut builder = shared_types(Schema::build("Query", None, None));
@@ -209,6 +214,7 @@ pub(crate) fn build(api: Arc<Api>) -> Result<Schema, SchemaError> {
     builder
         .register(query)
         .data(api.clone())
+        .validation_mode(validation)
         .limit_depth(api.limits.max_depth)
         .limit_complexity(api.limits.max_complexity)
         .finish()
@@ -250,10 +256,11 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn(scalar)
         };
         let mut field = Field::new(field_name(column.name), ty, move |ctx| {
-            FieldFuture::new(async move {
-                let row = ctx.parent_value.try_downcast_ref::<RowValues>()?;
-                Ok(Some(FieldValue::value(row[i].clone())))
-            })
+            ready(
+                ctx.parent_value
+                    .try_downcast_ref::<RowValues>()
+                    .map(|row| Some(FieldValue::value(row[i].clone()))),
+            )
         });
         if !column.description.is_empty() {
             field = field.description(column.description);
@@ -290,17 +297,19 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             "cursor",
             TypeRef::named_nn(TypeRef::STRING),
             |ctx| {
-                FieldFuture::new(async move {
-                    let (cursor, _) = ctx.parent_value.try_downcast_ref::<(String, RowValues)>()?;
-                    Ok(Some(FieldValue::value(Value::String(cursor.clone()))))
-                })
+                ready(
+                    ctx.parent_value
+                        .try_downcast_ref::<Edge>()
+                        .map(|edge| Some(FieldValue::value(Value::String(edge.cursor())))),
+                )
             },
         ))
         .field(Field::new("node", TypeRef::named_nn(name), |ctx| {
-            FieldFuture::new(async move {
-                let (_, row) = ctx.parent_value.try_downcast_ref::<(String, RowValues)>()?;
-                Ok(Some(FieldValue::borrowed_any(row)))
-            })
+            ready(
+                ctx.parent_value
+                    .try_downcast_ref::<Edge>()
+                    .map(|edge| Some(FieldValue::borrowed_any(edge.row()))),
+            )
         }));
     let connection = Object::new(format!("{name}Connection"))
         .description(format!(
@@ -310,36 +319,37 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             "edges",
             TypeRef::named_nn_list_nn(format!("{name}Edge")),
             |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    Ok(Some(FieldValue::list(
-                        page.edges.iter().map(|edge| FieldValue::borrowed_any(edge)),
-                    )))
-                })
+                ready(ctx.parent_value.try_downcast_ref::<Page>().map(|page| {
+                    Some(FieldValue::list(
+                        page.edges()
+                            .iter()
+                            .map(|edge| FieldValue::borrowed_any(edge)),
+                    ))
+                }))
             },
         ))
         .field(Field::new(
             "nodes",
             TypeRef::named_nn_list_nn(name),
             |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    Ok(Some(FieldValue::list(
-                        page.edges
+                ready(ctx.parent_value.try_downcast_ref::<Page>().map(|page| {
+                    Some(FieldValue::list(
+                        page.edges()
                             .iter()
-                            .map(|(_, row)| FieldValue::borrowed_any(row)),
-                    )))
-                })
+                            .map(|edge| FieldValue::borrowed_any(edge.row())),
+                    ))
+                }))
             },
         ))
         .field(Field::new(
             "pageInfo",
             TypeRef::named_nn("PageInfo"),
             |ctx| {
-                FieldFuture::new(async move {
-                    let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                    Ok(Some(FieldValue::borrowed_any(page)))
-                })
+                ready(
+                    ctx.parent_value
+                        .try_downcast_ref::<Page>()
+                        .map(|page| Some(FieldValue::borrowed_any(page))),
+                )
             },
         ))
         .field(Field::new("totalCount", TypeRef::named_nn("Long"), |ctx| {

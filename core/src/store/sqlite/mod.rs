@@ -388,16 +388,13 @@ struct StreamRow<'a>(
     i64,
 );
 
-/// A row of a view-shaped stream page: position, version, type, schema version,
-/// payload, time.
+/// A row of a view-shaped stream page: version, type, schema version, payload.
 #[derive(Deserialize)]
 struct ViewRow<'a>(
-    i64,
     u64,
     #[serde(borrow)] Cow<'a, str>,
     u32,
     #[serde(borrow)] &'a RawValue,
-    i64,
 );
 
 /// A row of a page, as `read_all.sql` builds it.
@@ -597,17 +594,15 @@ impl EventStore for SqliteStore {
             let mut rows: Vec<ViewRow<'_>> = serde_json::from_str(json)
                 .map_err(|e| corrupt(0, format!("a page of events: {e}")))?;
             match options.direction {
-                Direction::Forward => rows.sort_by_key(|r| r.1),
-                Direction::Backward => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+                Direction::Forward => rows.sort_by_key(|r| r.0),
+                Direction::Backward => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
             }
-            for ViewRow(position, version, event_type, schema, payload, at) in &rows {
+            for ViewRow(version, event_type, schema, payload) in &rows {
                 let view = EventView {
-                    position: Position(*position as u64),
                     stream_version: *version,
                     event_type,
                     schema_version: *schema,
                     payload: payload.get(),
-                    recorded_at: micros_to_time(*at),
                 };
                 if let ControlFlow::Break(done) = visit(view) {
                     return Ok(ControlFlow::Break(done));

@@ -1,0 +1,178 @@
+//! Queries parsed and validated once, kept by their text.
+//!
+//! A read-model API answers the same few query texts over and over: an application's
+//! queries are fixed strings, and what changes is in their variables. Parsing a query
+//! and checking it against the validation rules took about as long as the SQL of a
+//! 50-row page, so the router keeps each query's parsed document by its text and
+//! operation name, and hands it to the schema instead of the text.
+//!
+//! Validation is skipped only where its outcome cannot differ: a request without
+//! variables whose text already passed every rule. Such a request runs on a second
+//! instance of the same schema built with [`ValidationMode::Fast`], which still
+//! computes and enforces the depth and complexity limits. Every other request is
+//! validated in full.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_graphql::dynamic::Schema;
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ValidationMode};
+
+/// How many distinct queries are kept. When it is full the cache starts again empty, so
+/// a client sending endless distinct texts costs memory for at most this many.
+const CAPACITY: usize = 512;
+
+/// The query text and the operation name: what a parsed document stands for.
+type Key = (String, Option<String>);
+
+struct Known {
+    document: ExecutableDocument,
+    /// Whether a request of this text without variables passed full validation.
+    validated: bool,
+}
+
+/// The schema in both validation modes, and the documents seen.
+pub(crate) struct Executor {
+    strict: Schema,
+    fast: Schema,
+    known: Mutex<HashMap<Key, Known>>,
+}
+
+impl Executor {
+    /// `build` makes the schema with the given validation mode.
+    pub(crate) fn new<E>(build: impl Fn(ValidationMode) -> Result<Schema, E>) -> Result<Self, E> {
+        Ok(Executor {
+            strict: build(ValidationMode::Strict)?,
+            fast: build(ValidationMode::Fast)?,
+            known: Mutex::default(),
+        })
+    }
+
+    fn known(&self) -> MutexGuard<'_, HashMap<Key, Known>> {
+        // The map holds no invariant that a panicking holder could break.
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `request`, reusing what is known of its text.
+    pub(crate) async fn execute(&self, mut request: Request) -> Response {
+        let key = (request.query.clone(), request.operation_name.clone());
+        let without_variables = request.variables.is_empty();
+        let known = self
+            .known()
+            .get(&key)
+            .map(|k| (k.document.clone(), k.validated));
+        // The document to keep if the request succeeds, when it is not kept yet.
+        let new_document = match known {
+            Some((document, true)) if without_variables => {
+                request.set_parsed_query(document);
+                return self.fast.execute(request).await;
+            }
+            Some((document, _)) => {
+                request.set_parsed_query(document);
+                None
+            }
+            // A text that does not parse is left to the schema to report.
+            None => match request.parsed_query() {
+                Ok(document) => Some(document.clone()),
+                Err(_) => return self.strict.execute(request).await,
+            },
+        };
+        let response = self.strict.execute(request).await;
+        // No errors at all: in particular, it passed validation.
+        if response.errors.is_empty() {
+            let mut known = self.known();
+            if let Some(document) = new_document {
+                if known.len() >= CAPACITY {
+                    known.clear();
+                }
+                known.entry(key.clone()).or_insert(Known {
+                    document,
+                    validated: false,
+                });
+            }
+            if let Some(entry) = known.get_mut(&key) {
+                entry.validated |= without_variables;
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::dynamic::{Field, FieldFuture, InputValue, Object, TypeRef};
+    use async_graphql::{Value, Variables};
+    use serde_json::json;
+
+    fn executor() -> Executor {
+        Executor::new(|mode| {
+            let double = Field::new("double", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    let n = ctx.args.try_get("n")?.i64()?;
+                    Ok(Some(Value::from(n * 2)))
+                })
+            })
+            .argument(InputValue::new("n", TypeRef::named_nn(TypeRef::INT)));
+            Schema::build("Query", None, None)
+                .register(Object::new("Query").field(double))
+                .validation_mode(mode)
+                .finish()
+        })
+        .unwrap()
+    }
+
+    fn validated(executor: &Executor, query: &str) -> Option<bool> {
+        executor
+            .known()
+            .get(&(query.to_owned(), None))
+            .map(|k| k.validated)
+    }
+
+    #[tokio::test]
+    async fn a_known_text_gives_the_same_answer_without_being_validated_again() {
+        let executor = executor();
+        let query = "{ double(n: 21) }";
+        for _ in 0..3 {
+            let response = executor.execute(Request::new(query)).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            assert_eq!(response.data.into_json().unwrap(), json!({ "double": 42 }));
+        }
+        assert_eq!(validated(&executor, query), Some(true));
+    }
+
+    #[tokio::test]
+    async fn texts_that_fail_validation_fail_every_time_and_are_not_kept() {
+        let executor = executor();
+        // Two fields under one name with different arguments: only full validation
+        // refuses this (the fast mode would run it).
+        let query = "{ double(n: 1) double(n: 2) }";
+        assert!(executor.fast.execute(query).await.errors.is_empty());
+        for _ in 0..3 {
+            let response = executor.execute(Request::new(query)).await;
+            assert!(!response.errors.is_empty());
+        }
+        assert_eq!(validated(&executor, query), None);
+    }
+
+    #[tokio::test]
+    async fn requests_with_variables_share_the_document_but_are_always_validated() {
+        let executor = executor();
+        let query = "query($n: Int!) { double(n: $n) }";
+        let with = |n: serde_json::Value| {
+            Request::new(query).variables(Variables::from_json(json!({ "n": n })))
+        };
+        let response = executor.execute(with(json!(4))).await;
+        assert_eq!(response.data.into_json().unwrap(), json!({ "double": 8 }));
+        assert_eq!(validated(&executor, query), Some(false));
+        let response = executor.execute(with(json!("four"))).await;
+        assert!(!response.errors.is_empty());
+        let response = executor.execute(Request::new(query)).await;
+        assert!(
+            !response.errors.is_empty(),
+            "a required variable is missing"
+        );
+        assert_eq!(validated(&executor, query), Some(false));
+    }
+}
