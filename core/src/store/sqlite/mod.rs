@@ -591,7 +591,10 @@ impl EventStore for SqliteStore {
         );
         while let Some(page) = pages.try_next().await? {
             let json = page.json()?;
-            let mut rows: Vec<ViewRow<'_>> = serde_json::from_str(json)
+            // A view page is its rows one after another (see `pages::VIEW_EDITS`).
+            let mut rows: Vec<ViewRow<'_>> = serde_json::Deserializer::from_str(json)
+                .into_iter()
+                .collect::<std::result::Result<_, _>>()
                 .map_err(|e| corrupt(0, format!("a page of events: {e}")))?;
             match options.direction {
                 Direction::Forward => rows.sort_by_key(|r| r.0),

@@ -1,4 +1,5 @@
--- One page of a stream as a single JSON array of rows (see `decode_page` for why). The
+-- One page of a stream as a single JSON array of rows (see `decode_page` for why; a fold
+-- reads a shorter form of it, see `pages::VIEW_EDITS`). The
 -- text is assembled by `format`, not by SQLite's JSON functions, which would parse
 -- every payload again: payloads and metadata were validated as JSON on append, and event
 -- types and stream ids only hold characters that need no escaping. Rust sorts the page.
