@@ -94,7 +94,6 @@ pub struct Loaded<A> {
     pub deleted: bool,
 }
 
-/// A load in progress: the state so far, and the snapshot it started from.
 /// Where a replay stops: at the end of the stream, after a version, or before the first
 /// event recorded after a time.
 #[derive(Clone, Copy)]
@@ -104,6 +103,7 @@ enum Until {
     Time(DateTime<Utc>),
 }
 
+/// A load in progress: the state so far, and the snapshot it started from.
 struct Start<A> {
     loaded: Loaded<A>,
     snapshot_taken_at: Option<DateTime<Utc>>,

@@ -22,6 +22,10 @@ use async_graphql::{Request, Response, ValidationMode};
 /// How many distinct queries are kept. When it is full the cache starts again empty, so
 /// a client sending endless distinct texts costs memory for at most this many.
 const CAPACITY: usize = 512;
+/// The longest query text kept (an application's queries are far shorter). Longer texts
+/// are parsed and validated every time, so that padded queries cannot make the cache
+/// hold more than `CAPACITY` times this.
+const MAX_TEXT: usize = 16 * 1024;
 
 /// The query text and the operation name: what a parsed document stands for.
 type Key = (String, Option<String>);
@@ -56,6 +60,9 @@ impl Executor {
 
     /// Runs `request`, reusing what is known of its text.
     pub(crate) async fn execute(&self, mut request: Request) -> Response {
+        if request.query.len() > MAX_TEXT {
+            return self.strict.execute(request).await;
+        }
         let key = (request.query.clone(), request.operation_name.clone());
         let without_variables = request.variables.is_empty();
         let known = self
@@ -140,6 +147,15 @@ mod tests {
             assert_eq!(response.data.into_json().unwrap(), json!({ "double": 42 }));
         }
         assert_eq!(validated(&executor, query), Some(true));
+    }
+
+    #[tokio::test]
+    async fn long_texts_are_answered_but_not_kept() {
+        let executor = executor();
+        let query = format!("{{ double(n: 3) }} #{}", "x".repeat(MAX_TEXT));
+        let response = executor.execute(Request::new(query.as_str())).await;
+        assert_eq!(response.data.into_json().unwrap(), json!({ "double": 6 }));
+        assert_eq!(validated(&executor, &query), None);
     }
 
     #[tokio::test]

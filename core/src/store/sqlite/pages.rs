@@ -143,7 +143,7 @@ pub(super) struct RawPage {
 }
 
 impl RawPage {
-    /// The page's rows as one JSON array.
+    /// The page's rows: one JSON array, or for a view page the rows one after another.
     pub(super) fn json(&self) -> Result<&str> {
         Ok(self.row.try_get(0)?)
     }
