@@ -1,6 +1,7 @@
 //! The GraphQL schema of the exposed read models, built at run time from their
 //! descriptors (async-graphql's dynamic schema).
 
+use std::any::Any;
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
@@ -148,20 +149,19 @@ fn shared_types(
 
 fn page_field(name: &str, ty: TypeRef, get: fn(&Page) -> Value) -> Field {
     Field::new(name, ty, move |ctx| {
-        ready(
-            ctx.parent_value
-                .try_downcast_ref::<Page>()
-                .map(|page| Some(FieldValue::value(get(page)))),
-        )
+        from_parent(&ctx, |page: &Page| FieldValue::value(get(page)))
     })
 }
 
-/// The outcome of a field that reads its parent and does no I/O: handed back as it is,
-/// with no future to allocate (a page of 50 rows resolves a few hundred such fields).
-fn ready(value: async_graphql::Result<Option<FieldValue<'_>>>) -> FieldFuture<'_> {
-    match value {
-        Ok(value) => FieldFuture::Value(value),
-        Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'_>>, _>(err) }),
+/// A field read from its parent's value, with no I/O: handed back at once, with no future
+/// to allocate (a page of 50 rows resolves a few hundred such fields).
+fn from_parent<'a, T: Any>(
+    ctx: &ResolverContext<'a>,
+    read: impl FnOnce(&'a T) -> FieldValue<'a>,
+) -> FieldFuture<'a> {
+    match ctx.parent_value.try_downcast_ref::<T>() {
+        Ok(parent) => FieldFuture::Value(Some(read(parent))),
+        Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(err) }),
     }
 }
 
@@ -256,11 +256,7 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn(scalar)
         };
         let mut field = Field::new(field_name(column.name), ty, move |ctx| {
-            ready(
-                ctx.parent_value
-                    .try_downcast_ref::<RowValues>()
-                    .map(|row| Some(FieldValue::value(row[i].clone()))),
-            )
+            from_parent(&ctx, |row: &RowValues| FieldValue::value(row[i].clone()))
         });
         if !column.description.is_empty() {
             field = field.description(column.description);
@@ -297,19 +293,13 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             "cursor",
             TypeRef::named_nn(TypeRef::STRING),
             |ctx| {
-                ready(
-                    ctx.parent_value
-                        .try_downcast_ref::<Edge>()
-                        .map(|edge| Some(FieldValue::value(Value::String(edge.cursor())))),
-                )
+                from_parent(&ctx, |edge: &Edge| {
+                    FieldValue::value(Value::String(edge.cursor()))
+                })
             },
         ))
         .field(Field::new("node", TypeRef::named_nn(name), |ctx| {
-            ready(
-                ctx.parent_value
-                    .try_downcast_ref::<Edge>()
-                    .map(|edge| Some(FieldValue::borrowed_any(edge.row()))),
-            )
+            from_parent(&ctx, |edge: &Edge| FieldValue::borrowed_any(edge.row()))
         }));
     let connection = Object::new(format!("{name}Connection"))
         .description(format!(
@@ -319,38 +309,32 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             "edges",
             TypeRef::named_nn_list_nn(format!("{name}Edge")),
             |ctx| {
-                ready(ctx.parent_value.try_downcast_ref::<Page>().map(|page| {
-                    Some(FieldValue::list(
+                from_parent(&ctx, |page: &Page| {
+                    FieldValue::list(
                         page.edges()
                             .iter()
                             .map(|edge| FieldValue::borrowed_any(edge)),
-                    ))
-                }))
+                    )
+                })
             },
         ))
         .field(Field::new(
             "nodes",
             TypeRef::named_nn_list_nn(name),
             |ctx| {
-                ready(ctx.parent_value.try_downcast_ref::<Page>().map(|page| {
-                    Some(FieldValue::list(
+                from_parent(&ctx, |page: &Page| {
+                    FieldValue::list(
                         page.edges()
                             .iter()
                             .map(|edge| FieldValue::borrowed_any(edge.row())),
-                    ))
-                }))
+                    )
+                })
             },
         ))
         .field(Field::new(
             "pageInfo",
             TypeRef::named_nn("PageInfo"),
-            |ctx| {
-                ready(
-                    ctx.parent_value
-                        .try_downcast_ref::<Page>()
-                        .map(|page| Some(FieldValue::borrowed_any(page))),
-                )
-            },
+            |ctx| from_parent(&ctx, |page: &Page| FieldValue::borrowed_any(page)),
         ))
         .field(Field::new("totalCount", TypeRef::named_nn("Long"), |ctx| {
             FieldFuture::new(async move {
