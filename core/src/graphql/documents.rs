@@ -89,16 +89,19 @@ impl Executor {
         // No errors at all: in particular, it passed validation.
         if response.errors.is_empty() {
             let mut known = self.known();
-            if let Some(document) = new_document {
-                if known.len() >= CAPACITY {
-                    known.clear();
+            let entry = match new_document {
+                Some(document) => {
+                    if known.len() >= CAPACITY {
+                        known.clear();
+                    }
+                    Some(known.entry(key).or_insert(Known {
+                        document,
+                        validated: false,
+                    }))
                 }
-                known.entry(key.clone()).or_insert(Known {
-                    document,
-                    validated: false,
-                });
-            }
-            if let Some(entry) = known.get_mut(&key) {
+                None => known.get_mut(&key),
+            };
+            if let Some(entry) = entry {
                 entry.validated |= without_variables;
             }
         }
