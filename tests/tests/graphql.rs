@@ -121,6 +121,8 @@ async fn list_item<S: EventStore>(store: &S, it: &Item) -> Position {
 struct Server {
     url: String,
     client: reqwest::Client,
+    /// The same API's schema, run without the router.
+    schema: async_graphql::dynamic::Schema,
     _runner: RunningProjections,
 }
 
@@ -189,19 +191,20 @@ async fn serve<S: ProjectionStore>(store: &S) -> Server {
         .wait_for("items", last, Duration::from_secs(30))
         .await
         .expect("the projection catches up");
-    let router = ReadModelApi::new(store)
+    let api = ReadModelApi::new(store)
         .expose::<Item>("items")
         .max_page_size(50)
         .max_depth(6)
-        .max_complexity(60)
-        .router()
-        .expect("the schema builds");
+        .max_complexity(60);
+    let router = api.router().expect("the schema builds");
+    let schema = api.schema().expect("the schema builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     Server {
         url,
         client: reqwest::Client::new(),
+        schema,
         _runner: runner,
     }
 }
@@ -536,8 +539,93 @@ async fn read_your_writes<S: ProjectionStore>(server: &Server, store: &S) {
     );
 }
 
+/// The router answers a query text it has validated before from a compiled plan; every
+/// answer must be the general executor's, byte for byte, errors included.
+async fn plans_answer_as_the_general_executor(server: &Server) {
+    let body = |query: &str, operation: Option<&str>| {
+        let request = json!({ "query": query, "operationName": operation });
+        let client = server.client.clone();
+        let url = server.url.clone();
+        async move {
+            let response = client.post(&url).json(&request).send().await.unwrap();
+            response.text().await.unwrap()
+        }
+    };
+    let page: Value = serde_json::from_str(
+        &body(
+            "{ items(first: 3, orderBy: [{ field: PRICE }]) { pageInfo { endCursor } } }",
+            None,
+        )
+        .await,
+    )
+    .unwrap();
+    let cursor = page["data"]["items"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fields = "id name score price active tag at __typename";
+    let queries = [
+        format!(r#"{{ item(id: "item-007") {{ {fields} }} }}"#),
+        r#"{ __typename a: item(id: "item-001") { id } b: item(id: "nope") { x: name } }"#.into(),
+        format!(
+            "{{ items(first: 4, filter: {{ or: [{{ price: {{ gte: 9.5 }} }}, {{ tag: {{ isNull: true }} }}] }}, \
+             orderBy: [{{ field: SCORE, direction: DESC, nulls: LAST }}]) {{ nodes {{ {fields} }} \
+             edges {{ cursor node {{ id }} __typename }} pageInfo {{ hasNextPage hasPreviousPage \
+             startCursor endCursor __typename }} totalCount __typename }} }}"
+        ),
+        format!(
+            r#"{{ items(first: 5, after: "{cursor}", orderBy: [{{ field: PRICE }}]) {{ nodes {{ id price }} pageInfo {{ hasPreviousPage endCursor }} }} }}"#
+        ),
+        format!(
+            r#"{{ items(last: 2, before: "{cursor}", orderBy: [{{ field: PRICE }}]) {{ n: nodes {{ id }} p: pageInfo {{ hasNextPage hasPreviousPage }} }} }}"#
+        ),
+        "query Named { items(last: 3) { nodes { id } totalCount } }".into(),
+        "{ items(atLeastPosition: 1) { totalCount } }".into(),
+        // Errors: a page too large, both directions, a bad cursor, a negative position,
+        // and one failing root field beside one that succeeds.
+        "{ items(first: 51) { nodes { id } } }".into(),
+        "{ items(first: 2, last: 2) { nodes { id } } }".into(),
+        r#"{ items(after: "bm90LWEtY3Vyc29y") { totalCount } }"#.into(),
+        r#"{ item(id: "item-001", atLeastPosition: -1) { id } }"#.into(),
+        r#"{ ok: item(id: "item-002") { id } bad: items(first: 99) { totalCount } }"#.into(),
+    ];
+    // The general executor runs root fields concurrently and lists them as they finish;
+    // a plan lists them in the query's order. Anything else must match byte for byte.
+    let same = |a: &str, b: &str, query: &str| {
+        if a != b {
+            let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+            assert_eq!(parse(a), parse(b), "{query}");
+            assert!(query.matches(") {").count() > 1, "{query}:\n{a}\n{b}");
+        }
+    };
+    for query in &queries {
+        let first = body(query, None).await;
+        let again = body(query, None).await;
+        let general = serde_json::to_string(&server.schema.execute(query.as_str()).await).unwrap();
+        same(&again, &general, query);
+        same(&first, &general, query);
+    }
+    let ordered = body(&queries[1], None).await;
+    assert!(
+        ordered.starts_with(r#"{"data":{"__typename":"Query","a":{"id":"item-001"},"b":null}"#),
+        "{ordered}"
+    );
+    let two =
+        "query A { item(id: \"item-003\") { id } } query B { items(first: 1) { nodes { id } } }";
+    for operation in ["A", "B"] {
+        let again = {
+            body(two, Some(operation)).await;
+            body(two, Some(operation)).await
+        };
+        let request = async_graphql::Request::new(two).operation_name(operation);
+        let general = serde_json::to_string(&server.schema.execute(request).await).unwrap();
+        same(&again, &general, operation);
+    }
+}
+
 async fn suite<S: ProjectionStore>(store: &S) {
     let server = serve(store).await;
+    plans_answer_as_the_general_executor(&server).await;
     lookup_and_cap_and_depth(&server).await;
     every_filter_operator(&server).await;
     ordering_and_pagination(&server).await;

@@ -7,17 +7,21 @@
 //! operation name, and hands it to the schema instead of the text.
 //!
 //! Validation is skipped only where its outcome cannot differ: a request without
-//! variables whose text already passed every rule. Such a request runs on a second
-//! instance of the same schema built with [`ValidationMode::Fast`], which still
-//! computes and enforces the depth and complexity limits. Every other request is
-//! validated in full.
+//! variables whose text already passed every rule. Such a request is answered from its
+//! compiled [`Plan`] when it has the common shape (see [`super::direct`]), and otherwise
+//! runs on a second instance of the same schema built with [`ValidationMode::Fast`],
+//! which still computes and enforces the depth and complexity limits. Every other
+//! request is validated in full and runs on the general executor.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_graphql::dynamic::Schema;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ValidationMode};
+
+use super::Api;
+use super::direct::Plan;
 
 /// How many distinct queries are kept. When it is full the cache starts again empty, so
 /// a client sending endless distinct texts costs memory for at most this many.
@@ -34,12 +38,26 @@ struct Known {
     document: ExecutableDocument,
     /// Whether a request of this text without variables passed full validation.
     validated: bool,
+    /// Once validated: how to answer it without the general executor, if it has the
+    /// shape for that.
+    plan: Option<Arc<Plan>>,
+}
+
+/// What the cache knows of a request's text.
+enum Seen<'a> {
+    /// A plan, for a request without variables.
+    Planned(Arc<Plan>, &'a Arc<Api>),
+    /// The document, and whether it passed full validation.
+    Parsed(ExecutableDocument, bool),
+    New,
 }
 
 /// The schema in both validation modes, and the documents seen.
 pub(crate) struct Executor {
     strict: Schema,
     fast: Schema,
+    /// The API behind the schema, for the plans (`None`: no plans).
+    api: Option<Arc<Api>>,
     known: Mutex<HashMap<Key, Known>>,
 }
 
@@ -49,8 +67,16 @@ impl Executor {
         Ok(Executor {
             strict: build(ValidationMode::Strict)?,
             fast: build(ValidationMode::Fast)?,
+            api: None,
             known: Mutex::default(),
         })
+    }
+
+    /// Answers validated queries of the common shape through plans over `api` (see
+    /// [`super::direct`]).
+    pub(crate) fn with_plans(mut self, api: Arc<Api>) -> Self {
+        self.api = Some(api);
+        self
     }
 
     fn known(&self) -> MutexGuard<'_, HashMap<Key, Known>> {
@@ -65,22 +91,29 @@ impl Executor {
         }
         let key = (request.query.clone(), request.operation_name.clone());
         let without_variables = request.variables.is_empty();
-        let known = self
-            .known()
-            .get(&key)
-            .map(|k| (k.document.clone(), k.validated));
+        let seen = match (self.known().get(&key), &self.api) {
+            (
+                Some(Known {
+                    plan: Some(plan), ..
+                }),
+                Some(api),
+            ) if without_variables => Seen::Planned(plan.clone(), api),
+            (Some(known), _) => Seen::Parsed(known.document.clone(), known.validated),
+            (None, _) => Seen::New,
+        };
         // The document to keep if the request succeeds, when it is not kept yet.
-        let new_document = match known {
-            Some((document, true)) if without_variables => {
+        let new_document = match seen {
+            Seen::Planned(plan, api) => return plan.run(api).await,
+            Seen::Parsed(document, true) if without_variables => {
                 request.set_parsed_query(document);
                 return self.fast.execute(request).await;
             }
-            Some((document, _)) => {
+            Seen::Parsed(document, _) => {
                 request.set_parsed_query(document);
                 None
             }
             // A text that does not parse is left to the schema to report.
-            None => match request.parsed_query() {
+            Seen::New => match request.parsed_query() {
                 Ok(document) => Some(document.clone()),
                 Err(_) => return self.strict.execute(request).await,
             },
@@ -88,6 +121,7 @@ impl Executor {
         let response = self.strict.execute(request).await;
         // No errors at all: in particular, it passed validation.
         if response.errors.is_empty() {
+            let operation = key.1.clone();
             let mut known = self.known();
             let entry = match new_document {
                 Some(document) => {
@@ -97,12 +131,19 @@ impl Executor {
                     Some(known.entry(key).or_insert(Known {
                         document,
                         validated: false,
+                        plan: None,
                     }))
                 }
                 None => known.get_mut(&key),
             };
-            if let Some(entry) = entry {
-                entry.validated |= without_variables;
+            if let Some(entry) = entry
+                && without_variables
+                && !entry.validated
+            {
+                entry.validated = true;
+                entry.plan = self.api.as_ref().and_then(|api| {
+                    Plan::compile(api, &entry.document, operation.as_deref()).map(Arc::new)
+                });
             }
         }
         response

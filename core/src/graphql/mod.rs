@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod direct;
 mod documents;
 mod fetch;
 mod schema;
@@ -298,7 +299,7 @@ impl ReadModelApi {
     /// [`schema`](Self::schema) for serving without that).
     pub fn router(&self) -> Result<Router, async_graphql::dynamic::SchemaError> {
         let api = self.api();
-        let executor = Executor::new(|mode| schema::build(api.clone(), mode))?;
+        let executor = Executor::new(|mode| schema::build(api.clone(), mode))?.with_plans(api);
         Ok(Router::new()
             .route("/graphql", get(graphiql).post(execute))
             .with_state(Arc::new(executor)))

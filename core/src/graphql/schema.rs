@@ -8,10 +8,11 @@ use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
     Schema, SchemaError, TypeRef,
 };
-use async_graphql::{Error, ValidationMode, Value};
+use async_graphql::{Error, Name, ValidationMode, Value};
+use indexmap::IndexMap;
 
 use super::fetch::RowValues;
-use super::{Api, Edge, Exposed, Page};
+use super::{Api, Edge, Exposed, ListArgs, Page};
 use crate::read_model::{ColumnType, ReadModelDescriptor};
 
 /// `updated_at` → `updatedAt`.
@@ -355,12 +356,7 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
         move |ctx: ResolverContext<'_>| {
             FieldFuture::new(async move {
                 let api = ctx.data::<Arc<Api>>()?;
-                let position = at_least(&ctx)?;
-                let key = ctx
-                    .args
-                    .try_get(&field_name(api.exposed[index].model.key))?
-                    .as_value()
-                    .clone();
+                let (key, position) = lookup_args(api, index, ctx.args.as_index_map())?;
                 let row = api.lookup(index, key, position).await?;
                 Ok(row.map(FieldValue::owned_any))
             })
@@ -376,21 +372,7 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
         move |ctx| {
             FieldFuture::new(async move {
                 let api = ctx.data::<Arc<Api>>()?;
-                let args = super::ListArgs {
-                    first: optional_int(&ctx, "first")?,
-                    last: optional_int(&ctx, "last")?,
-                    after: ctx
-                        .args
-                        .get("after")
-                        .and_then(|v| v.string().ok().map(str::to_owned)),
-                    before: ctx
-                        .args
-                        .get("before")
-                        .and_then(|v| v.string().ok().map(str::to_owned)),
-                    filter: ctx.args.get("filter").map(|v| v.as_value().clone()),
-                    order_by: ctx.args.get("orderBy").map(|v| v.as_value().clone()),
-                    at_least: at_least(&ctx)?,
-                };
+                let args = list_args(ctx.args.as_index_map())?;
                 let page = api.page(index, args).await?;
                 Ok(Some(FieldValue::owned_any(page)))
             })
@@ -431,24 +413,56 @@ fn at_least_argument() -> InputValue {
     )
 }
 
-fn at_least(ctx: &ResolverContext<'_>) -> Result<Option<u64>, Error> {
-    match ctx.args.get("atLeastPosition") {
+/// The arguments of a field, as the query gave them.
+pub(crate) type Args = IndexMap<Name, Value>;
+
+/// A lookup field's key and `atLeastPosition`.
+pub(crate) fn lookup_args(
+    api: &Api,
+    index: usize,
+    args: &Args,
+) -> Result<(Value, Option<u64>), Error> {
+    let name = field_name(api.exposed[index].model.key);
+    let key = args
+        .get(name.as_str())
+        .ok_or_else(|| Error::new(format!("the key argument `{name}` is missing")))?;
+    Ok((key.clone(), at_least(args)?))
+}
+
+/// A list field's arguments.
+pub(crate) fn list_args(args: &Args) -> Result<ListArgs, Error> {
+    let string = |name: &str| match args.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Ok(ListArgs {
+        first: optional_int(args, "first")?,
+        last: optional_int(args, "last")?,
+        after: string("after"),
+        before: string("before"),
+        filter: args.get("filter").cloned(),
+        order_by: args.get("orderBy").cloned(),
+        at_least: at_least(args)?,
+    })
+}
+
+fn at_least(args: &Args) -> Result<Option<u64>, Error> {
+    match optional_int(args, "atLeastPosition")? {
         None => Ok(None),
-        Some(v) if v.is_null() => Ok(None),
-        Some(v) => {
-            let n = v.i64()?;
-            u64::try_from(n)
-                .map(Some)
-                .map_err(|_| Error::new("atLeastPosition must not be negative"))
-        }
+        Some(n) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| Error::new("atLeastPosition must not be negative")),
     }
 }
 
-fn optional_int(ctx: &ResolverContext<'_>, name: &str) -> Result<Option<i64>, Error> {
-    match ctx.args.get(name) {
-        None => Ok(None),
-        Some(v) if v.is_null() => Ok(None),
-        Some(v) => Ok(Some(v.i64()?)),
+fn optional_int(args: &Args, name: &str) -> Result<Option<i64>, Error> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| Error::new(format!("`{name}` must be an integer"))),
+        Some(_) => Err(Error::new(format!("`{name}` must be an integer"))),
     }
 }
 

@@ -1,0 +1,505 @@
+//! Validated queries of the common shape, answered without the general executor.
+//!
+//! async-graphql resolves every field of every row through its dynamic machinery: an
+//! argument map, a path entry, a boxed future and a scalar check per field, and a few
+//! strings per list item. For a page of 50 rows that was as much time as the page's
+//! SQL. Yet almost every query a read-model API serves has one shape: lookups and lists
+//! at the root, connection fields, and columns. Such a query, once its text has passed
+//! full validation, is compiled here into a [`Plan`] that calls the same resolvers
+//! (`Api::lookup`, `Api::page`, `Api::count`, with arguments read by the same
+//! functions) and builds the same response directly.
+//!
+//! Anything else goes to async-graphql: variables, fragments, directives, introspection,
+//! a response key selected twice (which the general executor merges), and any query of
+//! an operation that is not a query. Errors are reported as the general executor reports
+//! them: the message and the field's location (no path: async-graphql's dynamic
+//! executor gives none), and the field left out of its parent. The tests run the same queries both ways and compare the responses.
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Error, Name, Pos, Positioned, Response, ServerError, Value};
+use indexmap::IndexMap;
+
+use super::schema::{Args, field_name, list_args, lookup_args, lower_first, plural};
+use super::{Api, Edge, Page};
+
+/// A compiled query: its root fields in order.
+pub(crate) struct Plan {
+    roots: Vec<Root>,
+}
+
+/// A field as the plan keeps it: its response key and where it was asked.
+struct At {
+    key: Name,
+    pos: Pos,
+}
+
+enum Root {
+    Typename(Name),
+    Lookup {
+        at: At,
+        model: usize,
+        args: Args,
+        fields: Vec<Column>,
+    },
+    List {
+        at: At,
+        model: usize,
+        args: Args,
+        fields: Vec<Connection>,
+    },
+}
+
+/// A field of a read model's object.
+enum Column {
+    Typename(Name),
+    Value(Name, usize),
+}
+
+enum Connection {
+    Typename(Name),
+    Nodes(Name, Vec<Column>),
+    Edges(Name, Vec<EdgeField>),
+    PageInfo(Name, Vec<PageInfoField>),
+    TotalCount(At),
+}
+
+enum EdgeField {
+    Typename(Name),
+    Cursor(Name),
+    Node(Name, Vec<Column>),
+}
+
+enum PageInfoField {
+    Typename(Name),
+    HasNext(Name),
+    HasPrevious(Name),
+    Start(Name),
+    End(Name),
+}
+
+impl Plan {
+    /// The plan of `document`'s operation, or `None` when the query is not of the shape
+    /// this module answers. `document` must have passed full validation against the
+    /// API's schema with no variables.
+    pub(crate) fn compile(
+        api: &Api,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+    ) -> Option<Plan> {
+        let operation = match (&document.operations, operation_name) {
+            (DocumentOperations::Single(op), None) => op,
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+            _ => return None,
+        };
+        let operation = &operation.node;
+        if operation.ty != OperationType::Query
+            || !operation.variable_definitions.is_empty()
+            || !operation.directives.is_empty()
+        {
+            return None;
+        }
+        let roots = fields(&operation.selection_set)?
+            .into_iter()
+            .map(|field| root(api, field))
+            .collect::<Option<_>>()?;
+        Some(Plan { roots })
+    }
+
+    /// Answers the query.
+    pub(crate) async fn run(&self, api: &Api) -> Response {
+        let mut errors = Vec::new();
+        let mut data = IndexMap::new();
+        for root in &self.roots {
+            let (key, value) = match root {
+                Root::Typename(key) => (key, Ok(Value::from("Query"))),
+                Root::Lookup {
+                    at,
+                    model,
+                    args,
+                    fields,
+                } => (&at.key, lookup(api, *model, args, fields).await),
+                Root::List {
+                    at,
+                    model,
+                    args,
+                    fields,
+                } => {
+                    let value = match page(api, *model, args).await {
+                        Ok(page) => Ok(connection(api, &page, fields, &mut errors).await),
+                        Err(err) => Err(err),
+                    };
+                    (&at.key, value)
+                }
+            };
+            match value {
+                Ok(value) => {
+                    data.insert(key.clone(), value);
+                }
+                Err(err) => errors.push(err.into_server_error(root_at(root))),
+            }
+        }
+        let mut response = Response::new(object(data));
+        response.errors = errors;
+        response
+    }
+}
+
+fn root_at(root: &Root) -> Pos {
+    match root {
+        Root::Typename(_) => Pos::default(),
+        Root::Lookup { at, .. } | Root::List { at, .. } => at.pos,
+    }
+}
+
+/// An object's value; an object with no fields is `null`, as the general executor has it.
+fn object(fields: IndexMap<Name, Value>) -> Value {
+    if fields.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(fields)
+    }
+}
+
+/// The fields of a selection set, or `None` if it holds anything but plain fields or
+/// selects a response key twice.
+fn fields(set: &Positioned<SelectionSet>) -> Option<Vec<&Positioned<Field>>> {
+    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(set.node.items.len());
+    for item in &set.node.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let key = &field.node.response_key().node;
+        if !field.node.directives.is_empty()
+            || fields.iter().any(|f| f.node.response_key().node == *key)
+        {
+            return None;
+        }
+        fields.push(field);
+    }
+    Some(fields)
+}
+
+fn key_of(field: &Positioned<Field>) -> Name {
+    field.node.response_key().node.clone()
+}
+
+fn at_of(field: &Positioned<Field>) -> At {
+    At {
+        key: key_of(field),
+        pos: field.pos,
+    }
+}
+
+/// The arguments as literals (a query without variables has nothing else).
+fn literal_args(field: &Positioned<Field>) -> Option<Args> {
+    field
+        .node
+        .arguments
+        .iter()
+        .map(|(name, value)| Some((name.node.clone(), value.node.clone().into_const()?)))
+        .collect()
+}
+
+fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
+    let name = field.node.name.node.as_str();
+    if name == "__typename" {
+        return Some(Root::Typename(key_of(field)));
+    }
+    for (model, exposed) in api.exposed.iter().enumerate() {
+        let lookup = lower_first(exposed.model.name);
+        if name == lookup {
+            return Some(Root::Lookup {
+                at: at_of(field),
+                model,
+                args: literal_args(field)?,
+                fields: columns(api, model, field)?,
+            });
+        }
+        if name == plural(&lookup) {
+            let fields = fields(&field.node.selection_set)?
+                .into_iter()
+                .map(|f| connection_field(api, model, f))
+                .collect::<Option<_>>()?;
+            return Some(Root::List {
+                at: at_of(field),
+                model,
+                args: literal_args(field)?,
+                fields,
+            });
+        }
+    }
+    None
+}
+
+fn columns(api: &Api, model: usize, parent: &Positioned<Field>) -> Option<Vec<Column>> {
+    let columns = &api.exposed[model].model.columns;
+    fields(&parent.node.selection_set)?
+        .into_iter()
+        .map(|field| {
+            let name = field.node.name.node.as_str();
+            if name == "__typename" {
+                return Some(Column::Typename(key_of(field)));
+            }
+            let index = columns.iter().position(|c| field_name(c.name) == name)?;
+            Some(Column::Value(key_of(field), index))
+        })
+        .collect()
+}
+
+fn connection_field(api: &Api, model: usize, field: &Positioned<Field>) -> Option<Connection> {
+    let key = key_of(field);
+    Some(match field.node.name.node.as_str() {
+        "__typename" => Connection::Typename(key),
+        "nodes" => Connection::Nodes(key, columns(api, model, field)?),
+        "totalCount" => Connection::TotalCount(at_of(field)),
+        "edges" => Connection::Edges(
+            key,
+            fields(&field.node.selection_set)?
+                .into_iter()
+                .map(|f| {
+                    let key = key_of(f);
+                    Some(match f.node.name.node.as_str() {
+                        "__typename" => EdgeField::Typename(key),
+                        "cursor" => EdgeField::Cursor(key),
+                        "node" => EdgeField::Node(key, columns(api, model, f)?),
+                        _ => return None,
+                    })
+                })
+                .collect::<Option<_>>()?,
+        ),
+        "pageInfo" => Connection::PageInfo(
+            key,
+            fields(&field.node.selection_set)?
+                .into_iter()
+                .map(|f| {
+                    let key = key_of(f);
+                    Some(match f.node.name.node.as_str() {
+                        "__typename" => PageInfoField::Typename(key),
+                        "hasNextPage" => PageInfoField::HasNext(key),
+                        "hasPreviousPage" => PageInfoField::HasPrevious(key),
+                        "startCursor" => PageInfoField::Start(key),
+                        "endCursor" => PageInfoField::End(key),
+                        _ => return None,
+                    })
+                })
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
+async fn lookup(api: &Api, model: usize, args: &Args, fields: &[Column]) -> Result<Value, Error> {
+    let (key, position) = lookup_args(api, model, args)?;
+    let row = api.lookup(model, key, position).await?;
+    Ok(row.map_or(Value::Null, |row| row_object(api, model, &row, fields)))
+}
+
+async fn page(api: &Api, model: usize, args: &Args) -> Result<Page, Error> {
+    Ok(api.page(model, list_args(args)?).await?)
+}
+
+fn row_object(api: &Api, model: usize, row: &[Value], fields: &[Column]) -> Value {
+    let name = api.exposed[model].model.name;
+    object(
+        fields
+            .iter()
+            .map(|field| match field {
+                Column::Typename(key) => (key.clone(), Value::from(name)),
+                Column::Value(key, i) => (key.clone(), row[*i].clone()),
+            })
+            .collect(),
+    )
+}
+
+async fn connection(
+    api: &Api,
+    page: &Page,
+    fields: &[Connection],
+    errors: &mut Vec<ServerError>,
+) -> Value {
+    let model = page.model;
+    let type_name = api.exposed[model].model.name;
+    let mut out = IndexMap::with_capacity(fields.len());
+    for field in fields {
+        let (key, value) = match field {
+            Connection::Typename(key) => (key, Value::from(format!("{type_name}Connection"))),
+            Connection::Nodes(key, columns) => (
+                key,
+                Value::List(
+                    page.edges()
+                        .iter()
+                        .map(|edge| row_object(api, model, edge.row(), columns))
+                        .collect(),
+                ),
+            ),
+            Connection::Edges(key, edge_fields) => (
+                key,
+                Value::List(
+                    page.edges()
+                        .iter()
+                        .map(|edge| edge_object(api, model, edge, edge_fields))
+                        .collect(),
+                ),
+            ),
+            Connection::PageInfo(key, info) => (key, page_info(page, info)),
+            Connection::TotalCount(count) => match api.count(page).await {
+                Ok(n) => (&count.key, Value::from(n)),
+                Err(err) => {
+                    errors.push(Error::from(err).into_server_error(count.pos));
+                    continue;
+                }
+            },
+        };
+        out.insert(key.clone(), value);
+    }
+    object(out)
+}
+
+fn edge_object(api: &Api, model: usize, edge: &Edge, fields: &[EdgeField]) -> Value {
+    let type_name = api.exposed[model].model.name;
+    object(
+        fields
+            .iter()
+            .map(|field| match field {
+                EdgeField::Typename(key) => (key.clone(), Value::from(format!("{type_name}Edge"))),
+                EdgeField::Cursor(key) => (key.clone(), Value::String(edge.cursor())),
+                EdgeField::Node(key, columns) => {
+                    (key.clone(), row_object(api, model, edge.row(), columns))
+                }
+            })
+            .collect(),
+    )
+}
+
+fn page_info(page: &Page, fields: &[PageInfoField]) -> Value {
+    let cursor = |c: Option<String>| c.map_or(Value::Null, Value::String);
+    object(
+        fields
+            .iter()
+            .map(|field| match field {
+                PageInfoField::Typename(key) => (key.clone(), Value::from("PageInfo")),
+                PageInfoField::HasNext(key) => (key.clone(), Value::Boolean(page.has_next)),
+                PageInfoField::HasPrevious(key) => (key.clone(), Value::Boolean(page.has_previous)),
+                PageInfoField::Start(key) => (key.clone(), cursor(page.start_cursor())),
+                PageInfoField::End(key) => (key.clone(), cursor(page.end_cursor())),
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_graphql::ValidationMode;
+
+    use super::*;
+    use crate::graphql::ReadModelApi;
+    use crate::read_model::{Column, ColumnType, ReadModelDescriptor};
+
+    static COLUMNS: [Column; 2] = [
+        Column {
+            name: "id",
+            ty: ColumnType::Text,
+            nullable: false,
+            description: "",
+        },
+        Column {
+            name: "unit_price",
+            ty: ColumnType::Real,
+            nullable: true,
+            description: "",
+        },
+    ];
+    static MODEL: ReadModelDescriptor = ReadModelDescriptor {
+        name: "Row",
+        table: "rows",
+        key: "id",
+        columns: &COLUMNS,
+        description: "",
+    };
+
+    /// An API over `MODEL` with no database: every lookup and list fails.
+    fn api() -> Arc<Api> {
+        ReadModelApi::schema_only(&[])
+            .expose_descriptor(&MODEL, "rows")
+            .api()
+    }
+
+    fn plan(api: &Api, query: &str, operation: Option<&str>) -> Option<Plan> {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        Plan::compile(api, &document, operation)
+    }
+
+    fn compiles(query: &str, operation: Option<&str>) -> bool {
+        plan(&api(), query, operation).is_some()
+    }
+
+    #[tokio::test]
+    async fn errors_are_reported_as_the_general_executor_reports_them() {
+        let api = api();
+        let schema = super::super::schema::build(api.clone(), ValidationMode::Strict).unwrap();
+        for query in [
+            r#"{ row(id: "a") { id } }"#,
+            r#"{ row(id: "a", atLeastPosition: -1) { id } }"#,
+            "{ rows(first: 2) { nodes { id } totalCount } }",
+            "{ __typename x: rows { totalCount } }",
+        ] {
+            let planned = plan(&api, query, None).expect("the query compiles");
+            let planned = planned.run(&api).await;
+            assert!(!planned.errors.is_empty(), "{query}");
+            let general = schema.execute(query).await;
+            assert_eq!(
+                serde_json::to_string(&planned).unwrap(),
+                serde_json::to_string(&general).unwrap(),
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_common_shapes_compile() {
+        for query in [
+            r#"{ row(id: "a") { id unitPrice __typename } }"#,
+            r#"{ __typename a: row(id: "a") { id } b: row(id: "b") { x: unitPrice } }"#,
+            "{ rows(first: 5, orderBy: [{ field: UNIT_PRICE, direction: DESC }]) { \
+               nodes { id } edges { cursor node { id } __typename } \
+               pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename } \
+               totalCount __typename } }",
+            r#"query Named { rows(filter: { id: { startsWith: "a" } }) { nodes { id } } }"#,
+        ] {
+            assert!(compiles(query, None), "{query}");
+        }
+        let two = "query A { row(id: \"a\") { id } } query B { rows { totalCount } }";
+        assert!(compiles(two, Some("B")));
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_general_executor() {
+        for (query, operation) in [
+            // Variables, fragments, directives, introspection.
+            ("query($id: String!) { row(id: $id) { id } }", None),
+            ("{ row(id: \"a\") { ...F } } fragment F on Row { id }", None),
+            ("{ row(id: \"a\") { ... on Row { id } } }", None),
+            ("{ row(id: \"a\") { id @include(if: true) } }", None),
+            ("query @skip(if: false) { row(id: \"a\") { id } }", None),
+            ("{ __schema { queryType { name } } }", None),
+            ("{ __type(name: \"Row\") { name } }", None),
+            // A response key twice (the general executor merges the selections).
+            ("{ row(id: \"a\") { id id } }", None),
+            ("{ rows { nodes { id } nodes { unitPrice } } }", None),
+            // Not a query, or an operation chosen among several without a name.
+            ("mutation { row(id: \"a\") { id } }", None),
+            (
+                "query A { row(id: \"a\") { id } } query B { rows { totalCount } }",
+                None,
+            ),
+            ("{ row(id: \"a\") { id } }", Some("A")),
+        ] {
+            assert!(!compiles(query, operation), "{query}");
+        }
+    }
+}
