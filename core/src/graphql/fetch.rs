@@ -6,6 +6,7 @@ use chrono::DateTime;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::ApiError;
+use super::connections::Connections;
 use super::sql::{Bind, Statement, float_value, time_value};
 use crate::projection::ProjectionDb;
 use crate::read_model::{ColumnType, Dialect, ReadModelDescriptor};
@@ -13,37 +14,55 @@ use crate::read_model::{ColumnType, Dialect, ReadModelDescriptor};
 /// A read-model row: one value per column, in the descriptor's order.
 pub(crate) type RowValues = Vec<Value>;
 
-impl ProjectionDb {
-    /// The database the API queries: on PostgreSQL a pool of its own (connected on first
-    /// use, as many connections as the store's) whose connections let the planner plan
-    /// each query for its values. The store forces generic plans, which suit its fixed
-    /// statements but not filters whose selectivity depends on what the client asks.
-    pub(crate) fn for_queries(&self) -> ProjectionDb {
+/// The database the API queries, through connections of its own.
+pub(crate) enum QueryDb {
+    #[cfg(feature = "sqlite")]
+    Sqlite(Connections<sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(Connections<sqlx::Postgres>),
+}
+
+impl QueryDb {
+    pub(crate) fn sql_dialect(&self) -> Dialect {
         match self {
+            #[cfg(feature = "sqlite")]
+            QueryDb::Sqlite(_) => Dialect::Sqlite,
             #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, schema } => {
+            QueryDb::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+impl ProjectionDb {
+    /// The database the API queries: a pool of its own (connected on first use, as many
+    /// connections as the store reads with), whose connections the API keeps between
+    /// queries (see [`Connections`]). On PostgreSQL its connections let the planner plan
+    /// each query for its values: the store forces generic plans, which suit its fixed
+    /// statements but not filters whose selectivity depends on what the client asks.
+    pub(crate) fn for_queries(&self) -> QueryDb {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { writer, reader } => {
+                let options = reader.connect_options();
+                if std::sync::Arc::ptr_eq(&options, &writer.connect_options()) {
+                    // In memory: the one connection is the store's writer too.
+                    return QueryDb::Sqlite(Connections::shared(reader.clone()));
+                }
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(reader.options().get_max_connections())
+                    .connect_lazy_with((*options).clone());
+                QueryDb::Sqlite(Connections::kept(pool))
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => {
                 let options = (*pool.connect_options())
                     .clone()
                     .options([("plan_cache_mode", "auto")]);
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(pool.options().get_max_connections())
                     .connect_lazy_with(options);
-                ProjectionDb::Postgres {
-                    pool,
-                    schema: schema.clone(),
-                }
+                QueryDb::Postgres(Connections::kept(pool))
             }
-            #[allow(unreachable_patterns)]
-            other => other.clone(),
-        }
-    }
-
-    pub(crate) fn sql_dialect(&self) -> Dialect {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { .. } => Dialect::Sqlite,
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { .. } => Dialect::Postgres,
         }
     }
 }
@@ -69,54 +88,70 @@ macro_rules! bind_all {
 ///
 /// [`Builder::select_list`]: super::sql::Builder::select_list
 pub(crate) async fn rows(
-    db: &ProjectionDb,
+    db: &QueryDb,
     model: &ReadModelDescriptor,
     statement: &Statement,
 ) -> Result<Vec<RowValues>, ApiError> {
     match db {
         #[cfg(feature = "sqlite")]
-        ProjectionDb::Sqlite { reader, .. } => {
-            let query = bind_all!(
-                sqlx::query(AssertSqlSafe(statement.sql.clone())),
-                &statement.binds
-            );
-            let rows = query.fetch_all(reader).await?;
+        QueryDb::Sqlite(connections) => {
+            let rows = connections
+                .run(|mut connection| async move {
+                    let query = bind_all!(
+                        sqlx::query(AssertSqlSafe(statement.sql.clone())),
+                        &statement.binds
+                    );
+                    let rows = query.fetch_all(&mut *connection).await;
+                    (connection, rows)
+                })
+                .await?;
             rows.iter().map(|row| sqlite_row(model, row)).collect()
         }
         #[cfg(feature = "postgres")]
-        ProjectionDb::Postgres { pool, .. } => {
+        QueryDb::Postgres(connections) => {
             // Not prepared: PostgreSQL plans an unnamed statement with its parameters'
             // values. A prepared one soon runs on a generic plan, which guesses the
             // filter's selectivity and can pick a full scan and sort over the index.
-            let query = bind_all!(
-                sqlx::query(AssertSqlSafe(statement.sql.clone())).persistent(false),
-                &statement.binds
-            );
-            let rows = query.fetch_all(pool).await?;
+            let rows = connections
+                .run(|mut connection| async move {
+                    let query = bind_all!(
+                        sqlx::query(AssertSqlSafe(statement.sql.clone())).persistent(false),
+                        &statement.binds
+                    );
+                    let rows = query.fetch_all(&mut *connection).await;
+                    (connection, rows)
+                })
+                .await?;
             rows.iter().map(|row| postgres_row(model, row)).collect()
         }
     }
 }
 
 /// The single integer a `SELECT COUNT(*)` returns.
-pub(crate) async fn count(db: &ProjectionDb, statement: &Statement) -> Result<i64, ApiError> {
+pub(crate) async fn count(db: &QueryDb, statement: &Statement) -> Result<i64, ApiError> {
     match db {
         #[cfg(feature = "sqlite")]
-        ProjectionDb::Sqlite { reader, .. } => {
-            let query = bind_all!(
-                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
-                &statement.binds
-            );
-            Ok(query.fetch_one(reader).await?)
-        }
+        QueryDb::Sqlite(connections) => Ok(connections
+            .run(|mut connection| async move {
+                let query = bind_all!(
+                    sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
+                    &statement.binds
+                );
+                let count = query.fetch_one(&mut *connection).await;
+                (connection, count)
+            })
+            .await?),
         #[cfg(feature = "postgres")]
-        ProjectionDb::Postgres { pool, .. } => {
-            let query = bind_all!(
-                sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())).persistent(false),
-                &statement.binds
-            );
-            Ok(query.fetch_one(pool).await?)
-        }
+        QueryDb::Postgres(connections) => Ok(connections
+            .run(|mut connection| async move {
+                let query = bind_all!(
+                    sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())).persistent(false),
+                    &statement.binds
+                );
+                let count = query.fetch_one(&mut *connection).await;
+                (connection, count)
+            })
+            .await?),
     }
 }
 

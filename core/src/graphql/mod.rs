@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod connections;
 mod direct;
 mod documents;
 mod fetch;
@@ -52,7 +53,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use self::documents::Executor;
-use self::fetch::RowValues;
+use self::fetch::{QueryDb, RowValues};
 use self::sql::{Builder, Order};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
 use crate::read_model::{ColumnType, ReadModel, ReadModelDescriptor, quote_ident};
@@ -153,7 +154,7 @@ pub(crate) struct Api {
     db: Option<ProjectionDb>,
     /// The database queries run on, made on first use (inside the runtime): see
     /// `ProjectionDb::for_queries`.
-    query_db: OnceLock<ProjectionDb>,
+    query_db: OnceLock<QueryDb>,
     /// Live versions by projection, with when they were looked up.
     live: Mutex<HashMap<String, (u32, Instant)>>,
     projections: Option<Projections>,
@@ -323,7 +324,7 @@ async fn graphiql() -> Html<String> {
 }
 
 impl Api {
-    fn db(&self) -> Result<(&ProjectionDb, &Projections), ApiError> {
+    fn db(&self) -> Result<(&QueryDb, &Projections), ApiError> {
         match (&self.db, &self.projections) {
             (Some(db), Some(projections)) => {
                 Ok((self.query_db.get_or_init(|| db.for_queries()), projections))
@@ -565,7 +566,7 @@ impl Bounds {
     /// page, to know whether there is another.
     fn statement(
         &self,
-        db: &ProjectionDb,
+        db: &QueryDb,
         model: &ReadModelDescriptor,
         table: &str,
         filter: Option<&Value>,
