@@ -42,8 +42,9 @@ impl<DB: Database> Connections<DB> {
     /// shares).
     pub(crate) fn shared(pool: Pool<DB>) -> Self {
         Connections {
+            pool,
             keep: false,
-            ..Self::kept(pool)
+            idle: Mutex::default(),
         }
     }
 
@@ -77,6 +78,21 @@ impl<DB: Database> Connections<DB> {
             idle.push(connection);
         }
         result
+    }
+}
+
+impl<DB: Database> Drop for Connections<DB> {
+    fn drop(&mut self) {
+        // A connection handed back to its pool is checked in a task, which needs a
+        // runtime; without one (the API dropped after its runtime ended), close the
+        // connections here instead.
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Ok(idle) = self.idle.get_mut()
+        {
+            for connection in idle.drain(..) {
+                drop(connection.detach());
+            }
+        }
     }
 }
 
@@ -117,7 +133,10 @@ mod tests {
             .unwrap()
     }
 
-    async fn execute<DB: Database>(c: &Connections<DB>, sql: &'static str) -> Result<(), sqlx::Error>
+    async fn execute<DB: Database>(
+        c: &Connections<DB>,
+        sql: &'static str,
+    ) -> Result<(), sqlx::Error>
     where
         for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
     {
@@ -139,11 +158,34 @@ mod tests {
         execute(&c, "INSERT INTO mine VALUES (1)").await.unwrap();
         assert_eq!(idle(&c), 1);
         assert!(execute(&c, "SELECT * FROM no_such_table").await.is_err());
-        assert_eq!(idle(&c), 0, "a failed query's connection goes back to the pool");
+        assert_eq!(
+            idle(&c),
+            0,
+            "a failed query's connection goes back to the pool"
+        );
 
         let shared = Connections::shared(sqlite_pool(&dir).await);
         execute(&shared, "SELECT 1").await.unwrap();
-        assert_eq!(idle(&shared), 0, "a shared pool's connections are never kept");
+        assert_eq!(
+            idle(&shared),
+            0,
+            "a shared pool's connections are never kept"
+        );
+    }
+
+    #[test]
+    fn kept_connections_can_be_dropped_after_their_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let c = runtime.block_on(async {
+            let c = Connections::kept(sqlite_pool(&dir).await);
+            execute(&c, "SELECT 1").await.unwrap();
+            c
+        });
+        assert_eq!(idle(&c), 1);
+        drop(runtime);
+        // Handing the connection back to its pool would need the runtime: this panicked.
+        drop(c);
     }
 
     #[tokio::test]
@@ -171,7 +213,11 @@ mod tests {
             })
         };
         let first = pid().await.unwrap();
-        assert_eq!(pid().await.unwrap(), first, "the kept connection serves again");
+        assert_eq!(
+            pid().await.unwrap(),
+            first,
+            "the kept connection serves again"
+        );
         // The server ends that session while the connection is kept.
         let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
             .bind(first)
