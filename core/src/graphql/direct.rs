@@ -15,19 +15,28 @@
 //! them: the message and the field's location (no path: async-graphql's dynamic
 //! executor gives none), and the field left out of its parent. The tests run the same queries both ways and compare the responses.
 
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+    VariableDefinition,
 };
-use async_graphql::{Error, Name, Pos, Positioned, Response, ServerError, Value};
+use async_graphql::{Error, Name, Pos, Positioned, Response, ServerError, Value, Variables};
 use indexmap::IndexMap;
 
 use super::schema::{Args, field_name, list_args, lookup_args, lower_first, plural};
 use super::{Api, Edge, Page};
 
-/// A compiled query: its root fields in order.
+/// A compiled query: its variables and its root fields in order.
 pub(crate) struct Plan {
+    variables: Vec<Positioned<VariableDefinition>>,
     roots: Vec<Root>,
 }
+
+/// A root field as the query wrote it, for its arguments: literals, or variables to
+/// fill in.
+type RawArgs = Positioned<Field>;
 
 /// A field as the plan keeps it: its response key and where it was asked.
 struct At {
@@ -40,13 +49,13 @@ enum Root {
     Lookup {
         at: At,
         model: usize,
-        args: Args,
+        args: RawArgs,
         fields: Vec<Column>,
     },
     List {
         at: At,
         model: usize,
-        args: Args,
+        args: RawArgs,
         fields: Vec<Connection>,
     },
 }
@@ -82,7 +91,8 @@ enum PageInfoField {
 impl Plan {
     /// The plan of `document`'s operation, or `None` when the query is not of the shape
     /// this module answers. `document` must have passed full validation against the
-    /// API's schema with no variables.
+    /// API's schema, and so must every request [`run`](Self::run) answers (with its
+    /// variables).
     pub(crate) fn compile(
         api: &Api,
         document: &ExecutableDocument,
@@ -95,21 +105,51 @@ impl Plan {
             _ => return None,
         };
         let operation = &operation.node;
-        if operation.ty != OperationType::Query
-            || !operation.variable_definitions.is_empty()
-            || !operation.directives.is_empty()
-        {
+        if operation.ty != OperationType::Query || !operation.directives.is_empty() {
             return None;
         }
         let roots = fields(&operation.selection_set)?
             .into_iter()
             .map(|field| root(api, field))
             .collect::<Option<_>>()?;
-        Some(Plan { roots })
+        Some(Plan {
+            variables: operation.variable_definitions.clone(),
+            roots,
+        })
     }
 
-    /// Answers the query.
-    pub(crate) async fn run(&self, api: &Api) -> Response {
+    /// A root field's arguments with the request's variables filled in, as the general
+    /// executor fills them: a variable not given takes its default, or null when it
+    /// may be null.
+    fn args(&self, raw: &RawArgs, variables: &Variables) -> Result<Args, ServerError> {
+        raw.node
+            .arguments
+            .iter()
+            .map(|(name, value)| {
+                let filled = value.node.clone().into_const_with(|variable| {
+                    self.variables
+                        .iter()
+                        .find(|def| def.node.name.node == variable)
+                        .and_then(|def| {
+                            variables
+                                .get(&def.node.name.node)
+                                .or_else(|| def.node.default_value())
+                        })
+                        .cloned()
+                        .ok_or_else(|| {
+                            ServerError::new(
+                                format!("Variable {variable} is not defined."),
+                                Some(value.pos),
+                            )
+                        })
+                })?;
+                Ok((name.node.clone(), filled))
+            })
+            .collect()
+    }
+
+    /// Answers the query for a request with these variables.
+    pub(crate) async fn run(&self, api: &Api, variables: &Variables) -> Response {
         let mut errors = Vec::new();
         let mut data = IndexMap::new();
         for root in &self.roots {
@@ -120,19 +160,31 @@ impl Plan {
                     model,
                     args,
                     fields,
-                } => (&at.key, lookup(api, *model, args, fields).await),
+                } => match self.args(args, variables) {
+                    Ok(args) => (&at.key, lookup(api, *model, &args, fields).await),
+                    Err(err) => {
+                        errors.push(err);
+                        continue;
+                    }
+                },
                 Root::List {
                     at,
                     model,
                     args,
                     fields,
-                } => {
-                    let value = match page(api, *model, args).await {
-                        Ok(page) => Ok(connection(api, &page, fields, &mut errors).await),
-                        Err(err) => Err(err),
-                    };
-                    (&at.key, value)
-                }
+                } => match self.args(args, variables) {
+                    Ok(args) => {
+                        let value = match page(api, *model, &args).await {
+                            Ok(page) => Ok(connection(api, &page, fields, &mut errors).await),
+                            Err(err) => Err(err),
+                        };
+                        (&at.key, value)
+                    }
+                    Err(err) => {
+                        errors.push(err);
+                        continue;
+                    }
+                },
             };
             match value {
                 Ok(value) => {
@@ -144,6 +196,39 @@ impl Plan {
         let mut response = Response::new(object(data));
         response.errors = errors;
         response
+    }
+}
+
+/// What a request answered through [`RunPlans`] carries in its data.
+pub(crate) struct PlanRequest {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) variables: Variables,
+}
+
+/// An extension that answers a request carrying a [`PlanRequest`] from its plan once
+/// async-graphql has validated it (variables included), instead of executing it. The
+/// router adds it to a schema instance of its own: on a schema that executes queries,
+/// any extension sends every field through a boxed hook.
+pub(crate) struct RunPlans;
+
+impl ExtensionFactory for RunPlans {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RunPlans)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for RunPlans {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        match (ctx.data_opt::<PlanRequest>(), ctx.data_opt::<Arc<Api>>()) {
+            (Some(request), Some(api)) => request.plan.run(api, &request.variables).await,
+            _ => next.run(ctx, operation_name).await,
+        }
     }
 }
 
@@ -193,14 +278,8 @@ fn at_of(field: &Positioned<Field>) -> At {
     }
 }
 
-/// The arguments as literals (a query without variables has nothing else).
-fn literal_args(field: &Positioned<Field>) -> Option<Args> {
-    field
-        .node
-        .arguments
-        .iter()
-        .map(|(name, value)| Some((name.node.clone(), value.node.clone().into_const()?)))
-        .collect()
+fn raw_args(field: &Positioned<Field>) -> RawArgs {
+    field.clone()
 }
 
 fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
@@ -214,7 +293,7 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
             return Some(Root::Lookup {
                 at: at_of(field),
                 model,
-                args: literal_args(field)?,
+                args: raw_args(field),
                 fields: columns(api, model, field)?,
             });
         }
@@ -226,7 +305,7 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
             return Some(Root::List {
                 at: at_of(field),
                 model,
-                args: literal_args(field)?,
+                args: raw_args(field),
                 fields,
             });
         }
@@ -442,16 +521,22 @@ mod tests {
     async fn errors_are_reported_as_the_general_executor_reports_them() {
         let api = api();
         let schema = super::super::schema::build(api.clone(), ValidationMode::Strict).unwrap();
+        let variables =
+            || Variables::from_json(serde_json::json!({ "id": "a", "f": { "id": { "eq": "b" } } }));
         for query in [
             r#"{ row(id: "a") { id } }"#,
             r#"{ row(id: "a", atLeastPosition: -1) { id } }"#,
             "{ rows(first: 2) { nodes { id } totalCount } }",
             "{ __typename x: rows { totalCount } }",
+            "query($id: String!) { row(id: $id) { id } }",
+            "query($n: Int = 2, $f: RowFilter) { rows(first: $n, filter: $f) { totalCount } }",
         ] {
             let planned = plan(&api, query, None).expect("the query compiles");
-            let planned = planned.run(&api).await;
+            let planned = planned.run(&api, &variables()).await;
             assert!(!planned.errors.is_empty(), "{query}");
-            let general = schema.execute(query).await;
+            let general = schema
+                .execute(async_graphql::Request::new(query).variables(variables()))
+                .await;
             assert_eq!(
                 serde_json::to_string(&planned).unwrap(),
                 serde_json::to_string(&general).unwrap(),
@@ -470,6 +555,7 @@ mod tests {
                pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename } \
                totalCount __typename } }",
             r#"query Named { rows(filter: { id: { startsWith: "a" } }) { nodes { id } } }"#,
+            "query($id: String!, $n: Int = 3) { row(id: $id) { id } rows(first: $n) { totalCount } }",
         ] {
             assert!(compiles(query, None), "{query}");
         }
@@ -480,8 +566,7 @@ mod tests {
     #[test]
     fn other_shapes_are_left_to_the_general_executor() {
         for (query, operation) in [
-            // Variables, fragments, directives, introspection.
-            ("query($id: String!) { row(id: $id) { id } }", None),
+            // Fragments, directives, introspection.
             ("{ row(id: \"a\") { ...F } } fragment F on Row { id }", None),
             ("{ row(id: \"a\") { ... on Row { id } } }", None),
             ("{ row(id: \"a\") { id @include(if: true) } }", None),

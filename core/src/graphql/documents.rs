@@ -11,17 +11,18 @@
 //! compiled [`Plan`] when it has the common shape (see [`super::direct`]), and otherwise
 //! runs on a second instance of the same schema built with [`ValidationMode::Fast`],
 //! which still computes and enforces the depth and complexity limits. Every other
-//! request is validated in full and runs on the general executor.
+//! request is validated in full: one whose text has a plan on a third instance that then
+//! answers it from the plan, the rest on the general executor.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_graphql::dynamic::Schema;
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ValidationMode};
+use async_graphql::{Request, Response, ValidationMode, Variables};
 
 use super::Api;
-use super::direct::Plan;
+use super::direct::{Plan, PlanRequest};
 
 /// How many distinct queries are kept. When it is full the cache starts again empty, so
 /// a client sending endless distinct texts costs memory for at most this many.
@@ -38,26 +39,32 @@ struct Known {
     document: ExecutableDocument,
     /// Whether a request of this text without variables passed full validation.
     validated: bool,
-    /// Once validated: how to answer it without the general executor, if it has the
-    /// shape for that.
+    /// How to answer it without the general executor, if it has the shape for that.
     plan: Option<Arc<Plan>>,
 }
 
 /// What the cache knows of a request's text.
 enum Seen<'a> {
-    /// A plan, for a request without variables.
+    /// A plan, for a request without variables whose text passed full validation.
     Planned(Arc<Plan>, &'a Arc<Api>),
-    /// The document, and whether it passed full validation.
-    Parsed(ExecutableDocument, bool),
+    /// The document, whether it passed full validation without variables, and its plan.
+    Parsed(ExecutableDocument, bool, Option<Arc<Plan>>),
     New,
+}
+
+/// The API the plans run over, and the schema instance that validates a request and
+/// then answers it from its plan (see [`RunPlans`](super::direct::RunPlans)).
+struct Plans {
+    api: Arc<Api>,
+    schema: Schema,
 }
 
 /// The schema in both validation modes, and the documents seen.
 pub(crate) struct Executor {
     strict: Schema,
     fast: Schema,
-    /// The API behind the schema, for the plans (`None`: no plans).
-    api: Option<Arc<Api>>,
+    /// `None`: no plans.
+    plans: Option<Plans>,
     known: Mutex<HashMap<Key, Known>>,
 }
 
@@ -67,15 +74,16 @@ impl Executor {
         Ok(Executor {
             strict: build(ValidationMode::Strict)?,
             fast: build(ValidationMode::Fast)?,
-            api: None,
+            plans: None,
             known: Mutex::default(),
         })
     }
 
     /// Answers validated queries of the common shape through plans over `api` (see
-    /// [`super::direct`]).
-    pub(crate) fn with_plans(mut self, api: Arc<Api>) -> Self {
-        self.api = Some(api);
+    /// [`super::direct`]); `schema` is the API's schema with the
+    /// [`RunPlans`](super::direct::RunPlans) extension.
+    pub(crate) fn with_plans(mut self, api: Arc<Api>, schema: Schema) -> Self {
+        self.plans = Some(Plans { api, schema });
         self
     }
 
@@ -91,34 +99,47 @@ impl Executor {
         }
         let key = (request.query.clone(), request.operation_name.clone());
         let without_variables = request.variables.is_empty();
-        let seen = match (self.known().get(&key), &self.api) {
+        let seen = match (self.known().get(&key), &self.plans) {
             (
                 Some(Known {
-                    plan: Some(plan), ..
+                    plan: Some(plan),
+                    validated: true,
+                    ..
                 }),
-                Some(api),
-            ) if without_variables => Seen::Planned(plan.clone(), api),
-            (Some(known), _) => Seen::Parsed(known.document.clone(), known.validated),
+                Some(plans),
+            ) if without_variables => Seen::Planned(plan.clone(), &plans.api),
+            (Some(known), _) => {
+                Seen::Parsed(known.document.clone(), known.validated, known.plan.clone())
+            }
             (None, _) => Seen::New,
         };
-        // The document to keep if the request succeeds, when it is not kept yet.
-        let new_document = match seen {
-            Seen::Planned(plan, api) => return plan.run(api).await,
-            Seen::Parsed(document, true) if without_variables => {
+        // The schema to run it on, and the document to keep if it succeeds (when it is
+        // not kept yet).
+        let (schema, new_document) = match seen {
+            Seen::Planned(plan, api) => return plan.run(api, &Variables::default()).await,
+            Seen::Parsed(document, true, None) if without_variables => {
                 request.set_parsed_query(document);
                 return self.fast.execute(request).await;
             }
-            Seen::Parsed(document, _) => {
+            Seen::Parsed(document, _, plan) => {
                 request.set_parsed_query(document);
-                None
+                match (plan, &self.plans) {
+                    // Validated in full with its variables, then answered from the plan.
+                    (Some(plan), Some(plans)) => {
+                        let variables = request.variables.clone();
+                        request = request.data(PlanRequest { plan, variables });
+                        (&plans.schema, None)
+                    }
+                    _ => (&self.strict, None),
+                }
             }
             // A text that does not parse is left to the schema to report.
             Seen::New => match request.parsed_query() {
-                Ok(document) => Some(document.clone()),
+                Ok(document) => (&self.strict, Some(document.clone())),
                 Err(_) => return self.strict.execute(request).await,
             },
         };
-        let response = self.strict.execute(request).await;
+        let response = schema.execute(request).await;
         // No errors at all: in particular, it passed validation.
         if response.errors.is_empty() {
             let operation = key.1.clone();
@@ -128,22 +149,19 @@ impl Executor {
                     if known.len() >= CAPACITY {
                         known.clear();
                     }
+                    let plan = self.plans.as_ref().and_then(|plans| {
+                        Plan::compile(&plans.api, &document, operation.as_deref()).map(Arc::new)
+                    });
                     Some(known.entry(key).or_insert(Known {
                         document,
                         validated: false,
-                        plan: None,
+                        plan,
                     }))
                 }
                 None => known.get_mut(&key),
             };
-            if let Some(entry) = entry
-                && without_variables
-                && !entry.validated
-            {
-                entry.validated = true;
-                entry.plan = self.api.as_ref().and_then(|api| {
-                    Plan::compile(api, &entry.document, operation.as_deref()).map(Arc::new)
-                });
+            if let Some(entry) = entry {
+                entry.validated |= without_variables;
             }
         }
         response

@@ -300,7 +300,8 @@ impl ReadModelApi {
     /// [`schema`](Self::schema) for serving without that).
     pub fn router(&self) -> Result<Router, async_graphql::dynamic::SchemaError> {
         let api = self.api();
-        let executor = Executor::new(|mode| schema::build(api.clone(), mode))?.with_plans(api);
+        let executor = Executor::new(|mode| schema::build(api.clone(), mode))?
+            .with_plans(api.clone(), schema::build_planned(api)?);
         Ok(Router::new()
             .route("/graphql", get(graphiql).post(execute))
             .with_state(Arc::new(executor)))

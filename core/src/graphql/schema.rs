@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
-    Schema, SchemaError, TypeRef,
+    Schema, SchemaBuilder, SchemaError, TypeRef,
 };
 use async_graphql::{Error, Name, ValidationMode, Value};
 use indexmap::IndexMap;
@@ -150,18 +150,27 @@ fn shared_types(
 
 fn page_field(name: &str, ty: TypeRef, get: fn(&Page) -> Value) -> Field {
     Field::new(name, ty, move |ctx| {
-        from_parent(&ctx, |page: &Page| FieldValue::value(get(page)))
+        from_parent(&ctx, |page: &Page| scalar_value(get(page)))
     })
+}
+
+/// A scalar field's value; `null` is no value at all, which is how async-graphql takes a
+/// null (as a value, it fails the scalar's check).
+fn scalar_value<'a>(value: Value) -> Option<FieldValue<'a>> {
+    match value {
+        Value::Null => None,
+        value => Some(FieldValue::value(value)),
+    }
 }
 
 /// A field read from its parent's value, with no I/O: handed back at once, with no future
 /// to allocate (a page of 50 rows resolves a few hundred such fields).
 fn from_parent<'a, T: Any>(
     ctx: &ResolverContext<'a>,
-    read: impl FnOnce(&'a T) -> FieldValue<'a>,
+    read: impl FnOnce(&'a T) -> Option<FieldValue<'a>>,
 ) -> FieldFuture<'a> {
     match ctx.parent_value.try_downcast_ref::<T>() {
-        Ok(parent) => FieldFuture::Value(Some(read(parent))),
+        Ok(parent) => FieldFuture::Value(read(parent)),
         Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(err) }),
     }
 }
@@ -202,6 +211,18 @@ fn scalar_filter(ty: ColumnType) -> InputObject {
 
 /// The whole schema, validating queries in the given mode.
 pub(crate) fn build(api: Arc<Api>, validation: ValidationMode) -> Result<Schema, SchemaError> {
+    builder(api, validation).finish()
+}
+
+/// The schema validating queries in full and answering the requests that carry a plan
+/// from it (see [`super::direct::RunPlans`]).
+pub(crate) fn build_planned(api: Arc<Api>) -> Result<Schema, SchemaError> {
+    builder(api, ValidationMode::Strict)
+        .extension(super::direct::RunPlans)
+        .finish()
+}
+
+fn builder(api: Arc<Api>, validation: ValidationMode) -> SchemaBuilder {
     let mut query =
         Object::new("Query").description("The read models, as their projections keep them.");
     let mut builder = shared_types(Schema::build("Query", None, None));
@@ -218,7 +239,6 @@ pub(crate) fn build(api: Arc<Api>, validation: ValidationMode) -> Result<Schema,
         .validation_mode(validation)
         .limit_depth(api.limits.max_depth)
         .limit_complexity(api.limits.max_complexity)
-        .finish()
 }
 
 enum Registered {
@@ -257,7 +277,7 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn(scalar)
         };
         let mut field = Field::new(field_name(column.name), ty, move |ctx| {
-            from_parent(&ctx, |row: &RowValues| FieldValue::value(row[i].clone()))
+            from_parent(&ctx, |row: &RowValues| scalar_value(row[i].clone()))
         });
         if !column.description.is_empty() {
             field = field.description(column.description);
@@ -295,12 +315,14 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn(TypeRef::STRING),
             |ctx| {
                 from_parent(&ctx, |edge: &Edge| {
-                    FieldValue::value(Value::String(edge.cursor()))
+                    Some(FieldValue::value(Value::String(edge.cursor())))
                 })
             },
         ))
         .field(Field::new("node", TypeRef::named_nn(name), |ctx| {
-            from_parent(&ctx, |edge: &Edge| FieldValue::borrowed_any(edge.row()))
+            from_parent(&ctx, |edge: &Edge| {
+                Some(FieldValue::borrowed_any(edge.row()))
+            })
         }));
     let connection = Object::new(format!("{name}Connection"))
         .description(format!(
@@ -311,11 +333,11 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn_list_nn(format!("{name}Edge")),
             |ctx| {
                 from_parent(&ctx, |page: &Page| {
-                    FieldValue::list(
+                    Some(FieldValue::list(
                         page.edges()
                             .iter()
                             .map(|edge| FieldValue::borrowed_any(edge)),
-                    )
+                    ))
                 })
             },
         ))
@@ -324,18 +346,18 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
             TypeRef::named_nn_list_nn(name),
             |ctx| {
                 from_parent(&ctx, |page: &Page| {
-                    FieldValue::list(
+                    Some(FieldValue::list(
                         page.edges()
                             .iter()
                             .map(|edge| FieldValue::borrowed_any(edge.row())),
-                    )
+                    ))
                 })
             },
         ))
         .field(Field::new(
             "pageInfo",
             TypeRef::named_nn("PageInfo"),
-            |ctx| from_parent(&ctx, |page: &Page| FieldValue::borrowed_any(page)),
+            |ctx| from_parent(&ctx, |page: &Page| Some(FieldValue::borrowed_any(page))),
         ))
         .field(Field::new("totalCount", TypeRef::named_nn("Long"), |ctx| {
             FieldFuture::new(async move {
