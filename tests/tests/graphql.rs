@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use factum::graphql::ReadModelApi;
 use factum::projection::{
-    Envelope, HandlerError, ProjectionRunner, ProjectionStore, ProjectionTx, Projections,
-    RunnerOptions, RunningProjections,
+    Envelope, HandlerError, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
+    Projections, RunnerOptions, RunningProjections,
 };
 use factum::{Event, EventStore, ExpectedVersion, Position, ReadModel, StreamId};
 use factum_tests::backends;
@@ -672,6 +672,30 @@ async fn plans_answer_as_the_general_executor(server: &Server) {
     }
 }
 
+/// A stored value no field may return (on SQLite, a time out of range: its `at` reads as
+/// NULL in a non-null field) is reported as the general executor reports it, also by a
+/// query that was answered from its plan before.
+async fn unanswerable_rows_are_reported(server: &Server, writer: &sqlx::SqlitePool) {
+    let query = r#"{ item(id: "item-bad") { id at } }"#;
+    let body = || async {
+        let request = json!({ "query": query });
+        let response = server.client.post(&server.url).json(&request).send().await;
+        response.unwrap().text().await.unwrap()
+    };
+    // Known, validated and planned while the row does not exist yet.
+    assert_eq!(body().await, r#"{"data":{"item":null}}"#);
+    assert_eq!(body().await, r#"{"data":{"item":null}}"#);
+    sqlx::query(
+        "UPDATE items_v1 SET id = 'item-bad', at = 9223372036854775807 WHERE id = 'item-299'",
+    )
+    .execute(writer)
+    .await
+    .unwrap();
+    let general = serde_json::to_string(&server.schema.execute(query).await).unwrap();
+    assert!(general.contains("non-null"), "{general}");
+    assert_eq!(body().await, general, "the plan hands the request over");
+}
+
 async fn suite<S: ProjectionStore>(store: &S) {
     let server = serve(store).await;
     plans_answer_as_the_general_executor(&server).await;
@@ -680,6 +704,9 @@ async fn suite<S: ProjectionStore>(store: &S) {
     ordering_and_pagination(&server).await;
     injection_finds_nothing_and_breaks_nothing(&server).await;
     read_your_writes(&server, store).await;
+    if let ProjectionDb::Sqlite { writer, .. } = store.projection_db() {
+        unanswerable_rows_are_reported(&server, &writer).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
@@ -25,8 +26,12 @@ pub(crate) struct Connections<DB: Database> {
     pool: Pool<DB>,
     /// Whether connections are kept at all.
     keep: bool,
-    idle: Mutex<Vec<PoolConnection<DB>>>,
+    /// Kept connections and since when, the last kept on top.
+    idle: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
 }
+
+/// How long a connection is kept unused before it goes back to its pool.
+const MAX_IDLE: Duration = Duration::from_secs(60);
 
 impl<DB: Database> Connections<DB> {
     /// Connections from `pool`, kept between queries.
@@ -48,8 +53,17 @@ impl<DB: Database> Connections<DB> {
         }
     }
 
+    /// The connection kept last, if it has not been idle too long. Older ones go back to
+    /// the pool, whose idle timeout then applies to them as to any other.
     fn kept_one(&self) -> Option<PoolConnection<DB>> {
-        self.idle.lock().ok()?.pop()
+        let mut idle = self.idle.lock().ok()?;
+        let (connection, since) = idle.pop()?;
+        if since.elapsed() > MAX_IDLE {
+            // All the others were kept earlier still.
+            idle.clear();
+            return None;
+        }
+        Some(connection)
     }
 
     /// Runs `query` on a connection: a kept one if there is one, else one from the pool.
@@ -64,7 +78,9 @@ impl<DB: Database> Connections<DB> {
     {
         let (connection, result) = match self.kept_one() {
             Some(kept) => match query(kept).await {
-                (_, Err(err)) if is_connection_failure(&err) => {
+                (dead, Err(err)) if is_connection_failure(&err) => {
+                    // Closed here, so that its place in the pool is free for the retry.
+                    drop(dead.detach());
                     query(self.pool.acquire().await?).await
                 }
                 done => done,
@@ -75,7 +91,7 @@ impl<DB: Database> Connections<DB> {
             && self.keep
             && let Ok(mut idle) = self.idle.lock()
         {
-            idle.push(connection);
+            idle.push((connection, Instant::now()));
         }
         result
     }
@@ -89,7 +105,7 @@ impl<DB: Database> Drop for Connections<DB> {
         if tokio::runtime::Handle::try_current().is_err()
             && let Ok(idle) = self.idle.get_mut()
         {
-            for connection in idle.drain(..) {
+            for (connection, _) in idle.drain(..) {
                 drop(connection.detach());
             }
         }
@@ -116,7 +132,7 @@ fn is_connection_failure(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::{AssertSqlSafe, Executor};
+    use sqlx::{AssertSqlSafe, Connection, Executor};
 
     fn idle<DB: Database>(c: &Connections<DB>) -> usize {
         c.idle.lock().unwrap().len()
@@ -198,8 +214,10 @@ mod tests {
                 return;
             }
         };
+        // One connection at most: the retry needs the dead one's place.
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(&url)
             .await
             .unwrap();
@@ -219,9 +237,10 @@ mod tests {
             "the kept connection serves again"
         );
         // The server ends that session while the connection is kept.
+        let mut other = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
         let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
             .bind(first)
-            .fetch_one(&pool)
+            .fetch_one(&mut other)
             .await
             .unwrap();
         assert!(killed);

@@ -9,11 +9,20 @@
 //! (`Api::lookup`, `Api::page`, `Api::count`, with arguments read by the same
 //! functions) and builds the same response directly.
 //!
-//! Anything else goes to async-graphql: variables, fragments, directives, introspection,
-//! a response key selected twice (which the general executor merges), and any query of
-//! an operation that is not a query. Errors are reported as the general executor reports
-//! them: the message and the field's location (no path: async-graphql's dynamic
-//! executor gives none), and the field left out of its parent. The tests run the same queries both ways and compare the responses.
+//! A request without variables whose text has passed full validation is answered from
+//! the plan at once. A request with variables is validated in full by async-graphql
+//! (its variables against their types, every time) and then answered from the plan by
+//! the [`RunPlans`] extension, which fills the variables in as the general executor
+//! does.
+//!
+//! Anything else goes to async-graphql: fragments, directives, introspection, a
+//! response key selected twice (which the general executor merges), and any operation
+//! that is not a query. Errors are reported as the general executor reports them: the
+//! message and the field's location (no path: async-graphql's dynamic executor gives
+//! none), and the field left out of its parent. The tests run the same requests both
+//! ways and compare the responses. One difference is deliberate: root fields come in
+//! the order the query asks for them, where the general executor, which runs them
+//! concurrently, lists them as they finish.
 
 use std::sync::Arc;
 
@@ -25,7 +34,9 @@ use async_graphql::parser::types::{
 use async_graphql::{Error, Name, Pos, Positioned, Response, ServerError, Value, Variables};
 use indexmap::IndexMap;
 
-use super::schema::{Args, field_name, list_args, lookup_args, lower_first, plural};
+use super::schema::{
+    Args, field_name, list_args, lookup_args, lower_first, plural, scalar_accepts,
+};
 use super::{Api, Edge, Page};
 
 /// A compiled query: its variables and its root fields in order.
@@ -33,10 +44,6 @@ pub(crate) struct Plan {
     variables: Vec<Positioned<VariableDefinition>>,
     roots: Vec<Root>,
 }
-
-/// A root field as the query wrote it, for its arguments: literals, or variables to
-/// fill in.
-type RawArgs = Positioned<Field>;
 
 /// A field as the plan keeps it: its response key and where it was asked.
 struct At {
@@ -49,13 +56,17 @@ enum Root {
     Lookup {
         at: At,
         model: usize,
-        args: RawArgs,
+        /// The field as the query wrote it, for its arguments: literals, or variables
+        /// to fill in.
+        field: Positioned<Field>,
         fields: Vec<Column>,
     },
     List {
         at: At,
         model: usize,
-        args: RawArgs,
+        /// The field as the query wrote it, for its arguments: literals, or variables
+        /// to fill in.
+        field: Positioned<Field>,
         fields: Vec<Connection>,
     },
 }
@@ -121,8 +132,9 @@ impl Plan {
     /// A root field's arguments with the request's variables filled in, as the general
     /// executor fills them: a variable not given takes its default, or null when it
     /// may be null.
-    fn args(&self, raw: &RawArgs, variables: &Variables) -> Result<Args, ServerError> {
-        raw.node
+    fn args(&self, field: &Positioned<Field>, variables: &Variables) -> Result<Args, ServerError> {
+        field
+            .node
             .arguments
             .iter()
             .map(|(name, value)| {
@@ -148,8 +160,13 @@ impl Plan {
             .collect()
     }
 
-    /// Answers the query for a request with these variables.
-    pub(crate) async fn run(&self, api: &Api, variables: &Variables) -> Response {
+    /// Answers the query for a request with these variables, or `None` when a stored
+    /// value is one the general executor would refuse (see [`Unanswerable`]).
+    pub(crate) async fn run(&self, api: &Api, variables: &Variables) -> Option<Response> {
+        self.answer(api, variables).await.ok()
+    }
+
+    async fn answer(&self, api: &Api, variables: &Variables) -> Result<Response, Unanswerable> {
         let mut errors = Vec::new();
         let mut data = IndexMap::new();
         for root in &self.roots {
@@ -158,10 +175,10 @@ impl Plan {
                 Root::Lookup {
                     at,
                     model,
-                    args,
+                    field,
                     fields,
-                } => match self.args(args, variables) {
-                    Ok(args) => (&at.key, lookup(api, *model, &args, fields).await),
+                } => match self.args(field, variables) {
+                    Ok(args) => (&at.key, lookup(api, *model, &args, fields).await?),
                     Err(err) => {
                         errors.push(err);
                         continue;
@@ -170,12 +187,12 @@ impl Plan {
                 Root::List {
                     at,
                     model,
-                    args,
+                    field,
                     fields,
-                } => match self.args(args, variables) {
+                } => match self.args(field, variables) {
                     Ok(args) => {
                         let value = match page(api, *model, &args).await {
-                            Ok(page) => Ok(connection(api, &page, fields, &mut errors).await),
+                            Ok(page) => Ok(connection(api, &page, fields, &mut errors).await?),
                             Err(err) => Err(err),
                         };
                         (&at.key, value)
@@ -195,7 +212,7 @@ impl Plan {
         }
         let mut response = Response::new(object(data));
         response.errors = errors;
-        response
+        Ok(response)
     }
 }
 
@@ -226,7 +243,10 @@ impl Extension for RunPlans {
         next: NextExecute<'_>,
     ) -> Response {
         match (ctx.data_opt::<PlanRequest>(), ctx.data_opt::<Arc<Api>>()) {
-            (Some(request), Some(api)) => request.plan.run(api, &request.variables).await,
+            (Some(request), Some(api)) => match request.plan.run(api, &request.variables).await {
+                Some(response) => response,
+                None => next.run(ctx, operation_name).await,
+            },
             _ => next.run(ctx, operation_name).await,
         }
     }
@@ -278,10 +298,6 @@ fn at_of(field: &Positioned<Field>) -> At {
     }
 }
 
-fn raw_args(field: &Positioned<Field>) -> RawArgs {
-    field.clone()
-}
-
 fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
     let name = field.node.name.node.as_str();
     if name == "__typename" {
@@ -293,7 +309,7 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
             return Some(Root::Lookup {
                 at: at_of(field),
                 model,
-                args: raw_args(field),
+                field: field.clone(),
                 fields: columns(api, model, field)?,
             });
         }
@@ -305,7 +321,7 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
             return Some(Root::List {
                 at: at_of(field),
                 model,
-                args: raw_args(field),
+                field: field.clone(),
                 fields,
             });
         }
@@ -370,27 +386,60 @@ fn connection_field(api: &Api, model: usize, field: &Positioned<Field>) -> Optio
     })
 }
 
-async fn lookup(api: &Api, model: usize, args: &Args, fields: &[Column]) -> Result<Value, Error> {
-    let (key, position) = lookup_args(api, model, args)?;
-    let row = api.lookup(model, key, position).await?;
-    Ok(row.map_or(Value::Null, |row| row_object(api, model, &row, fields)))
+/// A lookup's answer; the error inside is the field's, the outer one abandons the plan.
+async fn lookup(
+    api: &Api,
+    model: usize,
+    args: &Args,
+    fields: &[Column],
+) -> Result<Result<Value, Error>, Unanswerable> {
+    let found = match lookup_args(api, model, args) {
+        Ok((key, position)) => api.lookup(model, key, position).await,
+        Err(err) => return Ok(Err(err)),
+    };
+    Ok(match found {
+        Ok(Some(row)) => Ok(row_object(api, model, &row, fields)?),
+        Ok(None) => Ok(Value::Null),
+        Err(err) => Err(err.into()),
+    })
 }
 
 async fn page(api: &Api, model: usize, args: &Args) -> Result<Page, Error> {
     Ok(api.page(model, list_args(args)?).await?)
 }
 
-fn row_object(api: &Api, model: usize, row: &[Value], fields: &[Column]) -> Value {
-    let name = api.exposed[model].model.name;
-    object(
-        fields
-            .iter()
-            .map(|field| match field {
-                Column::Typename(key) => (key.clone(), Value::from(name)),
-                Column::Value(key, i) => (key.clone(), row[*i].clone()),
-            })
-            .collect(),
-    )
+/// A stored value the general executor would refuse to return: NULL in a non-null
+/// column, or a value its scalar does not accept. Such a request is handed to the
+/// general executor, which reports it.
+pub(crate) struct Unanswerable;
+
+fn row_object(
+    api: &Api,
+    model: usize,
+    row: &[Value],
+    fields: &[Column],
+) -> Result<Value, Unanswerable> {
+    let model = api.exposed[model].model;
+    let mut out = IndexMap::with_capacity(fields.len());
+    for field in fields {
+        let (key, value) = match field {
+            Column::Typename(key) => (key, Value::from(model.name)),
+            Column::Value(key, i) => {
+                let column = &model.columns[*i];
+                let value = &row[*i];
+                let valid = match value {
+                    Value::Null => column.nullable,
+                    value => scalar_accepts(column.ty, value),
+                };
+                if !valid {
+                    return Err(Unanswerable);
+                }
+                (key, value.clone())
+            }
+        };
+        out.insert(key.clone(), value);
+    }
+    Ok(object(out))
 }
 
 async fn connection(
@@ -398,7 +447,7 @@ async fn connection(
     page: &Page,
     fields: &[Connection],
     errors: &mut Vec<ServerError>,
-) -> Value {
+) -> Result<Value, Unanswerable> {
     let model = page.model;
     let type_name = api.exposed[model].model.name;
     let mut out = IndexMap::with_capacity(fields.len());
@@ -411,7 +460,7 @@ async fn connection(
                     page.edges()
                         .iter()
                         .map(|edge| row_object(api, model, edge.row(), columns))
-                        .collect(),
+                        .collect::<Result<_, _>>()?,
                 ),
             ),
             Connection::Edges(key, edge_fields) => (
@@ -420,7 +469,7 @@ async fn connection(
                     page.edges()
                         .iter()
                         .map(|edge| edge_object(api, model, edge, edge_fields))
-                        .collect(),
+                        .collect::<Result<_, _>>()?,
                 ),
             ),
             Connection::PageInfo(key, info) => (key, page_info(page, info)),
@@ -434,23 +483,26 @@ async fn connection(
         };
         out.insert(key.clone(), value);
     }
-    object(out)
+    Ok(object(out))
 }
 
-fn edge_object(api: &Api, model: usize, edge: &Edge, fields: &[EdgeField]) -> Value {
+fn edge_object(
+    api: &Api,
+    model: usize,
+    edge: &Edge,
+    fields: &[EdgeField],
+) -> Result<Value, Unanswerable> {
     let type_name = api.exposed[model].model.name;
-    object(
-        fields
-            .iter()
-            .map(|field| match field {
-                EdgeField::Typename(key) => (key.clone(), Value::from(format!("{type_name}Edge"))),
-                EdgeField::Cursor(key) => (key.clone(), Value::String(edge.cursor())),
-                EdgeField::Node(key, columns) => {
-                    (key.clone(), row_object(api, model, edge.row(), columns))
-                }
-            })
-            .collect(),
-    )
+    let mut out = IndexMap::with_capacity(fields.len());
+    for field in fields {
+        let (key, value) = match field {
+            EdgeField::Typename(key) => (key, Value::from(format!("{type_name}Edge"))),
+            EdgeField::Cursor(key) => (key, Value::String(edge.cursor())),
+            EdgeField::Node(key, columns) => (key, row_object(api, model, edge.row(), columns)?),
+        };
+        out.insert(key.clone(), value);
+    }
+    Ok(object(out))
 }
 
 fn page_info(page: &Page, fields: &[PageInfoField]) -> Value {
@@ -532,7 +584,7 @@ mod tests {
             "query($n: Int = 2, $f: RowFilter) { rows(first: $n, filter: $f) { totalCount } }",
         ] {
             let planned = plan(&api, query, None).expect("the query compiles");
-            let planned = planned.run(&api, &variables()).await;
+            let planned = planned.run(&api, &variables()).await.unwrap();
             assert!(!planned.errors.is_empty(), "{query}");
             let general = schema
                 .execute(async_graphql::Request::new(query).variables(variables()))

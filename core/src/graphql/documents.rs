@@ -116,7 +116,20 @@ impl Executor {
         // The schema to run it on, and the document to keep if it succeeds (when it is
         // not kept yet).
         let (schema, new_document) = match seen {
-            Seen::Planned(plan, api) => return plan.run(api, &Variables::default()).await,
+            Seen::Planned(plan, api) => match plan.run(api, &Variables::default()).await {
+                Some(response) => return response,
+                // A stored value the plan cannot answer: the general executor reports it.
+                None => {
+                    let document = self.known().get(&key).map(|k| k.document.clone());
+                    match document {
+                        Some(document) => {
+                            request.set_parsed_query(document);
+                            return self.fast.execute(request).await;
+                        }
+                        None => (&self.strict, None),
+                    }
+                }
+            },
             Seen::Parsed(document, true, None) if without_variables => {
                 request.set_parsed_query(document);
                 return self.fast.execute(request).await;

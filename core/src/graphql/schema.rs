@@ -69,6 +69,22 @@ pub(crate) fn scalar_of(ty: ColumnType) -> &'static str {
     }
 }
 
+/// Whether the scalar of a column type accepts `value` (`null` aside): async-graphql
+/// checks every value a field returns against its scalar, and the plans do the same.
+pub(crate) fn scalar_accepts(ty: ColumnType, value: &Value) -> bool {
+    match ty {
+        ColumnType::Text => matches!(value, Value::String(_)),
+        ColumnType::Integer => matches!(value, Value::Number(n) if n.is_i64()),
+        ColumnType::Real => matches!(value, Value::Number(_)),
+        ColumnType::Boolean => matches!(value, Value::Boolean(_)),
+        ColumnType::Timestamp => {
+            matches!(value, Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok())
+        }
+        ColumnType::Uuid => matches!(value, Value::String(s) if uuid::Uuid::parse_str(s).is_ok()),
+        ColumnType::Json => true,
+    }
+}
+
 /// The filter input of a column type (`None`: not filterable).
 fn filter_of(ty: ColumnType) -> Option<&'static str> {
     Some(match ty {
@@ -87,15 +103,13 @@ fn shared_types(
 ) -> async_graphql::dynamic::SchemaBuilder {
     let long = Scalar::new("Long")
         .description("A 64-bit signed integer, as a JSON number.")
-        .validator(|v| matches!(v, Value::Number(n) if n.is_i64()));
+        .validator(|v| scalar_accepts(ColumnType::Integer, v));
     let datetime = Scalar::new("DateTime")
         .description("A point in time, RFC 3339 (`2026-01-01T00:00:00.000000Z`).")
-        .validator(
-            |v| matches!(v, Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok()),
-        );
+        .validator(|v| scalar_accepts(ColumnType::Timestamp, v));
     let uuid = Scalar::new("UUID")
         .description("A UUID in its hyphenated form.")
-        .validator(|v| matches!(v, Value::String(s) if uuid::Uuid::parse_str(s).is_ok()));
+        .validator(|v| scalar_accepts(ColumnType::Uuid, v));
     let json = Scalar::new("JSON").description("Any JSON value.");
     let direction = Enum::new("SortDirection")
         .description("Ascending or descending.")
@@ -211,18 +225,50 @@ fn scalar_filter(ty: ColumnType) -> InputObject {
 
 /// The whole schema, validating queries in the given mode.
 pub(crate) fn build(api: Arc<Api>, validation: ValidationMode) -> Result<Schema, SchemaError> {
-    builder(api, validation).finish()
+    builder(api, validation)?.finish()
 }
 
 /// The schema validating queries in full and answering the requests that carry a plan
 /// from it (see [`super::direct::RunPlans`]).
 pub(crate) fn build_planned(api: Arc<Api>) -> Result<Schema, SchemaError> {
-    builder(api, ValidationMode::Strict)
+    builder(api, ValidationMode::Strict)?
         .extension(super::direct::RunPlans)
         .finish()
 }
 
-fn builder(api: Arc<Api>, validation: ValidationMode) -> SchemaBuilder {
+/// Refuses names that would meet: a field added under a name already taken would
+/// silently replace the first (two read models `Bus` and `Buses` both list as `buses`;
+/// columns `a_b` and `aB` are both the field `aB`).
+fn check_names(api: &Api) -> Result<(), SchemaError> {
+    let mut roots = std::collections::HashSet::new();
+    for exposed in &api.exposed {
+        let model = exposed.model;
+        let lookup = lower_first(model.name);
+        for root in [plural(&lookup), lookup] {
+            if !roots.insert(root.clone()) {
+                return Err(SchemaError(format!(
+                    "two exposed read models would both be the query field `{root}`: \
+                     expose each once, and rename a type whose name meets another's plural"
+                )));
+            }
+        }
+        let mut fields = std::collections::HashSet::new();
+        for column in model.columns {
+            let field = field_name(column.name);
+            if !fields.insert(field.clone()) {
+                return Err(SchemaError(format!(
+                    "read model `{}`: two columns would both be the GraphQL field `{field}`; \
+                     rename one",
+                    model.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn builder(api: Arc<Api>, validation: ValidationMode) -> Result<SchemaBuilder, SchemaError> {
+    check_names(&api)?;
     let mut query =
         Object::new("Query").description("The read models, as their projections keep them.");
     let mut builder = shared_types(Schema::build("Query", None, None));
@@ -233,12 +279,12 @@ fn builder(api: Arc<Api>, validation: ValidationMode) -> SchemaBuilder {
         }
         query = query.field(lookup).field(list);
     }
-    builder
+    Ok(builder
         .register(query)
         .data(api.clone())
         .validation_mode(validation)
         .limit_depth(api.limits.max_depth)
-        .limit_complexity(api.limits.max_complexity)
+        .limit_complexity(api.limits.max_complexity))
 }
 
 enum Registered {
@@ -491,6 +537,55 @@ fn optional_int(args: &Args, name: &str) -> Result<Option<i64>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_would_meet_are_refused() {
+        use crate::read_model::Column;
+        static BUS: [Column; 1] = [Column {
+            name: "id",
+            ty: ColumnType::Text,
+            nullable: false,
+            description: "",
+        }];
+        static CLASH: [Column; 2] = [
+            Column {
+                name: "a_b",
+                ty: ColumnType::Text,
+                nullable: false,
+                description: "",
+            },
+            Column {
+                name: "aB",
+                ty: ColumnType::Text,
+                nullable: false,
+                description: "",
+            },
+        ];
+        let model = |name, columns: &'static [Column]| {
+            &*Box::leak(Box::new(ReadModelDescriptor {
+                name,
+                table: "t",
+                key: "id",
+                columns,
+                description: "",
+            }))
+        };
+        let api = |models: &[&'static ReadModelDescriptor]| {
+            models
+                .iter()
+                .fold(super::super::ReadModelApi::schema_only(&[]), |api, m| {
+                    api.expose_descriptor(m, "p")
+                })
+                .schema()
+                .map(|_| ())
+                .map_err(|e| e.0)
+        };
+        assert!(api(&[model("Bus", &BUS), model("Car", &BUS)]).is_ok());
+        let err = api(&[model("Bus", &BUS), model("Buses", &BUS)]).unwrap_err();
+        assert!(err.contains("`buses`"), "{err}");
+        let err = api(&[model("Clash", &CLASH)]).unwrap_err();
+        assert!(err.contains("`aB`"), "{err}");
+    }
 
     #[test]
     fn names() {
