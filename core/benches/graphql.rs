@@ -156,6 +156,32 @@ enum Held {
     Postgres(tokio::sync::Mutex<sqlx::pool::PoolConnection<sqlx::Postgres>>),
 }
 
+/// Runs the baseline's statement once on its connection.
+async fn run_raw(held: Arc<Held>, sql: Arc<str>) {
+    let sql = sql.to_string();
+    let rows = match &*held {
+        Held::Sqlite(connection) => sqlx::query(AssertSqlSafe(sql))
+            .bind(true)
+            .bind(5.0)
+            .bind("item")
+            .fetch_all(&mut **connection.lock().await)
+            .await
+            .unwrap()
+            .len(),
+        // Unprepared, as the API runs it (see `graphql::fetch`).
+        Held::Postgres(connection) => sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(true)
+            .bind(5.0)
+            .bind("item")
+            .fetch_all(&mut **connection.lock().await)
+            .await
+            .unwrap()
+            .len(),
+    };
+    assert_eq!(rows, 51);
+}
+
 /// Latencies recorded one by one, for percentiles.
 #[derive(Clone, Default)]
 struct Latencies(Arc<Mutex<Vec<Duration>>>);
@@ -275,30 +301,9 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
             _ => unreachable!(),
         }
     });
-    let sql = raw_sql(matches!(held, Held::Postgres(_)));
-    let raw = || async {
-        let rows = match &held {
-            Held::Sqlite(connection) => sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(true)
-                .bind(5.0)
-                .bind("item")
-                .fetch_all(&mut **connection.lock().await)
-                .await
-                .unwrap()
-                .len(),
-            // Unprepared, as the API runs it (see `graphql::fetch`).
-            Held::Postgres(connection) => sqlx::query(AssertSqlSafe(sql.clone()))
-                .persistent(false)
-                .bind(true)
-                .bind(5.0)
-                .bind("item")
-                .fetch_all(&mut **connection.lock().await)
-                .await
-                .unwrap()
-                .len(),
-        };
-        assert_eq!(rows, 51);
-    };
+    let held = Arc::new(held);
+    let sql: Arc<str> = raw_sql(matches!(*held, Held::Postgres(_))).into();
+    let raw = || run_raw(held.clone(), sql.clone());
     // Every side warm (connections open, statements cached) before anything is timed,
     // so that criterion's warm-up samples, which the percentiles include, are too.
     rt.block_on(async {
