@@ -53,6 +53,12 @@ impl<DB: Database> Connections<DB> {
         }
     }
 
+    /// Whether connections are kept between queries.
+    #[cfg(test)]
+    pub(crate) fn keeps(&self) -> bool {
+        self.keep
+    }
+
     /// The connection kept last, if it has not been idle too long. Older ones go back to
     /// the pool, whose idle timeout then applies to them as to any other.
     fn kept_one(&self) -> Option<PoolConnection<DB>> {

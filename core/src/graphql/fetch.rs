@@ -2,7 +2,6 @@
 //! values by column type.
 
 use async_graphql::Value;
-use chrono::DateTime;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::ApiError;
@@ -206,7 +205,7 @@ fn sqlite_row(
         Ok(match ty {
             ColumnType::Timestamp => Some(
                 row.try_get::<Option<i64>, _>(i)?
-                    .and_then(DateTime::from_timestamp_micros)
+                    .and_then(chrono::DateTime::from_timestamp_micros)
                     .map_or(Value::Null, time_value),
             ),
             _ => None,
@@ -241,4 +240,30 @@ fn json_value(text: Option<String>) -> Result<Value, ApiError> {
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ApiError::Corrupt(e.to_string()))?;
     Value::from_json(json).map_err(|e| ApiError::Corrupt(e.to_string()))
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::projection::ProjectionStore;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn queries_keep_connections_of_their_own_except_in_memory() {
+        // In memory, the store's one connection is its writer: keeping it would stop
+        // every write.
+        let memory = SqliteStore::open_in_memory().await.unwrap();
+        let QueryDb::Sqlite(connections) = memory.projection_db().for_queries() else {
+            panic!("a SQLite store queries SQLite");
+        };
+        assert!(!connections.keeps());
+        let dir = tempfile::tempdir().unwrap();
+        let file = SqliteStore::open(dir.path().join("db.sqlite"))
+            .await
+            .unwrap();
+        let QueryDb::Sqlite(connections) = file.projection_db().for_queries() else {
+            panic!("a SQLite store queries SQLite");
+        };
+        assert!(connections.keeps());
+    }
 }
