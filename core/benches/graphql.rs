@@ -150,6 +150,24 @@ async fn fill<S: ProjectionStore>(store: &S) {
     }
 }
 
+/// Runs `$work` `$iters` times on `$rt`, timing each run and recording it in `$times`;
+/// evaluates to the total.
+macro_rules! timed {
+    ($rt:expr, $iters:expr, $times:expr, $work:expr) => {
+        $rt.block_on(async {
+            let mut total = Duration::ZERO;
+            for _ in 0..$iters {
+                let started = Instant::now();
+                $work;
+                let took = started.elapsed();
+                $times.0.lock().unwrap().push(took);
+                total += took;
+            }
+            total
+        })
+    };
+}
+
 /// The baseline's connection.
 enum Held {
     Sqlite(tokio::sync::Mutex<sqlx::pool::PoolConnection<sqlx::Sqlite>>),
@@ -325,34 +343,22 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
         .measurement_time(Duration::from_secs(8));
     g.bench_function("http_api", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let started = Instant::now();
-                    let bytes = client.post(&body).await;
-                    let took = started.elapsed();
-                    assert!(bytes.len() > 1000);
-                    api_times.0.lock().unwrap().push(took);
-                    total += took;
-                }
-                total
-            })
+            timed!(
+                rt,
+                iters,
+                api_times,
+                assert!(client.post(&body).await.len() > 1000)
+            )
         })
     });
     g.bench_function("http_api_variables", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let started = Instant::now();
-                    let bytes = client.post(&with_variables).await;
-                    let took = started.elapsed();
-                    assert!(bytes.len() > 1000);
-                    variables_times.0.lock().unwrap().push(took);
-                    total += took;
-                }
-                total
-            })
+            timed!(
+                rt,
+                iters,
+                variables_times,
+                assert!(client.post(&with_variables).await.len() > 1000)
+            )
         })
     });
     // The same query executed by the schema directly: no HTTP, no JSON.
@@ -382,19 +388,7 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
         })
     });
     g.bench_function("raw_sql", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let started = Instant::now();
-                    raw().await;
-                    let took = started.elapsed();
-                    sql_times.0.lock().unwrap().push(took);
-                    total += took;
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| timed!(rt, iters, sql_times, raw().await))
     });
     g.finish();
     let (sql50, sql99) = sql_times.report(&format!("{backend} raw_sql"));

@@ -331,16 +331,24 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
 
 fn columns(api: &Api, model: usize, parent: &Positioned<Field>) -> Option<Vec<Column>> {
     let columns = &api.exposed[model].model.columns;
+    sub_fields(parent, |name, key, _| {
+        if name == "__typename" {
+            return Some(Column::Typename(key));
+        }
+        let index = columns.iter().position(|c| field_name(c.name) == name)?;
+        Some(Column::Value(key, index))
+    })
+}
+
+/// The fields selected under `parent`, each read by `read` from its name, response key
+/// and itself (`None` from `read`: not a shape for a plan).
+fn sub_fields<T>(
+    parent: &Positioned<Field>,
+    read: impl Fn(&str, Name, &Positioned<Field>) -> Option<T>,
+) -> Option<Vec<T>> {
     fields(&parent.node.selection_set)?
         .into_iter()
-        .map(|field| {
-            let name = field.node.name.node.as_str();
-            if name == "__typename" {
-                return Some(Column::Typename(key_of(field)));
-            }
-            let index = columns.iter().position(|c| field_name(c.name) == name)?;
-            Some(Column::Value(key_of(field), index))
-        })
+        .map(|f| read(f.node.name.node.as_str(), key_of(f), f))
         .collect()
 }
 
@@ -352,35 +360,27 @@ fn connection_field(api: &Api, model: usize, field: &Positioned<Field>) -> Optio
         "totalCount" => Connection::TotalCount(at_of(field)),
         "edges" => Connection::Edges(
             key,
-            fields(&field.node.selection_set)?
-                .into_iter()
-                .map(|f| {
-                    let key = key_of(f);
-                    Some(match f.node.name.node.as_str() {
-                        "__typename" => EdgeField::Typename(key),
-                        "cursor" => EdgeField::Cursor(key),
-                        "node" => EdgeField::Node(key, columns(api, model, f)?),
-                        _ => return None,
-                    })
+            sub_fields(field, |name, key, f| {
+                Some(match name {
+                    "__typename" => EdgeField::Typename(key),
+                    "cursor" => EdgeField::Cursor(key),
+                    "node" => EdgeField::Node(key, columns(api, model, f)?),
+                    _ => return None,
                 })
-                .collect::<Option<_>>()?,
+            })?,
         ),
         "pageInfo" => Connection::PageInfo(
             key,
-            fields(&field.node.selection_set)?
-                .into_iter()
-                .map(|f| {
-                    let key = key_of(f);
-                    Some(match f.node.name.node.as_str() {
-                        "__typename" => PageInfoField::Typename(key),
-                        "hasNextPage" => PageInfoField::HasNext(key),
-                        "hasPreviousPage" => PageInfoField::HasPrevious(key),
-                        "startCursor" => PageInfoField::Start(key),
-                        "endCursor" => PageInfoField::End(key),
-                        _ => return None,
-                    })
+            sub_fields(field, |name, key, _| {
+                Some(match name {
+                    "__typename" => PageInfoField::Typename(key),
+                    "hasNextPage" => PageInfoField::HasNext(key),
+                    "hasPreviousPage" => PageInfoField::HasPrevious(key),
+                    "startCursor" => PageInfoField::Start(key),
+                    "endCursor" => PageInfoField::End(key),
+                    _ => return None,
                 })
-                .collect::<Option<_>>()?,
+            })?,
         ),
         _ => return None,
     })
