@@ -53,22 +53,19 @@ struct At {
 
 enum Root {
     Typename(Name),
-    Lookup {
-        at: At,
-        model: usize,
-        /// The field as the query wrote it, for its arguments: literals, or variables
-        /// to fill in.
+    /// A lookup or a list: the field as the query wrote it (its response key, where it
+    /// stands, and its arguments: literals, or variables to fill in) and the read model.
+    Field {
         field: Positioned<Field>,
-        fields: Vec<Column>,
-    },
-    List {
-        at: At,
         model: usize,
-        /// The field as the query wrote it, for its arguments: literals, or variables
-        /// to fill in.
-        field: Positioned<Field>,
-        fields: Vec<Connection>,
+        selection: Selected,
     },
+}
+
+/// What a lookup or a list selects.
+enum Selected {
+    Lookup(Vec<Column>),
+    List(Vec<Connection>),
 }
 
 /// A field of a read model's object.
@@ -170,44 +167,36 @@ impl Plan {
         let mut errors = Vec::new();
         let mut data = IndexMap::new();
         for root in &self.roots {
-            let (key, value) = match root {
-                Root::Typename(key) => (key, Ok(Value::from("Query"))),
-                Root::Lookup {
-                    at,
-                    model,
+            let (field, model, selection) = match root {
+                Root::Typename(key) => {
+                    data.insert(key.clone(), Value::from("Query"));
+                    continue;
+                }
+                Root::Field {
                     field,
-                    fields,
-                } => match self.args(field, variables) {
-                    Ok(args) => (&at.key, lookup(api, *model, &args, fields).await?),
-                    Err(err) => {
-                        errors.push(err);
-                        continue;
-                    }
-                },
-                Root::List {
-                    at,
                     model,
-                    field,
-                    fields,
-                } => match self.args(field, variables) {
-                    Ok(args) => {
-                        let value = match page(api, *model, &args).await {
-                            Ok(page) => Ok(connection(api, &page, fields, &mut errors).await?),
-                            Err(err) => Err(err),
-                        };
-                        (&at.key, value)
-                    }
-                    Err(err) => {
-                        errors.push(err);
-                        continue;
-                    }
+                    selection,
+                } => (field, *model, selection),
+            };
+            let args = match self.args(field, variables) {
+                Ok(args) => args,
+                Err(err) => {
+                    errors.push(err);
+                    continue;
+                }
+            };
+            let value = match selection {
+                Selected::Lookup(fields) => lookup(api, model, &args, fields).await?,
+                Selected::List(fields) => match page(api, model, &args).await {
+                    Ok(page) => Ok(connection(api, &page, fields, &mut errors).await?),
+                    Err(err) => Err(err),
                 },
             };
             match value {
                 Ok(value) => {
-                    data.insert(key.clone(), value);
+                    data.insert(key_of(field), value);
                 }
-                Err(err) => errors.push(err.into_server_error(root_at(root))),
+                Err(err) => errors.push(err.into_server_error(field.pos)),
             }
         }
         let mut response = Response::new(object(data));
@@ -249,13 +238,6 @@ impl Extension for RunPlans {
             },
             _ => next.run(ctx, operation_name).await,
         }
-    }
-}
-
-fn root_at(root: &Root) -> Pos {
-    match root {
-        Root::Typename(_) => Pos::default(),
-        Root::Lookup { at, .. } | Root::List { at, .. } => at.pos,
     }
 }
 
@@ -305,26 +287,20 @@ fn root(api: &Api, field: &Positioned<Field>) -> Option<Root> {
     }
     for (model, exposed) in api.exposed.iter().enumerate() {
         let lookup = lower_first(exposed.model.name);
-        if name == lookup {
-            return Some(Root::Lookup {
-                at: at_of(field),
-                model,
-                field: field.clone(),
-                fields: columns(api, model, field)?,
-            });
-        }
-        if name == plural(&lookup) {
-            let fields = fields(&field.node.selection_set)?
-                .into_iter()
-                .map(|f| connection_field(api, model, f))
-                .collect::<Option<_>>()?;
-            return Some(Root::List {
-                at: at_of(field),
-                model,
-                field: field.clone(),
-                fields,
-            });
-        }
+        let selection = if name == lookup {
+            Selected::Lookup(columns(api, model, field)?)
+        } else if name == plural(&lookup) {
+            Selected::List(sub_fields(field, |_, _, f| {
+                connection_field(api, model, f)
+            })?)
+        } else {
+            continue;
+        };
+        return Some(Root::Field {
+            field: field.clone(),
+            model,
+            selection,
+        });
     }
     None
 }
@@ -529,29 +505,7 @@ mod tests {
 
     use super::*;
     use crate::graphql::ReadModelApi;
-    use crate::read_model::{Column, ColumnType, ReadModelDescriptor};
-
-    static COLUMNS: [Column; 2] = [
-        Column {
-            name: "id",
-            ty: ColumnType::Text,
-            nullable: false,
-            description: "",
-        },
-        Column {
-            name: "unit_price",
-            ty: ColumnType::Real,
-            nullable: true,
-            description: "",
-        },
-    ];
-    static MODEL: ReadModelDescriptor = ReadModelDescriptor {
-        name: "Row",
-        table: "rows",
-        key: "id",
-        columns: &COLUMNS,
-        description: "",
-    };
+    use crate::graphql::fixture::MODEL;
 
     /// An API over `MODEL` with no database: every lookup and list fails.
     fn api() -> Arc<Api> {

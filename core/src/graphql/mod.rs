@@ -39,6 +39,47 @@ mod fetch;
 mod schema;
 mod sql;
 
+/// A read model for the module's unit tests.
+#[cfg(test)]
+mod fixture {
+    use crate::read_model::{Column, ColumnType, ReadModelDescriptor};
+
+    static COLUMNS: [Column; 4] = [
+        Column {
+            name: "id",
+            ty: ColumnType::Text,
+            nullable: false,
+            description: "",
+        },
+        Column {
+            name: "score",
+            ty: ColumnType::Integer,
+            nullable: true,
+            description: "",
+        },
+        Column {
+            name: "name",
+            ty: ColumnType::Text,
+            nullable: true,
+            description: "",
+        },
+        Column {
+            name: "unit_price",
+            ty: ColumnType::Real,
+            nullable: true,
+            description: "",
+        },
+    ];
+
+    pub(crate) static MODEL: ReadModelDescriptor = ReadModelDescriptor {
+        name: "Row",
+        table: "rows",
+        key: "id",
+        columns: &COLUMNS,
+        description: "",
+    };
+}
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};

@@ -418,35 +418,8 @@ pub(crate) fn float_value(x: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read_model::Column;
 
-    static COLUMNS: [Column; 3] = [
-        Column {
-            name: "id",
-            ty: ColumnType::Text,
-            nullable: false,
-            description: "",
-        },
-        Column {
-            name: "score",
-            ty: ColumnType::Integer,
-            nullable: true,
-            description: "",
-        },
-        Column {
-            name: "name",
-            ty: ColumnType::Text,
-            nullable: true,
-            description: "",
-        },
-    ];
-    static MODEL: ReadModelDescriptor = ReadModelDescriptor {
-        name: "Row",
-        table: "rows",
-        key: "id",
-        columns: &COLUMNS,
-        description: "",
-    };
+    use crate::graphql::fixture::MODEL;
 
     #[test]
     fn keyset_handles_nulls_on_either_side() {
