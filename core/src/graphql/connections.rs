@@ -45,6 +45,7 @@ impl<DB: Database> Connections<DB> {
 
     /// Connections from `pool`, handed back to it after each query (for a pool the store
     /// shares).
+    #[cfg(feature = "sqlite")]
     pub(crate) fn shared(pool: Pool<DB>) -> Self {
         Connections {
             pool,
@@ -54,7 +55,7 @@ impl<DB: Database> Connections<DB> {
     }
 
     /// Whether connections are kept between queries.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "sqlite", feature = "postgres"))]
     pub(crate) fn keeps(&self) -> bool {
         self.keep
     }
@@ -135,7 +136,7 @@ fn is_connection_failure(err: &sqlx::Error) -> bool {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
     use sqlx::{AssertSqlSafe, Connection, Executor};

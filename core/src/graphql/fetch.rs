@@ -66,21 +66,28 @@ impl ProjectionDb {
     }
 }
 
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut query = $query;
-        for bind in $binds {
-            query = match bind {
-                Bind::Text(v) => query.bind(v.clone()),
-                Bind::Int(v) => query.bind(*v),
-                Bind::Real(v) => query.bind(*v),
-                Bind::Bool(v) => query.bind(*v),
-                Bind::Time(v) => query.bind(*v),
-                Bind::Uuid(v) => query.bind(*v),
-            };
-        }
-        query
-    }};
+/// Runs `$query`, a query of `$statement`'s SQL, with `$statement`'s values bound, on
+/// one of `$connections`, fetching with `$fetch`.
+macro_rules! run {
+    ($connections:expr, $statement:expr, $query:expr, $fetch:ident) => {
+        $connections
+            .run(|mut connection| async move {
+                let mut query = $query;
+                for bind in &$statement.binds {
+                    query = match bind {
+                        Bind::Text(v) => query.bind(v.clone()),
+                        Bind::Int(v) => query.bind(*v),
+                        Bind::Real(v) => query.bind(*v),
+                        Bind::Bool(v) => query.bind(*v),
+                        Bind::Time(v) => query.bind(*v),
+                        Bind::Uuid(v) => query.bind(*v),
+                    };
+                }
+                let fetched = query.$fetch(&mut *connection).await;
+                (connection, fetched)
+            })
+            .await
+    };
 }
 
 /// The rows a statement selects (its select list is [`Builder::select_list`]).
@@ -91,19 +98,11 @@ pub(crate) async fn rows(
     model: &ReadModelDescriptor,
     statement: &Statement,
 ) -> Result<Vec<RowValues>, ApiError> {
+    let sql = || AssertSqlSafe(statement.sql.clone());
     match db {
         #[cfg(feature = "sqlite")]
         QueryDb::Sqlite(connections) => {
-            let rows = connections
-                .run(|mut connection| async move {
-                    let query = bind_all!(
-                        sqlx::query(AssertSqlSafe(statement.sql.clone())),
-                        &statement.binds
-                    );
-                    let rows = query.fetch_all(&mut *connection).await;
-                    (connection, rows)
-                })
-                .await?;
+            let rows = run!(connections, statement, sqlx::query(sql()), fetch_all)?;
             rows.iter().map(|row| sqlite_row(model, row)).collect()
         }
         #[cfg(feature = "postgres")]
@@ -111,16 +110,8 @@ pub(crate) async fn rows(
             // Not prepared: PostgreSQL plans an unnamed statement with its parameters'
             // values. A prepared one soon runs on a generic plan, which guesses the
             // filter's selectivity and can pick a full scan and sort over the index.
-            let rows = connections
-                .run(|mut connection| async move {
-                    let query = bind_all!(
-                        sqlx::query(AssertSqlSafe(statement.sql.clone())).persistent(false),
-                        &statement.binds
-                    );
-                    let rows = query.fetch_all(&mut *connection).await;
-                    (connection, rows)
-                })
-                .await?;
+            let query = || sqlx::query(sql()).persistent(false);
+            let rows = run!(connections, statement, query(), fetch_all)?;
             rows.iter().map(|row| postgres_row(model, row)).collect()
         }
     }
@@ -128,30 +119,18 @@ pub(crate) async fn rows(
 
 /// The single integer a `SELECT COUNT(*)` returns.
 pub(crate) async fn count(db: &QueryDb, statement: &Statement) -> Result<i64, ApiError> {
-    match db {
+    let sql = || AssertSqlSafe(statement.sql.clone());
+    Ok(match db {
         #[cfg(feature = "sqlite")]
-        QueryDb::Sqlite(connections) => Ok(connections
-            .run(|mut connection| async move {
-                let query = bind_all!(
-                    sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())),
-                    &statement.binds
-                );
-                let count = query.fetch_one(&mut *connection).await;
-                (connection, count)
-            })
-            .await?),
+        QueryDb::Sqlite(connections) => {
+            run!(connections, statement, sqlx::query_scalar(sql()), fetch_one)?
+        }
         #[cfg(feature = "postgres")]
-        QueryDb::Postgres(connections) => Ok(connections
-            .run(|mut connection| async move {
-                let query = bind_all!(
-                    sqlx::query_scalar(AssertSqlSafe(statement.sql.clone())).persistent(false),
-                    &statement.binds
-                );
-                let count = query.fetch_one(&mut *connection).await;
-                (connection, count)
-            })
-            .await?),
-    }
+        QueryDb::Postgres(connections) => {
+            let query = || sqlx::query_scalar(sql()).persistent(false);
+            run!(connections, statement, query(), fetch_one)?
+        }
+    })
 }
 
 /// Decodes the columns both backends store alike; `special` decodes the rest (times
@@ -242,7 +221,7 @@ fn json_value(text: Option<String>) -> Result<Value, ApiError> {
     Value::from_json(json).map_err(|e| ApiError::Corrupt(e.to_string()))
 }
 
-#[cfg(all(test, feature = "sqlite"))]
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
     use crate::projection::ProjectionStore;
