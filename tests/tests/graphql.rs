@@ -128,15 +128,23 @@ struct Server {
 
 impl Server {
     async fn query(&self, query: &str, variables: Value) -> Value {
+        let text = self
+            .text(json!({ "query": query, "variables": variables }))
+            .await;
+        serde_json::from_str(&text).expect("a JSON response")
+    }
+
+    /// The response to a request, as the server wrote it.
+    async fn text(&self, request: Value) -> String {
         self.client
             .post(&self.url)
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&request)
             .send()
             .await
             .expect("the server answers")
-            .json()
+            .text()
             .await
-            .expect("a JSON response")
+            .expect("a response body")
     }
 
     /// Every id a filter and ordering select, read page by page forward.
@@ -545,13 +553,7 @@ async fn read_your_writes<S: ProjectionStore>(server: &Server, store: &S) {
 /// answer must be the general executor's, byte for byte, errors included.
 async fn plans_answer_as_the_general_executor(server: &Server) {
     let body = |query: &str, operation: Option<&str>| {
-        let request = json!({ "query": query, "operationName": operation });
-        let client = server.client.clone();
-        let url = server.url.clone();
-        async move {
-            let response = client.post(&url).json(&request).send().await.unwrap();
-            response.text().await.unwrap()
-        }
+        server.text(json!({ "query": query, "operationName": operation }))
     };
     let page: Value = serde_json::from_str(
         &body(
@@ -614,13 +616,7 @@ async fn plans_answer_as_the_general_executor(server: &Server) {
     );
     // With variables: every request is validated with them, then answered from the plan.
     let with_variables = |query: &str, variables: Value| {
-        let request = json!({ "query": query, "variables": variables });
-        let client = server.client.clone();
-        let url = server.url.clone();
-        async move {
-            let response = client.post(&url).json(&request).send().await.unwrap();
-            response.text().await.unwrap()
-        }
+        server.text(json!({ "query": query, "variables": variables }))
     };
     let lookup = "query($id: String!) { item(id: $id) { id name score } }";
     let list = "query($f: ItemFilter, $o: [ItemOrder!], $n: Int = 4, $a: String) { \
@@ -677,11 +673,7 @@ async fn plans_answer_as_the_general_executor(server: &Server) {
 /// query that was answered from its plan before.
 async fn unanswerable_rows_are_reported(server: &Server, writer: &sqlx::SqlitePool) {
     let query = r#"{ item(id: "item-bad") { id at } }"#;
-    let body = || async {
-        let request = json!({ "query": query });
-        let response = server.client.post(&server.url).json(&request).send().await;
-        response.unwrap().text().await.unwrap()
-    };
+    let body = || server.text(json!({ "query": query }));
     // Known, validated and planned while the row does not exist yet.
     assert_eq!(body().await, r#"{"data":{"item":null}}"#);
     assert_eq!(body().await, r#"{"data":{"item":null}}"#);
