@@ -34,7 +34,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Connection};
 use tokio::runtime::Runtime;
 
 const ROWS: i64 = 100_000;
@@ -171,7 +171,7 @@ macro_rules! timed {
 /// The baseline's connection.
 enum Held {
     Sqlite(tokio::sync::Mutex<sqlx::pool::PoolConnection<sqlx::Sqlite>>),
-    Postgres(tokio::sync::Mutex<sqlx::pool::PoolConnection<sqlx::Postgres>>),
+    Postgres(tokio::sync::Mutex<sqlx::postgres::PgConnection>),
 }
 
 /// Runs the baseline's statement once on its connection.
@@ -192,7 +192,7 @@ async fn run_raw(held: Arc<Held>, sql: Arc<str>) {
             .bind(true)
             .bind(5.0)
             .bind("item")
-            .fetch_all(&mut **connection.lock().await)
+            .fetch_all(&mut *connection.lock().await)
             .await
             .unwrap()
             .len(),
@@ -303,12 +303,7 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
                 let options = (*pool.connect_options())
                     .clone()
                     .options([("plan_cache_mode", "auto")]);
-                let connection = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await
-                    .unwrap()
-                    .acquire()
+                let connection = sqlx::postgres::PgConnection::connect_with(&options)
                     .await
                     .unwrap();
                 Held::Postgres(tokio::sync::Mutex::new(connection))
@@ -332,11 +327,13 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
         }
     });
 
-    let (api_times, variables_times, sql_times) = (
-        Latencies::default(),
-        Latencies::default(),
-        Latencies::default(),
-    );
+    let [
+        api_times,
+        variables_times,
+        schema_times,
+        floor_times,
+        sql_times,
+    ] = std::array::from_fn(|_| Latencies::default());
     let mut g = c.benchmark_group(format!("{backend}/graphql_page_of_50_from_100k"));
     g.sample_size(30)
         .warm_up_time(Duration::from_secs(2))
@@ -364,33 +361,32 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
     // The same query executed by the schema directly: no HTTP, no JSON.
     g.bench_function("schema_execute", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    let response = schema.execute(QUERY).await;
-                    assert!(response.errors.is_empty());
-                }
-                started.elapsed()
-            })
+            timed!(
+                rt,
+                iters,
+                schema_times,
+                assert!(schema.execute(QUERY).await.errors.is_empty())
+            )
         })
     });
     // The floor: the same HTTP round trip and GraphQL execution with no read model.
     let floor = json_bytes(json!({ "query": "{ __typename }" }));
     g.bench_function("http_floor", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    assert!(client.post(&floor).await.len() > 10);
-                }
-                started.elapsed()
-            })
+            timed!(
+                rt,
+                iters,
+                floor_times,
+                assert!(client.post(&floor).await.len() > 10)
+            )
         })
     });
     g.bench_function("raw_sql", |b| {
         b.iter_custom(|iters| timed!(rt, iters, sql_times, raw().await))
     });
     g.finish();
+    schema_times.report(&format!("{backend} schema_execute"));
+    floor_times.report(&format!("{backend} http_floor"));
     let (sql50, sql99) = sql_times.report(&format!("{backend} raw_sql"));
     for (label, times) in [
         ("http_api", &api_times),
