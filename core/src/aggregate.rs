@@ -51,7 +51,7 @@
 //! # assert_eq!(c.total, 5);
 //! ```
 
-use crate::{EventData, EventView, RecordedEvent, UpcastError};
+use crate::{EventData, EventView, RecordedEvent, Uniqueness, UpcastError};
 
 /// The closed set of events an aggregate is built from. Derive it with
 /// `#[derive(EventSet)]` on an enum whose variants each hold one event type.
@@ -123,10 +123,12 @@ pub trait Aggregate: Default + Send + Sync + 'static {
 }
 
 /// An aggregate decides the command `C`. Implemented by `#[factum::aggregate]` for each
-/// `#[handle]` function.
+/// `#[handle]` function, which returns either `Result<Vec<Event>, Error>` or, when the
+/// decision claims or releases unique values, `Result<Decision<Event>, Error>`.
 pub trait Handles<C>: Aggregate {
-    /// Decides: the events the command produces, or why it is refused.
-    fn handle(&self, command: C) -> Result<Vec<Self::Event>, Self::Error>;
+    /// Decides: the events the command produces (and the unique values they claim or
+    /// release), or why it is refused.
+    fn handle(&self, command: C) -> Result<Decision<Self::Event>, Self::Error>;
 
     /// The event that records a refusal of this command as a fact, if refusals of it are
     /// recorded (`#[handle(record_rejection = method)]`); `None` by default.
@@ -134,6 +136,131 @@ pub trait Handles<C>: Aggregate {
         let _ = (command, error);
         None
     }
+}
+
+/// What a command handler decided: the events to append and the unique values they claim
+/// or release (see [`Uniqueness`]). A handler that only produces events returns a
+/// `Vec` of them; one that needs uniqueness across streams returns a `Decision`:
+///
+/// ```
+/// # use factum::{Event, EventSet, Decision};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
+/// # struct EmailChanged { email: String }
+/// # #[derive(EventSet, Clone, Debug, PartialEq)]
+/// # enum UserEvent { EmailChanged(EmailChanged) }
+/// # #[derive(Default, Debug)]
+/// # struct User { email: String }
+/// # struct ChangeEmail(String);
+/// # #[derive(Debug, thiserror::Error)]
+/// # #[error("unchanged")]
+/// # struct Unchanged;
+/// #[factum::aggregate(category = "user", events = UserEvent, error = Unchanged)]
+/// impl User {
+///     #[apply]
+///     fn email_changed(&mut self, e: &EmailChanged) { self.email = e.email.clone(); }
+///
+///     #[handle]
+///     fn change_email(&self, cmd: ChangeEmail) -> Result<Decision<UserEvent>, Unchanged> {
+///         if cmd.0 == self.email { return Err(Unchanged); }
+///         // Appended only if no other user holds the new address; the old one is freed.
+///         Ok(Decision::new([EmailChanged { email: cmd.0.clone() }.into()])
+///             .claim("user-email", &cmd.0)
+///             .release("user-email", &self.email))
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<E> {
+    events: Vec<E>,
+    uniqueness: Uniqueness,
+}
+
+impl<E> Decision<E> {
+    /// A decision to append `events`, claiming nothing.
+    pub fn new(events: impl IntoIterator<Item = E>) -> Self {
+        Decision {
+            events: events.into_iter().collect(),
+            uniqueness: Uniqueness::new(),
+        }
+    }
+
+    /// Also claims `value` in `scope` for this aggregate: the events are appended only if
+    /// no other stream holds it.
+    pub fn claim(mut self, scope: impl Into<String>, value: impl Into<String>) -> Self {
+        self.uniqueness = self.uniqueness.claim(scope, value);
+        self
+    }
+
+    /// Also releases `value` in `scope`, with the events, if this aggregate holds it.
+    pub fn release(mut self, scope: impl Into<String>, value: impl Into<String>) -> Self {
+        self.uniqueness = self.uniqueness.release(scope, value);
+        self
+    }
+
+    /// The events decided.
+    pub fn events(&self) -> &[E] {
+        &self.events
+    }
+
+    /// The unique values claimed and released.
+    pub fn uniqueness(&self) -> &Uniqueness {
+        &self.uniqueness
+    }
+
+    /// The events and the unique values.
+    pub fn into_parts(self) -> (Vec<E>, Uniqueness) {
+        (self.events, self.uniqueness)
+    }
+}
+
+impl<E> From<Vec<E>> for Decision<E> {
+    fn from(events: Vec<E>) -> Self {
+        Decision {
+            events,
+            uniqueness: Uniqueness::new(),
+        }
+    }
+}
+
+impl<E> IntoIterator for Decision<E> {
+    type Item = E;
+    type IntoIter = std::vec::IntoIter<E>;
+
+    /// The events (the unique values are dropped).
+    fn into_iter(self) -> Self::IntoIter {
+        self.events.into_iter()
+    }
+}
+
+/// What a `#[handle]` function may return inside its `Result`: the events of the
+/// aggregate's set, or a [`Decision`] over them.
+#[diagnostic::on_unimplemented(
+    message = "a #[handle] function returns `Result<Vec<{E}>, Error>` or `Result<Decision<{E}>, Error>`, not `Result<{Self}, _>`",
+    label = "expected `Vec<{E}>` or `Decision<{E}>` inside the `Result`",
+    note = "events of the set convert with `.into()`: `vec![MyEvent {{ .. }}.into()]`"
+)]
+pub trait IntoDecision<E> {
+    /// The decision.
+    fn into_decision(self) -> Decision<E>;
+}
+
+impl<E> IntoDecision<E> for Vec<E> {
+    fn into_decision(self) -> Decision<E> {
+        Decision::from(self)
+    }
+}
+
+impl<E> IntoDecision<E> for Decision<E> {
+    fn into_decision(self) -> Decision<E> {
+        self
+    }
+}
+
+/// What generated `Handles` impls call on a handler's result.
+#[doc(hidden)]
+pub fn decided<E, Err, D: IntoDecision<E>>(result: Result<D, Err>) -> Result<Decision<E>, Err> {
+    result.map(IntoDecision::into_decision)
 }
 
 /// Whether all names differ; evaluated at compile time for every event set.

@@ -118,8 +118,9 @@ pub enum StoreError {
     /// An event id is already stored, but not as this same append (another stream, another
     /// place, or a different batch): the append is not a retry and was refused.
     #[error(
-        "event id {event_id} is already stored in stream {existing_stream} at version {existing_version}; \
-         a retried append must resend the same events to the same stream; give new events new ids"
+        "event id {event_id} is already stored in stream {existing_stream} at version {existing_version}, \
+         {reason}; a retried append must resend the same events to the same stream; give new events new ids; \
+         nothing was written"
     )]
     EventIdConflict {
         /// The id that is taken.
@@ -128,6 +129,35 @@ pub enum StoreError {
         existing_stream: StreamId,
         /// At which version.
         existing_version: u64,
+        /// What differs between the stored event and the one sent.
+        reason: IdConflictReason,
+    },
+
+    /// A value the append claims as unique is held by another stream; nothing was written.
+    #[error(
+        "{scope} {value:?} is already held by stream {holder}; nothing was written; choose another \
+         value, or have {holder} release it first"
+    )]
+    UniqueValueTaken {
+        /// The scope of the value.
+        scope: String,
+        /// The value.
+        value: String,
+        /// The stream that holds it.
+        holder: StreamId,
+    },
+
+    /// A claimed or released unique value broke the rules of [`Uniqueness`](crate::store::Uniqueness).
+    #[error(
+        "append to stream {stream} has an invalid unique value in scope {scope:?}: {reason}; nothing was written"
+    )]
+    InvalidUniqueValue {
+        /// The target stream.
+        stream: StreamId,
+        /// The scope given.
+        scope: String,
+        /// Which rule it broke.
+        reason: &'static str,
     },
 
     /// The stream's current version is not what the caller expected (optimistic concurrency).
@@ -172,17 +202,48 @@ pub enum StoreError {
     },
 
     /// A global-log read on PostgreSQL waited its configured time for an older
-    /// transaction to finish and ended early, after the events it could safely return.
+    /// transaction appending to the same store to finish and ended early, after the events
+    /// it could safely return.
     #[error(
-        "the global-log read stopped at position {safe}: an older transaction is still open, and \
-         events up to {head} cannot be returned before it ends; resume from {safe} later, and keep \
-         transactions short"
+        "the global-log read stopped at position {safe}: {}, and events up to {head} cannot be \
+         returned before it ends; resume from {safe} later, and keep appending transactions short",
+        BlockingTransaction::describe(.blocker.as_ref())
     )]
     VisibilityTimeout {
         /// Where to resume: every event below it has been returned.
         safe: Position,
         /// The committed head the read was trying to reach.
         head: Position,
+        /// The oldest transaction appending to the store when the read gave up, if it was
+        /// still open then (it may have ended in the meantime).
+        blocker: Option<BlockingTransaction>,
+    },
+
+    /// On PostgreSQL, an append inside a caller's transaction would land below the
+    /// stream's last event in the global log: the transaction got its id (by an earlier
+    /// write) before another transaction appended to the stream and committed. Nothing
+    /// was appended; retryable.
+    #[error(
+        "stream {stream} was appended to by another transaction after this transaction's first write, so \
+         its events would come before that stream's last event in the global log; nothing was appended; \
+         roll the transaction back and retry it, and append to the stream (or lock_stream it) before the \
+         transaction's other writes"
+    )]
+    TransactionTooLate {
+        /// The stream appended to.
+        stream: StreamId,
+    },
+
+    /// A caller's transaction appended more events than a transaction may hold.
+    #[error(
+        "a transaction may append at most {limit} events, and this append to stream {stream} would pass \
+         that; nothing was appended; split the work over several transactions"
+    )]
+    TransactionTooLarge {
+        /// The stream appended to.
+        stream: StreamId,
+        /// The limit.
+        limit: u64,
     },
 
     /// A store option is out of range.
@@ -213,6 +274,41 @@ pub enum StoreError {
         "schema migration failed: {0}; check that the database user may create tables in the configured schema"
     )]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Why an append whose event ids are already stored is not a retry of the append that
+/// stored them ([`StoreError::EventIdConflict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdConflictReason {
+    /// The id is stored in another stream.
+    OtherStream,
+    /// The id is stored in this stream, but not at the place this batch would put it
+    /// (another order, or not at consecutive versions).
+    OtherPlace,
+    /// The stored event has another event type.
+    DifferentType,
+    /// The stored event has another schema version.
+    DifferentSchemaVersion,
+    /// The stored event has another payload (compared as the text appended).
+    DifferentPayload,
+    /// The batch starts with stored events and goes on with new ones.
+    BatchContinues,
+}
+
+impl std::fmt::Display for IdConflictReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IdConflictReason::OtherStream => "which is another stream",
+            IdConflictReason::OtherPlace => "not where this batch would put it",
+            IdConflictReason::DifferentType => "with another event type",
+            IdConflictReason::DifferentSchemaVersion => "with another schema version",
+            IdConflictReason::DifferentPayload => "with another payload",
+            IdConflictReason::BatchContinues => {
+                "and the batch goes on with events that are not stored"
+            }
+        })
+    }
 }
 
 /// A stream's state as seen by the expected-version check.
@@ -246,3 +342,46 @@ impl ActualVersion {
 
 /// Shorthand for results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A PostgreSQL transaction appending to a store that holds back the store's global-log
+/// readers (see [`StoreError::VisibilityTimeout`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlockingTransaction {
+    /// The server process running it (`pg_stat_activity.pid`), or `None` for a prepared
+    /// transaction, which no session holds.
+    pub pid: Option<i32>,
+    /// The database it runs in (the store's own: only its appenders hold readers back).
+    pub database: String,
+    /// How long it has been open (or prepared), if the server lets this user see it.
+    pub age: Option<std::time::Duration>,
+    /// The prepared transaction's global id (`pg_prepared_xacts.gid`), if it is one.
+    pub prepared: Option<String>,
+}
+
+impl BlockingTransaction {
+    fn describe(blocker: Option<&BlockingTransaction>) -> String {
+        let Some(b) = blocker else {
+            return "an older transaction appending to this store was still open".to_owned();
+        };
+        let age = b.age.map_or_else(String::new, |age| {
+            format!(", open for {:.1} s", age.as_secs_f64())
+        });
+        match (&b.prepared, b.pid) {
+            (Some(gid), _) => format!(
+                "prepared transaction {gid:?} in database {:?} appends to this store{age} \
+                 (finish it with COMMIT PREPARED or ROLLBACK PREPARED)",
+                b.database
+            ),
+            (None, Some(pid)) => format!(
+                "the transaction of server process {pid} in database {:?} appends to this \
+                 store{age} (see pg_stat_activity)",
+                b.database
+            ),
+            (None, None) => format!(
+                "a transaction in database {:?} appends to this store{age}",
+                b.database
+            ),
+        }
+    }
+}

@@ -60,7 +60,7 @@ pub mod subscription;
 pub mod testing;
 pub mod versioned;
 
-pub use error::{ActualVersion, Result, StoreError};
+pub use error::{ActualVersion, BlockingTransaction, IdConflictReason, Result, StoreError};
 pub use event::{EventData, EventView, Payload, RecordedEvent};
 pub use event_id::EventId;
 pub use expected_version::ExpectedVersion;
@@ -79,12 +79,14 @@ pub use store::postgres::{PostgresConfig, PostgresStore};
 pub use store::sqlite::{SqliteConfig, SqliteStore};
 pub use store::{
     AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,
-    StoreLimits, StreamInfo,
+    StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue, Uniqueness,
 };
 pub use stream_id::StreamId;
 pub use versioned::{Event, UpcastError};
 
-pub use aggregate::{Aggregate, Applies, Dispatch, EventSet, Handles, MemberOf};
+pub use aggregate::{
+    Aggregate, Applies, Decision, Dispatch, EventSet, Handles, IntoDecision, MemberOf,
+};
 pub use repository::{
     Executed, Loaded, Repository, RepositoryError, RepositoryOptions, UnknownEvents,
 };
@@ -107,7 +109,7 @@ pub use factum_macros::projection;
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::aggregate::names_are_distinct;
+    pub use crate::aggregate::{decided, names_are_distinct};
     pub use crate::registry::{
         AggregateRegistration, EventRegistration, InputHasNoSchema, InputHasSchema,
         ProjectionRegistration, ReadModelRegistration, probe_input, projection_descriptor,

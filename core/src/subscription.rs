@@ -3,9 +3,12 @@
 //!
 //! A subscription is pulled, one batch at a time, so a slow consumer slows the reading
 //! instead of filling memory: at most one batch is held. Between batches it waits for the
-//! store's [append watcher](crate::EventStore::append_watcher) (LISTEN/NOTIFY on
-//! PostgreSQL, an in-process signal on SQLite and in memory) or for the poll interval,
-//! whichever comes first, so writers in other processes are seen too.
+//! first of: the store's [append watcher](crate::EventStore::append_watcher) (an
+//! in-process signal raised after the store's own appends, plus, on PostgreSQL, coalesced
+//! notifications from other processes' stores), a change of the log's head (polled
+//! cheaply, every [`HEAD_POLL_MIN`] after activity, backing off to the poll interval while
+//! the log is quiet, so a writer that never notifies, such as another client, is seen
+//! too), or the poll interval.
 //!
 //! Each [`Batch`] carries a `checkpoint`: the position up to which the log has been read,
 //! which may lie past the last event handed out when filtered-out events follow it. A
@@ -41,6 +44,10 @@ pub const DEFAULT_BATCH_SIZE: usize = 500;
 /// Default time between polls when no append wakes the subscription.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How soon after activity a waiting subscription first checks the log's head; the
+/// interval doubles while the head stays put, up to the poll interval.
+pub const HEAD_POLL_MIN: Duration = Duration::from_millis(5);
+
 /// Events read from the global log, and how far the log has been read.
 #[derive(Clone, Debug)]
 pub struct Batch {
@@ -61,6 +68,9 @@ pub struct Subscription<S> {
     poll_interval: Duration,
     watcher: Option<AppendWatcher>,
     watching: bool,
+    /// The head at the last check while waiting, and the current interval between checks.
+    head_seen: Option<Position>,
+    head_poll: Duration,
 }
 
 impl<S: EventStore> Subscription<S> {
@@ -76,6 +86,8 @@ impl<S: EventStore> Subscription<S> {
             poll_interval: DEFAULT_POLL_INTERVAL,
             watcher: None,
             watching: false,
+            head_seen: None,
+            head_poll: HEAD_POLL_MIN,
         }
     }
 
@@ -174,15 +186,48 @@ impl<S: EventStore> Subscription<S> {
         }
     }
 
-    /// Waits for an append (woken by the store's watcher) or the poll interval.
+    /// Waits for an append (woken by the store's watcher, or seen as a new head) or the
+    /// poll interval.
     pub async fn wait(&mut self) {
-        let sleep = std::pin::pin!(tokio::time::sleep(self.poll_interval));
-        match self.watcher.as_mut() {
-            Some(watcher) => {
-                let appended = std::pin::pin!(watcher.appended());
-                future::select(appended, sleep).await;
-            }
-            None => sleep.await,
+        let woken = {
+            let Subscription {
+                store,
+                poll_interval,
+                watcher,
+                head_seen,
+                head_poll,
+                ..
+            } = self;
+            let poll_interval = *poll_interval;
+            let sleep = std::pin::pin!(tokio::time::sleep(poll_interval));
+            let appended = std::pin::pin!(async {
+                match watcher.as_mut() {
+                    Some(watcher) => watcher.appended().await,
+                    None => std::future::pending().await,
+                }
+            });
+            // Checks the head with backoff; returns once it moved. A failed check counts as
+            // "no change": the poll interval still bounds the wait.
+            let head_moved = std::pin::pin!(async {
+                loop {
+                    if let Ok(head) = store.head_position().await {
+                        let previous = head_seen.replace(head);
+                        if previous.is_some_and(|p| p != head) {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(*head_poll).await;
+                    *head_poll = (*head_poll * 2).min(poll_interval.max(HEAD_POLL_MIN));
+                }
+            });
+            matches!(
+                future::select(future::select(appended, head_moved), sleep).await,
+                future::Either::Left(_)
+            )
+        };
+        if woken {
+            // Activity: look again soon.
+            self.head_poll = HEAD_POLL_MIN;
         }
     }
 

@@ -37,7 +37,7 @@
 
 use std::fmt::{Debug, Write};
 
-use crate::{Aggregate, Handles};
+use crate::{Aggregate, Decision, Handles};
 
 /// Starts a test from the events an aggregate has already seen.
 pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<A> {
@@ -84,7 +84,7 @@ impl<A: Aggregate> Given<A> {
 #[must_use = "assert the outcome with `.then(...)` or `.then_error(...)`"]
 pub struct When<A: Aggregate> {
     state: A,
-    outcome: Result<Vec<A::Event>, A::Error>,
+    outcome: Result<Decision<A::Event>, A::Error>,
     /// The event a refusal is recorded as, for commands that record refusals.
     recorded: Option<A::Event>,
 }
@@ -101,7 +101,7 @@ where
     pub fn then(self, expected: impl IntoIterator<Item = A::Event>) -> A {
         let expected: Vec<_> = expected.into_iter().collect();
         let actual = match self.outcome {
-            Ok(events) => events,
+            Ok(decision) => decision.into_parts().0,
             Err(error) => panic!(
                 "expected {} event(s), but the command was refused: {error:?}\n{}",
                 expected.len(),
@@ -121,6 +121,23 @@ where
         state
     }
 
+    /// Asserts that the command decided exactly `expected`: the same events, in order, and
+    /// the same unique values claimed and released. Returns the state with the new events
+    /// applied.
+    #[track_caller]
+    pub fn then_decided(self, expected: Decision<A::Event>) -> A {
+        let (expected_events, expected_unique) = expected.into_parts();
+        if let Ok(decision) = &self.outcome
+            && decision.uniqueness() != &expected_unique
+        {
+            panic!(
+                "the command decided other unique values than expected\n  expected: {expected_unique:?}\n  actual:   {:?}",
+                decision.uniqueness()
+            );
+        }
+        self.then(expected_events)
+    }
+
     /// Asserts that the command was refused with `expected`.
     #[track_caller]
     pub fn then_error(self, expected: A::Error)
@@ -132,10 +149,10 @@ where
             Err(error) => panic!(
                 "the command was refused, but not as expected\n  expected error: {expected:?}\n  actual error:   {error:?}"
             ),
-            Ok(events) => panic!(
+            Ok(decision) => panic!(
                 "expected the command to be refused with {expected:?}, but it produced {} event(s)\n{}",
-                events.len(),
-                diff(&[], &events)
+                decision.events().len(),
+                diff(&[], decision.events())
             ),
         }
     }
@@ -156,10 +173,10 @@ where
             (Err(error), _) => panic!(
                 "the command was refused, but not as expected\n  expected error: {expected:?}\n  actual error:   {error:?}"
             ),
-            (Ok(events), _) => panic!(
+            (Ok(decision), _) => panic!(
                 "expected the command to be refused with {expected:?}, but it produced {} event(s)\n{}",
-                events.len(),
-                diff(&[], events)
+                decision.events().len(),
+                diff(&[], decision.events())
             ),
         }
     }
@@ -170,10 +187,10 @@ where
         match self.outcome {
             Err(error) if check(&error) => {}
             Err(error) => panic!("the command was refused with an unexpected error: {error:?}"),
-            Ok(events) => panic!(
+            Ok(decision) => panic!(
                 "expected the command to be refused, but it produced {} event(s)\n{}",
-                events.len(),
-                diff(&[], &events)
+                decision.events().len(),
+                diff(&[], decision.events())
             ),
         }
     }

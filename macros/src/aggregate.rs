@@ -204,15 +204,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         });
         let span = output.span();
         let call = quote_spanned! {span=>
-            {
-                let decided: ::core::result::Result<::std::vec::Vec<#events>, #error> = self.#method(command);
-                decided
-            }
+            ::factum::__private::decided::<#events, #error, _>(self.#method(command))
         };
         quote! {
             #(#cfgs)*
             impl ::factum::Handles<#command> for #state {
-                fn handle(&self, command: #command) -> ::core::result::Result<::std::vec::Vec<#events>, #error> {
+                fn handle(&self, command: #command) -> ::core::result::Result<::factum::Decision<#events>, #error> {
                     #call
                 }
                 #rejection
@@ -298,7 +295,8 @@ fn handle_signature(sig: &syn::Signature) -> syn::Result<(syn::Type, syn::Type)>
         syn::Error::new(
             span,
             "a #[handle] function decides one command: \
-             `fn name(&self, command: CommandType) -> Result<Vec<Events>, Error>`",
+             `fn name(&self, command: CommandType) -> Result<Vec<Events>, Error>` \
+             (or `Result<Decision<Events>, Error>` to claim unique values)",
         )
     };
     if sig.asyncness.is_some() {

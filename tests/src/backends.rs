@@ -133,6 +133,8 @@ macro_rules! store_conformance_tests {
                 racing_exact_appends_have_one_winner,
                 idempotent_reappend,
                 reused_ids_elsewhere_are_refused,
+                retry_with_changed_events_is_refused,
+                exact_retry_of_a_full_batch_is_recognised,
                 read_forward_with_paging,
                 read_backward_with_paging,
                 read_missing_stream_is_empty,
@@ -149,6 +151,15 @@ macro_rules! store_conformance_tests {
                 scan_matches_read,
                 listing_is_in_byte_order,
                 zero_limit_reads_nothing,
+                racing_claims_have_one_winner,
+                failed_appends_leave_no_claims,
+                released_values_can_be_claimed_again,
+                bad_unique_values_are_refused,
+                rolled_back_transaction_stores_nothing,
+                committed_transaction_stores_everything,
+                refused_append_leaves_the_transaction_usable,
+                locked_stream_holds_other_writers_until_commit,
+                claims_in_an_open_transaction_hold_off_other_claimers,
             );
         }
     };
@@ -185,6 +196,11 @@ macro_rules! repository_tests {
                 metadata_flows_into_events,
                 snapshots_follow_the_policy,
                 stale_or_broken_snapshots_are_ignored,
+                cached_state_catches_up_after_another_writer,
+                single_writer_decides_in_arrival_order,
+                failed_batch_append_retries_its_commands,
+                pessimistic_writers_take_turns,
+                claims_fail_only_their_own_command,
             );
         }
     };
@@ -201,4 +217,78 @@ macro_rules! repository_tests {
             }
         )*
     };
+}
+
+/// A table of the caller's own, written in a store's transaction beside its appends (an
+/// outbox), for the transaction tests. The memory store has no tables: `None` there.
+pub trait CallerRows: factum::TransactionalStore {
+    /// Creates the caller's table.
+    fn create_table(&self) -> impl std::future::Future<Output = ()> + Send;
+    /// Writes a row with `key` in the transaction; `false` if the backend has no tables.
+    fn write_row(
+        tx: &mut Self::Transaction,
+        key: &str,
+    ) -> impl std::future::Future<Output = bool> + Send;
+    /// Committed rows with `key`, or `None` if the backend has no tables.
+    fn count_rows(&self, key: &str) -> impl std::future::Future<Output = Option<i64>> + Send;
+}
+
+impl CallerRows for MemoryStore {
+    async fn create_table(&self) {}
+    async fn write_row(_: &mut Self::Transaction, _: &str) -> bool {
+        false
+    }
+    async fn count_rows(&self, _: &str) -> Option<i64> {
+        None
+    }
+}
+
+impl CallerRows for SqliteStore {
+    async fn create_table(&self) {
+        sqlx::query("CREATE TABLE IF NOT EXISTS outbox (key TEXT NOT NULL)")
+            .execute(self.write_pool())
+            .await
+            .expect("create the caller's table");
+    }
+    async fn write_row(tx: &mut Self::Transaction, key: &str) -> bool {
+        sqlx::query("INSERT INTO outbox (key) VALUES (?1)")
+            .bind(key)
+            .execute(&mut **tx)
+            .await
+            .expect("write the caller's row");
+        true
+    }
+    async fn count_rows(&self, key: &str) -> Option<i64> {
+        let n = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE key = ?1")
+            .bind(key)
+            .fetch_one(self.read_pool())
+            .await
+            .expect("count the caller's rows");
+        Some(n)
+    }
+}
+
+impl CallerRows for PostgresStore {
+    async fn create_table(&self) {
+        sqlx::query("CREATE TABLE IF NOT EXISTS outbox (key text NOT NULL)")
+            .execute(self.pool())
+            .await
+            .expect("create the caller's table");
+    }
+    async fn write_row(tx: &mut Self::Transaction, key: &str) -> bool {
+        sqlx::query("INSERT INTO outbox (key) VALUES ($1)")
+            .bind(key)
+            .execute(&mut **tx)
+            .await
+            .expect("write the caller's row");
+        true
+    }
+    async fn count_rows(&self, key: &str) -> Option<i64> {
+        let n = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE key = $1")
+            .bind(key)
+            .fetch_one(self.pool())
+            .await
+            .expect("count the caller's rows");
+        Some(n)
+    }
 }

@@ -4,12 +4,16 @@
 //! never a backend's internals, so a new backend is correct when this suite passes.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use factum::{
-    ActualVersion, AppendResult, EventData, EventId, EventStore, ExpectedVersion, Metadata,
-    Position, ReadAll, ReadStream, RecordedEvent, StoreError, StoreLimits, StreamId,
+    ActualVersion, AppendResult, EventData, EventId, EventStore, ExpectedVersion, IdConflictReason,
+    Metadata, Position, ReadAll, ReadStream, RecordedEvent, StoreError, StoreLimits,
+    StoreTransaction, StreamId, Uniqueness,
 };
+
+use crate::backends::CallerRows;
 use futures_util::TryStreamExt;
 use serde_json::json;
 
@@ -298,6 +302,88 @@ pub async fn idempotent_reappend<S: EventStore>(store: &S) {
     assert_eq!(read(store, &s, ReadStream::forward()).await.len(), 4);
 }
 
+#[track_caller]
+fn assert_id_conflict(result: Result<AppendResult, StoreError>, expected: IdConflictReason) {
+    match result {
+        Err(StoreError::EventIdConflict { reason, .. }) => assert_eq!(reason, expected),
+        other => panic!("expected an id conflict ({expected:?}), got {other:?}"),
+    }
+}
+
+/// A retry whose ids are stored but whose events differ (payload, type, schema version)
+/// is refused as an id conflict, never reported as deduplicated; nothing is written.
+pub async fn retry_with_changed_events_is_refused<S: EventStore>(store: &S) {
+    let s = sid("changed-1");
+    let batch = evs(3);
+    store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
+    let with = |i: usize, changed: EventData| {
+        let mut b = batch.clone();
+        b[i] = changed.with_id(batch[i].id());
+        b
+    };
+    // The same ids, one payload changed: the caller is not retrying the same append.
+    let payload = with(1, ev("Counted", 99));
+    for expected in [ExpectedVersion::NoStream, ExpectedVersion::Any] {
+        assert_id_conflict(
+            store.append(&s, expected, payload.clone()).await,
+            IdConflictReason::DifferentPayload,
+        );
+    }
+    // The same JSON value written differently is a different text, so a different payload.
+    let spaced = with(2, EventData::from_json_bytes("Counted", r#"{ "n": 2 }"#));
+    assert_id_conflict(
+        store.append(&s, ExpectedVersion::Any, spaced).await,
+        IdConflictReason::DifferentPayload,
+    );
+    let renamed = with(0, ev("Renamed", 0));
+    assert_id_conflict(
+        store.append(&s, ExpectedVersion::NoStream, renamed).await,
+        IdConflictReason::DifferentType,
+    );
+    let upgraded = with(0, ev("Counted", 0).with_schema_version(2));
+    assert_id_conflict(
+        store.append(&s, ExpectedVersion::Any, upgraded).await,
+        IdConflictReason::DifferentSchemaVersion,
+    );
+    let stored = read(store, &s, ReadStream::forward()).await;
+    assert_eq!(numbers(&stored), [0, 1, 2]);
+    assert!(stored.iter().all(|e| e.event_type == "Counted"));
+    // The unchanged batch is still recognised.
+    let again = store
+        .append(&s, ExpectedVersion::NoStream, batch)
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+}
+
+/// The exact retry of a 100,000-event batch (the most one append may carry) is
+/// recognised, with the original versions and positions. The check is linear in the
+/// batch; a quadratic one would take minutes here.
+pub async fn exact_retry_of_a_full_batch_is_recognised<S: EventStore>(store: &S) {
+    const FULL_BATCH: usize = 100_000;
+    let s = sid("bulk-1");
+    let batch: Vec<EventData> = (0..FULL_BATCH).map(|i| ev("Bulk", i as i64)).collect();
+    let first = store
+        .append(&s, ExpectedVersion::NoStream, batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.version, FULL_BATCH as u64);
+    let again = store
+        .append(&s, ExpectedVersion::NoStream, batch)
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.version, first.version);
+    assert_eq!(again.positions, first.positions);
+    assert_eq!(
+        store.stream_info(&s).await.unwrap().unwrap().version,
+        FULL_BATCH as u64
+    );
+}
+
 /// An id stored in one stream cannot be appended to another.
 pub async fn reused_ids_elsewhere_are_refused<S: EventStore>(store: &S) {
     let a = sid("a-1");
@@ -315,10 +401,12 @@ pub async fn reused_ids_elsewhere_are_refused<S: EventStore>(store: &S) {
             event_id,
             existing_stream,
             existing_version,
+            reason,
         }) => {
             assert_eq!(event_id, event.id());
             assert_eq!(existing_stream, a);
             assert_eq!(existing_version, 1);
+            assert_eq!(reason, IdConflictReason::OtherStream);
         }
         other => panic!("expected an id conflict, got {other:?}"),
     }
@@ -1060,4 +1148,556 @@ pub async fn zero_limit_reads_nothing<S: EventStore>(store: &S) {
             .await
             .is_empty()
     );
+}
+
+#[track_caller]
+fn assert_taken(
+    result: Result<AppendResult, StoreError>,
+    scope: &str,
+    value: &str,
+    holder: &StreamId,
+) {
+    match result {
+        Err(StoreError::UniqueValueTaken {
+            scope: s,
+            value: v,
+            holder: h,
+        }) => {
+            assert_eq!((s.as_str(), v.as_str(), &h), (scope, value, holder));
+        }
+        other => panic!("expected {scope} {value:?} to be taken by {holder}, got {other:?}"),
+    }
+}
+
+/// Two tasks append to different streams, claiming the same value at once, 50 times with
+/// a fresh value each round: exactly one wins each round, the loser writes nothing and is
+/// told who holds the value.
+pub async fn racing_claims_have_one_winner<S: EventStore + Clone + 'static>(store: &S) {
+    for round in 0..50 {
+        let value = format!("user{round}@example.com");
+        let a = sid(&format!("user-a{round}"));
+        let b = sid(&format!("user-b{round}"));
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let claimer = |stream: StreamId| {
+            let (store, start, value) = (store.clone(), start.clone(), value.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let claim = Uniqueness::new().claim("user-email", value);
+                store
+                    .append_unique(&stream, ExpectedVersion::NoStream, evs(1), claim)
+                    .await
+            })
+        };
+        let (ta, tb) = (claimer(a.clone()), claimer(b.clone()));
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        let (winner, loser, lost) = match (&ra, &rb) {
+            (Ok(_), Err(_)) => (&a, &b, rb),
+            (Err(_), Ok(_)) => (&b, &a, ra),
+            _ => panic!("round {round}: exactly one must win: {ra:?} / {rb:?}"),
+        };
+        assert_taken(lost, "user-email", &value, winner);
+        assert!(store.stream_info(loser).await.unwrap().is_none());
+        assert_eq!(
+            store.unique_holder("user-email", &value).await.unwrap(),
+            Some(winner.clone())
+        );
+    }
+    assert_eq!(
+        read_all(store, ReadAll::from(Position::START)).await.len(),
+        50
+    );
+}
+
+/// A claim inside an append that fails (a wrong expected version; a second claim that is
+/// taken) leaves no trace: the values stay free, the stream unchanged.
+pub async fn failed_appends_leave_no_claims<S: EventStore>(store: &S) {
+    let s = sid("user-1");
+    let other = sid("user-2");
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    let claim = Uniqueness::new().claim("user-email", "a@example.com");
+    assert_conflict(
+        store
+            .append_unique(&s, ExpectedVersion::Exact(5), evs(1), claim.clone())
+            .await,
+        ExpectedVersion::Exact(5),
+        ActualVersion::Version(1),
+    );
+    assert_eq!(
+        store
+            .unique_holder("user-email", "a@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .append_unique(
+            &other,
+            ExpectedVersion::NoStream,
+            evs(1),
+            Uniqueness::new().claim("user-alias", "ada"),
+        )
+        .await
+        .unwrap();
+    let two = Uniqueness::new()
+        .claim("user-email", "a@example.com")
+        .claim("user-alias", "ada");
+    assert_taken(
+        store
+            .append_unique(&s, ExpectedVersion::Exact(1), evs(2), two)
+            .await,
+        "user-alias",
+        "ada",
+        &other,
+    );
+    assert_eq!(
+        store
+            .unique_holder("user-email", "a@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.stream_info(&s).await.unwrap().unwrap().version, 1);
+    // The value is free: the stream claims it now.
+    store
+        .append_unique(&s, ExpectedVersion::Exact(1), evs(1), claim)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .unique_holder("user-email", "a@example.com")
+            .await
+            .unwrap(),
+        Some(s)
+    );
+}
+
+/// Claiming a held value again is a no-op; releasing one the stream does not hold is a
+/// no-op; a released value can be claimed by another stream.
+pub async fn released_values_can_be_claimed_again<S: EventStore>(store: &S) {
+    let a = sid("account-a");
+    let b = sid("account-b");
+    let alias = || Uniqueness::new().claim("account-alias", "rainy-day");
+    store
+        .append_unique(&a, ExpectedVersion::NoStream, evs(1), alias())
+        .await
+        .unwrap();
+    // Claiming again what it holds: fine, still its own.
+    store
+        .append_unique(&a, ExpectedVersion::Exact(1), evs(1), alias())
+        .await
+        .unwrap();
+    let err = store
+        .append_unique(&b, ExpectedVersion::NoStream, evs(1), alias())
+        .await;
+    let message = err.as_ref().unwrap_err().to_string();
+    assert!(
+        message.contains("account-alias")
+            && message.contains("rainy-day")
+            && message.contains("account-a"),
+        "{message}"
+    );
+    assert_taken(err, "account-alias", "rainy-day", &a);
+    // b releasing what a holds changes nothing.
+    store
+        .append_unique(
+            &b,
+            ExpectedVersion::NoStream,
+            evs(1),
+            Uniqueness::new().release("account-alias", "rainy-day"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .unique_holder("account-alias", "rainy-day")
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    store
+        .append_unique(
+            &a,
+            ExpectedVersion::Exact(2),
+            vec![ev("AliasDropped", 0)],
+            Uniqueness::new().release("account-alias", "rainy-day"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .unique_holder("account-alias", "rainy-day")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .append_unique(&b, ExpectedVersion::Exact(1), evs(1), alias())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .unique_holder("account-alias", "rainy-day")
+            .await
+            .unwrap(),
+        Some(b)
+    );
+    // The same value in another scope is another value.
+    store
+        .append_unique(
+            &a,
+            ExpectedVersion::Exact(3),
+            evs(1),
+            Uniqueness::new().claim("nickname", "rainy-day"),
+        )
+        .await
+        .unwrap();
+}
+
+/// Bad scopes and values are refused before anything is written.
+pub async fn bad_unique_values_are_refused<S: EventStore>(store: &S) {
+    let s = sid("user-9");
+    let bad = [
+        Uniqueness::new().claim("", "x"),
+        Uniqueness::new().claim("user email", "x"),
+        Uniqueness::new().claim("user-email", ""),
+        Uniqueness::new().claim("user-email", "x".repeat(2000)),
+        Uniqueness::new().release("user-email", "nul\0inside"),
+        Uniqueness::new()
+            .claim("user-email", "a@example.com")
+            .release("user-email", "a@example.com"),
+    ];
+    for uniqueness in bad {
+        let result = store
+            .append_unique(&s, ExpectedVersion::Any, evs(1), uniqueness.clone())
+            .await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidUniqueValue { .. })),
+            "{uniqueness:?}: {result:?}"
+        );
+    }
+    assert!(store.stream_info(&s).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .unique_holder("user-email", "a@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn count_in_tx<T: StoreTransaction>(tx: &mut T, stream: &StreamId) -> usize {
+    let mut n = 0;
+    let _ = tx
+        .scan_stream(stream, ReadStream::forward(), |_| {
+            n += 1;
+            ControlFlow::<()>::Continue(())
+        })
+        .await
+        .expect("scan inside the transaction");
+    n
+}
+
+/// Appends, claims and the caller's own row in a transaction that is rolled back (or
+/// dropped): none of it is stored. Reads inside the transaction saw its appends.
+pub async fn rolled_back_transaction_stores_nothing<S: CallerRows>(store: &S) {
+    store.create_table().await;
+    let s = sid("order-1");
+    for explicit in [true, false] {
+        let mut tx = store.begin().await.unwrap();
+        tx.append_unique(
+            &s,
+            ExpectedVersion::NoStream,
+            evs(2),
+            Uniqueness::new().claim("order-ref", "R-1"),
+        )
+        .await
+        .unwrap();
+        S::write_row(&mut tx, "order-1").await;
+        tx.append(&s, ExpectedVersion::Exact(2), evs(1))
+            .await
+            .unwrap();
+        assert_eq!(count_in_tx(&mut tx, &s).await, 3);
+        if explicit {
+            tx.rollback().await.unwrap();
+        } else {
+            drop(tx);
+        }
+        assert!(store.stream_info(&s).await.unwrap().is_none());
+        assert!(
+            read_all(store, ReadAll::from(Position::START))
+                .await
+                .is_empty()
+        );
+        assert_eq!(store.unique_holder("order-ref", "R-1").await.unwrap(), None);
+        assert!(matches!(store.count_rows("order-1").await, None | Some(0)));
+    }
+    // The store works on after them.
+    store
+        .append(&s, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+}
+
+/// A committed transaction stores its appends to two streams, its claims and the
+/// caller's row together; positions follow the order of its appends, and subscribers
+/// are woken.
+pub async fn committed_transaction_stores_everything<S: CallerRows>(store: &S) {
+    store.create_table().await;
+    let a = sid("order-a");
+    let b = sid("invoice-b");
+    store
+        .append(&b, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    let mut watcher = store.append_watcher();
+    let mut tx = store.begin().await.unwrap();
+    let first = tx
+        .append(&a, ExpectedVersion::NoStream, evs(2))
+        .await
+        .unwrap();
+    let second = tx
+        .append_unique(
+            &b,
+            ExpectedVersion::Exact(1),
+            evs(1),
+            Uniqueness::new().claim("invoice-number", "2026-1"),
+        )
+        .await
+        .unwrap();
+    let third = tx
+        .append(&a, ExpectedVersion::Exact(2), evs(1))
+        .await
+        .unwrap();
+    let wrote_row = S::write_row(&mut tx, "order-a").await;
+    assert_eq!((first.version, second.version, third.version), (2, 2, 3));
+    let positions: Vec<Position> = [&first, &second, &third]
+        .iter()
+        .flat_map(|r| r.positions.clone())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(count_in_tx(&mut tx, &a).await, 3);
+    tx.commit().await.unwrap();
+    if let Some(watcher) = watcher.as_mut() {
+        tokio::time::timeout(std::time::Duration::from_secs(10), watcher.appended())
+            .await
+            .expect("a commit that appended wakes subscribers");
+    }
+    assert_eq!(store.stream_info(&a).await.unwrap().unwrap().version, 3);
+    assert_eq!(store.stream_info(&b).await.unwrap().unwrap().version, 2);
+    assert_eq!(
+        store
+            .unique_holder("invoice-number", "2026-1")
+            .await
+            .unwrap(),
+        Some(b.clone())
+    );
+    let log = read_all(store, ReadAll::from(Position::START)).await;
+    assert_eq!(log.len(), 5);
+    assert_eq!(
+        log[1..].iter().map(|e| e.position).collect::<Vec<_>>(),
+        positions
+    );
+    if wrote_row {
+        assert_eq!(store.count_rows("order-a").await, Some(1));
+    }
+}
+
+/// A refused append inside a transaction (a taken value, a wrong expected version)
+/// writes nothing and the transaction goes on: its other work commits.
+pub async fn refused_append_leaves_the_transaction_usable<S: CallerRows>(store: &S) {
+    store.create_table().await;
+    let holder = sid("user-1");
+    let s = sid("user-2");
+    store
+        .append_unique(
+            &holder,
+            ExpectedVersion::NoStream,
+            evs(1),
+            Uniqueness::new().claim("user-email", "taken@example.com"),
+        )
+        .await
+        .unwrap();
+    // Read before `begin`: an in-memory SQLite store has one connection, the transaction's.
+    let stored_elsewhere = read(store, &holder, ReadStream::forward()).await[0].event_id;
+    let mut tx = store.begin().await.unwrap();
+    S::write_row(&mut tx, "user-2").await;
+    tx.append(&s, ExpectedVersion::NoStream, evs(1))
+        .await
+        .unwrap();
+    let taken = tx
+        .append_unique(
+            &s,
+            ExpectedVersion::Exact(1),
+            evs(3),
+            Uniqueness::new()
+                .claim("user-alias", "free")
+                .claim("user-email", "taken@example.com"),
+        )
+        .await;
+    assert_taken(taken, "user-email", "taken@example.com", &holder);
+    assert_conflict(
+        tx.append(&s, ExpectedVersion::Exact(7), evs(1)).await,
+        ExpectedVersion::Exact(7),
+        ActualVersion::Version(1),
+    );
+    // An id stored in another stream, sent with `Any`: the insert itself is refused.
+    assert_id_conflict(
+        tx.append(
+            &s,
+            ExpectedVersion::Any,
+            vec![ev("Counted", 0).with_id(stored_elsewhere)],
+        )
+        .await,
+        IdConflictReason::OtherStream,
+    );
+    // A retry inside the transaction of its own append is recognised.
+    let batch = evs(2);
+    let first = tx
+        .append(&s, ExpectedVersion::Exact(1), batch.clone())
+        .await
+        .unwrap();
+    let again = tx
+        .append(&s, ExpectedVersion::Exact(1), batch)
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.positions, first.positions);
+    assert_eq!(count_in_tx(&mut tx, &s).await, 3);
+    let done = tx
+        .append_unique(
+            &s,
+            ExpectedVersion::Exact(3),
+            evs(1),
+            Uniqueness::new().claim("user-email", "other@example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.version, 4);
+    tx.commit().await.unwrap();
+    assert_eq!(store.stream_info(&s).await.unwrap().unwrap().version, 4);
+    assert_eq!(
+        store.unique_holder("user-alias", "free").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .unique_holder("user-email", "other@example.com")
+            .await
+            .unwrap(),
+        Some(s)
+    );
+    assert!(matches!(store.count_rows("user-2").await, None | Some(1)));
+}
+
+/// `lock_stream` makes a plain append to the stream, started while the transaction holds
+/// the lock, wait until the transaction commits: it lands after the transaction's events.
+pub async fn locked_stream_holds_other_writers_until_commit<S: CallerRows>(store: &S) {
+    let s = sid("hot-1");
+    store
+        .append(&s, ExpectedVersion::NoStream, vec![ev("Before", 0)])
+        .await
+        .unwrap();
+    let order = std::sync::Mutex::new(Vec::new());
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel::<()>();
+    let transaction = async {
+        let mut tx = store.begin().await.unwrap();
+        tx.lock_stream(&s).await.unwrap();
+        locked_tx.send(()).unwrap();
+        // Give the other writer every chance to run first, were it not held.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let done = tx
+            .append(&s, ExpectedVersion::Exact(1), vec![ev("InTransaction", 1)])
+            .await
+            .unwrap();
+        order.lock().unwrap().push("transaction appended");
+        tx.commit().await.unwrap();
+        order.lock().unwrap().push("transaction committed");
+        done
+    };
+    let writer = async {
+        locked_rx.await.unwrap();
+        let done = store
+            .append(&s, ExpectedVersion::Any, vec![ev("Plain", 2)])
+            .await
+            .unwrap();
+        order.lock().unwrap().push("plain appended");
+        done
+    };
+    let (in_tx, plain) = tokio::join!(transaction, writer);
+    assert_eq!(in_tx.version, 2);
+    assert_eq!(plain.version, 3, "the plain append waited for the commit");
+    assert!(plain.positions[0] > in_tx.positions[0]);
+    assert_eq!(
+        *order.lock().unwrap(),
+        [
+            "transaction appended",
+            "transaction committed",
+            "plain appended"
+        ]
+    );
+    let history = read(store, &s, ReadStream::forward()).await;
+    assert_eq!(
+        history
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["Before", "InTransaction", "Plain"]
+    );
+}
+
+/// A value claimed inside an open transaction holds off another claimer until the
+/// transaction ends: rolled back, the other claim wins; committed, it is refused.
+pub async fn claims_in_an_open_transaction_hold_off_other_claimers<S: CallerRows>(store: &S) {
+    let a = sid("user-a");
+    let b = sid("user-b");
+    for commit in [false, true] {
+        let value = format!("v{commit}@example.com");
+        let claim = || Uniqueness::new().claim("user-email", value.as_str());
+        let (a, b) = (sid(&format!("{a}{commit}")), sid(&format!("{b}{commit}")));
+        let order = std::sync::Mutex::new(Vec::new());
+        let mut tx = store.begin().await.unwrap();
+        tx.append_unique(&a, ExpectedVersion::NoStream, evs(1), claim())
+            .await
+            .unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let transaction = async {
+            started_rx.await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            order.lock().unwrap().push("transaction ends");
+            if commit {
+                tx.commit().await.unwrap();
+            } else {
+                tx.rollback().await.unwrap();
+            }
+        };
+        let other = async {
+            started_tx.send(()).unwrap();
+            let result = store
+                .append_unique(&b, ExpectedVersion::NoStream, evs(1), claim())
+                .await;
+            order.lock().unwrap().push("other claim answered");
+            result
+        };
+        let ((), result) = tokio::join!(transaction, other);
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["transaction ends", "other claim answered"]
+        );
+        if commit {
+            assert_taken(result, "user-email", &value, &a);
+        } else {
+            result.expect("the rolled-back claim left the value free");
+        }
+        let holder = if commit { a } else { b };
+        assert_eq!(
+            store.unique_holder("user-email", &value).await.unwrap(),
+            Some(holder)
+        );
+    }
 }

@@ -74,9 +74,19 @@ pub struct WithdrawalRejected {
     pub balance: i64,
 }
 
+/// The account took a nickname, unique across accounts (scope `nickname`).
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "test.Nicknamed")]
+pub struct Nicknamed {
+    /// The nickname.
+    pub nickname: String,
+}
+
 /// The events of an account.
 #[derive(EventSet, Clone, Debug, PartialEq)]
 pub enum AccountEvent {
+    /// Nicknamed.
+    Nicknamed(Nicknamed),
     /// Opened.
     Opened(Opened),
     /// Deposited.
@@ -96,6 +106,9 @@ pub struct Account {
     pub balance: i64,
     /// Refused withdrawals so far.
     pub rejections: u32,
+    /// Its nickname, if it took one.
+    #[serde(default)]
+    pub nickname: Option<String>,
 }
 
 /// Open an account.
@@ -103,6 +116,13 @@ pub struct Account {
 pub struct Open {
     /// Owner.
     pub owner: String,
+}
+
+/// Take a nickname (claimed in the scope `nickname`), releasing the current one.
+#[derive(Clone, Debug)]
+pub struct Nickname {
+    /// The nickname.
+    pub nickname: String,
 }
 
 /// Pay in.
@@ -161,6 +181,24 @@ impl Account {
     #[apply]
     fn withdrawal_rejected(&mut self, _: &WithdrawalRejected) {
         self.rejections += 1;
+    }
+
+    #[apply]
+    fn nicknamed(&mut self, e: &Nicknamed) {
+        self.nickname = Some(e.nickname.clone());
+    }
+
+    #[handle]
+    fn nickname(&self, cmd: Nickname) -> Result<factum::Decision<AccountEvent>, AccountError> {
+        let decision = factum::Decision::new([Nicknamed {
+            nickname: cmd.nickname.clone(),
+        }
+        .into()])
+        .claim("nickname", cmd.nickname);
+        Ok(match &self.nickname {
+            Some(old) => decision.release("nickname", old),
+            None => decision,
+        })
     }
 
     #[handle]
@@ -233,7 +271,7 @@ impl factum::Aggregate for AccountV2 {
 }
 
 impl factum::Handles<Deposit> for AccountV2 {
-    fn handle(&self, command: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+    fn handle(&self, command: Deposit) -> Result<factum::Decision<AccountEvent>, AccountError> {
         factum::Handles::handle(&self.account, command)
     }
 }

@@ -19,14 +19,14 @@ fn meta() -> Metadata {
     Metadata::new()
 }
 
-async fn opened<S: EventStore>(repo: &Repository<Account, S>, id: &str) {
+async fn opened<S: EventStore + 'static>(repo: &Repository<Account, S>, id: &str) {
     repo.execute(id, Open { owner: id.into() }, meta())
         .await
         .expect("open");
 }
 
 /// Commands run, events land, and loading folds them back.
-pub async fn execute_and_load<S: EventStore>(store: S) {
+pub async fn execute_and_load<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     let first = repo
         .execute(
@@ -88,6 +88,23 @@ impl<S: EventStore> EventStore for Interleaving<S> {
         self.0.append(stream, expected, events).await
     }
 
+    async fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: factum::Uniqueness,
+    ) -> Result<AppendResult> {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        self.0
+            .append_unique(stream, expected, events, uniqueness)
+            .await
+    }
+
+    async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
+        self.0.unique_holder(scope, value).await
+    }
+
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
         self.0.read_stream(stream, options)
     }
@@ -122,21 +139,15 @@ impl<S: EventStore> EventStore for Interleaving<S> {
     }
 }
 
-/// Eight tasks run commands on one aggregate at once: no command is lost, conflicts are
-/// retried, and the retries are counted.
-pub async fn concurrent_commands_lose_nothing<S: EventStore + 'static>(store: S) {
-    let options = RepositoryOptions {
-        max_retries: 1_000,
-        ..RepositoryOptions::default()
-    };
-    let repo = Arc::new(Repository::<Account, _>::with_options(
-        Interleaving(store),
-        options,
-    ));
+/// Eight writers, each with a repository of its own (as eight processes would have), run
+/// commands on one aggregate at once: no command is lost, conflicts are retried (their
+/// cached states caught up with what the others appended), and the retries are counted.
+pub async fn concurrent_commands_lose_nothing<S: EventStore + Clone + 'static>(store: S) {
+    let repo = Arc::new(Repository::<Account, _>::new(Interleaving(store.clone())));
     opened(&repo, "hot").await;
     let tasks: Vec<_> = (0..8)
         .map(|task| {
-            let repo = repo.clone();
+            let repo = Repository::<Account, _>::new(Interleaving(store.clone()));
             tokio::spawn(async move {
                 let mut retries = 0;
                 for i in 0..10 {
@@ -181,7 +192,7 @@ pub async fn concurrent_commands_lose_nothing<S: EventStore + 'static>(store: S)
 }
 
 /// The state at a version, and at a time.
-pub async fn time_travel<S: EventStore>(store: S) {
+pub async fn time_travel<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     opened(&repo, "t").await;
     repo.execute("t", Deposit { cents: 100 }, meta())
@@ -212,7 +223,7 @@ pub async fn time_travel<S: EventStore>(store: S) {
 }
 
 /// A deleted aggregate says so on load and refuses commands.
-pub async fn tombstoned_aggregates<S: EventStore>(store: S) {
+pub async fn tombstoned_aggregates<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     opened(&repo, "gone").await;
     repo.execute("gone", Deposit { cents: 10 }, meta())
@@ -231,7 +242,7 @@ pub async fn tombstoned_aggregates<S: EventStore>(store: S) {
 }
 
 /// A refused withdrawal is recorded as a fact, and the caller still gets the refusal.
-pub async fn rejections_are_recorded<S: EventStore>(store: S) {
+pub async fn rejections_are_recorded<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     opened(&repo, "r").await;
     repo.execute("r", Deposit { cents: 30 }, meta())
@@ -272,7 +283,7 @@ pub async fn rejections_are_recorded<S: EventStore>(store: S) {
 }
 
 /// Old versions of an event are upcast on load: weak schema, strong domain.
-pub async fn old_versions_are_upcast_on_load<S: EventStore>(store: S) {
+pub async fn old_versions_are_upcast_on_load<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     opened(&repo, "old").await;
     let stream = repo.stream_id("old").unwrap();
@@ -293,7 +304,7 @@ pub async fn old_versions_are_upcast_on_load<S: EventStore>(store: S) {
 
 /// A stored event the code cannot read is a typed error naming the stream, the version
 /// and the type, or skipped where configured; never a panic.
-pub async fn unreadable_events_are_typed_errors<S: EventStore + Clone>(store: S) {
+pub async fn unreadable_events_are_typed_errors<S: EventStore + Clone + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store.clone());
     opened(&repo, "odd").await;
     let stream = repo.stream_id("odd").unwrap();
@@ -366,7 +377,7 @@ pub async fn unreadable_events_are_typed_errors<S: EventStore + Clone>(store: S)
 }
 
 /// The command's metadata (correlation and causation ids) is on every event it wrote.
-pub async fn metadata_flows_into_events<S: EventStore>(store: S) {
+pub async fn metadata_flows_into_events<S: EventStore + 'static>(store: S) {
     let repo = Repository::<Account, _>::new(store);
     let metadata = Metadata::new()
         .with_correlation_id("req-9")
@@ -554,4 +565,425 @@ fn account_snapshot(version: u64, state_version: u32, state: &str) -> Snapshot {
         state: state.into(),
         taken_at: chrono::Utc::now(),
     }
+}
+
+/// A store wrapper that counts appends, records where stream reads start, can make one
+/// append fail, and yields before every append so that concurrent callers really queue.
+/// The store below does all the real work.
+pub struct Probe<S> {
+    inner: S,
+    appends: std::sync::atomic::AtomicUsize,
+    /// The 1-based number of the append to fail (0: none).
+    fail_append: std::sync::atomic::AtomicUsize,
+    reads_from: std::sync::Mutex<Vec<u64>>,
+}
+
+impl<S> Probe<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Arc<Self> {
+        Arc::new(Probe {
+            inner,
+            appends: Default::default(),
+            fail_append: Default::default(),
+            reads_from: Default::default(),
+        })
+    }
+
+    fn appends(&self) -> usize {
+        self.appends.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn take_reads(&self) -> Vec<u64> {
+        std::mem::take(&mut self.reads_from.lock().unwrap())
+    }
+}
+
+impl<S: EventStore> EventStore for Probe<S> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult> {
+        self.append_unique(stream, expected, events, factum::Uniqueness::new())
+            .await
+    }
+
+    async fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: factum::Uniqueness,
+    ) -> Result<AppendResult> {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let n = 1 + self
+            .appends
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == self.fail_append.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(factum::StoreError::Background(
+                "the probe failed this append on purpose".into(),
+            ));
+        }
+        self.inner
+            .append_unique(stream, expected, events, uniqueness)
+            .await
+    }
+
+    async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
+        self.inner.unique_holder(scope, value).await
+    }
+
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        self.reads_from
+            .lock()
+            .unwrap()
+            .push(probe_from(&format!("{options:?}")));
+        self.inner.read_stream(stream, options)
+    }
+
+    fn read_all(&self, options: ReadAll) -> EventStream<'_> {
+        self.inner.read_all(options)
+    }
+
+    async fn stream_info(&self, stream: &StreamId) -> Result<Option<StreamInfo>> {
+        self.inner.stream_info(stream).await
+    }
+
+    async fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<StreamInfo>> {
+        self.inner.list_streams(category, after, limit).await
+    }
+
+    async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion) -> Result<()> {
+        self.inner.delete_stream(stream, expected).await
+    }
+
+    async fn head_position(&self) -> Result<Position> {
+        self.inner.head_position().await
+    }
+
+    async fn settled_position(&self) -> Result<Position> {
+        self.inner.settled_position().await
+    }
+}
+
+/// The `from` version of a stream read, out of its options' debug form (the options'
+/// fields are the store's own; this keeps the probe outside the crate honest).
+fn probe_from(options: &str) -> u64 {
+    options
+        .split("from: Some(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The cache: a repository decides on its cached state without reading; when another
+/// writer appended in between, its append conflicts, it reads only the events after its
+/// cached version, and it decides again on the new state.
+pub async fn cached_state_catches_up_after_another_writer<S: EventStore + Clone + 'static>(
+    store: S,
+) {
+    let probe = Probe::new(store.clone());
+    let cached = Repository::<Account, _>::new(probe.clone());
+    let other = Repository::<Account, _>::new(store);
+    opened(&cached, "c1").await;
+    cached
+        .execute("c1", Deposit { cents: 100 }, meta())
+        .await
+        .unwrap();
+    assert_eq!(
+        probe.take_reads(),
+        vec![1],
+        "the first command reads the stream once; the second decides on the cached state"
+    );
+    // Another process withdraws 80: the cached state (balance 100) is now stale.
+    other
+        .execute("c1", Withdraw { cents: 80 }, meta())
+        .await
+        .unwrap();
+    // Withdrawing 50 is fine on the stale state but not on the real one (20 left): the
+    // append conflicts, the repository reads versions 3.. only, and refuses on the truth.
+    match cached.execute("c1", Withdraw { cents: 50 }, meta()).await {
+        Err(RepositoryError::Rejected {
+            error: AccountError::InsufficientFunds { balance, requested },
+            recorded: Some(recorded),
+        }) => {
+            assert_eq!((balance, requested), (20, 50));
+            assert_eq!(recorded.version, 4);
+        }
+        other => panic!("expected a refusal decided on the new state, got {other:?}"),
+    }
+    assert_eq!(
+        probe.take_reads(),
+        vec![3],
+        "the conflict is caught up from the cached version on"
+    );
+    // The cache holds the truth again: a deposit needs no read and no retry.
+    let done = cached
+        .execute("c1", Deposit { cents: 5 }, meta())
+        .await
+        .unwrap();
+    assert_eq!((done.version, done.retries), (5, 0));
+    assert!(probe.take_reads().is_empty());
+    let loaded = other.load("c1").await.unwrap();
+    assert_eq!((loaded.state.balance, loaded.version), (25, 5));
+}
+
+/// The single writer: commands for one aggregate arriving together are decided in
+/// arrival order on the state the ones before them left, appended together (far fewer
+/// appends than commands), and each caller gets its own outcome; a refusal refuses only
+/// its own command.
+pub async fn single_writer_decides_in_arrival_order<S: EventStore + Clone + 'static>(store: S) {
+    let probe = Probe::new(store);
+    let repo = Repository::<Account, _>::new(probe.clone());
+    opened(&repo, "w1").await;
+    let before = probe.appends();
+    // 40 commands, arriving in this order (join_all polls them in order): deposits of
+    // 10, and after every fourth a withdrawal of 25 that only succeeds when the deposits
+    // before it cover it.
+    let plan: Vec<i64> = (0..40).map(|i| if i % 5 == 4 { -25 } else { 10 }).collect();
+    let outcomes = futures_util::future::join_all(plan.iter().map(|&cents| {
+        let repo = repo.clone();
+        async move {
+            if cents > 0 {
+                repo.execute("w1", Deposit { cents }, meta()).await
+            } else {
+                repo.execute("w1", Withdraw { cents: -cents }, meta()).await
+            }
+        }
+    }))
+    .await;
+    let mut balance = 0;
+    let mut last_version = 1;
+    for (i, (cents, outcome)) in plan.iter().zip(outcomes).enumerate() {
+        let version = match (cents, outcome) {
+            (&cents, Ok(done)) => {
+                balance += cents;
+                assert_eq!(done.positions.len(), 1, "command {i}");
+                done.version
+            }
+            (&cents, Err(RepositoryError::Rejected { error, recorded })) => {
+                assert_eq!(
+                    error,
+                    AccountError::InsufficientFunds {
+                        balance,
+                        requested: -cents
+                    },
+                    "command {i} was decided on the state the commands before it left"
+                );
+                recorded
+                    .expect("refusals of withdrawals are recorded")
+                    .version
+            }
+            (_, Err(other)) => panic!("command {i} failed: {other:?}"),
+        };
+        assert_eq!(
+            version,
+            last_version + 1,
+            "command {i} is next in the stream"
+        );
+        last_version = version;
+    }
+    let appends = probe.appends() - before;
+    assert!(
+        appends <= 5,
+        "40 commands arriving together went into {appends} appends; queued commands must be appended together"
+    );
+    let loaded = repo.load("w1").await.unwrap();
+    assert_eq!((loaded.state.balance, loaded.version), (balance, 41));
+}
+
+/// When a batch's append fails (not a conflict), only that batch fails, and its commands
+/// are run again one at a time: every caller still gets its own, successful outcome.
+pub async fn failed_batch_append_retries_its_commands<S: EventStore + Clone + 'static>(store: S) {
+    let probe = Probe::new(store);
+    let repo = Repository::<Account, _>::new(probe.clone());
+    opened(&repo, "f1").await;
+    // The first command runs alone (append n+1); the others queue and go together in
+    // append n+2, which fails.
+    probe
+        .fail_append
+        .store(probe.appends() + 2, std::sync::atomic::Ordering::SeqCst);
+    let outcomes = futures_util::future::join_all((1..=10).map(|cents| {
+        let repo = repo.clone();
+        async move { repo.execute("f1", Deposit { cents }, meta()).await }
+    }))
+    .await;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        outcome.unwrap_or_else(|e| panic!("command {i} failed: {e}"));
+    }
+    let loaded = repo.load("f1").await.unwrap();
+    assert_eq!((loaded.state.balance, loaded.version), (55, 11));
+}
+
+/// The pessimistic mode: two repositories (two processes) keep one aggregate busy at once.
+/// Each batch holds the aggregate's stream lock while it reads, decides and appends, so
+/// the writers take turns: no command conflicts, none is retried, none fails, and the
+/// stream folds to what the callers were told.
+pub async fn pessimistic_writers_take_turns<S>(store: S)
+where
+    S: factum::TransactionalStore + Clone + 'static,
+    S::Transaction: 'static,
+{
+    let first = Repository::<Account, _>::new(store.clone()).pessimistic();
+    let second = Repository::<Account, _>::new(store.clone()).pessimistic();
+    opened(&first, "locked").await;
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let repo = if task % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let mut total = 0;
+                for i in 0..20 {
+                    let cents = task * 100 + i + 1;
+                    let done = repo
+                        .execute("locked", Deposit { cents }, meta())
+                        .await
+                        .expect("no command may fail");
+                    assert_eq!(done.retries, 0, "a locked batch never conflicts");
+                    total += cents;
+                }
+                total
+            })
+        })
+        .collect();
+    let mut expected = 0;
+    for task in tasks {
+        expected += task.await.unwrap();
+    }
+    let loaded = Repository::<Account, _>::new(store)
+        .load("locked")
+        .await
+        .unwrap();
+    assert_eq!((loaded.state.balance, loaded.version), (expected, 321));
+    // A cached state goes stale when the other process appends; under the lock the
+    // repository reads what changed before deciding, so the refusal is decided on the truth.
+    first
+        .execute("locked", Withdraw { cents: expected }, meta())
+        .await
+        .unwrap();
+    match second
+        .execute("locked", Withdraw { cents: 1 }, meta())
+        .await
+    {
+        Err(RepositoryError::Rejected { error, .. }) => assert_eq!(
+            error,
+            AccountError::InsufficientFunds {
+                balance: 0,
+                requested: 1
+            }
+        ),
+        other => panic!("expected a refusal decided on the latest state, got {other:?}"),
+    }
+}
+
+/// Unique values through the repository: a handler's decision claims a nickname; the
+/// claims of a queued batch are appended with its events, and when one command's claim
+/// is taken only that command fails (with the store's typed error naming scope, value and
+/// holder), while the others of its batch are appended. The holder can take a new one,
+/// releasing the old, which another account can then claim.
+pub async fn claims_fail_only_their_own_command<S: EventStore + Clone + 'static>(store: S) {
+    use crate::domain::Nickname;
+    let probe = Probe::new(store);
+    let repo = Repository::<Account, _>::new(probe.clone());
+    opened(&repo, "n1").await;
+    opened(&repo, "n2").await;
+    repo.execute(
+        "n2",
+        Nickname {
+            nickname: "ace".into(),
+        },
+        meta(),
+    )
+    .await
+    .unwrap();
+    // Ten commands for n1 arrive together: nicknames, one of them already n2's.
+    let names: Vec<String> = (0..10)
+        .map(|i| {
+            if i == 6 {
+                "ace".into()
+            } else {
+                format!("n1-{i}")
+            }
+        })
+        .collect();
+    let outcomes = futures_util::future::join_all(names.iter().map(|name| {
+        let repo = repo.clone();
+        let nickname = name.clone();
+        async move { repo.execute("n1", Nickname { nickname }, meta()).await }
+    }))
+    .await;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match (i, outcome) {
+            (
+                6,
+                Err(RepositoryError::Store(factum::StoreError::UniqueValueTaken {
+                    scope,
+                    value,
+                    holder,
+                })),
+            ) => {
+                assert_eq!(
+                    (scope.as_str(), value.as_str(), holder.as_str()),
+                    ("nickname", "ace", "account-n2")
+                );
+            }
+            (6, other) => panic!("the taken nickname must fail alone, got {other:?}"),
+            (i, outcome) => {
+                outcome.unwrap_or_else(|e| panic!("command {i} failed: {e}"));
+            }
+        }
+    }
+    let n1 = repo.stream_id("n1").unwrap();
+    let store = &probe.inner;
+    // n1 ends with the last nickname it took; every earlier one was released.
+    assert_eq!(
+        store.unique_holder("nickname", "n1-9").await.unwrap(),
+        Some(n1.clone())
+    );
+    for i in [0, 5, 8] {
+        assert_eq!(
+            store
+                .unique_holder("nickname", &format!("n1-{i}"))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        repo.load("n1").await.unwrap().state.nickname.as_deref(),
+        Some("n1-9")
+    );
+    // n2 lets "ace" go; n1 can take it now.
+    repo.execute(
+        "n2",
+        Nickname {
+            nickname: "deuce".into(),
+        },
+        meta(),
+    )
+    .await
+    .unwrap();
+    repo.execute(
+        "n1",
+        Nickname {
+            nickname: "ace".into(),
+        },
+        meta(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.unique_holder("nickname", "ace").await.unwrap(),
+        Some(n1)
+    );
 }

@@ -277,3 +277,270 @@ pub mod pg_raw {
         .collect()
     }
 }
+
+/// The hand-written command path of `commands.rs`: what a developer writes without a
+/// framework. Plain tables of its own in the store's database (no trigger, no advisory
+/// lock, no stream table):
+/// `raw_events(stream_id, version, payload, PRIMARY KEY (stream_id, version))`. A command
+/// loads the stream, folds it, and INSERTs at the next version; the primary key is the
+/// concurrency check, and a unique violation means "someone else appended first: load and
+/// decide again", at once and for as long as it takes.
+pub mod commands {
+    use super::*;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    use sqlx::{PgPool, SqlitePool};
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    /// One backend's raw command path.
+    #[derive(Clone)]
+    pub enum RawCommands {
+        /// A pool of its own, as large as the store's (10), on the store's schema.
+        Postgres(PgPool),
+        /// One write connection (callers queue for it, as Factum's do) and four read
+        /// connections, with the store's settings (WAL, `synchronous = FULL`). A pool of
+        /// writers would instead race for the file lock and sleep in SQLite's busy
+        /// handler, a slower baseline that would flatter Factum.
+        Sqlite {
+            /// Loads.
+            reader: SqlitePool,
+            /// INSERTs.
+            writer: SqlitePool,
+        },
+    }
+
+    fn unique_violation(err: &sqlx::Error) -> bool {
+        err.as_database_error()
+            .is_some_and(|e| e.is_unique_violation())
+    }
+
+    impl RawCommands {
+        /// Connects to `url` with `schema` (which must exist) first on the search path.
+        pub async fn postgres(url: &str, schema: &str) -> Self {
+            let options = PgConnectOptions::from_str(url)
+                .unwrap()
+                .options([("search_path", schema)]);
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .connect_with(options)
+                .await
+                .unwrap();
+            sqlx::query(
+                "CREATE TABLE raw_events (stream_id text NOT NULL, version bigint NOT NULL, \
+                 payload json NOT NULL, PRIMARY KEY (stream_id, version))",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            RawCommands::Postgres(pool)
+        }
+
+        /// Opens the SQLite file at `path` (the store's).
+        pub async fn sqlite(path: &std::path::Path) -> Self {
+            let base = SqliteConnectOptions::new()
+                .filename(path)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30));
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(300))
+                .connect_with(base.clone())
+                .await
+                .unwrap();
+            sqlx::query(
+                "CREATE TABLE raw_events (stream_id TEXT NOT NULL, version INTEGER NOT NULL, \
+                 payload TEXT NOT NULL, PRIMARY KEY (stream_id, version))",
+            )
+            .execute(&writer)
+            .await
+            .unwrap();
+            let reader = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(300))
+                .connect_with(base.read_only(true))
+                .await
+                .unwrap();
+            RawCommands::Sqlite { reader, writer }
+        }
+
+        /// Gives every stream `events` deposits (versions 1 to `events`) in one
+        /// transaction.
+        pub async fn seed(&self, streams: &[String], events: usize) {
+            let rows: Vec<(String, i64, String)> = streams
+                .iter()
+                .flat_map(|s| {
+                    (0..events).map(move |i| (s.clone(), i as i64 + 1, payload(i).to_string()))
+                })
+                .collect();
+            match self {
+                RawCommands::Postgres(pool) => {
+                    let (s, v, p): (Vec<_>, Vec<_>, Vec<_>) = rows.into_iter().fold(
+                        (Vec::new(), Vec::new(), Vec::new()),
+                        |(mut s, mut v, mut p), (a, b, c)| {
+                            s.push(a);
+                            v.push(b);
+                            p.push(c);
+                            (s, v, p)
+                        },
+                    );
+                    sqlx::query(
+                        "INSERT INTO raw_events (stream_id, version, payload) \
+                         SELECT s, v, p::json FROM unnest($1::text[], $2::bigint[], $3::text[]) AS r (s, v, p)",
+                    )
+                    .bind(s)
+                    .bind(v)
+                    .bind(p)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                }
+                RawCommands::Sqlite { writer, .. } => {
+                    let mut tx = writer.begin().await.unwrap();
+                    for (s, v, p) in rows {
+                        sqlx::query(
+                            "INSERT INTO raw_events (stream_id, version, payload) VALUES (?1, ?2, ?3)",
+                        )
+                        .bind(s)
+                        .bind(v)
+                        .bind(p)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                }
+            }
+        }
+
+        /// Loads `stream` and folds it: (balance, version).
+        async fn load(&self, stream: &str) -> (i64, i64) {
+            let mut total = 0;
+            let mut version = 0;
+            let mut fold = |v: i64, payload: &str| {
+                let amount: Amount = serde_json::from_str(payload).expect("payload decodes");
+                total += amount.cents;
+                version = v;
+            };
+            match self {
+                RawCommands::Postgres(pool) => {
+                    let rows = sqlx::query(
+                        "SELECT version, payload::text FROM raw_events WHERE stream_id = $1 ORDER BY version",
+                    )
+                    .bind(stream)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                    rows.iter().for_each(|r| fold(r.get(0), r.get(1)));
+                }
+                RawCommands::Sqlite { reader, .. } => {
+                    let rows = sqlx::query(
+                        "SELECT version, payload FROM raw_events WHERE stream_id = ?1 ORDER BY version",
+                    )
+                    .bind(stream)
+                    .fetch_all(reader)
+                    .await
+                    .unwrap();
+                    rows.iter().for_each(|r| fold(r.get(0), r.get(1)));
+                }
+            }
+            (total, version)
+        }
+
+        /// INSERTs one deposit at `version`; `false` if another writer took that version.
+        async fn insert(&self, stream: &str, version: i64, payload: &str) -> bool {
+            let done = match self {
+                RawCommands::Postgres(pool) => {
+                    sqlx::query(
+                        "INSERT INTO raw_events (stream_id, version, payload) VALUES ($1, $2, $3::json)",
+                    )
+                    .bind(stream)
+                    .bind(version)
+                    .bind(payload)
+                    .execute(pool)
+                    .await
+                    .map(drop)
+                }
+                RawCommands::Sqlite { writer, .. } => {
+                    sqlx::query(
+                        "INSERT INTO raw_events (stream_id, version, payload) VALUES (?1, ?2, ?3)",
+                    )
+                    .bind(stream)
+                    .bind(version)
+                    .bind(payload)
+                    .execute(writer)
+                    .await
+                    .map(drop)
+                }
+            };
+            match done {
+                Ok(_) => true,
+                Err(err) if unique_violation(&err) => false,
+                Err(err) => panic!("raw INSERT failed: {err}"),
+            }
+        }
+
+        /// One deposit command: load, fold, decide, INSERT at the next version, and on a
+        /// conflict start again. Returns the conflicts it met.
+        pub async fn execute(&self, stream: &str, cents: i64) -> u64 {
+            let payload = serde_json::json!({ "cents": cents }).to_string();
+            let mut conflicts = 0;
+            loop {
+                let (total, version) = self.load(stream).await;
+                // The decision: a deposit is always accepted; the fold's result is used.
+                std::hint::black_box(total);
+                if self.insert(stream, version + 1, &payload).await {
+                    return conflicts;
+                }
+                conflicts += 1;
+            }
+        }
+
+        /// The stream's version and balance, for checks outside the timed work.
+        pub async fn state(&self, stream: &str) -> (i64, i64) {
+            let (total, version) = self.load(stream).await;
+            (version, total)
+        }
+
+        /// Refreshes the planner statistics of every table of the database (PostgreSQL:
+        /// of the store's schema, first on the search path), as a store in service has
+        /// them.
+        pub async fn analyze(&self) {
+            match self {
+                RawCommands::Postgres(pool) => {
+                    let tables: Vec<String> = sqlx::query_scalar(
+                        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
+                         WHERE schemaname = current_schema()",
+                    )
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                    for table in tables {
+                        sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
+                            .execute(pool)
+                            .await
+                            .unwrap();
+                    }
+                }
+                RawCommands::Sqlite { writer, .. } => {
+                    sqlx::query("ANALYZE").execute(writer).await.unwrap();
+                }
+            }
+        }
+
+        /// Closes the pools (PostgreSQL: before the schema is dropped).
+        pub async fn close(&self) {
+            match self {
+                RawCommands::Postgres(pool) => pool.close().await,
+                RawCommands::Sqlite { reader, writer } => {
+                    reader.close().await;
+                    writer.close().await;
+                }
+            }
+        }
+    }
+}

@@ -119,8 +119,8 @@ impl Reaction {
     ) -> Result<Executed, RepositoryError<A::Error>>
     where
         A: Aggregate + Handles<C>,
-        S: EventStore + SnapshotStore,
-        C: Clone,
+        S: EventStore + SnapshotStore + 'static,
+        C: Clone + Send + 'static,
     {
         let key = self.key(&format!("{}-{id}", A::CATEGORY));
         repository

@@ -3,6 +3,7 @@
 //! against it too) but nothing survives the process.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
@@ -12,12 +13,13 @@ use futures_util::stream;
 use super::idempotency::{StoredId, resolve_retry};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, ReadAll,
-    ReadStream, StoreLimits, StreamInfo, prepare_batch,
+    ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue,
+    Uniqueness, prepare_batch, prepare_uniqueness,
 };
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
-    EventData, EventId, ExpectedVersion, Payload, Position, RecordedEvent, Result, StoreError,
-    StreamId, error::ActualVersion,
+    EventData, EventId, EventView, ExpectedVersion, Payload, Position, RecordedEvent, Result,
+    StoreError, StreamId, error::ActualVersion,
 };
 
 /// An event store held in process memory.
@@ -42,6 +44,10 @@ pub struct MemoryStore {
     inner: Arc<RwLock<Inner>>,
     limits: StoreLimits,
     signal: AppendSignal,
+    /// The store's one writer: every append is a transaction holding it, so a
+    /// transaction sees no other write while it is open (it stages its appends and
+    /// applies them at commit).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +57,7 @@ struct Inner {
     streams: BTreeMap<StreamId, StreamState>,
     ids: HashMap<EventId, usize>,
     snapshots: HashMap<(StreamId, String), Snapshot>,
+    unique: HashMap<UniqueValue, StreamId>,
 }
 
 #[derive(Debug, Default)]
@@ -75,92 +82,20 @@ impl MemoryStore {
     /// An empty store with the given limits.
     pub fn with_limits(limits: StoreLimits) -> Self {
         MemoryStore {
-            inner: Arc::default(),
             limits,
-            signal: AppendSignal::default(),
+            ..MemoryStore::default()
         }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave `Inner` half-updated: appends
-        // validate first and then only push, so a poisoned lock is still consistent.
+        // A panic while holding the lock cannot leave `Inner` half-updated: a commit
+        // only pushes what a transaction already checked, so a poisoned lock is still
+        // consistent.
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn append_now(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<EventData>,
-    ) -> Result<AppendResult> {
-        let batch = prepare_batch(stream, events, &self.limits)?;
-        let mut inner = self.write();
-        let version = inner.streams.get(stream).map_or(0, StreamState::version);
-        let deleted = inner
-            .streams
-            .get(stream)
-            .is_some_and(|s| s.deleted_at.is_some());
-        let stored: Vec<StoredId> = batch
-            .events
-            .iter()
-            .filter_map(|e| inner.ids.get(&e.event_id))
-            .map(|&i| {
-                let e = &inner.log[i];
-                StoredId {
-                    event_id: e.event_id,
-                    stream_id: e.stream_id.as_str().to_owned(),
-                    version: e.stream_version,
-                    position: e.position,
-                }
-            })
-            .collect();
-        if let Some(done) = resolve_retry(stream, &batch.ids(), stored)? {
-            return Ok(done);
-        }
-        if deleted {
-            return Err(StoreError::StreamDeleted {
-                stream: stream.clone(),
-            });
-        }
-        if let Err(actual) = expected.check(version) {
-            return Err(StoreError::WrongExpectedVersion {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-        let now = Utc::now();
-        let mut positions = Vec::with_capacity(batch.events.len());
-        let mut indices = Vec::with_capacity(batch.events.len());
-        for (i, e) in batch.events.into_iter().enumerate() {
-            let index = inner.log.len();
-            let position = Position(index as u64 + 1);
-            inner.ids.insert(e.event_id, index);
-            inner.log.push(RecordedEvent {
-                event_id: e.event_id,
-                stream_id: stream.clone(),
-                stream_version: version + i as u64 + 1,
-                position,
-                event_type: e.event_type,
-                schema_version: e.schema_version,
-                payload: Payload::from_stored(e.payload),
-                metadata: e.metadata,
-                recorded_at: now,
-            });
-            positions.push(position);
-            indices.push(index);
-        }
-        let state = inner.streams.entry(stream.clone()).or_default();
-        state.indices.extend(indices);
-        Ok(AppendResult {
-            version: state.version(),
-            positions,
-            deduplicated: false,
-        })
     }
 
     fn info(stream: &StreamId, state: &StreamState) -> StreamInfo {
@@ -179,11 +114,32 @@ impl EventStore for MemoryStore {
         expected: ExpectedVersion,
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
-        let done = self.append_now(stream, expected, events)?;
-        if !done.deduplicated {
-            self.signal.raise();
-        }
+        self.append_unique(stream, expected, events, Uniqueness::new())
+            .await
+    }
+
+    async fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        // Checked before queueing for the writer, so bad input never waits.
+        let batch = prepare_batch(stream, events, &self.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        let mut tx = self.begin().await?;
+        let done = tx.stage(stream, expected, batch, uniqueness)?;
+        tx.commit_now();
         Ok(done)
+    }
+
+    async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
+        Ok(self
+            .read()
+            .unique
+            .get(&UniqueValue::new(scope, value))
+            .cloned())
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
@@ -200,21 +156,11 @@ impl EventStore for MemoryStore {
             };
             return stream::once(async { Err(err) }).boxed();
         }
-        let (low, high) = options.version_range();
-        let limit = options.limit.unwrap_or(usize::MAX);
         // Only indices are collected here; events are cloned one at a time as the
         // consumer pulls them.
-        let selected: Vec<usize> = state
-            .indices
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| (low..=high).contains(&(*i as u64 + 1)))
-            .map(|(_, &index)| index)
+        let ordered: Vec<usize> = select(state.indices.len(), &options)
+            .map(|i| state.indices[i])
             .collect();
-        let ordered: Vec<usize> = match options.direction {
-            Direction::Forward => selected.into_iter().take(limit).collect(),
-            Direction::Backward => selected.into_iter().rev().take(limit).collect(),
-        };
         drop(inner);
         stream::iter(ordered)
             .map(move |index| Ok(self.read().log[index].clone()))
@@ -267,6 +213,7 @@ impl EventStore for MemoryStore {
     }
 
     async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion) -> Result<()> {
+        let _writer = self.writer.lock().await;
         let mut inner = self.write();
         let Some(state) = inner.streams.get_mut(stream) else {
             return Err(StoreError::StreamNotFound {
@@ -318,6 +265,259 @@ impl SnapshotStore for MemoryStore {
         if replace {
             inner.snapshots.insert(key, snapshot.clone());
         }
+        Ok(())
+    }
+}
+
+/// The 0-based version indices a stream read visits, in order, for a stream of `len`
+/// events.
+fn select(len: usize, options: &ReadStream) -> Box<dyn Iterator<Item = usize> + Send> {
+    let (low, high) = options.version_range();
+    let limit = options.limit.unwrap_or(usize::MAX);
+    let low = (low.saturating_sub(1)).min(len as u64) as usize;
+    let high = high.min(len as u64) as usize;
+    let range = low..high.max(low);
+    match options.direction {
+        Direction::Forward => Box::new(range.take(limit)),
+        Direction::Backward => Box::new(range.rev().take(limit)),
+    }
+}
+
+impl TransactionalStore for MemoryStore {
+    type Transaction = MemoryTransaction;
+
+    async fn begin(&self) -> Result<MemoryTransaction> {
+        let writer = self.writer.clone().lock_owned().await;
+        let base = self.read().log.len();
+        Ok(MemoryTransaction {
+            store: self.clone(),
+            _writer: writer,
+            base,
+            staged: Vec::new(),
+            versions: HashMap::new(),
+            ids: HashMap::new(),
+            unique: HashMap::new(),
+        })
+    }
+}
+
+/// A transaction of the [`MemoryStore`]: it holds the store's writer (every other append
+/// waits for it, so [`lock_stream`](StoreTransaction::lock_stream) has nothing more to
+/// do), stages its appends, and stores them all at once when it commits. Readers never
+/// see staged events; reads inside the transaction do.
+#[derive(Debug)]
+pub struct MemoryTransaction {
+    store: MemoryStore,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+    /// The log's length at begin: staged events take the positions after it.
+    base: usize,
+    staged: Vec<RecordedEvent>,
+    /// Versions of the streams appended to.
+    versions: HashMap<StreamId, u64>,
+    /// Where each staged event id is in `staged`.
+    ids: HashMap<EventId, usize>,
+    /// Claims (`Some`) and releases (`None`) made by the transaction.
+    unique: HashMap<UniqueValue, Option<StreamId>>,
+}
+
+impl MemoryTransaction {
+    fn stage(
+        &mut self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        batch: super::PreparedBatch,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let inner = self.store.read();
+        let committed = inner.streams.get(stream);
+        let version = self
+            .versions
+            .get(stream)
+            .copied()
+            .unwrap_or_else(|| committed.map_or(0, StreamState::version));
+        let deleted = committed.is_some_and(|s| s.deleted_at.is_some());
+        let stored: Vec<StoredId> = batch
+            .events
+            .iter()
+            .filter_map(|e| match self.ids.get(&e.event_id) {
+                Some(&i) => Some(&self.staged[i]),
+                None => inner.ids.get(&e.event_id).map(|&i| &inner.log[i]),
+            })
+            .map(|e| StoredId {
+                event_id: e.event_id,
+                stream_id: e.stream_id.as_str().to_owned(),
+                version: e.stream_version,
+                position: e.position,
+                event_type: e.event_type.clone(),
+                schema_version: e.schema_version,
+                payload: e.payload.as_str().to_owned(),
+            })
+            .collect();
+        if let Some(done) = resolve_retry(stream, &batch.events, stored)? {
+            return Ok(done);
+        }
+        if deleted {
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        }
+        if let Err(actual) = expected.check(version) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        let holder = |value: &UniqueValue| match self.unique.get(value) {
+            Some(staged) => staged.clone(),
+            None => inner.unique.get(value).cloned(),
+        };
+        for claim in uniqueness.claims() {
+            if let Some(holder) = holder(claim).filter(|h| h != stream) {
+                return Err(StoreError::UniqueValueTaken {
+                    scope: claim.scope.clone(),
+                    value: claim.value.clone(),
+                    holder,
+                });
+            }
+        }
+        let releases: Vec<UniqueValue> = uniqueness
+            .releases()
+            .iter()
+            .filter(|r| holder(r).as_ref() == Some(stream))
+            .cloned()
+            .collect();
+        drop(inner);
+        for claim in uniqueness.claims() {
+            self.unique.insert(claim.clone(), Some(stream.clone()));
+        }
+        for release in releases {
+            self.unique.insert(release, None);
+        }
+        let now = Utc::now();
+        let mut positions = Vec::with_capacity(batch.events.len());
+        for (i, e) in batch.events.into_iter().enumerate() {
+            let position = Position((self.base + self.staged.len()) as u64 + 1);
+            self.ids.insert(e.event_id, self.staged.len());
+            self.staged.push(RecordedEvent {
+                event_id: e.event_id,
+                stream_id: stream.clone(),
+                stream_version: version + i as u64 + 1,
+                position,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                payload: Payload::from_stored(e.payload),
+                metadata: e.metadata,
+                recorded_at: now,
+            });
+            positions.push(position);
+        }
+        let version = version + positions.len() as u64;
+        self.versions.insert(stream.clone(), version);
+        Ok(AppendResult {
+            version,
+            positions,
+            deduplicated: false,
+        })
+    }
+
+    /// Stores what was staged and wakes subscribers.
+    fn commit_now(self) {
+        if self.staged.is_empty() && self.unique.is_empty() {
+            return;
+        }
+        let appended = !self.staged.is_empty();
+        let mut inner = self.store.write();
+        // The writer was held since begin, so the log is as long as it was then and the
+        // staged positions are the next ones.
+        for event in self.staged {
+            let index = inner.log.len();
+            inner.ids.insert(event.event_id, index);
+            inner
+                .streams
+                .entry(event.stream_id.clone())
+                .or_default()
+                .indices
+                .push(index);
+            inner.log.push(event);
+        }
+        for (value, holder) in self.unique {
+            match holder {
+                Some(stream) => inner.unique.insert(value, stream),
+                None => inner.unique.remove(&value),
+            };
+        }
+        drop(inner);
+        if appended {
+            self.store.signal.raise();
+        }
+    }
+}
+
+impl StoreTransaction for MemoryTransaction {
+    async fn lock_stream(&mut self, _stream: &StreamId) -> Result<()> {
+        // The transaction holds the store's only writer already.
+        Ok(())
+    }
+
+    async fn scan_stream<B, F>(
+        &mut self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> Result<ControlFlow<B>>
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        let mut events: Vec<RecordedEvent> = {
+            let inner = self.store.read();
+            match inner.streams.get(stream) {
+                Some(state) if state.deleted_at.is_some() && !options.include_deleted => {
+                    return Err(StoreError::StreamDeleted {
+                        stream: stream.clone(),
+                    });
+                }
+                Some(state) => state
+                    .indices
+                    .iter()
+                    .map(|&i| inner.log[i].clone())
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        events.extend(
+            self.staged
+                .iter()
+                .filter(|e| e.stream_id == *stream)
+                .cloned(),
+        );
+        for i in select(events.len(), &options) {
+            if let ControlFlow::Break(done) = visit(events[i].view()) {
+                return Ok(ControlFlow::Break(done));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    async fn append_unique(
+        &mut self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.store.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        self.stage(stream, expected, batch, uniqueness)
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.commit_now();
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<()> {
         Ok(())
     }
 }

@@ -11,7 +11,13 @@
 //! * Within a stream, versions are dense (1, 2, 3, …) and `(stream, version)` is unique.
 //! * An append is atomic: all of its events are stored, or none.
 //! * An append checks an [`ExpectedVersion`] atomically with the write.
-//! * Retrying an append with the same event ids succeeds without writing twice.
+//! * Retrying an append with the same events (same ids, types, schema versions and
+//!   payloads) succeeds without writing twice; stored ids sent with different events are
+//!   refused ([`StoreError::EventIdConflict`](crate::StoreError::EventIdConflict)).
+//! * Values unique across streams are claimed and released atomically with the events
+//!   ([`Uniqueness`], [`EventStore::append_unique`]).
+//! * Events can be appended inside a transaction the caller also writes in
+//!   ([`TransactionalStore`]), on every backend.
 //! * The global log is read in an order that never changes once observed: a reader that
 //!   resumes after position `p` never misses an event that was committed late, and never
 //!   sees one twice (see the PostgreSQL backend for how, without a global write lock).
@@ -45,14 +51,18 @@ mod signal;
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod transaction;
+mod unique;
 mod validate;
 
 pub(crate) use signal::AppendSignal;
 pub use signal::AppendWatcher;
+pub use transaction::{StoreTransaction, TransactionalStore};
+pub use unique::{UniqueValue, Uniqueness};
+pub use validate::{MAX_UNIQUE_SCOPE_LEN, MAX_UNIQUE_VALUE_LEN, MAX_UNIQUE_VALUES};
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use validate::PreparedBatch;
-pub(crate) use validate::prepare_batch;
+pub(crate) use validate::{prepare_batch, prepare_uniqueness};
 
 /// Default largest event (payload plus metadata) a store accepts: 1 MiB.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 1024 * 1024;
@@ -67,14 +77,36 @@ pub trait EventStore: Send + Sync {
     /// Bad input (an empty batch, a payload that is not JSON, an event over the size limit,
     /// an invalid event type) is refused before anything is written. If every event id of
     /// the batch is already stored in this stream, in this order and at consecutive
-    /// versions, the append is a retry of one that succeeded: it returns that append's
-    /// result with [`AppendResult::deduplicated`] set and writes nothing.
+    /// versions, with the same types, schema versions and payloads, the append is a retry
+    /// of one that succeeded: it returns that append's result with
+    /// [`AppendResult::deduplicated`] set and writes nothing. Stored ids sent with other
+    /// events are refused with [`StoreError::EventIdConflict`](crate::StoreError::EventIdConflict).
     fn append(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<EventData>,
     ) -> impl Future<Output = Result<AppendResult>> + Send;
+
+    /// Appends like [`append`](Self::append) and, in the same transaction, claims and
+    /// releases the unique values of `uniqueness` for `stream` (see [`Uniqueness`]). A value
+    /// held by another stream refuses the whole append with
+    /// [`StoreError::UniqueValueTaken`](crate::StoreError::UniqueValueTaken); nothing is
+    /// written. A retried append (same event ids) is recognised as for `append`.
+    fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> impl Future<Output = Result<AppendResult>> + Send;
+
+    /// The stream that holds `value` in `scope`, if any (see [`Uniqueness`]).
+    fn unique_holder(
+        &self,
+        scope: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Option<StreamId>>> + Send;
 
     /// Reads one stream's events in version order, forward or backward.
     ///
@@ -118,8 +150,8 @@ pub trait EventStore: Send + Sync {
     /// (more than one past the last position) yields
     /// [`StoreError::PositionBeyondHead`](crate::StoreError::PositionBeyondHead).
     ///
-    /// On PostgreSQL, if a transaction older than the events being read stays open
-    /// longer than the configured wait, the read ends with
+    /// On PostgreSQL, if a transaction appending to the store, older than the events being
+    /// read, stays open longer than the configured wait, the read ends with
     /// [`StoreError::VisibilityTimeout`](crate::StoreError::VisibilityTimeout) after the
     /// events it could safely return: resume after the last one, later.
     fn read_all(&self, options: ReadAll) -> EventStream<'_>;
@@ -160,13 +192,14 @@ pub trait EventStore: Send + Sync {
     /// read everything up to this position may checkpoint it even if the last events it
     /// saw were lower (filtered reads skip events).
     ///
-    /// On SQLite and in memory this is the head; on PostgreSQL it stays below the events
-    /// of transactions older than a still-open one.
+    /// On SQLite and in memory this is the head; on PostgreSQL it stays below the first
+    /// position a transaction still appending to the store could take.
     fn settled_position(&self) -> impl Future<Output = Result<Position>> + Send;
 
     /// A watcher woken after appends, so that subscribers need not poll hard. `None` if
-    /// the backend cannot tell (subscribers then poll). Appends by other processes wake
-    /// it on PostgreSQL (LISTEN/NOTIFY) but not on SQLite, where polling covers them.
+    /// the backend cannot tell (subscribers then poll). Appends by other processes' stores
+    /// wake it on PostgreSQL (coalesced LISTEN/NOTIFY) but not on SQLite, where polling
+    /// covers them.
     fn append_watcher(&self) -> Option<AppendWatcher> {
         None
     }
@@ -182,6 +215,24 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
         events: Vec<EventData>,
     ) -> impl Future<Output = Result<AppendResult>> + Send {
         (**self).append(stream, expected, events)
+    }
+
+    fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> impl Future<Output = Result<AppendResult>> + Send {
+        (**self).append_unique(stream, expected, events, uniqueness)
+    }
+
+    fn unique_holder(
+        &self,
+        scope: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Option<StreamId>>> + Send {
+        (**self).unique_holder(scope, value)
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {

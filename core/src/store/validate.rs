@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::event::event_type_problem;
 use crate::{EventData, EventId, Metadata, StoreError, StreamId};
 
-use super::StoreLimits;
+use super::{StoreLimits, UniqueValue, Uniqueness};
 
 /// The most events one append may carry. The PostgreSQL backend numbers the events of a
 /// transaction in 20 bits of the global position; the limit keeps well inside that.
@@ -33,13 +33,98 @@ pub(crate) struct PreparedEvent {
 
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 impl PreparedBatch {
-    pub fn ids(&self) -> Vec<EventId> {
-        self.events.iter().map(|e| e.event_id).collect()
-    }
-
     pub fn len(&self) -> u64 {
         self.events.len() as u64
     }
+}
+
+/// The longest scope name, in bytes.
+pub const MAX_UNIQUE_SCOPE_LEN: usize = 64;
+/// The longest unique value, in bytes.
+pub const MAX_UNIQUE_VALUE_LEN: usize = 1024;
+/// The most values one append may claim and release together.
+pub const MAX_UNIQUE_VALUES: usize = 10_000;
+
+fn scope_problem(scope: &str) -> Option<&'static str> {
+    if scope.is_empty() {
+        return Some("the scope is empty");
+    }
+    if scope.len() > MAX_UNIQUE_SCOPE_LEN {
+        return Some("the scope is longer than 64 bytes");
+    }
+    if !scope.as_bytes()[0].is_ascii_alphabetic() {
+        return Some("a scope starts with a letter");
+    }
+    if !scope
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Some("a scope holds only the characters A-Z a-z 0-9 - _ .");
+    }
+    None
+}
+
+fn value_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("the value is empty")
+    } else if value.len() > MAX_UNIQUE_VALUE_LEN {
+        Some("the value is longer than 1024 bytes")
+    } else if value.contains('\0') {
+        // PostgreSQL text cannot hold NUL; refuse it everywhere so backends agree.
+        Some("the value contains a NUL character")
+    } else {
+        None
+    }
+}
+
+/// Checks the unique values of an append and returns them without repeats (the single
+/// writer may combine commands that claim the same value). Runs before any write.
+pub(crate) fn prepare_uniqueness(
+    stream: &StreamId,
+    uniqueness: Uniqueness,
+) -> Result<Uniqueness, StoreError> {
+    let invalid = |scope: &str, reason| StoreError::InvalidUniqueValue {
+        stream: stream.clone(),
+        scope: scope.chars().take(100).collect(),
+        reason,
+    };
+    if uniqueness.claims().len() + uniqueness.releases().len() > MAX_UNIQUE_VALUES {
+        return Err(invalid(
+            "",
+            "one append claims and releases more than 10,000 values; split it",
+        ));
+    }
+    let mut claims = HashSet::with_capacity(uniqueness.claims().len());
+    let mut releases = HashSet::with_capacity(uniqueness.releases().len());
+    let mut out = Uniqueness::new();
+    for (list, seen, claim) in [
+        (uniqueness.claims(), &mut claims, true),
+        (uniqueness.releases(), &mut releases, false),
+    ] {
+        for UniqueValue { scope, value } in list {
+            if let Some(reason) = scope_problem(scope).or_else(|| value_problem(value)) {
+                return Err(invalid(scope, reason));
+            }
+            if seen.insert((scope.as_str(), value.as_str())) {
+                out = if claim {
+                    out.claim(scope.as_str(), value.as_str())
+                } else {
+                    out.release(scope.as_str(), value.as_str())
+                };
+            }
+        }
+    }
+    if let Some(UniqueValue { scope, .. }) = uniqueness
+        .claims()
+        .iter()
+        .find(|c| releases.contains(&(c.scope.as_str(), c.value.as_str())))
+    {
+        return Err(invalid(
+            scope,
+            "the append both claims and releases the same value; do one or the other",
+        ));
+    }
+    Ok(out)
 }
 
 pub(crate) fn prepare_batch(
@@ -172,6 +257,33 @@ mod tests {
             prepare_batch(&stream(), bad_type, &limits).unwrap_err(),
             StoreError::InvalidEventType { .. }
         ));
+    }
+
+    #[test]
+    fn unique_values_are_checked() {
+        let refused = |u: Uniqueness| match prepare_uniqueness(&stream(), u) {
+            Err(StoreError::InvalidUniqueValue { reason, .. }) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        refused(Uniqueness::new().claim("", "x"));
+        refused(Uniqueness::new().claim("e mail", "x"));
+        refused(Uniqueness::new().claim("1email", "x"));
+        refused(Uniqueness::new().claim("x".repeat(65), "x"));
+        refused(Uniqueness::new().claim("email", ""));
+        refused(Uniqueness::new().release("email", "a\0b"));
+        refused(Uniqueness::new().claim("email", "y".repeat(1025)));
+        let both = refused(Uniqueness::new().claim("email", "a").release("email", "a"));
+        assert!(both.contains("both claims and releases"), "{both}");
+        let many = (0..10_001).fold(Uniqueness::new(), |u, i| u.claim("n", i.to_string()));
+        refused(many);
+        let twice = Uniqueness::new()
+            .claim("email", "a")
+            .claim("email", "a")
+            .release("alias", "b");
+        let kept = prepare_uniqueness(&stream(), twice).unwrap();
+        assert_eq!(kept.claims().len(), 1);
+        assert_eq!(kept.releases().len(), 1);
+        assert!(prepare_uniqueness(&stream(), Uniqueness::new()).is_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The account aggregate: its events, commands, rules and state.
 
-use factum::{Event, EventSet};
+use factum::{Decision, Event, EventSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,19 @@ pub struct WithdrawalRejected {
 #[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[event(name = "bank.AccountClosed")]
 pub struct AccountClosed {}
+
+/// The account took a short alias customers can pay to (`ada-savings`). Aliases are
+/// unique across all accounts: the store claims the alias in the scope
+/// [`ALIAS_SCOPE`] with this event, and releases the previous one.
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "bank.AliasChosen")]
+pub struct AliasChosen {
+    /// The alias.
+    pub alias: String,
+}
+
+/// The scope in which account aliases are unique.
+pub const ALIAS_SCOPE: &str = "account-alias";
 
 /// Money left this account for another (the first step of a transfer).
 #[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
@@ -130,6 +143,15 @@ pub enum AccountEvent {
     TransferRefused(TransferRefused),
     /// A transfer out, given back.
     TransferRefunded(TransferRefunded),
+    /// An alias taken.
+    AliasChosen(AliasChosen),
+}
+
+/// Take an alias (unique across accounts), giving up the current one.
+#[derive(Clone, Debug)]
+pub struct ChooseAlias {
+    /// The alias.
+    pub alias: String,
 }
 
 /// Open an account.
@@ -225,6 +247,9 @@ pub struct Account {
     /// Whether it was closed.
     #[serde(default)]
     pub closed: bool,
+    /// Its alias, if it took one.
+    #[serde(default)]
+    pub alias: Option<String>,
 }
 
 #[factum::aggregate(category = "account", events = AccountEvent, error = AccountError, state_version = 2)]
@@ -272,10 +297,39 @@ impl Account {
         self.balance += e.cents;
     }
 
+    #[apply]
+    fn alias_chosen(&mut self, e: &AliasChosen) {
+        self.alias = Some(e.alias.clone());
+    }
+
+    /// Closing frees the account's alias for others.
     #[handle]
-    fn close(&self, _: Close) -> Result<Vec<AccountEvent>, AccountError> {
+    fn close(&self, _: Close) -> Result<Decision<AccountEvent>, AccountError> {
         self.must_be_open()?;
-        Ok(vec![AccountClosed {}.into()])
+        let decision = Decision::new([AccountClosed {}.into()]);
+        Ok(match &self.alias {
+            Some(alias) => decision.release(ALIAS_SCOPE, alias),
+            None => decision,
+        })
+    }
+
+    /// The alias is claimed with the event: if another account holds it, the store
+    /// refuses the append (`StoreError::UniqueValueTaken`) and nothing is written.
+    #[handle]
+    fn choose_alias(&self, cmd: ChooseAlias) -> Result<Decision<AccountEvent>, AccountError> {
+        self.must_be_open()?;
+        if self.alias.as_ref() == Some(&cmd.alias) {
+            return Ok(Decision::new([]));
+        }
+        let decision = Decision::new([AliasChosen {
+            alias: cmd.alias.clone(),
+        }
+        .into()])
+        .claim(ALIAS_SCOPE, cmd.alias);
+        Ok(match &self.alias {
+            Some(old) => decision.release(ALIAS_SCOPE, old),
+            None => decision,
+        })
     }
 
     #[handle]
@@ -447,6 +501,30 @@ mod tests {
                 }
                 .into(),
             );
+    }
+
+    #[test]
+    fn an_alias_is_claimed_and_the_old_one_released() {
+        let ada = |alias: &str| AliasChosen {
+            alias: alias.into(),
+        };
+        given::<Account>([opened()])
+            .when(ChooseAlias {
+                alias: "ada".into(),
+            })
+            .then_decided(Decision::new([ada("ada").into()]).claim(ALIAS_SCOPE, "ada"));
+        given::<Account>([opened(), ada("ada").into()])
+            .when(ChooseAlias {
+                alias: "ada-2".into(),
+            })
+            .then_decided(
+                Decision::new([ada("ada-2").into()])
+                    .claim(ALIAS_SCOPE, "ada-2")
+                    .release(ALIAS_SCOPE, "ada"),
+            );
+        given::<Account>([opened(), ada("ada").into()])
+            .when(Close)
+            .then_decided(Decision::new([AccountClosed {}.into()]).release(ALIAS_SCOPE, "ada"));
     }
 
     #[test]

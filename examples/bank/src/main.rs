@@ -28,13 +28,13 @@ use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::{
     EventData, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
-    RepositoryError, SnapshotPolicy, SnapshotStore,
+    RepositoryError, SnapshotPolicy, SnapshotStore, StoreError,
 };
 use futures_util::TryStreamExt;
 
 use std::time::Duration;
 
-use account::{Account, Close, Deposit, Open, SendTransfer, Withdraw};
+use account::{Account, ChooseAlias, Close, Deposit, Open, SendTransfer, Withdraw};
 use factum::projection::process_manager::ProcessManagerRunner;
 use factum::projection::{ProjectionRunner, ProjectionStore, Projections};
 use transfers::Transfers;
@@ -84,6 +84,34 @@ where
         )
         .await?;
 
+    // Aliases are unique across accounts: the claim is written with the event, in the
+    // same transaction, and a taken alias refuses the command with nothing written.
+    let alias = format!("alice-{run}");
+    accounts
+        .execute(
+            &alice,
+            ChooseAlias {
+                alias: alias.clone(),
+            },
+            teller("alias-alice"),
+        )
+        .await?;
+    println!("Alice takes the alias {alias}");
+    match accounts
+        .execute(
+            &bob,
+            ChooseAlias {
+                alias: alias.clone(),
+            },
+            teller("alias-bob"),
+        )
+        .await
+    {
+        Err(RepositoryError::Store(StoreError::UniqueValueTaken { holder, .. })) => {
+            println!("Bob asks for {alias} too: refused, {holder} holds it")
+        }
+        other => println!("unexpected: {other:?}"),
+    }
     accounts
         .execute(&alice, Deposit { cents: 100_00 }, teller("pay-in-1"))
         .await?;

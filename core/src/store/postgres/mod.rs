@@ -9,14 +9,23 @@
 //! * an event's position is `(id of the appending transaction << 20) | index in the
 //!   append` (`pg_current_xact_id()`), so positions sort by transaction, and there is no
 //!   shared sequence for writers to contend on;
-//! * readers of the global log only return positions below `xmin << 20`, where `xmin` is
-//!   the oldest transaction still running in their snapshot. Every transaction below it
-//!   has finished, so nothing can later commit behind what a reader has seen;
-//! * when a read comes up short of the log's committed head because an older transaction
+//! * readers of the global log only return positions below the *visible bound*: the
+//!   oldest transaction still in flight in their snapshot that may append to this store
+//!   (or the snapshot's `xmax` if there is none). Every transaction that appends holds one
+//!   of the store's advisory locks (a stream's write lock, or the "may append" marker a
+//!   caller's transaction takes first) from before it has a transaction id until it ends,
+//!   so a reader tells them from strangers through `pg_locks`; the argument for why no
+//!   event can be missed, races included, is in `visible_bound.sql`. Transactions of other
+//!   databases, sessions idle in transaction that never appended here, and forgotten
+//!   prepared transactions do not hold the store's readers back;
+//! * when a read comes up short of the log's committed head because an older appender
 //!   is still in flight, it waits for it (polling, at most
 //!   [`PostgresConfig::visibility_wait`]) so that a read returns everything committed
 //!   before it started; if the wait runs out, the read ends with
-//!   [`StoreError::VisibilityTimeout`] after the events it could safely return.
+//!   [`StoreError::VisibilityTimeout`] after the events it could safely return, naming the
+//!   blocking transaction (pid, database, age; the gid of a prepared one), which is also
+//!   published as the gauges `factum_postgres_blocking_appender_age_seconds` and
+//!   `factum_postgres_blocking_appender_pid`.
 //!
 //! Writers of one stream are serialised by a transaction-scoped advisory lock on the
 //! stream, taken before the transaction has an id, so a stream's later events always have
@@ -29,12 +38,35 @@
 //! store raises it on connect, so new events still land above every stored one. The
 //! scheme holds for 2^43 transactions of the cluster (about 8.8 trillion).
 //!
-//! The cost: a long-running transaction anywhere in the cluster (transaction ids are
-//! cluster-wide) holds back what global readers may see until it ends. Keep transactions
-//! short, or read-your-writes waits up to `visibility_wait`. Positions are sparse.
+//! The cost: a long-running transaction that appends to the store holds back what its
+//! global readers may see until it ends. Keep appending transactions short. Anything that
+//! writes to the store's tables outside Factum must follow the lock contract (take the
+//! store's marker lock, `pg_advisory_xact_lock_shared(hashtext(schema)::bigint << 32)`,
+//! before its first write, outside any savepoint), or readers may pass its events.
+//! Positions are sparse.
 //!
-//! Each append must be its own transaction (the index in the position restarts at 0 per
-//! statement), which is how this backend always runs them.
+//! # Wake-ups
+//!
+//! Appends do not notify from inside their transaction (a transaction that called
+//! `pg_notify` takes a cluster-wide lock at commit, which serialises the commits of all
+//! concurrent appenders). After each of its own appends the store raises its in-process
+//! signal at once, and a background task sends at most one `pg_notify('factum_appends',
+//! schema)` per 3 ms on its own connection, in its own transaction; a LISTEN task raises
+//! the signal of stores in other processes. Subscriptions also poll the head cheaply, so a
+//! writer that never notifies is seen too.
+//!
+//! A plain append is its own transaction. Appends inside a caller's transaction
+//! ([`PostgresTransaction`]) share its id, so the index continues across them (at most
+//! 2^20 events per transaction), and an append that would land below its stream's last
+//! event is refused (see [`StoreError::TransactionTooLate`]).
+//!
+//! # Unique values
+//!
+//! [`EventStore::append_unique`] stays one round trip: the append statement calls the
+//! plpgsql function `before_append` (migration 0006) once the stream passed its
+//! expected-version check; it writes the claims and releases, and raises if a claim is
+//! held by another stream, which aborts the whole statement so nothing is written. A
+//! plain `append` runs the statement it always ran.
 
 use std::ops::ControlFlow;
 use std::str::FromStr;
@@ -45,8 +77,9 @@ use chrono::{DateTime, Utc};
 use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use std::sync::atomic::Ordering as AtomicOrdering;
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
@@ -54,9 +87,10 @@ use super::migrations;
 use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
-    ReadAll, ReadStream, StoreLimits, StreamInfo, prepare_batch,
+    ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
+    UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
-use crate::error::ActualVersion;
+use crate::error::{ActualVersion, BlockingTransaction};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
@@ -155,8 +189,30 @@ fn migrator() -> Migrator {
             "projections",
             include_str!("migrations/0004_projections.sql"),
         ),
+        (
+            5,
+            "append wake-ups",
+            include_str!("migrations/0005_append_wakeups.sql"),
+        ),
+        (
+            6,
+            "unique values",
+            include_str!("migrations/0006_unique_values.sql"),
+        ),
     ])
 }
+
+/// A global-log read: the visible bound, then the page below it (one statement, one
+/// snapshot; see `visible_bound.sql`).
+const READ_ALL_SQL: &str = concat!(
+    include_str!("visible_bound.sql"),
+    include_str!("read_all.sql")
+);
+/// The settled head, below the same bound.
+const SETTLED_POSITION_SQL: &str = concat!(
+    include_str!("visible_bound.sql"),
+    include_str!("settled_position.sql")
+);
 
 /// An event store in a PostgreSQL schema. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
@@ -165,9 +221,28 @@ pub struct PostgresStore {
     limits: StoreLimits,
     visibility_wait: Duration,
     schema: Arc<str>,
+    /// The database connected to (a label of the blocking-appender gauges).
+    database: Arc<str>,
     signal: AppendSignal,
     /// Set once the LISTEN task that raises `signal` has been started.
     listening: Arc<OnceLock<()>>,
+    /// Tells other processes about this store's appends.
+    notifier: Arc<Notifier>,
+}
+
+/// Shortest time between two notifications a store sends: appends within it share one.
+const NOTIFY_EVERY: Duration = Duration::from_millis(3);
+
+/// The state shared with the task that sends this store's coalesced notifications.
+#[derive(Debug, Default)]
+struct Notifier {
+    /// Poked after each append; pokes while a notification is sent fold into one.
+    wake: tokio::sync::Notify,
+    /// Set once the task has been started.
+    started: OnceLock<()>,
+    /// The server process the task sends from (0: none yet), so that this store's own
+    /// LISTEN task can skip what the in-process signal already told.
+    pid: std::sync::atomic::AtomicU32,
 }
 
 impl PostgresStore {
@@ -178,16 +253,7 @@ impl PostgresStore {
         options: &ReadStream,
         shape: RowShape,
     ) -> BoxStream<'_, sqlx::Result<PgRow>> {
-        let (low, high) = options.version_range();
-        let sql = shape.read_stream_sql(options.direction);
-        let limit = options.limit.map_or(i64::MAX, |l| to_i64(l as u64));
-        sqlx::query(sql)
-            .bind(stream.as_str().to_owned())
-            .bind(options.include_deleted)
-            .bind(to_i64(low))
-            .bind(to_i64(high))
-            .bind(limit)
-            .fetch(&self.pool)
+        stream_query(stream, options, shape).fetch(&self.pool)
     }
 
     /// Connects with default settings (schema `factum`) and migrates.
@@ -218,13 +284,18 @@ impl PostgresStore {
             }
         }
         migrator().run(&pool).await?;
+        let database: String = sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(&pool)
+            .await?;
         let store = PostgresStore {
             pool,
             limits: config.limits,
             visibility_wait: config.visibility_wait,
             schema: config.schema.into(),
+            database: database.into(),
             signal: AppendSignal::default(),
             listening: Arc::default(),
+            notifier: Arc::default(),
         };
         store.raise_position_base_if_needed().await?;
         Ok(store)
@@ -275,6 +346,7 @@ impl PostgresStore {
         let weak = self.signal.downgrade();
         let pool = self.pool.clone();
         let schema = self.schema.clone();
+        let notifier = self.notifier.clone();
         runtime.spawn(async move {
             let raise = |weak: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| {
                 weak.upgrade()
@@ -302,6 +374,9 @@ impl PostgresStore {
                     let next = tokio::time::timeout(Duration::from_secs(10), listener.try_recv());
                     match next.await {
                         Ok(Ok(Some(note))) if note.payload() != &*schema => {}
+                        // Sent by this store: its in-process signal was raised already.
+                        Ok(Ok(Some(note)))
+                            if note.process_id() == notifier.pid.load(AtomicOrdering::Relaxed) => {}
                         // A notification for this schema, or a reconnect after which
                         // some may have been missed.
                         Ok(Ok(_)) => {
@@ -322,6 +397,77 @@ impl PostgresStore {
         });
     }
 
+    /// After each of this store's committed appends: wakes its subscribers in this
+    /// process at once, and asks the notifier task to tell other processes.
+    fn appended(&self) {
+        self.signal.raise();
+        self.start_notifying();
+        self.notifier.wake.notify_one();
+    }
+
+    /// Starts, once, the task that sends `NOTIFY factum_appends, '<schema>'` after this
+    /// store's appends: at most one per [`NOTIFY_EVERY`], on its own connection in
+    /// autocommit, so that no append's transaction ever notifies (a notifying commit takes
+    /// a cluster-wide lock, which serialised concurrent appends). It ends when the last
+    /// clone of the store is dropped.
+    fn start_notifying(&self) {
+        if self.notifier.started.get().is_some() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.notifier.started.set(()).is_err() {
+            return;
+        }
+        let alive = self.signal.downgrade();
+        let notifier = self.notifier.clone();
+        let options = self.pool.connect_options();
+        let schema = self.schema.clone();
+        runtime.spawn(async move {
+            let mut connection: Option<PgConnection> = None;
+            loop {
+                let poked = tokio::time::timeout(Duration::from_secs(10), notifier.wake.notified());
+                if poked.await.is_err() {
+                    if alive.strong_count() == 0 {
+                        return;
+                    }
+                    continue;
+                }
+                if connection.is_none() {
+                    match PgConnection::connect_with(&options).await {
+                        Ok(mut conn) => {
+                            let pid: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
+                                .fetch_one(&mut conn)
+                                .await
+                                .ok();
+                            notifier
+                                .pid
+                                .store(pid.unwrap_or(0) as u32, AtomicOrdering::Relaxed);
+                            connection = Some(conn);
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "cannot notify other processes of appends; their subscribers poll");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                }
+                if let Some(conn) = connection.as_mut() {
+                    let sent = sqlx::query(include_str!("notify_appends.sql"))
+                        .bind(&*schema)
+                        .execute(conn)
+                        .await;
+                    if let Err(err) = sent {
+                        tracing::warn!(%err, "append notification failed; reconnecting");
+                        connection = None;
+                    }
+                }
+                tokio::time::sleep(NOTIFY_EVERY).await;
+            }
+        });
+    }
+
     /// The schema the store's tables are in.
     pub fn schema(&self) -> &str {
         &self.schema
@@ -336,128 +482,72 @@ impl PostgresStore {
         &self,
         batch: PreparedBatch,
         expected: ExpectedVersion,
+        uniqueness: Uniqueness,
     ) -> Result<AppendResult> {
-        let stream = &batch.stream;
-        let n = batch.len() as i64;
-        // `append_any.sql` takes "may the stream exist already?"; `append_existing.sql`
-        // takes the exact version to expect, or NULL for "any existing version".
-        enum Check {
-            MayExist(bool),
-            Version(Option<i64>),
-        }
-        let (sql, check) = match expected {
-            ExpectedVersion::Any => (include_str!("append_any.sql"), Check::MayExist(true)),
-            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => {
-                (include_str!("append_any.sql"), Check::MayExist(false))
-            }
-            ExpectedVersion::StreamExists => {
-                (include_str!("append_existing.sql"), Check::Version(None))
-            }
-            ExpectedVersion::Exact(v) => (
-                include_str!("append_existing.sql"),
-                Check::Version(Some(to_i64(v))),
-            ),
-        };
-        let mut ids = Vec::with_capacity(batch.events.len());
-        let mut types = Vec::with_capacity(batch.events.len());
-        let mut versions = Vec::with_capacity(batch.events.len());
-        let mut payloads = Vec::with_capacity(batch.events.len());
-        let mut metadata = Vec::with_capacity(batch.events.len());
-        for e in &batch.events {
-            ids.push(e.event_id.as_uuid());
-            types.push(e.event_type.as_str());
-            versions.push(e.schema_version as i32);
-            payloads.push(e.payload.as_str());
-            metadata.push(e.metadata_json.as_deref());
-        }
-        let mut query = sqlx::query(sql)
-            .bind(stream.as_str())
-            .bind(stream.category())
-            .bind(n);
-        query = match check {
-            Check::MayExist(may) => query.bind(may),
-            Check::Version(version) => query.bind(version),
-        };
-        let result = query
-            .bind(ids)
-            .bind(types)
-            .bind(versions)
-            .bind(payloads)
-            .bind(metadata)
+        // A plain append keeps its own statement: claims and offsets cost it nothing.
+        let full = (!uniqueness.is_empty()).then_some(Full {
+            offset: 0,
+            check_order: false,
+            uniqueness: &uniqueness,
+        });
+        let result = append_query(&batch, expected, full.as_ref())
             .fetch_all(&self.pool)
             .await;
         match result {
             Ok(rows) if !rows.is_empty() => {
-                let mut positions = Vec::with_capacity(rows.len());
-                let mut version = 0;
-                for row in &rows {
-                    positions.push(Position(row.try_get::<i64, _>(0)? as u64));
-                    version = row.try_get::<i64, _>(1)? as u64;
-                }
-                Ok(AppendResult {
-                    version,
-                    positions,
-                    deduplicated: false,
-                })
+                self.appended();
+                append_result(&rows)
             }
-            Ok(_) => self.explain_refusal(&batch, expected).await,
-            Err(err) if is_unique_violation(&err) => match self.find_retry(&batch).await? {
-                Some(done) => Ok(done),
-                None => Err(err.into()),
-            },
-            Err(err) => Err(err.into()),
+            Ok(_) => {
+                let mut conn = self.pool.acquire().await?;
+                explain_refusal(&mut conn, &batch, expected).await
+            }
+            Err(err) => {
+                if let Some(refused) = raised(&err, &batch.stream) {
+                    return Err(refused);
+                }
+                if is_unique_violation(&err) {
+                    let mut conn = self.pool.acquire().await?;
+                    if let Some(done) = find_retry(&mut conn, &batch).await? {
+                        return Ok(done);
+                    }
+                }
+                Err(err.into())
+            }
         }
     }
 
-    /// The append wrote nothing: say why (or recognise a retry of a stored append).
-    async fn explain_refusal(
-        &self,
-        batch: &PreparedBatch,
-        expected: ExpectedVersion,
-    ) -> Result<AppendResult> {
-        if let Some(done) = self.find_retry(batch).await? {
-            return Ok(done);
-        }
-        let stream = &batch.stream;
-        let (version, deleted) = self.stream_state(stream).await?;
-        if deleted {
-            return Err(StoreError::StreamDeleted {
-                stream: stream.clone(),
-            });
-        }
-        Err(StoreError::WrongExpectedVersion {
-            stream: stream.clone(),
-            expected,
-            actual: ActualVersion::from_version(version),
-        })
-    }
-
-    async fn stream_state(&self, stream: &StreamId) -> Result<(u64, bool)> {
-        let state: Option<(i64, bool)> = sqlx::query_as(include_str!("stream_state.sql"))
-            .bind(stream.as_str())
+    /// The oldest transaction appending to this store (`blocking_appender.sql`), if any.
+    async fn blocking_appender(&self) -> Result<Option<BlockingTransaction>> {
+        let row = sqlx::query(include_str!("blocking_appender.sql"))
             .fetch_optional(&self.pool)
             .await?;
-        Ok(state.map_or((0, false), |(v, d)| (v as u64, d)))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let age: Option<f64> = row.try_get(2)?;
+        Ok(Some(BlockingTransaction {
+            pid: row.try_get(0)?,
+            database: row.try_get(1)?,
+            age: age.map(|s| Duration::from_secs_f64(s.max(0.0))),
+            prepared: row.try_get(3)?,
+        }))
     }
 
-    async fn find_retry(&self, batch: &PreparedBatch) -> Result<Option<AppendResult>> {
-        let ids: Vec<Uuid> = batch.events.iter().map(|e| e.event_id.as_uuid()).collect();
-        let rows = sqlx::query(include_str!("find_ids.sql"))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?;
-        let stored = rows
-            .iter()
-            .map(|row| {
-                Ok(StoredId {
-                    event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
-                    stream_id: row.try_get(1)?,
-                    version: row.try_get::<i64, _>(2)? as u64,
-                    position: Position(row.try_get::<i64, _>(3)? as u64),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        resolve_retry(&batch.stream, &batch.ids(), stored)
+    /// Publishes who holds this store's global-log readers back (`None`: nobody now), as
+    /// the gauges `factum_postgres_blocking_appender_age_seconds` and
+    /// `factum_postgres_blocking_appender_pid` (0 for a prepared transaction or nobody),
+    /// labelled with the store's schema and database (the only database whose
+    /// transactions can hold its readers back).
+    fn report_blocker(&self, blocker: Option<&BlockingTransaction>) {
+        let labels = [
+            ("schema", self.schema.to_string()),
+            ("database", self.database.to_string()),
+        ];
+        let age = blocker.and_then(|b| b.age).map_or(0.0, |a| a.as_secs_f64());
+        let pid = blocker.and_then(|b| b.pid).unwrap_or(0);
+        metrics::gauge!("factum_postgres_blocking_appender_age_seconds", &labels).set(age);
+        metrics::gauge!("factum_postgres_blocking_appender_pid", &labels).set(f64::from(pid));
     }
 
     async fn committed_head(&self) -> Result<Position> {
@@ -466,6 +556,225 @@ impl PostgresStore {
             .await?;
         Ok(Position(head as u64))
     }
+}
+
+/// The statement of one stream read (`read_stream_*.sql`).
+fn stream_query(
+    stream: &StreamId,
+    options: &ReadStream,
+    shape: RowShape,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (low, high) = options.version_range();
+    let sql = shape.read_stream_sql(options.direction);
+    let limit = options.limit.map_or(i64::MAX, |l| to_i64(l as u64));
+    sqlx::query(sql)
+        .bind(stream.as_str().to_owned())
+        .bind(options.include_deleted)
+        .bind(to_i64(low))
+        .bind(to_i64(high))
+        .bind(limit)
+}
+
+/// Visits view-shaped rows of a stream read until `visit` breaks.
+async fn visit_view_rows<B>(
+    mut rows: BoxStream<'_, sqlx::Result<PgRow>>,
+    stream: &StreamId,
+    visit: &mut impl FnMut(EventView<'_>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    while let Some(row) = rows.try_next().await? {
+        // Only the deleted-stream marker row has no version.
+        let Some(version) = row.try_get_unchecked::<Option<i64>, _>(0)? else {
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        };
+        let view = EventView {
+            stream_version: version as u64,
+            event_type: row.try_get_unchecked(1)?,
+            schema_version: row.try_get_unchecked::<i32, _>(2)? as u32,
+            payload: row.try_get_unchecked(3)?,
+        };
+        if let ControlFlow::Break(done) = visit(view) {
+            return Ok(ControlFlow::Break(done));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+/// What the full append statement (`append_*_full.sql`) adds to a plain append.
+struct Full<'a> {
+    /// Index of the append's first event among its transaction's events.
+    offset: i64,
+    /// Refuse if the events would land below the stream's last one (caller transactions).
+    check_order: bool,
+    uniqueness: &'a Uniqueness,
+}
+
+/// The append statement for `batch`: the plain one, or with `full` the one that also
+/// claims unique values and numbers events from an offset.
+fn append_query<'a>(
+    batch: &'a PreparedBatch,
+    expected: ExpectedVersion,
+    full: Option<&Full<'a>>,
+) -> sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let stream = &batch.stream;
+    // `append_any.sql` takes "may the stream exist already?"; `append_existing.sql`
+    // takes the exact version to expect, or NULL for "any existing version".
+    enum Check {
+        MayExist(bool),
+        Version(Option<i64>),
+    }
+    let (any, check) = match expected {
+        ExpectedVersion::Any => (true, Check::MayExist(true)),
+        ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => (true, Check::MayExist(false)),
+        ExpectedVersion::StreamExists => (false, Check::Version(None)),
+        ExpectedVersion::Exact(v) => (false, Check::Version(Some(to_i64(v)))),
+    };
+    let sql = match (any, full.is_some()) {
+        (true, false) => include_str!("append_any.sql"),
+        (false, false) => include_str!("append_existing.sql"),
+        (true, true) => include_str!("append_any_full.sql"),
+        (false, true) => include_str!("append_existing_full.sql"),
+    };
+    let n = batch.len() as i64;
+    let mut ids = Vec::with_capacity(batch.events.len());
+    let mut types = Vec::with_capacity(batch.events.len());
+    let mut versions = Vec::with_capacity(batch.events.len());
+    let mut payloads = Vec::with_capacity(batch.events.len());
+    let mut metadata = Vec::with_capacity(batch.events.len());
+    for e in &batch.events {
+        ids.push(e.event_id.as_uuid());
+        types.push(e.event_type.as_str());
+        versions.push(e.schema_version as i32);
+        payloads.push(e.payload.as_str());
+        metadata.push(e.metadata_json.as_deref());
+    }
+    let mut query = sqlx::query(sql)
+        .bind(stream.as_str())
+        .bind(stream.category())
+        .bind(n);
+    query = match check {
+        Check::MayExist(may) => query.bind(may),
+        Check::Version(version) => query.bind(version),
+    };
+    query = query
+        .bind(ids)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata);
+    if let Some(full) = full {
+        let split = |values: &'a [UniqueValue]| -> (Vec<&'a str>, Vec<&'a str>) {
+            values
+                .iter()
+                .map(|v| (v.scope.as_str(), v.value.as_str()))
+                .unzip()
+        };
+        let (claim_scopes, claim_values) = split(full.uniqueness.claims());
+        let (release_scopes, release_values) = split(full.uniqueness.releases());
+        query = query
+            .bind(full.offset)
+            .bind(full.check_order)
+            .bind(claim_scopes)
+            .bind(claim_values)
+            .bind(release_scopes)
+            .bind(release_values);
+    }
+    query
+}
+
+/// The result of an append statement that wrote its events.
+fn append_result(rows: &[PgRow]) -> Result<AppendResult> {
+    let mut positions = Vec::with_capacity(rows.len());
+    let mut version = 0;
+    for row in rows {
+        positions.push(Position(row.try_get::<i64, _>(0)? as u64));
+        version = row.try_get::<i64, _>(1)? as u64;
+    }
+    Ok(AppendResult {
+        version,
+        positions,
+        deduplicated: false,
+    })
+}
+
+/// The refusals `before_append` (migration 0006) raises, as typed errors.
+fn raised(err: &sqlx::Error, stream: &StreamId) -> Option<StoreError> {
+    let db = err
+        .as_database_error()?
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    match db.code() {
+        "FX001" => {
+            let (scope, value, holder): (String, String, String) =
+                serde_json::from_str(db.detail()?).ok()?;
+            Some(StoreError::UniqueValueTaken {
+                scope,
+                value,
+                holder: StreamId::new(&holder).ok()?,
+            })
+        }
+        "FX002" => Some(StoreError::TransactionTooLate {
+            stream: stream.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The append wrote nothing: say why (or recognise a retry of a stored append).
+async fn explain_refusal(
+    conn: &mut sqlx::PgConnection,
+    batch: &PreparedBatch,
+    expected: ExpectedVersion,
+) -> Result<AppendResult> {
+    if let Some(done) = find_retry(conn, batch).await? {
+        return Ok(done);
+    }
+    let stream = &batch.stream;
+    let (version, deleted) = stream_state(conn, stream).await?;
+    if deleted {
+        return Err(StoreError::StreamDeleted {
+            stream: stream.clone(),
+        });
+    }
+    Err(StoreError::WrongExpectedVersion {
+        stream: stream.clone(),
+        expected,
+        actual: ActualVersion::from_version(version),
+    })
+}
+
+async fn stream_state(conn: impl sqlx::PgExecutor<'_>, stream: &StreamId) -> Result<(u64, bool)> {
+    let state: Option<(i64, bool)> = sqlx::query_as(include_str!("stream_state.sql"))
+        .bind(stream.as_str())
+        .fetch_optional(conn)
+        .await?;
+    Ok(state.map_or((0, false), |(v, d)| (v as u64, d)))
+}
+
+async fn find_retry(
+    conn: &mut sqlx::PgConnection,
+    batch: &PreparedBatch,
+) -> Result<Option<AppendResult>> {
+    let ids: Vec<Uuid> = batch.events.iter().map(|e| e.event_id.as_uuid()).collect();
+    let rows = sqlx::query(include_str!("find_ids.sql"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await?;
+    let stored = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredId {
+                event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
+                stream_id: row.try_get(1)?,
+                version: row.try_get::<i64, _>(2)? as u64,
+                position: Position(row.try_get::<i64, _>(3)? as u64),
+                event_type: row.try_get(4)?,
+                schema_version: row.try_get::<i32, _>(5)? as u32,
+                payload: row.try_get(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    resolve_retry(&batch.stream, &batch.events, stored)
 }
 
 /// Decodes an event row whose stream is known; its version is column `at` and the other
@@ -593,7 +902,28 @@ impl EventStore for PostgresStore {
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
         let batch = prepare_batch(stream, events, &self.limits)?;
-        self.append_batch(batch, expected).await
+        self.append_batch(batch, expected, Uniqueness::new()).await
+    }
+
+    async fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        self.append_batch(batch, expected, uniqueness).await
+    }
+
+    async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
+        let holder: Option<String> = sqlx::query_scalar(include_str!("unique_holder.sql"))
+            .bind(scope)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        holder.map(|h| StreamId::new(&h)).transpose()
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
@@ -618,25 +948,8 @@ impl EventStore for PostgresStore {
         F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
     {
         // The rows of `read_stream`, viewed in place: no strings or ids are built.
-        let mut rows = self.stream_rows(stream, &options, RowShape::View);
-        while let Some(row) = rows.try_next().await? {
-            // Only the deleted-stream marker row has no version.
-            let Some(version) = row.try_get_unchecked::<Option<i64>, _>(0)? else {
-                return Err(StoreError::StreamDeleted {
-                    stream: stream.clone(),
-                });
-            };
-            let view = EventView {
-                stream_version: version as u64,
-                event_type: row.try_get_unchecked(1)?,
-                schema_version: row.try_get_unchecked::<i32, _>(2)? as u32,
-                payload: row.try_get_unchecked(3)?,
-            };
-            if let ControlFlow::Break(done) = visit(view) {
-                return Ok(ControlFlow::Break(done));
-            }
-        }
-        Ok(ControlFlow::Continue(()))
+        let rows = self.stream_rows(stream, &options, RowShape::View);
+        visit_view_rows(rows, stream, &mut visit).await
     }
 
     fn read_all(&self, options: ReadAll) -> EventStream<'_> {
@@ -663,7 +976,7 @@ impl EventStore for PostgresStore {
                     }
                     let Some((rows, seen)) = cursor.rows.as_mut() else {
                         cursor.queries += 1;
-                        let rows = sqlx::query(include_str!("read_all.sql"))
+                        let rows = sqlx::query(READ_ALL_SQL)
                             .bind(to_i64(cursor.from.0))
                             .bind(cursor.event_types.clone())
                             .bind(cursor.categories.clone())
@@ -699,24 +1012,39 @@ impl EventStore for PostgresStore {
                         });
                     }
                     if !pending {
+                        if cursor.deadline.is_some() {
+                            // The wait is over: nothing holds this store's readers back now.
+                            self.report_blocker(None);
+                        }
                         return Ok(None);
                     }
                     let deadline = *cursor
                         .deadline
                         .get_or_insert_with(|| Instant::now() + self.visibility_wait);
                     if Instant::now() >= deadline {
+                        let blocker = self.blocking_appender().await?;
+                        self.report_blocker(blocker.as_ref());
                         tracing::warn!(
                             from = cursor.from.0,
                             target = target.0,
-                            "global-log read gave up waiting for an older in-flight transaction"
+                            pid = blocker.as_ref().and_then(|b| b.pid),
+                            database = blocker.as_ref().map(|b| b.database.as_str()),
+                            age_seconds = blocker
+                                .as_ref()
+                                .and_then(|b| b.age)
+                                .map(|a| a.as_secs_f64()),
+                            prepared = blocker.as_ref().and_then(|b| b.prepared.as_deref()),
+                            "global-log read gave up waiting for an older transaction appending \
+                             to this store"
                         );
                         return Err(StoreError::VisibilityTimeout {
                             safe: cursor.from,
                             head: target,
+                            blocker,
                         });
                     }
                     tokio::time::sleep(cursor.backoff).await;
-                    cursor.backoff = (cursor.backoff * 2).min(Duration::from_millis(20));
+                    cursor.backoff = (cursor.backoff * 2).min(Duration::from_millis(5));
                 }
             }
         })
@@ -761,7 +1089,7 @@ impl EventStore for PostgresStore {
         if done.is_some() {
             return Ok(());
         }
-        match self.stream_state(stream).await? {
+        match stream_state(&self.pool, stream).await? {
             (0, _) => Err(StoreError::StreamNotFound {
                 stream: stream.clone(),
             }),
@@ -777,7 +1105,8 @@ impl EventStore for PostgresStore {
     }
 
     async fn settled_position(&self) -> Result<Position> {
-        let settled: i64 = sqlx::query_scalar(include_str!("settled_position.sql"))
+        let settled: i64 = sqlx::query_scalar(SETTLED_POSITION_SQL)
+            .bind(0_i64)
             .fetch_one(&self.pool)
             .await?;
         Ok(Position(settled.max(0) as u64))
@@ -790,6 +1119,167 @@ impl EventStore for PostgresStore {
 
     async fn head_position(&self) -> Result<Position> {
         self.committed_head().await
+    }
+}
+
+impl TransactionalStore for PostgresStore {
+    type Transaction = PostgresTransaction;
+
+    async fn begin(&self) -> Result<PostgresTransaction> {
+        Ok(PostgresTransaction {
+            tx: self.pool.begin_with(include_str!("begin.sql")).await?,
+            store: self.clone(),
+            next_index: 0,
+            locked: std::collections::HashSet::new(),
+        })
+    }
+}
+
+/// The most events one transaction may append: positions number them in 20 bits.
+const MAX_TRANSACTION_EVENTS: u64 = 1 << 20;
+
+/// Refuses an append that would take a transaction past [`MAX_TRANSACTION_EVENTS`]
+/// (`next_index` events are in it already).
+fn check_room(next_index: u64, len: u64, stream: &StreamId) -> Result<()> {
+    if next_index + len > MAX_TRANSACTION_EVENTS {
+        return Err(StoreError::TransactionTooLarge {
+            stream: stream.clone(),
+            limit: MAX_TRANSACTION_EVENTS,
+        });
+    }
+    Ok(())
+}
+
+/// A transaction on a connection of the [`PostgresStore`]'s pool, in which the caller's
+/// own statements and the store's appends commit together (see [`StoreTransaction`]).
+///
+/// It dereferences to `sqlx::PgConnection` (the pool's `search_path` is the store's
+/// schema), so an outbox row goes in with `sqlx::query("INSERT …").execute(&mut *tx)`.
+///
+/// * It began with the store's "may append" marker lock, before it had a transaction id,
+///   so global-log readers know it may still append and wait for it (and for nobody
+///   else's transactions). Keep it short.
+/// * Its events are numbered across its appends (one transaction id, at most 2^20
+///   events). A stream's first append in it takes the stream's lock in a statement of
+///   its own, so the append itself sees every event committed to the stream before it.
+/// * Each append runs in a savepoint: a refused append (wrong expected version, a taken
+///   unique value, an id conflict) writes nothing and leaves the transaction usable.
+///   A failing statement of the caller's own aborts the transaction, as always on
+///   PostgreSQL: then only `rollback` (or drop) is left.
+/// * If the transaction wrote before its first append to a stream, and another
+///   transaction appended to that stream in between, the append is refused with
+///   [`StoreError::TransactionTooLate`]: roll back and retry; append (or
+///   [`lock_stream`](StoreTransaction::lock_stream)) first to avoid it.
+#[derive(Debug)]
+pub struct PostgresTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    store: PostgresStore,
+    /// Index of the next event in the transaction (the low 20 bits of its position).
+    next_index: u64,
+    /// Streams whose lock the transaction holds.
+    locked: std::collections::HashSet<StreamId>,
+}
+
+impl std::ops::Deref for PostgresTransaction {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for PostgresTransaction {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.tx
+    }
+}
+
+impl StoreTransaction for PostgresTransaction {
+    async fn lock_stream(&mut self, stream: &StreamId) -> Result<()> {
+        if !self.locked.contains(stream) {
+            sqlx::query(include_str!("lock_stream.sql"))
+                .bind(stream.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+            self.locked.insert(stream.clone());
+        }
+        Ok(())
+    }
+
+    async fn scan_stream<B, F>(
+        &mut self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> Result<ControlFlow<B>>
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        let rows = stream_query(stream, &options, RowShape::View).fetch(&mut *self.tx);
+        visit_view_rows(rows, stream, &mut visit).await
+    }
+
+    async fn append_unique(
+        &mut self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.store.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        check_room(self.next_index, batch.len(), stream)?;
+        // Held before the append's statement starts, so that its snapshot sees every
+        // event of the stream another transaction committed (the order check needs it),
+        // and held by the transaction itself, so a rolled-back savepoint keeps it.
+        self.lock_stream(stream).await?;
+        let full = Full {
+            offset: self.next_index as i64,
+            check_order: true,
+            uniqueness: &uniqueness,
+        };
+        let mut savepoint = sqlx::Connection::begin(&mut *self.tx).await?;
+        let result = append_query(&batch, expected, Some(&full))
+            .fetch_all(&mut *savepoint)
+            .await;
+        let outcome = match result {
+            Ok(rows) if !rows.is_empty() => {
+                let done = append_result(&rows)?;
+                savepoint.commit().await?;
+                self.next_index += batch.len();
+                return Ok(done);
+            }
+            Ok(_) => explain_refusal(&mut savepoint, &batch, expected).await,
+            Err(err) => Err(match raised(&err, stream) {
+                Some(refused) => refused,
+                None => err.into(),
+            }),
+        };
+        savepoint.rollback().await?;
+        match outcome {
+            // An event id that is taken: a retry of an append this transaction (or
+            // another, committed) made?
+            Err(StoreError::Database(err)) if is_unique_violation(&err) => {
+                match find_retry(&mut self.tx, &batch).await? {
+                    Some(done) => Ok(done),
+                    None => Err(err.into()),
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        if self.next_index > 0 {
+            self.store.appended();
+        }
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
     }
 }
 
@@ -829,6 +1319,19 @@ impl SnapshotStore for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transaction_holds_at_most_two_to_the_twenty_events() {
+        let s = StreamId::new("s-1").unwrap();
+        assert!(check_room(0, 100_000, &s).is_ok());
+        assert!(check_room(MAX_TRANSACTION_EVENTS - 1, 1, &s).is_ok());
+        let err = check_room(MAX_TRANSACTION_EVENTS - 1, 2, &s).unwrap_err();
+        assert!(
+            matches!(err, StoreError::TransactionTooLarge { limit, .. } if limit == 1 << 20),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("split the work"), "{err}");
+    }
 
     #[test]
     fn a_view_read_selects_four_columns_in_both_of_its_rows() {

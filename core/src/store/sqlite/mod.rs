@@ -38,7 +38,8 @@ use super::migrations;
 use super::sql::{corrupt, is_unique_violation, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
-    ReadAll, ReadStream, StoreLimits, StreamInfo, prepare_batch,
+    ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
+    UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
 use crate::error::ActualVersion;
 use crate::snapshot::{Snapshot, SnapshotStore};
@@ -157,6 +158,11 @@ fn migrator() -> Migrator {
             "projections",
             include_str!("migrations/0003_projections.sql"),
         ),
+        (
+            4,
+            "unique values",
+            include_str!("migrations/0004_unique_values.sql"),
+        ),
     ])
 }
 
@@ -234,108 +240,177 @@ impl SqliteStore {
         &self,
         batch: PreparedBatch,
         expected: ExpectedVersion,
+        uniqueness: Uniqueness,
     ) -> Result<AppendResult> {
-        let stream = &batch.stream;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let state: Option<(i64, Option<i64>)> = sqlx::query_as(include_str!("stream_state.sql"))
-            .bind(stream.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (version, deleted) = state.map_or((0, false), |(v, d)| (v as u64, d.is_some()));
-        if deleted || !expected.is_satisfied_by(version) {
-            if let Some(done) = self.find_retry(&mut tx, &batch).await? {
-                return Ok(done);
-            }
-            if deleted {
-                return Err(StoreError::StreamDeleted {
-                    stream: stream.clone(),
-                });
-            }
-            return Err(StoreError::WrongExpectedVersion {
+        let done = append_on(&mut tx, &batch, expected, &uniqueness).await?;
+        if !done.deduplicated {
+            tx.commit().await?;
+            self.signal.raise();
+        }
+        Ok(done)
+    }
+}
+
+/// Appends `batch` (and claims and releases `uniqueness`) inside the transaction open on
+/// `conn`, which the caller commits; on an error, what it wrote must be rolled back.
+async fn append_on(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &PreparedBatch,
+    expected: ExpectedVersion,
+    uniqueness: &Uniqueness,
+) -> Result<AppendResult> {
+    let stream = &batch.stream;
+    let state: Option<(i64, Option<i64>)> = sqlx::query_as(include_str!("stream_state.sql"))
+        .bind(stream.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (version, deleted) = state.map_or((0, false), |(v, d)| (v as u64, d.is_some()));
+    if deleted || !expected.is_satisfied_by(version) {
+        if let Some(done) = find_retry(conn, batch).await? {
+            return Ok(done);
+        }
+        if deleted {
+            return Err(StoreError::StreamDeleted {
                 stream: stream.clone(),
-                expected,
-                actual: ActualVersion::from_version(version),
             });
         }
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected,
+            actual: ActualVersion::from_version(version),
+        });
+    }
+    let now = Utc::now().timestamp_micros();
+    if !uniqueness.is_empty() {
+        write_uniqueness(conn, stream, uniqueness, now).await?;
+    }
 
-        let now = Utc::now().timestamp_micros();
-        let mut last_position = 0i64;
-        let mut offset = 0usize;
-        while offset < batch.events.len() {
-            let chunk = insert_chunk_len(batch.events.len() - offset);
-            let mut query = sqlx::query(AssertSqlSafe(insert_sql(chunk)));
-            for (i, e) in batch.events[offset..offset + chunk].iter().enumerate() {
-                query = query
-                    .bind(e.event_id.as_uuid())
-                    .bind(stream.as_str())
-                    .bind((version + (offset + i) as u64 + 1) as i64)
-                    .bind(stream.category())
-                    .bind(e.event_type.as_str())
-                    .bind(i64::from(e.schema_version))
-                    .bind(e.payload.as_str())
-                    .bind(e.metadata_json.as_deref())
-                    .bind(now);
-            }
-            match query.execute(&mut *tx).await {
-                Ok(done) => last_position = done.last_insert_rowid(),
-                Err(err) if is_unique_violation(&err) => {
-                    return match self.find_retry(&mut tx, &batch).await? {
-                        Some(done) => Ok(done),
-                        None => Err(err.into()),
-                    };
-                }
-                Err(err) => return Err(err.into()),
-            }
-            offset += chunk;
+    let mut last_position = 0i64;
+    let mut offset = 0usize;
+    while offset < batch.events.len() {
+        let chunk = insert_chunk_len(batch.events.len() - offset);
+        let mut query = sqlx::query(AssertSqlSafe(insert_sql(chunk)));
+        for (i, e) in batch.events[offset..offset + chunk].iter().enumerate() {
+            query = query
+                .bind(e.event_id.as_uuid())
+                .bind(stream.as_str())
+                .bind((version + (offset + i) as u64 + 1) as i64)
+                .bind(stream.category())
+                .bind(e.event_type.as_str())
+                .bind(i64::from(e.schema_version))
+                .bind(e.payload.as_str())
+                .bind(e.metadata_json.as_deref())
+                .bind(now);
         }
-        let new_version = version + batch.len();
-        sqlx::query(include_str!("upsert_stream.sql"))
-            .bind(stream.as_str())
-            .bind(stream.category())
-            .bind(new_version as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.signal.raise();
-        // One writer and AUTOINCREMENT: the batch's rowids are consecutive.
-        let first = last_position as u64 + 1 - batch.len();
-        Ok(AppendResult {
-            version: new_version,
-            positions: (first..=last_position as u64).map(Position).collect(),
-            deduplicated: false,
-        })
+        match query.execute(&mut *conn).await {
+            Ok(done) => last_position = done.last_insert_rowid(),
+            Err(err) if is_unique_violation(&err) => {
+                return match find_retry(conn, batch).await? {
+                    Some(done) => Ok(done),
+                    None => Err(err.into()),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        }
+        offset += chunk;
     }
+    let new_version = version + batch.len();
+    sqlx::query(include_str!("upsert_stream.sql"))
+        .bind(stream.as_str())
+        .bind(stream.category())
+        .bind(new_version as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    // One writer and AUTOINCREMENT: the batch's rowids are consecutive.
+    let first = last_position as u64 + 1 - batch.len();
+    Ok(AppendResult {
+        version: new_version,
+        positions: (first..=last_position as u64).map(Position).collect(),
+        deduplicated: false,
+    })
+}
 
-    async fn find_retry(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        batch: &PreparedBatch,
-    ) -> Result<Option<AppendResult>> {
-        let ids: Vec<String> = batch
-            .events
+/// Claims and releases unique values for `stream`. The transaction holds SQLite's write
+/// lock, so nothing can claim between the check and the insert.
+async fn write_uniqueness(
+    conn: &mut sqlx::SqliteConnection,
+    stream: &StreamId,
+    uniqueness: &Uniqueness,
+    now: i64,
+) -> Result<()> {
+    let pairs = |values: &[UniqueValue]| {
+        let pairs: Vec<(&str, &str)> = values
             .iter()
-            .map(|e| e.event_id.as_uuid().simple().to_string())
+            .map(|v| (v.scope.as_str(), v.value.as_str()))
             .collect();
-        let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        let rows = sqlx::query(include_str!("find_ids.sql"))
-            .bind(ids_json)
-            .fetch_all(conn)
+        serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+    };
+    if !uniqueness.claims().is_empty() {
+        let claims = pairs(uniqueness.claims());
+        let taken: Option<(String, String, String)> =
+            sqlx::query_as(include_str!("unique_taken.sql"))
+                .bind(&claims)
+                .bind(stream.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((scope, value, holder)) = taken {
+            return Err(StoreError::UniqueValueTaken {
+                scope,
+                value,
+                holder: StreamId::new(&holder)?,
+            });
+        }
+        sqlx::query(include_str!("unique_claim.sql"))
+            .bind(&claims)
+            .bind(stream.as_str())
+            .bind(now)
+            .execute(&mut *conn)
             .await?;
-        let stored = rows
-            .iter()
-            .map(|row| {
-                Ok(StoredId {
-                    event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
-                    stream_id: row.try_get(1)?,
-                    version: row.try_get::<i64, _>(2)? as u64,
-                    position: Position(row.try_get::<i64, _>(3)? as u64),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        resolve_retry(&batch.stream, &batch.ids(), stored)
     }
+    if !uniqueness.releases().is_empty() {
+        sqlx::query(include_str!("unique_release.sql"))
+            .bind(pairs(uniqueness.releases()))
+            .bind(stream.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
 
+async fn find_retry(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &PreparedBatch,
+) -> Result<Option<AppendResult>> {
+    let ids: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| e.event_id.as_uuid().simple().to_string())
+        .collect();
+    let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let rows = sqlx::query(include_str!("find_ids.sql"))
+        .bind(ids_json)
+        .fetch_all(conn)
+        .await?;
+    let stored = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredId {
+                event_id: EventId::from_uuid(row.try_get::<Uuid, _>(0)?),
+                stream_id: row.try_get(1)?,
+                version: row.try_get::<i64, _>(2)? as u64,
+                position: Position(row.try_get::<i64, _>(3)? as u64),
+                event_type: row.try_get(4)?,
+                schema_version: row.try_get::<i64, _>(5)? as u32,
+                payload: row.try_get(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    resolve_retry(&batch.stream, &batch.events, stored)
+}
+
+impl SqliteStore {
     async fn head(&self) -> Result<Position> {
         let head: i64 = sqlx::query_scalar(include_str!("head_position.sql"))
             .fetch_one(&self.reader)
@@ -518,6 +593,47 @@ impl PageRow<'_> {
     }
 }
 
+/// Visits the rows of one view-shaped page in the read's order.
+fn visit_view_page<B>(
+    json: &str,
+    options: ReadStream,
+    visit: &mut impl FnMut(EventView<'_>) -> ControlFlow<B>,
+) -> Result<ControlFlow<B>> {
+    // A view page is its rows one after another (see `pages::VIEW_EDITS`).
+    let mut rows: Vec<ViewRow<'_>> = serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| corrupt(0, format!("a page of events: {e}")))?;
+    match options.direction {
+        Direction::Forward => rows.sort_by_key(|r| r.0),
+        Direction::Backward => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
+    }
+    for ViewRow(version, event_type, schema, payload) in &rows {
+        let view = EventView {
+            stream_version: *version,
+            event_type,
+            schema_version: *schema,
+            payload: payload.get(),
+        };
+        if let ControlFlow::Break(done) = visit(view) {
+            return Ok(ControlFlow::Break(done));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn view_source(stream: &StreamId, options: &ReadStream) -> pages::Source {
+    let (low, high) = options.version_range();
+    pages::Source::Stream {
+        id: stream.clone(),
+        include_deleted: options.include_deleted,
+        direction: options.direction,
+        low,
+        high,
+        views: true,
+    }
+}
+
 fn stream_info_of(row: &SqliteRow) -> Result<StreamInfo> {
     let id: &str = row.try_get(0)?;
     let deleted_at: Option<i64> = row.try_get(2)?;
@@ -540,7 +656,28 @@ impl EventStore for SqliteStore {
         events: Vec<EventData>,
     ) -> Result<AppendResult> {
         let batch = prepare_batch(stream, events, &self.limits)?;
-        self.append_batch(batch, expected).await
+        self.append_batch(batch, expected, Uniqueness::new()).await
+    }
+
+    async fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        self.append_batch(batch, expected, uniqueness).await
+    }
+
+    async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
+        let holder: Option<String> = sqlx::query_scalar(include_str!("unique_holder.sql"))
+            .bind(scope)
+            .bind(value)
+            .fetch_optional(&self.reader)
+            .await?;
+        holder.map(|h| StreamId::new(&h)).transpose()
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
@@ -573,15 +710,7 @@ impl EventStore for SqliteStore {
         F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
     {
         // The pages of `read_stream`, shaped for views and visited in place.
-        let (low, high) = options.version_range();
-        let source = pages::Source::Stream {
-            id: stream.clone(),
-            include_deleted: options.include_deleted,
-            direction: options.direction,
-            low,
-            high,
-            views: true,
-        };
+        let source = view_source(stream, &options);
         let limit = options.limit.unwrap_or(usize::MAX);
         let mut pages = pages::pages(
             self.reader.clone(),
@@ -590,26 +719,8 @@ impl EventStore for SqliteStore {
             self.limits.max_event_size,
         );
         while let Some(page) = pages.try_next().await? {
-            let json = page.json()?;
-            // A view page is its rows one after another (see `pages::VIEW_EDITS`).
-            let mut rows: Vec<ViewRow<'_>> = serde_json::Deserializer::from_str(json)
-                .into_iter()
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| corrupt(0, format!("a page of events: {e}")))?;
-            match options.direction {
-                Direction::Forward => rows.sort_by_key(|r| r.0),
-                Direction::Backward => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
-            }
-            for ViewRow(version, event_type, schema, payload) in &rows {
-                let view = EventView {
-                    stream_version: *version,
-                    event_type,
-                    schema_version: *schema,
-                    payload: payload.get(),
-                };
-                if let ControlFlow::Break(done) = visit(view) {
-                    return Ok(ControlFlow::Break(done));
-                }
+            if let ControlFlow::Break(done) = visit_view_page(page.json()?, options, &mut visit)? {
+                return Ok(ControlFlow::Break(done));
             }
         }
         Ok(ControlFlow::Continue(()))
@@ -696,6 +807,128 @@ impl EventStore for SqliteStore {
 
     fn append_watcher(&self) -> Option<AppendWatcher> {
         Some(self.signal.watch())
+    }
+}
+
+impl TransactionalStore for SqliteStore {
+    type Transaction = SqliteTransaction;
+
+    async fn begin(&self) -> Result<SqliteTransaction> {
+        Ok(SqliteTransaction {
+            tx: self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            store: self.clone(),
+            appended: false,
+        })
+    }
+}
+
+/// A transaction on the [`SqliteStore`]'s writer, in which the caller's own statements
+/// and the store's appends commit together (see [`StoreTransaction`]).
+///
+/// It dereferences to the writer's `sqlx::SqliteConnection`:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use factum::store::{StoreTransaction, TransactionalStore};
+/// use factum::{EventData, ExpectedVersion, SqliteStore, StreamId};
+///
+/// let store = SqliteStore::open_in_memory().await?;
+/// sqlx::query("CREATE TABLE outbox (message TEXT)").execute(store.write_pool()).await?;
+/// let mut tx = store.begin().await?;
+/// tx.append(&StreamId::new("order-1")?, ExpectedVersion::NoStream,
+///           vec![EventData::new("Placed", serde_json::json!({}))]).await?;
+/// sqlx::query("INSERT INTO outbox VALUES ('order-1 placed')").execute(&mut *tx).await?;
+/// tx.commit().await?;
+/// # Ok::<(), factum::StoreError>(()) }).unwrap();
+/// ```
+///
+/// It holds the store's only write connection from `begin` to its end: every other
+/// append of the process queues behind it, so keep it short. For the same reason
+/// [`lock_stream`](StoreTransaction::lock_stream) has nothing to add. On an in-memory
+/// database, the one connection also serves reads: read through the transaction, not
+/// the store, while it is open.
+#[derive(Debug)]
+pub struct SqliteTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    store: SqliteStore,
+    appended: bool,
+}
+
+impl std::ops::Deref for SqliteTransaction {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &sqlx::SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteTransaction {
+    fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
+        &mut self.tx
+    }
+}
+
+impl StoreTransaction for SqliteTransaction {
+    async fn lock_stream(&mut self, _stream: &StreamId) -> Result<()> {
+        // BEGIN IMMEDIATE took SQLite's write lock, and the store's one writer is ours.
+        Ok(())
+    }
+
+    async fn scan_stream<B, F>(
+        &mut self,
+        stream: &StreamId,
+        options: ReadStream,
+        mut visit: F,
+    ) -> Result<ControlFlow<B>>
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        pages::scan_on(
+            &mut self.tx,
+            view_source(stream, &options),
+            options.limit.unwrap_or(usize::MAX),
+            self.store.limits.max_event_size,
+            |json| visit_view_page(json, options, &mut visit),
+        )
+        .await
+    }
+
+    async fn append_unique(
+        &mut self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let batch = prepare_batch(stream, events, &self.store.limits)?;
+        let uniqueness = prepare_uniqueness(stream, uniqueness)?;
+        // A savepoint, so that a refused append takes back what it wrote (an earlier
+        // chunk of rows, its claims) and the caller's transaction goes on.
+        let mut savepoint = sqlx::Connection::begin(&mut *self.tx).await?;
+        match append_on(&mut savepoint, &batch, expected, &uniqueness).await {
+            Ok(done) if !done.deduplicated => {
+                savepoint.commit().await?;
+                self.appended = true;
+                Ok(done)
+            }
+            done => {
+                savepoint.rollback().await?;
+                done
+            }
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        if self.appended {
+            self.store.signal.raise();
+        }
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
     }
 }
 

@@ -6,6 +6,8 @@
 //! page n+1 in sqlx's worker thread while the caller's task decodes page n. The first page
 //! is fetched inline (most reads are one page); later ones are read ahead in a task.
 
+use std::ops::ControlFlow;
+
 use futures_core::stream::BoxStream;
 use futures_util::stream;
 use futures_util::{StreamExt, TryStreamExt};
@@ -158,7 +160,94 @@ fn is_too_big(err: &sqlx::Error) -> bool {
 
 /// Fetches a page of at most `rows` rows; `None` if SQLite found it too big to build.
 async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<Option<RawPage>> {
-    let query = match &source {
+    let row = page_query(&source, rows).fetch_one(&pool).await;
+    raw_page(row)
+}
+
+/// Visits a stream's events as views, page by page, on one connection (a caller's
+/// transaction, which must see its own writes). Pages are fetched one at a time, in the
+/// sizes `read` uses.
+pub(super) async fn scan_on<B>(
+    conn: &mut sqlx::SqliteConnection,
+    mut source: Source,
+    mut remaining: usize,
+    max_event_size: usize,
+    mut visit_page: impl FnMut(&str) -> Result<ControlFlow<B>>,
+) -> Result<ControlFlow<B>> {
+    let mut sizer = PageSizer::new(max_event_size);
+    let mut first = true;
+    while remaining > 0 {
+        let asked = sizer.next(remaining);
+        let row = page_query(&source, asked).fetch_one(&mut *conn).await;
+        let Some(page) = raw_page(row)? else {
+            if sizer.shrink() {
+                continue;
+            }
+            return Err(StoreError::Background(
+                "a single event is too large for SQLite to return".into(),
+            ));
+        };
+        if page.count == 0 {
+            if let (true, Source::Stream { id, .. }) = (first && page.status != 0, &source) {
+                return Err(StoreError::StreamDeleted { stream: id.clone() });
+            }
+            break;
+        }
+        first = false;
+        let json = page.json()?;
+        sizer.observe_bytes(json.len(), page.count);
+        if let ControlFlow::Break(done) = visit_page(json)? {
+            return Ok(ControlFlow::Break(done));
+        }
+        remaining = remaining.saturating_sub(page.count);
+        let more = match &mut source {
+            Source::Stream {
+                direction: Direction::Forward,
+                low,
+                ..
+            } => {
+                *low = page.max + 1;
+                true
+            }
+            Source::Stream { high, .. } => {
+                *high = page.min.saturating_sub(1);
+                *high > 0
+            }
+            Source::Log { from, .. } => {
+                *from = Position(page.max).next();
+                true
+            }
+        };
+        if !more || page.count < asked {
+            break;
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn raw_page(row: sqlx::Result<SqliteRow>) -> Result<Option<RawPage>> {
+    let row = match row {
+        Err(err) if is_too_big(&err) => return Ok(None),
+        row => row?,
+    };
+    let count: i64 = row.try_get(1)?;
+    let max: Option<i64> = row.try_get(2)?;
+    let min: Option<i64> = row.try_get(3)?;
+    let status: Option<i64> = row.try_get(4)?;
+    Ok(Some(RawPage {
+        status: status.unwrap_or(0),
+        count: count as usize,
+        max: max.unwrap_or(0) as u64,
+        min: min.unwrap_or(0) as u64,
+        row,
+    }))
+}
+
+fn page_query(
+    source: &Source,
+    rows: usize,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let query = match source {
         Source::Stream {
             id,
             include_deleted,
@@ -183,22 +272,7 @@ async fn fetch(pool: SqlitePool, source: Source, rows: usize) -> Result<Option<R
             .bind(event_types.clone())
             .bind(categories.clone()),
     };
-    let row = query.bind(to_i64(rows as u64)).fetch_one(&pool).await;
-    let row = match row {
-        Err(err) if is_too_big(&err) => return Ok(None),
-        row => row?,
-    };
-    let count: i64 = row.try_get(1)?;
-    let max: Option<i64> = row.try_get(2)?;
-    let min: Option<i64> = row.try_get(3)?;
-    let status: Option<i64> = row.try_get(4)?;
-    Ok(Some(RawPage {
-        status: status.unwrap_or(0),
-        count: count as usize,
-        max: max.unwrap_or(0) as u64,
-        min: min.unwrap_or(0) as u64,
-        row,
-    }))
+    query.bind(to_i64(rows as u64))
 }
 
 /// Aborts the prefetch when the reader is dropped half-way.
