@@ -16,7 +16,9 @@ WITH locks AS MATERIALIZED (
     WHERE xact.locktype = 'transactionid'
       AND EXISTS (SELECT 1 FROM locks store
                   WHERE store.locktype = 'advisory'
-                    AND store.virtualtransaction = xact.virtualtransaction)
+                    AND (store.pid = xact.pid
+                         OR (store.pid IS NULL AND xact.pid IS NULL
+                             AND store.virtualtransaction = xact.virtualtransaction)))
 )
 SELECT a.pid,
        coalesce(activity.datname, prepared.database, current_database())::text,

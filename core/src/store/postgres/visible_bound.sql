@@ -22,8 +22,13 @@
 --   (a) the ExclusiveLock on x's own transaction id is granted at T (x is still running:
 --       a transaction holds it from its id's assignment to its end; waiters on x hold
 --       ShareLock, which is why the mode is checked), and
---   (b) the transaction holding it (same virtualtransaction) holds none of the store's
---       advisory locks at T.
+--   (b) the process holding it (same pid) holds none of the store's advisory locks at T.
+--
+-- (b) matches on the pid, not on pg_locks.virtualtransaction: that column is read from the
+-- holder's PGPROC row by row without the lock that guards it, and a committing backend
+-- clears its local transaction id (ProcArrayEndTransaction) before it releases its locks.
+-- A scan can then show x's id lock as "B/17" and its advisory lock as "B/0", and a match on
+-- the virtual id would pass a committing appender. A backend's pid never changes.
 --
 -- If x could append, it took a store lock before its id, so before S; it keeps the lock
 -- until it ends; and it releases its transaction-id lock before its advisory locks when it
@@ -35,10 +40,10 @@
 -- an appender committing in that window keeps B at its id for this read, and the next
 -- read (a later snapshot) sees its events. Nothing below B can appear later.
 --
--- Prepared transactions: their locks move to a dummy process with a NULL pid that keeps
--- the transaction's virtualtransaction, so (a) and (b) match on it and an orphaned
--- prepared transaction that never took a store lock is a stranger too; one that did
--- blocks until it is committed or rolled back.
+-- Prepared transactions: their locks move to a dummy process with a NULL pid whose virtual
+-- id is fixed at PREPARE (it is no backend's, so nothing clears it), so for them (b) matches
+-- on the virtual id: an orphaned prepared transaction that never took a store lock is a
+-- stranger too; one that did blocks until it is committed or rolled back.
 --
 -- Cost: when nothing visible lies at or above the cluster-wide bound (xmin(S)), that bound
 -- returns the same rows and pg_locks is not read at all (the ELSE branch is a subplan
@@ -55,7 +60,7 @@ WITH snapshot AS (
         THEN (pg_snapshot_xmin(s)::text::bigint + base) << 20
         ELSE (
             WITH locks AS MATERIALIZED (
-                SELECT locktype, transactionid, virtualtransaction
+                SELECT locktype, transactionid, virtualtransaction, pid
                 FROM pg_locks
                 WHERE granted
                   AND ((locktype = 'transactionid' AND mode = 'ExclusiveLock')
@@ -75,7 +80,10 @@ WITH snapshot AS (
                   AND NOT EXISTS (
                       SELECT 1 FROM locks appender
                       WHERE appender.locktype = 'advisory'
-                        AND appender.virtualtransaction = stranger.virtualtransaction))
+                        AND (appender.pid = stranger.pid
+                             OR (stranger.pid IS NULL AND appender.pid IS NULL
+                                 AND appender.virtualtransaction
+                                     = stranger.virtualtransaction))))
         )
     END AS position
     FROM snapshot
