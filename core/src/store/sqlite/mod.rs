@@ -4,14 +4,16 @@
 //!
 //! SQLite allows one writer at a time. Rather than let concurrent appends race for the
 //! file lock and fail with "database is locked", the store owns exactly one write
-//! connection and callers queue for it (fairly, in arrival order); each append is one
-//! `BEGIN IMMEDIATE` transaction on it. Reads use a separate pool and, in WAL mode, never
+//! connection and callers queue for it (fairly, in arrival order). Appends that queue
+//! while it is busy share one `BEGIN IMMEDIATE` transaction, each in a savepoint, and so
+//! one sync to disk (see `group_commit.rs`); a lone append has a transaction of its own. Reads use a separate pool and, in WAL mode, never
 //! wait for the writer. Other processes writing the same file wait up to the busy timeout.
 //!
 //! Because there is one writer, rowid order is commit order, so the global position is
 //! simply the `INTEGER PRIMARY KEY` of `factum_events` and no committed event can appear
 //! behind a reader's position.
 
+mod group_commit;
 mod pages;
 
 use std::borrow::Cow;
@@ -139,6 +141,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     limits: StoreLimits,
     signal: AppendSignal,
+    appends: Arc<group_commit::GroupCommit>,
 }
 
 fn migrator() -> Migrator {
@@ -217,11 +220,16 @@ impl SqliteStore {
                     .await?
             }
         };
+        let signal = AppendSignal::default();
         Ok(SqliteStore {
+            appends: Arc::new(group_commit::GroupCommit::new(
+                writer.clone(),
+                signal.clone(),
+            )),
             writer,
             reader,
             limits: config.limits,
-            signal: AppendSignal::default(),
+            signal,
         })
     }
 
@@ -242,13 +250,7 @@ impl SqliteStore {
         expected: ExpectedVersion,
         uniqueness: Uniqueness,
     ) -> Result<AppendResult> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let done = append_on(&mut tx, &batch, expected, &uniqueness).await?;
-        if !done.deduplicated {
-            tx.commit().await?;
-            self.signal.raise();
-        }
-        Ok(done)
+        self.appends.append(batch, expected, uniqueness).await
     }
 }
 

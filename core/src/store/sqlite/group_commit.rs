@@ -1,0 +1,175 @@
+//! Group commit: appends that arrive while the writer is busy share one transaction.
+//!
+//! SQLite has one writer, and with `synchronous = FULL` every commit waits for the disk
+//! (an `fsync` of the WAL). Concurrent appends queue here; a drain task takes every
+//! append waiting when it starts a transaction, runs each inside a savepoint of its own
+//! (a refused append rolls back to its savepoint and the others go on), and commits them
+//! all with one sync. A lone append runs in a transaction of its own, as before. Each
+//! caller gets its own outcome, and the ones of a group become durable together, so an
+//! append is never reported before it is committed.
+//!
+//! If the shared part fails (`BEGIN`, `COMMIT`, a savepoint statement), nothing of the
+//! group was committed; each append is then run again alone, so that each caller gets the
+//! error of its own append. Running one again is safe: the ids of an append that did land
+//! make the second run a deduplicated retry.
+//!
+//! The drain runs in a task of its own, so a caller that stops waiting (a timeout, a
+//! dropped future) never leaves the others stranded; its append is still made or refused
+//! as if it had waited.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sqlx::SqlitePool;
+use tokio::sync::oneshot;
+
+use super::append_on;
+use crate::store::{AppendResult, AppendSignal, PreparedBatch, Uniqueness};
+use crate::{ExpectedVersion, Result, StoreError};
+
+/// At most this many appends share a transaction.
+const MAX_APPENDS: usize = 256;
+/// A group stops growing once it holds this many events (one append may exceed it).
+const MAX_EVENTS: u64 = 8_192;
+
+/// One append waiting for the writer.
+struct Pending {
+    batch: PreparedBatch,
+    expected: ExpectedVersion,
+    uniqueness: Uniqueness,
+    reply: oneshot::Sender<Result<AppendResult>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    /// Whether a drain task is running (it empties the queue before it ends).
+    draining: bool,
+}
+
+/// The store's queue of appends and the connection that commits them.
+pub(super) struct GroupCommit {
+    writer: SqlitePool,
+    signal: AppendSignal,
+    queue: Mutex<Queue>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    pub(super) fn new(writer: SqlitePool, signal: AppendSignal) -> Self {
+        GroupCommit {
+            writer,
+            signal,
+            queue: Mutex::default(),
+        }
+    }
+
+    /// Appends `batch`, in a transaction it may share with appends that queued beside it.
+    pub(super) async fn append(
+        self: &Arc<Self>,
+        batch: PreparedBatch,
+        expected: ExpectedVersion,
+        uniqueness: Uniqueness,
+    ) -> Result<AppendResult> {
+        let (reply, outcome) = oneshot::channel();
+        let start = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.pending.push(Pending {
+                batch,
+                expected,
+                uniqueness,
+                reply,
+            });
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            tokio::spawn(Arc::clone(self).drain());
+        }
+        outcome.await.map_err(|_| {
+            StoreError::Background(
+                "the SQLite writer task ended before it answered an append (was its runtime \
+                 shut down?); the append may or may not have been made: retry it with the \
+                 same event ids, which is safe"
+                    .into(),
+            )
+        })?
+    }
+
+    /// Commits groups until the queue is empty.
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let group = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if queue.pending.is_empty() {
+                    queue.draining = false;
+                    return;
+                }
+                let mut events = 0;
+                let take = queue
+                    .pending
+                    .iter()
+                    .take(MAX_APPENDS)
+                    .take_while(|p| {
+                        let first = events == 0;
+                        events += p.batch.len();
+                        first || events <= MAX_EVENTS
+                    })
+                    .count();
+                queue.pending.drain(..take).collect::<Vec<_>>()
+            };
+            self.commit(group).await;
+        }
+    }
+
+    /// Runs one group and answers its callers.
+    async fn commit(&self, group: Vec<Pending>) {
+        if group.len() > 1 {
+            if let Ok(outcomes) = self.shared(&group).await {
+                if outcomes.iter().any(|o| matches!(o, Ok(d) if !d.deduplicated)) {
+                    self.signal.raise();
+                }
+                for (pending, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = pending.reply.send(outcome);
+                }
+                return;
+            }
+        }
+        for pending in group {
+            let outcome = self.alone(&pending).await;
+            let _ = pending.reply.send(outcome);
+        }
+    }
+
+    /// One append in a transaction of its own.
+    async fn alone(&self, p: &Pending) -> Result<AppendResult> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = append_on(&mut tx, &p.batch, p.expected, &p.uniqueness).await?;
+        if !done.deduplicated {
+            tx.commit().await?;
+            self.signal.raise();
+        }
+        Ok(done)
+    }
+
+    /// Every append of `group` in one transaction, each in a savepoint. `Err` if the
+    /// transaction itself failed: then nothing of the group was committed.
+    async fn shared(&self, group: &[Pending]) -> Result<Vec<Result<AppendResult>>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(group.len());
+        for p in group {
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+            let outcome = append_on(&mut savepoint, &p.batch, p.expected, &p.uniqueness).await;
+            match outcome {
+                Ok(ref done) if !done.deduplicated => savepoint.commit().await?,
+                _ => savepoint.rollback().await?,
+            }
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
