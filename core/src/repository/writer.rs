@@ -105,6 +105,10 @@ where
             done: false,
         };
         let cached = inner.run_batch(&stream, cached, vec![job]).await;
+        // Callers just answered usually send their next command at once: letting them
+        // run first puts those commands in this aggregate's queue, so the next batch
+        // carries them all instead of one.
+        tokio::task::yield_now().await;
         guard.done = true;
         if let Some((cached, queued)) = inner.slots.hand_back(&guard.slot, cached, inner.weigh) {
             take_over(inner.clone(), guard.slot.clone(), cached, queued);
@@ -146,6 +150,7 @@ fn take_over<A, S>(
                 cached = inner.run_batch(&slot.stream, cached, jobs).await;
                 jobs = rest;
             }
+            tokio::task::yield_now().await;
             match inner.slots.hand_back(&slot, cached, inner.weigh) {
                 Some((state, queued)) => (cached, jobs) = (state, queued),
                 None => return,
