@@ -1,6 +1,34 @@
 //! Small pieces both SQL backends need.
 
+use std::time::Duration;
+
 use crate::{Position, StoreError};
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Pool options that check a connection's health only when it has been idle a while.
+///
+/// sqlx pings every connection it hands out by default, which costs a round trip (on
+/// SQLite, a hop to the connection's thread) before every statement or transaction: on
+/// PostgreSQL a third of a one-row append's latency. A connection used within the last
+/// second has just answered, so only one idle longer is pinged (a dead one is then
+/// replaced before use). A connection that dies in between fails the statement it runs,
+/// as it could after a ping too.
+pub(crate) fn ping_when_idle<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+) -> sqlx::pool::PoolOptions<DB> {
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// Whether the database refused a write for breaking a unique constraint.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {

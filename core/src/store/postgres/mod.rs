@@ -84,7 +84,7 @@ use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
-use super::sql::{corrupt, is_unique_violation, to_i64};
+use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
     ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
@@ -271,7 +271,7 @@ impl PostgresStore {
             ("search_path", quoted.as_str()),
             ("plan_cache_mode", "force_generic_plan"),
         ]);
-        let pool = PgPoolOptions::new()
+        let pool = ping_when_idle(PgPoolOptions::new())
             .max_connections(config.max_connections.max(1))
             .connect_with(options)
             .await?;

@@ -13,9 +13,12 @@
 //! error of its own append. Running one again is safe: the ids of an append that did land
 //! make the second run a deduplicated retry.
 //!
-//! The drain runs in a task of its own, so a caller that stops waiting (a timeout, a
-//! dropped future) never leaves the others stranded; its append is still made or refused
-//! as if it had waited.
+//! An append that finds the writer idle runs at once in its caller's task, alone: a
+//! sequential caller never pays a hop to another task. Appends that queue meanwhile are
+//! drained by a task of their own, so a caller that stops waiting (a timeout, a dropped
+//! future) never leaves the others stranded: a queued append is still made or refused as
+//! if its caller had waited, and the one that ran in its caller's task is made or not,
+//! like any statement whose future is dropped.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -44,6 +47,16 @@ struct Queue {
     pending: Vec<Pending>,
     /// Whether a drain task is running (it empties the queue before it ends).
     draining: bool,
+}
+
+/// Runs [`GroupCommit::hand_off`] when the append that found the writer idle ends,
+/// whether it finished or its caller stopped waiting.
+struct Leader<'a>(&'a Arc<GroupCommit>);
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.0.hand_off();
+    }
 }
 
 /// The store's queue of appends and the connection that commits them.
@@ -76,18 +89,29 @@ impl GroupCommit {
         uniqueness: Uniqueness,
     ) -> Result<AppendResult> {
         let (reply, outcome) = oneshot::channel();
-        let start = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.pending.push(Pending {
-                batch,
-                expected,
-                uniqueness,
-                reply,
-            });
-            !std::mem::replace(&mut queue.draining, true)
+        let pending = Pending {
+            batch,
+            expected,
+            uniqueness,
+            reply,
         };
-        if start {
-            tokio::spawn(Arc::clone(self).drain());
+        let queued = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.draining {
+                queue.pending.push(pending);
+                None
+            } else {
+                queue.draining = true;
+                Some(pending)
+            }
+        };
+        if let Some(own) = queued {
+            // The writer is idle: this append runs at once, in the caller's task (no hop
+            // to another task, which a sequential caller would pay on every append), and
+            // whatever queued meanwhile is handed to a drain task afterwards, even if the
+            // caller stops waiting.
+            let _leader = Leader(self);
+            return self.alone(&own).await;
         }
         outcome.await.map_err(|_| {
             StoreError::Background(
@@ -99,12 +123,28 @@ impl GroupCommit {
         })?
     }
 
+    /// Lets the writer go idle, or hands the appends that queued to a drain task.
+    fn hand_off(self: &Arc<Self>) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.pending.is_empty() {
+            queue.draining = false;
+        } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(Arc::clone(self).drain());
+        } else {
+            // No runtime to drain on (it is shutting down): the queued callers are
+            // answered with the error above when their replies are dropped.
+            queue.pending.clear();
+            queue.draining = false;
+        }
+    }
+
     /// Commits groups until the queue is empty.
     async fn drain(self: Arc<Self>) {
+        let mut yielded = false;
         loop {
             let group = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                if queue.pending.is_empty() {
+                if queue.pending.is_empty() && yielded {
                     queue.draining = false;
                     return;
                 }
@@ -121,6 +161,15 @@ impl GroupCommit {
                     .count();
                 queue.pending.drain(..take).collect::<Vec<_>>()
             };
+            if group.is_empty() {
+                // Callers just answered often append again at once: let them queue before
+                // the writer goes idle, so that they share the next group instead of one
+                // of them running alone first.
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            yielded = false;
             self.commit(group).await;
         }
     }
@@ -129,7 +178,10 @@ impl GroupCommit {
     async fn commit(&self, group: Vec<Pending>) {
         if group.len() > 1 {
             if let Ok(outcomes) = self.shared(&group).await {
-                if outcomes.iter().any(|o| matches!(o, Ok(d) if !d.deduplicated)) {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Ok(d) if !d.deduplicated))
+                {
                     self.signal.raise();
                 }
                 for (pending, outcome) in group.into_iter().zip(outcomes) {

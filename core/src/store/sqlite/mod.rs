@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
 use super::migrations;
-use super::sql::{corrupt, is_unique_violation, to_i64};
+use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
     ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
@@ -200,7 +200,7 @@ impl SqliteStore {
         .pragma("temp_store", "memory");
 
         // One write connection; callers queue for it instead of failing on the file lock.
-        let writer = SqlitePoolOptions::new()
+        let writer = ping_when_idle(SqlitePoolOptions::new())
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(300))
@@ -213,7 +213,7 @@ impl SqliteStore {
             // An in-memory database exists only inside its one connection.
             Location::Memory => writer.clone(),
             Location::File(_) => {
-                SqlitePoolOptions::new()
+                ping_when_idle(SqlitePoolOptions::new())
                     .max_connections(config.read_connections.max(1))
                     .acquire_timeout(Duration::from_secs(300))
                     .connect_with(base.read_only(true))
