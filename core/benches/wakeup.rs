@@ -97,8 +97,10 @@ fn subscription_reader<S: EventStore + Clone + Send + Sync + 'static>(
     store: S,
 ) -> (Arrivals, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel((0, Instant::now()));
+    // The start is taken before the first probe is appended: taken inside the task, it
+    // could come after that probe, which the reader would then never see.
+    let head = rt.block_on(store.head_position()).unwrap();
     let task = rt.spawn(async move {
-        let head = store.head_position().await.unwrap();
         let mut subscription = Subscription::after(store, head);
         loop {
             let batch = subscription.next_batch().await.expect("subscription");
