@@ -176,19 +176,19 @@ impl GroupCommit {
 
     /// Runs one group and answers its callers.
     async fn commit(&self, group: Vec<Pending>) {
-        if group.len() > 1 {
-            if let Ok(outcomes) = self.shared(&group).await {
-                if outcomes
-                    .iter()
-                    .any(|o| matches!(o, Ok(d) if !d.deduplicated))
-                {
-                    self.signal.raise();
-                }
-                for (pending, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(outcome);
-                }
-                return;
+        if group.len() > 1
+            && let Ok(outcomes) = self.shared(&group).await
+        {
+            if outcomes
+                .iter()
+                .any(|o| matches!(o, Ok(d) if !d.deduplicated))
+            {
+                self.signal.raise();
             }
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(outcome);
+            }
+            return;
         }
         for pending in group {
             let outcome = self.alone(&pending).await;
