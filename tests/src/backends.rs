@@ -201,6 +201,7 @@ macro_rules! repository_tests {
                 failed_batch_append_retries_its_commands,
                 pessimistic_writers_take_turns,
                 claims_fail_only_their_own_command,
+                a_reused_key_with_another_intent_is_refused,
             );
         }
     };

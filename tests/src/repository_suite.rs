@@ -987,3 +987,41 @@ pub async fn claims_fail_only_their_own_command<S: EventStore + Clone + 'static>
         Some(n1)
     );
 }
+
+/// A keyed command repeated after it succeeded appends nothing; the same key sent with
+/// another intent (here another amount) is refused as an id conflict and writes nothing,
+/// from the repository that ran it (cached state) and from a fresh one.
+pub async fn a_reused_key_with_another_intent_is_refused<S: EventStore + Clone + 'static>(
+    store: S,
+) {
+    let repo = Repository::<Account, _>::new(store.clone());
+    opened(&repo, "keyed").await;
+    let first = repo
+        .execute_idempotent("keyed", Deposit { cents: 100 }, meta(), "pay-1")
+        .await
+        .unwrap();
+    assert_eq!(first.version, 2);
+    let again = repo
+        .execute_idempotent("keyed", Deposit { cents: 100 }, meta(), "pay-1")
+        .await
+        .unwrap();
+    assert_eq!(again.version, 2, "the repeat appended nothing");
+    assert_eq!(
+        again.positions, first.positions,
+        "the repeat reports the first run"
+    );
+    let fresh = Repository::<Account, _>::new(store);
+    for repo in [&repo, &fresh] {
+        match repo
+            .execute_idempotent("keyed", Deposit { cents: 250 }, meta(), "pay-1")
+            .await
+        {
+            Err(RepositoryError::Store(factum::StoreError::EventIdConflict { reason, .. })) => {
+                assert_eq!(reason, factum::IdConflictReason::DifferentPayload)
+            }
+            other => panic!("a reused key with another amount must be refused: {other:?}"),
+        }
+    }
+    let loaded = fresh.load("keyed").await.unwrap();
+    assert_eq!((loaded.version, loaded.state.balance), (2, 100));
+}

@@ -414,6 +414,12 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// running the same keyed command again after it succeeded (a process manager
     /// restarted after a crash, a client retrying after a timeout) appends nothing and
     /// returns the first run's result, as long as the command decides the same events.
+    ///
+    /// A repeat that decides other events (its decision depends on state that changed
+    /// since the first run: another amount, another event type, more or fewer events)
+    /// is refused with [`StoreError::EventIdConflict`](crate::StoreError::EventIdConflict)
+    /// in [`RepositoryError::Store`], and nothing is written: the key was used, and what
+    /// it stands for is stored. Use a new key for a new intent.
     pub async fn execute_idempotent<C>(
         &self,
         id: &str,
