@@ -106,10 +106,12 @@ pub struct ProjectionStatus {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg(feature = "sqlite")]
 fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+#[cfg(feature = "sqlite")]
 fn from_micros(m: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(m).unwrap_or_default()
 }
@@ -159,6 +161,7 @@ impl ProjectionDb {
     /// Makes sure the projection version has its row and its tables, and returns its
     /// checkpoint. The first version of a name goes live at once; later ones build
     /// beside it until [`Projections::switch`].
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn register(
         &self,
         key: &ProjectionKey,
@@ -167,6 +170,7 @@ impl ProjectionDb {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
         let mut tx = self.begin(key.version).await?;
         #[cfg(feature = "postgres")]
+        #[allow(irrefutable_let_patterns)]
         if let Conn::Postgres(c) = &mut tx.conn {
             // Registrations queue, so that one version of a name goes live and one
             // projection owns a table.
@@ -341,6 +345,7 @@ impl ProjectionDb {
     }
 
     /// Tries to take the lease on a projection version for `owner`.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn try_lease(
         &self,
         key: &ProjectionKey,
@@ -387,6 +392,7 @@ impl ProjectionDb {
     }
 
     /// Keeps a lease alive; `false` if it was lost.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn renew(
         &self,
         key: &ProjectionKey,
@@ -420,6 +426,7 @@ impl ProjectionDb {
     }
 
     /// Gives a lease back.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn release(&self, key: &ProjectionKey, lease: Lease) -> Result<()> {
         match (self, lease) {
             #[cfg(feature = "sqlite")]
@@ -473,6 +480,7 @@ impl ProjectionTx {
     /// Moves the checkpoint from `from` to `to`, if it is still at `from` (and, on
     /// SQLite, the lease is still `owner`'s, which this renews): the fence that keeps
     /// two instances from both applying a batch.
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn advance(
         &mut self,
         key: &ProjectionKey,

@@ -91,6 +91,7 @@ pub struct Redrive {
     pub remaining: u64,
 }
 
+#[cfg(feature = "sqlite")]
 fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

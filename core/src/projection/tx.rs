@@ -2,7 +2,9 @@
 //! projection's read-model tables.
 
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
+#[cfg(feature = "sqlite")]
+use sqlx::Row;
 
 use super::ProjectionError;
 use crate::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
