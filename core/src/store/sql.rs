@@ -11,7 +11,7 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 ///
 /// sqlx pings every connection it hands out by default, which costs a round trip (on
 /// SQLite, a hop to the connection's thread) before every statement or transaction: on
-/// PostgreSQL a third of a one-row append's latency. A connection used within the last
+/// PostgreSQL about a fifth of a one-row append's latency. A connection used within the last
 /// second has just answered, so only one idle longer is pinged (a dead one is then
 /// replaced before use). A connection that dies in between fails the statement it runs,
 /// as it could after a ping too.
