@@ -415,9 +415,9 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// restarted after a crash, a client retrying after a timeout) appends nothing and
     /// returns the first run's result, as long as the command decides the same events.
     ///
-    /// A repeat that decides other events (its decision depends on state that changed
-    /// since the first run: another amount, another event type, more or fewer events)
-    /// is refused with [`StoreError::EventIdConflict`](crate::StoreError::EventIdConflict)
+    /// A repeat that decides other events (the key reused for another intent, or a
+    /// decision that depends on state changed since the first run: another amount,
+    /// another event type, more events) is refused with [`StoreError::EventIdConflict`]
     /// in [`RepositoryError::Store`], and nothing is written: the key was used, and what
     /// it stands for is stored. Use a new key for a new intent.
     pub async fn execute_idempotent<C>(
