@@ -9,6 +9,10 @@
 //!   the store's in-process signal);
 //! - `subscription_other_store` (PostgreSQL): the subscription on a second store of the
 //!   same schema, as another process would have it (woken by the coalesced NOTIFY);
+//! - `projection_lag`: a projection of every event (its handler does nothing else), run
+//!   by a `ProjectionRunner` with default options on the writing store; an event has
+//!   arrived when the projection's committed checkpoint has passed it (issue 12's live
+//!   lag);
 //! - `raw_poll_5ms`: the baseline, a hand-written reader polling the events table every
 //!   5 ms with plain SQL (on PostgreSQL below the snapshot's `xmin`, the simplest correct
 //!   bound), on the same connections.
@@ -22,10 +26,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use factum::projection::{
+    HandlerError, Projection, ProjectionKey, ProjectionRunner, ProjectionStore, ProjectionTx,
+};
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::subscription::Subscription;
-use factum::{EventData, EventStore, ExpectedVersion, StreamId};
+use factum::{
+    EventData, EventStore, ExpectedVersion, ReadModelDescriptor, RecordedEvent, StreamId,
+};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
@@ -113,6 +122,57 @@ fn subscription_reader<S: EventStore + Clone + Send + Sync + 'static>(
             {
                 tx.send_replace((p.position.0, now));
             }
+        }
+    });
+    (rx, task)
+}
+
+/// Applies every event and does nothing else: what is measured is the runner.
+struct Lag;
+
+impl Projection for Lag {
+    const NAME: &'static str = "bench_lag";
+    const VERSION: u32 = 1;
+    const EVENT_TYPES: &'static [&'static str] = &[];
+    const CATEGORIES: &'static [&'static str] = &[];
+
+    fn read_models() -> Vec<&'static ReadModelDescriptor> {
+        Vec::new()
+    }
+
+    fn handle<'a>(
+        &'a self,
+        _tx: &'a mut ProjectionTx,
+        _event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A running projection, caught up before the measurement starts, that reports its
+/// committed checkpoint each time it moves. The projection runs until the runtime ends.
+fn projection_reader<S: ProjectionStore + Clone + Send + Sync + 'static>(
+    rt: &Runtime,
+    store: S,
+) -> (Arrivals, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = watch::channel((0, Instant::now()));
+    let key = ProjectionKey::of::<Lag>();
+    let head = rt.block_on(store.head_position()).unwrap();
+    let running = rt.block_on(async {
+        let running = ProjectionRunner::new(store).with_projection(Lag).start();
+        running.wait_until(&key, |p| p.checkpoint >= head).await;
+        running
+    });
+    let task = rt.spawn(async move {
+        let mut last = 0;
+        loop {
+            running.wait_until(&key, |p| p.checkpoint.0 > last).await;
+            let now = Instant::now();
+            let Some(progress) = running.progress().into_iter().find(|p| p.key == key) else {
+                return;
+            };
+            last = progress.checkpoint.0;
+            tx.send_replace((last, now));
         }
     });
     (rx, task)
@@ -228,6 +288,9 @@ fn sqlite(c: &mut Criterion) {
         })
     });
     measure(c, &rt, "sqlite/raw_poll_5ms", &store, reader);
+    // Last: the projection keeps running until the runtime ends.
+    let reader = projection_reader(&rt, store.clone());
+    measure(c, &rt, "sqlite/projection_lag", &store, reader);
     stop.store(true, Ordering::Relaxed);
     for task in load {
         rt.block_on(task).expect("load task");
@@ -274,6 +337,9 @@ fn postgres(c: &mut Criterion) {
         })
     });
     measure(c, &rt, "postgres/raw_poll_5ms", &store, reader);
+    // Last: the projection keeps running until the runtime ends.
+    let reader = projection_reader(&rt, store.clone());
+    measure(c, &rt, "postgres/projection_lag", &store, reader);
     stop.store(true, Ordering::Relaxed);
     for task in load {
         rt.block_on(task).expect("load task");
