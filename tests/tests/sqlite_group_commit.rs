@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use factum::store::Uniqueness;
 use factum::{
-    EventData, EventStore, ExpectedVersion, Position, ReadAll, ReadStream, StoreError, StreamId,
+    EventData, EventId, EventStore, ExpectedVersion, Position, ReadAll, ReadStream, StoreError,
+    StreamId,
 };
 use factum_tests::backends;
 use futures_util::TryStreamExt;
@@ -192,4 +193,134 @@ async fn callers_that_stop_waiting_strand_nobody() {
         all.len()
     );
     assert!(all.len() <= TASKS * ROUNDS);
+}
+
+/// Appends refused after they wrote (a unique value claimed and a first chunk of 256
+/// events inserted, then an event id found taken in another stream) roll back to their
+/// savepoints: their claims stay free, none of their events is stored, and the appends
+/// sharing their groups land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refusal_after_writes_leaves_no_trace() {
+    let test = backends::sqlite_file("group_partial", Default::default())
+        .await
+        .unwrap();
+    let store = Arc::new(test.store().clone());
+    let taken = EventId::new();
+    store
+        .append(
+            &sid("owner-of-the-id"),
+            ExpectedVersion::NoStream,
+            vec![event(0).with_id(taken)],
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..10 {
+                    let stream = sid(&format!("s-{task}-{round}"));
+                    let claim = Uniqueness::new().claim("alias", format!("a-{task}-{round}"));
+                    let refused = task % 2 == 0;
+                    let mut events: Vec<_> = (0..300).map(event).collect();
+                    if refused {
+                        // Past the first chunk of 256 rows, which is written before this.
+                        events[280] = event(280).with_id(taken);
+                    }
+                    let outcome = store
+                        .append_unique(&stream, ExpectedVersion::NoStream, events, claim)
+                        .await;
+                    match (refused, outcome) {
+                        (true, Err(StoreError::EventIdConflict { .. })) => {}
+                        (false, Ok(done)) => assert_eq!(done.version, 300),
+                        (refused, other) => {
+                            panic!("task {task} round {round} (refused: {refused}): {other:?}")
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all: Vec<_> = store
+        .read_all(ReadAll::from(Position::START))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        1 + (TASKS / 2) * 10 * 300,
+        "refused appends stored nothing"
+    );
+    // Every refused append's claim is free: claiming it now succeeds.
+    for task in (0..TASKS).step_by(2) {
+        for round in 0..10 {
+            let claim = Uniqueness::new().claim("alias", format!("a-{task}-{round}"));
+            store
+                .append_unique(
+                    &sid(&format!("again-{task}-{round}")),
+                    ExpectedVersion::NoStream,
+                    vec![event(0)],
+                    claim,
+                )
+                .await
+                .expect("a refused append's claim left no trace");
+        }
+    }
+}
+
+/// The appends queued behind a caller whose runtime shuts down (the drain task it hands
+/// them to is dropped before it runs) are answered, and the store keeps taking appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_shutting_down_strands_nobody() {
+    let test = backends::sqlite_file("group_shutdown", Default::default())
+        .await
+        .unwrap();
+    let store = test.store().clone();
+    let big: Vec<_> = (0..5_000)
+        .map(|i| EventData::new("Big", json!({ "i": i, "pad": "x".repeat(2_000) })))
+        .collect();
+    let leader = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            // A runtime of its own, which ends while its append (the leader) is running:
+            // the leader's hand-off spawns the drain onto this runtime, which then drops it.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let stream = sid("big");
+                let append = store.append(&stream, ExpectedVersion::Any, big);
+                let _ = tokio::time::timeout(Duration::from_millis(150), append).await;
+            });
+        })
+    };
+    // Queues behind the leader.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let queued = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append(&sid("queued"), ExpectedVersion::Any, vec![event(1)])
+                .await
+        })
+    };
+    leader.join().unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), queued)
+        .await
+        .expect("the queued append is answered")
+        .unwrap();
+    if let Err(err) = &answered {
+        assert!(matches!(err, StoreError::Background(_)), "{err}");
+    }
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        store.append(&sid("later"), ExpectedVersion::Any, vec![event(2)]),
+    )
+    .await
+    .expect("the store still takes appends")
+    .unwrap();
 }

@@ -18,7 +18,9 @@
 //! drained by a task of their own, so a caller that stops waiting (a timeout, a dropped
 //! future) never leaves the others stranded: a queued append is still made or refused as
 //! if its caller had waited, and the one that ran in its caller's task is made or not,
-//! like any statement whose future is dropped.
+//! like any statement whose future is dropped. A drain task that ends before the queue
+//! is empty (its runtime shut down, a panic) answers the appends it leaves with
+//! [`StoreError::Background`] and lets the writer go idle, so later appends still run.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -56,6 +58,31 @@ struct Leader<'a>(&'a Arc<GroupCommit>);
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         self.0.hand_off();
+    }
+}
+
+/// Owns a drain task's duty to the queue: if the task ends before the queue is empty
+/// (dropped unpolled or mid-group by a runtime that shut down, or unwound by a panic), its
+/// drop answers the queued appends and lets the writer go idle, so that the store never
+/// waits for a drain that will not come. Built before the task is spawned and moved into
+/// it, so it is dropped with the task even if the task never ran.
+struct DrainGuard {
+    commit: Arc<GroupCommit>,
+    finished: bool,
+}
+
+impl DrainGuard {
+    async fn run(mut self) {
+        self.commit.drain().await;
+        self.finished = true;
+    }
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.commit.abandon();
+        }
     }
 }
 
@@ -125,21 +152,43 @@ impl GroupCommit {
 
     /// Lets the writer go idle, or hands the appends that queued to a drain task.
     fn hand_off(self: &Arc<Self>) {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.pending.is_empty() {
-            queue.draining = false;
-        } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(Arc::clone(self).drain());
-        } else {
-            // No runtime to drain on (it is shutting down): the queued callers are
-            // answered with the error above when their replies are dropped.
-            queue.pending.clear();
-            queue.draining = false;
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.pending.is_empty() {
+                queue.draining = false;
+                return;
+            }
+        }
+        // Spawned with the queue unlocked: a runtime that is shutting down drops the task
+        // at once, and its guard then takes the lock.
+        let guard = DrainGuard {
+            commit: Arc::clone(self),
+            finished: false,
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(guard.run());
+            }
+            // No runtime to drain on: the guard answers the queued callers.
+            Err(_) => drop(guard),
         }
     }
 
+    /// Answers every queued append with an error and lets the writer go idle: the drain
+    /// task ended without emptying the queue (its runtime shut down, or it panicked).
+    fn abandon(&self) {
+        let orphans = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.draining = false;
+            std::mem::take(&mut queue.pending)
+        };
+        // Dropped unlocked: each caller's reply channel closes and it gets
+        // `StoreError::Background`.
+        drop(orphans);
+    }
+
     /// Commits groups until the queue is empty.
-    async fn drain(self: Arc<Self>) {
+    async fn drain(&self) {
         let mut yielded = false;
         loop {
             let group = {
