@@ -239,9 +239,17 @@ impl GroupCommit {
             }
             return;
         }
+        let shared_failed = group.len() > 1;
         for pending in group {
             let outcome = self.alone(&pending).await;
             let _ = pending.reply.send(outcome);
+        }
+        if shared_failed {
+            // A COMMIT that failed may still have landed (an I/O error after the write):
+            // its appends then come back from the reruns as deduplicated, which raise no
+            // signal. A wake-up too many costs a read; one too few leaves subscribers
+            // asleep until the next append.
+            self.signal.raise();
         }
     }
 
