@@ -22,7 +22,7 @@
 //! is empty (its runtime shut down, a panic) answers the appends it leaves with
 //! [`StoreError::Background`] and lets the writer go idle, so later appends still run.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
@@ -108,6 +108,12 @@ impl GroupCommit {
         }
     }
 
+    /// The queue, locked. Nothing panics while holding it, so a poisoned lock still
+    /// holds a consistent queue.
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Appends `batch`, in a transaction it may share with appends that queued beside it.
     pub(super) async fn append(
         self: &Arc<Self>,
@@ -123,7 +129,7 @@ impl GroupCommit {
             reply,
         };
         let queued = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = self.queue();
             if queue.draining {
                 queue.pending.push(pending);
                 None
@@ -153,7 +159,7 @@ impl GroupCommit {
     /// Lets the writer go idle, or hands the appends that queued to a drain task.
     fn hand_off(self: &Arc<Self>) {
         {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = self.queue();
             if queue.pending.is_empty() {
                 queue.draining = false;
                 return;
@@ -178,7 +184,7 @@ impl GroupCommit {
     /// task ended without emptying the queue (its runtime shut down, or it panicked).
     fn abandon(&self) {
         let orphans = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = self.queue();
             queue.draining = false;
             std::mem::take(&mut queue.pending)
         };
@@ -192,7 +198,7 @@ impl GroupCommit {
         let mut yielded = false;
         loop {
             let group = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut queue = self.queue();
                 if queue.pending.is_empty() && yielded {
                     queue.draining = false;
                     return;
