@@ -34,7 +34,8 @@ fn evs(n: usize) -> Vec<EventData> {
     (0..n).map(|i| ev("Counted", i as i64)).collect()
 }
 
-async fn read<S: EventStore>(
+/// The events of `stream` that `options` selects.
+pub async fn read<S: EventStore>(
     store: &S,
     stream: &StreamId,
     options: ReadStream,
@@ -46,7 +47,8 @@ async fn read<S: EventStore>(
         .expect("read stream")
 }
 
-async fn read_all<S: EventStore>(store: &S, options: ReadAll) -> Vec<RecordedEvent> {
+/// Every event `options` selects from the global log.
+pub async fn read_all<S: EventStore>(store: &S, options: ReadAll) -> Vec<RecordedEvent> {
     store
         .read_all(options)
         .try_collect()

@@ -6,7 +6,6 @@
 //! strands nobody queued behind it.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use factum::store::Uniqueness;
@@ -15,7 +14,7 @@ use factum::{
     StreamId,
 };
 use factum_tests::backends;
-use futures_util::TryStreamExt;
+use factum_tests::conformance::{read, read_all};
 use serde_json::json;
 
 const TASKS: usize = 16;
@@ -37,7 +36,7 @@ async fn refused_appends_fail_alone_in_a_group() {
     let test = backends::sqlite_file("group_refused", Default::default())
         .await
         .unwrap();
-    let store = Arc::new(test.store().clone());
+    let store = test.store().clone();
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let store = store.clone();
@@ -69,11 +68,7 @@ async fn refused_appends_fail_alone_in_a_group() {
         .collect();
     for task in tasks {
         let (stream, stored) = task.await.unwrap();
-        let events: Vec<_> = store
-            .read_stream(&stream, ReadStream::forward())
-            .try_collect()
-            .await
-            .unwrap();
+        let events: Vec<_> = read(&store, &stream, ReadStream::forward()).await;
         let found: Vec<usize> = events
             .iter()
             .map(|e| e.payload.to_value()["n"].as_u64().unwrap() as usize)
@@ -94,7 +89,7 @@ async fn a_taken_value_fails_only_its_append() {
     let test = backends::sqlite_file("group_unique", Default::default())
         .await
         .unwrap();
-    let store = Arc::new(test.store().clone());
+    let store = test.store().clone();
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let store = store.clone();
@@ -126,11 +121,7 @@ async fn a_taken_value_fails_only_its_append() {
     for task in tasks {
         for (value, stream) in task.await.unwrap() {
             assert!(winners.insert(value.clone()), "{value} won twice");
-            let events: Vec<_> = store
-                .read_stream(&stream, ReadStream::forward())
-                .try_collect()
-                .await
-                .unwrap();
+            let events: Vec<_> = read(&store, &stream, ReadStream::forward()).await;
             assert_eq!(events.len(), 1);
         }
     }
@@ -139,11 +130,7 @@ async fn a_taken_value_fails_only_its_append() {
         ROUNDS * TASKS / 2,
         "every value has a winner"
     );
-    let all: Vec<_> = store
-        .read_all(ReadAll::from(Position::START))
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = read_all(&store, ReadAll::from(Position::START)).await;
     assert_eq!(all.len(), winners.len(), "losers left no events");
 }
 
@@ -154,7 +141,7 @@ async fn callers_that_stop_waiting_strand_nobody() {
     let test = backends::sqlite_file("group_cancel", Default::default())
         .await
         .unwrap();
-    let store = Arc::new(test.store().clone());
+    let store = test.store().clone();
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let store = store.clone();
@@ -182,11 +169,7 @@ async fn callers_that_stop_waiting_strand_nobody() {
     for task in tasks {
         waited += task.await.unwrap();
     }
-    let all: Vec<_> = store
-        .read_all(ReadAll::from(Position::START))
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = read_all(&store, ReadAll::from(Position::START)).await;
     assert!(
         all.len() >= waited,
         "{} stored, {waited} acknowledged",
@@ -204,7 +187,7 @@ async fn a_refusal_after_writes_leaves_no_trace() {
     let test = backends::sqlite_file("group_partial", Default::default())
         .await
         .unwrap();
-    let store = Arc::new(test.store().clone());
+    let store = test.store().clone();
     let taken = EventId::new();
     store
         .append(
@@ -244,11 +227,7 @@ async fn a_refusal_after_writes_leaves_no_trace() {
     for task in tasks {
         task.await.unwrap();
     }
-    let all: Vec<_> = store
-        .read_all(ReadAll::from(Position::START))
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = read_all(&store, ReadAll::from(Position::START)).await;
     assert_eq!(
         all.len(),
         1 + (TASKS / 2) * 10 * 300,
