@@ -117,6 +117,11 @@ impl<S: EventStore> Subscription<S> {
         self
     }
 
+    /// Changes the batch size for the reads to come (at least 1).
+    pub fn set_batch_size(&mut self, size: usize) {
+        self.batch_size = size.max(1);
+    }
+
     /// How long to wait for an append before reading again anyway.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;

@@ -20,6 +20,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::db::{ProjectionDb, ProjectionStore};
+use super::failure::FailureKind;
 use super::tx::{Conn, ProjectionTx};
 use super::{Projection, ProjectionError, ProjectionKey};
 use crate::{EventId, Position, ReadStream, RecordedEvent, StreamId};
@@ -56,6 +57,8 @@ pub struct DeadLetter {
     pub status: LetterStatus,
     /// Why: the handler's error, or that an earlier event of the stream is parked.
     pub reason: String,
+    /// What kind of failure parked it.
+    pub kind: FailureKind,
     /// How many times the handler was tried on it.
     pub attempts: u32,
     /// When it was parked.
@@ -97,7 +100,8 @@ fn micros(at: DateTime<Utc>) -> i64 {
 }
 
 const COLUMNS: &str = "projection, version, position, stream_id, stream_version, event_id, \
-                       event_type, status, reason, attempts, parked_at, last_attempt_at, skip_reason";
+                       event_type, status, reason, attempts, parked_at, last_attempt_at, skip_reason, \
+                       error_kind";
 
 impl ProjectionTx {
     /// Parks `event` for `key`.
@@ -106,6 +110,7 @@ impl ProjectionTx {
         key: &ProjectionKey,
         event: &RecordedEvent,
         reason: &str,
+        kind: FailureKind,
         attempts: u32,
     ) -> Result<()> {
         let now = Utc::now();
@@ -115,7 +120,8 @@ impl ProjectionTx {
                 sqlx::query(
                     "INSERT INTO factum_dead_letters (projection, version, position, stream_id, \
                      stream_version, event_id, event_type, status, reason, attempts, parked_at, \
-                     last_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'parked', ?8, ?9, ?10, ?10) \
+                     last_attempt_at, error_kind) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'parked', ?8, ?9, ?10, ?10, ?11) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(&key.name)
@@ -128,6 +134,7 @@ impl ProjectionTx {
                 .bind(reason)
                 .bind(attempts as i64)
                 .bind(micros(now))
+                .bind(kind.as_str())
                 .execute(&mut **c)
                 .await?;
             }
@@ -136,7 +143,8 @@ impl ProjectionTx {
                 sqlx::query(
                     "INSERT INTO dead_letters (projection, version, position, stream_id, \
                      stream_version, event_id, event_type, status, reason, attempts, parked_at, \
-                     last_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'parked', $8, $9, $10, $10) \
+                     last_attempt_at, error_kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'parked', $8, $9, $10, $10, $11) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(&key.name)
@@ -149,6 +157,7 @@ impl ProjectionTx {
                 .bind(reason)
                 .bind(attempts as i32)
                 .bind(now)
+                .bind(kind.as_str())
                 .execute(&mut **c)
                 .await?;
             }
@@ -340,6 +349,7 @@ impl ProjectionDb {
                         parked_at: at(10)?,
                         last_attempt_at: at(11)?,
                         skip_reason: row.try_get(12)?,
+                        kind: FailureKind::parse(row.try_get(13)?),
                     });
                 }
             }
@@ -371,6 +381,7 @@ impl ProjectionDb {
                         parked_at: row.try_get(10)?,
                         last_attempt_at: row.try_get(11)?,
                         skip_reason: row.try_get(12)?,
+                        kind: FailureKind::parse(row.try_get(13)?),
                     });
                 }
             }

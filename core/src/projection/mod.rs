@@ -42,10 +42,12 @@
 //! A handler that fails parks its event, and every later event of the same stream, in the
 //! [dead-letter queue](crate::projection::dlq) while other streams go on.
 
+pub mod batch_writes;
 mod db;
 pub mod dedup;
 pub mod dlq;
 mod envelope;
+pub mod failure;
 pub mod process_manager;
 pub mod runner;
 mod tx;
@@ -54,6 +56,7 @@ use futures_util::future::BoxFuture;
 
 pub use db::{ProjectionDb, ProjectionStatus, ProjectionStore, Projections, Stage};
 pub use envelope::Envelope;
+pub use failure::FailureKind;
 pub use runner::{Progress, ProjectionRunner, RunnerOptions, RunningProjections};
 pub use tx::ProjectionTx;
 
@@ -120,6 +123,10 @@ pub enum ProjectionError {
     /// The database failed.
     #[error("projection database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Applying a batch was interrupted by a failure that is not the event's fault (a
+    /// lost connection, a timeout); the runner rolls back, waits and tries again.
+    #[error("projection interrupted: {0}; the runner will try the batch again")]
+    Interrupted(String),
     /// A read-model row could not be written or read back.
     #[error("read model {model}: {reason}")]
     Row {

@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::db::ProjectionStore;
+use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
 use super::runner::RunnerOptions;
 use super::{HandlerError, ProjectionError, ProjectionKey};
 use crate::subscription::Subscription;
@@ -348,18 +349,35 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
             let sequence_parked = parked.contains(stream);
             if !sequence_parked {
                 let cx = Reaction::new(P::NAME, event.clone());
-                for attempt in 1..=ctx.options.attempts {
+                let mut attempt = 0;
+                let mut outage = ctx.options.backoff;
+                loop {
                     match manager.react(&cx, event).await {
                         Ok(()) => {
                             failure = None;
                             break;
                         }
-                        Err(err) => {
-                            failure = Some((err.to_string(), attempt));
-                            if attempt < ctx.options.attempts {
-                                let wait = ctx.options.backoff * 2u32.saturating_pow(attempt - 1);
-                                tokio::time::sleep(wait).await;
+                        // Not the event's fault (the store is unreachable): wait and try
+                        // again, as long as it takes; it never parks the event.
+                        Err(err) if failure::is_transient(err.as_ref()) => {
+                            tracing::warn!(stream, position = event.position.0, %err, "reaction interrupted; retrying");
+                            if stopped_or(&mut ctx.stop, tokio::time::sleep(outage))
+                                .await
+                                .is_none()
+                            {
+                                return Ok(());
                             }
+                            outage = (outage * 2).min(MAX_OUTAGE_PAUSE);
+                        }
+                        Err(err) => {
+                            attempt += 1;
+                            failure =
+                                Some((err.to_string(), FailureKind::of(err.as_ref()), attempt));
+                            if attempt >= ctx.options.attempts {
+                                break;
+                            }
+                            let wait = ctx.options.backoff * 2u32.saturating_pow(attempt - 1);
+                            tokio::time::sleep(wait).await;
                         }
                     }
                 }
@@ -371,6 +389,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                         key,
                         event,
                         "parked behind an earlier event of its stream",
+                        FailureKind::Behind,
                         0,
                     )
                     .await?;
@@ -380,14 +399,14 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                     drop(tx);
                     let cx = Reaction::new(P::NAME, event.clone());
                     if let Err(err) = manager.react(&cx, event).await {
-                        failure = Some((err.to_string(), 1));
+                        failure = Some((err.to_string(), FailureKind::of(err.as_ref()), 1));
                     }
                     tx = db.begin(key.version).await?;
                 }
             }
-            if let Some((reason, attempts)) = &failure {
+            if let Some((reason, kind, attempts)) = &failure {
                 tracing::warn!(stream, position = event.position.0, %reason, "reaction failed; parking");
-                tx.park(key, event, reason, *attempts).await?;
+                tx.park(key, event, reason, *kind, *attempts).await?;
                 parked.insert(stream.to_owned());
             }
             tx.advance(key, checkpoint, event.position, lease.owner(), ttl)

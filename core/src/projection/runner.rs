@@ -35,11 +35,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::{self, BoxFuture, Either};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::db::{Lease, ProjectionDb, ProjectionStore};
+use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
 use super::{Projection, ProjectionError, ProjectionKey};
 use crate::subscription::{Batch, Subscription};
 use crate::{EventStore, Position};
@@ -50,8 +51,11 @@ type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RunnerOptions {
-    /// Events per batch (one transaction each).
+    /// Events per batch (one transaction each) when live, and the first batch's size.
     pub batch_size: usize,
+    /// The largest batch: while a projection catches up, every full batch doubles the
+    /// next one's size up to this.
+    pub max_batch_size: usize,
     /// How often to look for new events when no append notification comes.
     pub poll_interval: Duration,
     /// How many times an event is tried before it is parked.
@@ -63,7 +67,9 @@ pub struct RunnerOptions {
     pub lease_ttl: Duration,
     /// How often a runner without the lease tries to take it.
     pub lease_retry: Duration,
-    /// The pause after an error (database down) before the projection starts again.
+    /// The first pause after a failure that is not an event's fault (a lost connection,
+    /// a timeout) before the projection starts again from its checkpoint; it doubles
+    /// while the failures go on, up to [`MAX_OUTAGE_PAUSE`].
     pub error_pause: Duration,
 }
 
@@ -71,12 +77,13 @@ impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
             batch_size: 500,
+            max_batch_size: 10_000,
             poll_interval: Duration::from_millis(500),
             attempts: 3,
             backoff: Duration::from_millis(10),
             lease_ttl: Duration::from_secs(10),
             lease_retry: Duration::from_millis(500),
-            error_pause: Duration::from_secs(1),
+            error_pause: Duration::from_millis(200),
         }
     }
 }
@@ -85,6 +92,13 @@ impl RunnerOptions {
     /// Sets the batch size (at least 1).
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sets the largest batch a catching-up projection grows to (at least the batch
+    /// size).
+    pub fn max_batch_size(mut self, n: usize) -> Self {
+        self.max_batch_size = n.max(1);
         self
     }
 
@@ -313,6 +327,9 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
             }
         }
     }
+    // The pause after a failure: doubles while failures follow each other, back to the
+    // first pause once a run made progress.
+    let mut pause = ctx.options.error_pause;
     loop {
         let lease = loop {
             let attempt = unless_stopped(
@@ -335,7 +352,18 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
         };
         tracing::info!(owner = %ctx.owner, "projection lease taken");
         let mut lease = lease;
+        let done_before = {
+            let p = ctx.progress.borrow();
+            p.applied + p.parked
+        };
         let outcome = run_leased(&projection, &key, &mut ctx, &mut lease).await;
+        let progressed = {
+            let p = ctx.progress.borrow();
+            p.applied + p.parked > done_before
+        };
+        if progressed {
+            pause = ctx.options.error_pause;
+        }
         ctx.progress.send_modify(|p| p.active = false);
         if let Err(err) = ctx.db.release(&key, lease).await {
             tracing::warn!(%err, "could not give the projection's lease back");
@@ -346,16 +374,89 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
                 tracing::warn!(%err, "projection lease lost; waiting to take it again");
             }
             Err(err) => {
-                tracing::error!(%err, "projection failed; restarting from its checkpoint");
-                let pause = ctx.options.error_pause;
+                tracing::warn!(%err, ?pause, "projection interrupted; starting again from its checkpoint");
+                let labels = [
+                    ("projection", key.name.clone()),
+                    ("version", key.version.to_string()),
+                ];
+                metrics::counter!("factum_projection_interruptions_total", &labels).increment(1);
+                // The lag goes on growing while nothing is applied: show it.
+                ctx.progress.send_modify(|p| {
+                    if let Some(at) = p.newest_event_at.filter(|_| p.position_lag > 0) {
+                        p.time_lag = (Utc::now() - at).to_std().unwrap_or_default();
+                        metrics::gauge!("factum_projection_lag_seconds", &labels)
+                            .set(p.time_lag.as_secs_f64());
+                    }
+                });
                 if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
                     .await
                     .is_none()
                 {
                     return Ok(());
                 }
+                pause = (pause * 2).min(MAX_OUTAGE_PAUSE);
             }
         }
+    }
+}
+
+/// Reads batches ahead of the task applying them: while one batch is applied and
+/// committed, the next is read and decoded. The batch size starts at
+/// [`RunnerOptions::batch_size`] and doubles after every full batch up to
+/// [`RunnerOptions::max_batch_size`] (catching up), and falls back after a batch that
+/// was not full (live), so that a live projection commits small batches soon.
+struct ReadAhead {
+    batches: mpsc::Receiver<crate::Result<Batch>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ReadAhead {
+    fn start<S: EventStore + Clone + 'static>(
+        mut subscription: Subscription<S>,
+        options: &RunnerOptions,
+    ) -> Self {
+        let (send, batches) = mpsc::channel(1);
+        let (min, max) = (
+            options.batch_size,
+            options.max_batch_size.max(options.batch_size),
+        );
+        let task = tokio::spawn(
+            async move {
+                let mut size = min;
+                let mut sent = subscription.checkpoint();
+                loop {
+                    subscription.set_batch_size(size);
+                    let batch = match subscription.poll_batch().await {
+                        Ok(batch) => batch,
+                        Err(err) => {
+                            let _ = send.send(Err(err)).await;
+                            return;
+                        }
+                    };
+                    size = if batch.events.len() >= size {
+                        (size * 2).min(max)
+                    } else {
+                        min
+                    };
+                    if batch.events.is_empty() && batch.checkpoint == sent {
+                        subscription.wait().await;
+                        continue;
+                    }
+                    sent = batch.checkpoint;
+                    if send.send(Ok(batch)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        ReadAhead { batches, task }
     }
 }
 
@@ -368,46 +469,62 @@ async fn run_leased<P: Projection, S: ProjectionStore>(
 ) -> Result<()> {
     let mut checkpoint = ctx.db.register(key, &P::read_models()).await?;
     let mut parked = ctx.db.parked_streams(key).await?;
-    let mut subscription = Subscription::after(ctx.store.clone(), checkpoint)
+    let subscription = Subscription::after(ctx.store.clone(), checkpoint)
         .event_types(P::EVENT_TYPES.iter().copied())
         .categories(P::CATEGORIES.iter().copied())
         .batch_size(ctx.options.batch_size)
         .poll_interval(ctx.options.poll_interval);
+    let mut reader = ReadAhead::start(subscription, &ctx.options);
     ctx.progress.send_modify(|p| {
         p.active = true;
         p.checkpoint = checkpoint;
     });
+    let idle =
+        (ctx.options.lease_ttl / 3).min(ctx.options.poll_interval.max(Duration::from_millis(10)));
     let mut renewed = Instant::now();
     loop {
-        let Some(batch) = unless_stopped(&mut ctx.stop, subscription.poll_batch()).await else {
+        let next = tokio::time::timeout(idle, reader.batches.recv());
+        let Some(next) = unless_stopped(&mut ctx.stop, next).await else {
             return Ok(());
         };
-        let batch = batch?;
-        if batch.events.is_empty() && batch.checkpoint == checkpoint {
-            // Idle: keep the lease, then wait for an append or the poll interval.
-            if renewed.elapsed() >= ctx.options.lease_ttl / 3 {
-                if !ctx.db.renew(key, lease, ctx.options.lease_ttl).await? {
-                    return Err(ProjectionError::LeaseLost {
-                        projection: key.clone(),
-                        expected: checkpoint.0,
-                        found: checkpoint.0,
-                    });
+        let batch = match next {
+            // Idle: keep the lease and the reported lag fresh.
+            Err(_) => {
+                if renewed.elapsed() >= ctx.options.lease_ttl / 3 {
+                    if !ctx.db.renew(key, lease, ctx.options.lease_ttl).await? {
+                        return Err(ProjectionError::LeaseLost {
+                            projection: key.clone(),
+                            expected: checkpoint.0,
+                            found: checkpoint.0,
+                        });
+                    }
+                    renewed = Instant::now();
                 }
-                renewed = Instant::now();
+                report(ctx, checkpoint, None, 0, 0).await;
+                continue;
             }
-            report(ctx, checkpoint, None, 0, 0).await;
-            if unless_stopped(&mut ctx.stop, subscription.wait())
-                .await
-                .is_none()
-            {
-                return Ok(());
+            Ok(Some(batch)) => batch?,
+            Ok(None) => {
+                return Err(ProjectionError::Interrupted(
+                    "the projection's reading task ended".into(),
+                ));
             }
-            continue;
+        };
+        let (applied, parked_now) = apply_batch(
+            projection,
+            key,
+            ctx,
+            lease,
+            &mut parked,
+            &mut checkpoint,
+            &batch,
+        )
+        .await?;
+        if checkpoint != batch.checkpoint {
+            // Stopped while waiting to retry an event: the part before it is committed.
+            return Ok(());
         }
-        let (applied, parked_now) =
-            apply_batch(projection, key, ctx, lease, &mut parked, checkpoint, &batch).await?;
         renewed = Instant::now();
-        checkpoint = batch.checkpoint;
         let newest = batch.events.last().map(|e| e.recorded_at);
         report(ctx, checkpoint, newest, applied, parked_now).await;
     }
@@ -456,10 +573,63 @@ async fn report<S: EventStore>(
     });
 }
 
-/// Applies one batch and moves the checkpoint, in one transaction. Returns the events
-/// applied and parked.
+/// The reason recorded for an event parked behind an earlier one of its stream.
+const BEHIND: &str = "parked behind an earlier event of its stream";
+
+/// Applies `batch` and moves the checkpoint to its end; returns the events applied and
+/// parked. `checkpoint` follows what is committed.
+///
+/// First the whole batch in one transaction. If a handler fails on an event, the batch
+/// is applied again event by event under savepoints: a failing event's predecessors are
+/// committed, the runner waits (outside any transaction) and tries the event again, and
+/// after [`RunnerOptions::attempts`] tries parks it with its stream. A failure that is
+/// not the event's fault ([`failure::is_transient`]) is returned instead, so the runner
+/// rolls back, waits and starts again from the checkpoint: it never parks an event.
+/// Returns early, with `checkpoint` short of the batch's end, if stopped while waiting.
 #[allow(clippy::too_many_arguments)]
 async fn apply_batch<P: Projection, S: ProjectionStore>(
+    projection: &P,
+    key: &ProjectionKey,
+    ctx: &mut Ctx<S>,
+    lease: &Lease,
+    parked: &mut HashSet<String>,
+    checkpoint: &mut Position,
+    batch: &Batch,
+) -> Result<(u64, u64)> {
+    if let Some(done) = apply_whole(projection, key, ctx, lease, parked, *checkpoint, batch).await?
+    {
+        *checkpoint = batch.checkpoint;
+        return Ok(done);
+    }
+    let (mut applied, mut parked_now) = (0, 0);
+    let mut start = 0;
+    let mut tries = 0;
+    loop {
+        let step = apply_each(
+            projection, key, ctx, lease, parked, checkpoint, batch, start, tries,
+        )
+        .await?;
+        applied += step.applied;
+        parked_now += step.parked;
+        let Some(failed) = step.failed else {
+            return Ok((applied, parked_now));
+        };
+        tries = if failed == start { tries + 1 } else { 1 };
+        start = failed;
+        let pause = ctx.options.backoff * 2u32.saturating_pow(tries - 1);
+        if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
+            .await
+            .is_none()
+        {
+            return Ok((applied, parked_now));
+        }
+    }
+}
+
+/// The whole batch in one transaction; `None` if a handler (or a row it wrote) failed
+/// on an event.
+#[allow(clippy::too_many_arguments)]
+async fn apply_whole<P: Projection, S: ProjectionStore>(
     projection: &P,
     key: &ProjectionKey,
     ctx: &Ctx<S>,
@@ -467,96 +637,149 @@ async fn apply_batch<P: Projection, S: ProjectionStore>(
     parked: &mut HashSet<String>,
     from: Position,
     batch: &Batch,
-) -> Result<(u64, u64)> {
-    let ttl = ctx.options.lease_ttl;
-    // Fast path: the whole batch in one go.
+) -> Result<Option<(u64, u64)>> {
     let mut tx = ctx.db.begin(key.version).await?;
     let mut applied = 0;
     let mut parked_now = 0;
-    let mut failed = false;
     for event in &batch.events {
         let stream = event.stream_id.as_str();
         if parked.contains(stream) {
             if tx.stream_parked(key, stream).await? {
-                tx.park(
-                    key,
-                    event,
-                    "parked behind an earlier event of its stream",
-                    0,
-                )
-                .await?;
+                tx.park(key, event, BEHIND, FailureKind::Behind, 0).await?;
                 parked_now += 1;
                 continue;
             }
             // Redriven meanwhile: the stream flows again.
             parked.remove(stream);
         }
-        if projection.handle(&mut tx, event).await.is_err() {
-            failed = true;
-            break;
+        if let Err(err) = projection.handle(&mut tx, event).await {
+            if failure::is_transient(err.as_ref()) {
+                return Err(ProjectionError::Interrupted(err.to_string()));
+            }
+            return Ok(None);
         }
         applied += 1;
     }
-    if !failed {
-        tx.advance(key, from, batch.checkpoint, lease.owner(), ttl)
-            .await?;
-        tx.commit().await?;
-        return Ok((applied, parked_now));
+    if let Err(err) = tx.flush().await {
+        if failure::is_transient(&err) {
+            return Err(err);
+        }
+        return Ok(None);
     }
-    drop(tx);
+    tx.advance(
+        key,
+        from,
+        batch.checkpoint,
+        lease.owner(),
+        ctx.options.lease_ttl,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some((applied, parked_now)))
+}
 
-    // Slow path: event by event under savepoints, retrying, parking what keeps failing.
+/// What [`apply_each`] did.
+struct Step {
+    applied: u64,
+    parked: u64,
+    /// The index of an event that failed and is to be tried again (the events before it
+    /// are committed).
+    failed: Option<usize>,
+}
+
+/// Events `start..` of the batch one by one, each under a savepoint. `tries` is how many
+/// times the event at `start` has failed already.
+#[allow(clippy::too_many_arguments)]
+async fn apply_each<P: Projection, S: ProjectionStore>(
+    projection: &P,
+    key: &ProjectionKey,
+    ctx: &Ctx<S>,
+    lease: &Lease,
+    parked: &mut HashSet<String>,
+    checkpoint: &mut Position,
+    batch: &Batch,
+    start: usize,
+    tries: u32,
+) -> Result<Step> {
+    let ttl = ctx.options.lease_ttl;
     let mut tx = ctx.db.begin(key.version).await?;
-    let (mut applied, mut parked_now) = (0, 0);
-    for event in &batch.events {
+    let mut step = Step {
+        applied: 0,
+        parked: 0,
+        failed: None,
+    };
+    for (i, event) in batch.events.iter().enumerate().skip(start) {
         let stream = event.stream_id.as_str();
         if parked.contains(stream) && tx.stream_parked(key, stream).await? {
-            tx.park(
-                key,
-                event,
-                "parked behind an earlier event of its stream",
-                0,
-            )
-            .await?;
-            parked_now += 1;
+            tx.park(key, event, BEHIND, FailureKind::Behind, 0).await?;
+            step.parked += 1;
             continue;
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            tx.execute("SAVEPOINT factum_event".into()).await?;
-            match projection.handle(&mut tx, event).await {
-                Ok(()) => {
-                    tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
-                    applied += 1;
-                    break;
-                }
-                Err(err) => {
-                    tx.execute("ROLLBACK TO SAVEPOINT factum_event".into())
-                        .await?;
-                    tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
-                    if attempt >= ctx.options.attempts {
-                        tracing::warn!(
-                            stream,
-                            version = event.stream_version,
-                            position = event.position.0,
-                            attempts = attempt,
-                            %err,
-                            "projection handler failed; parking the event and its stream"
-                        );
-                        tx.park(key, event, &err.to_string(), attempt).await?;
-                        parked.insert(stream.to_owned());
-                        parked_now += 1;
-                        break;
-                    }
-                    let pause = ctx.options.backoff * 2u32.saturating_pow(attempt - 1);
-                    tokio::time::sleep(pause).await;
-                }
+        tx.execute("SAVEPOINT factum_event".into()).await?;
+        let outcome = match projection.handle(&mut tx, event).await {
+            Ok(()) => tx
+                .flush()
+                .await
+                .map_err(|e| -> super::HandlerError { Box::new(e) }),
+            Err(err) => Err(err),
+        };
+        let err = match outcome {
+            Ok(()) => {
+                tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+                step.applied += 1;
+                continue;
             }
+            Err(err) => err,
+        };
+        if failure::is_transient(err.as_ref()) {
+            return Err(ProjectionError::Interrupted(err.to_string()));
         }
+        tx.discard_writes();
+        tx.execute("ROLLBACK TO SAVEPOINT factum_event".into())
+            .await?;
+        tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+        let attempts = if i == start { tries + 1 } else { 1 };
+        if attempts >= ctx.options.attempts {
+            let kind = FailureKind::of(err.as_ref());
+            tracing::warn!(
+                stream,
+                version = event.stream_version,
+                position = event.position.0,
+                attempts,
+                %kind,
+                %err,
+                "projection handler failed; parking the event and its stream"
+            );
+            tx.park(key, event, &err.to_string(), kind, attempts)
+                .await?;
+            parked.insert(stream.to_owned());
+            step.parked += 1;
+            continue;
+        }
+        tracing::info!(
+            stream,
+            position = event.position.0,
+            attempts,
+            %err,
+            "projection handler failed; trying the event again"
+        );
+        // Commit what came before it, so that no transaction stays open while waiting.
+        let upto = match i.checked_sub(1) {
+            Some(prev) => batch.events[prev].position,
+            None => *checkpoint,
+        };
+        if upto > *checkpoint {
+            tx.advance(key, *checkpoint, upto, lease.owner(), ttl)
+                .await?;
+        }
+        tx.commit().await?;
+        *checkpoint = upto;
+        step.failed = Some(i);
+        return Ok(step);
     }
-    tx.advance(key, from, batch.checkpoint, lease.owner(), ttl)
+    tx.advance(key, *checkpoint, batch.checkpoint, lease.owner(), ttl)
         .await?;
     tx.commit().await?;
-    Ok((applied, parked_now))
+    *checkpoint = batch.checkpoint;
+    Ok(step)
 }

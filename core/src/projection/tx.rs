@@ -7,6 +7,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
 use super::ProjectionError;
+use super::batch_writes::{self, WriteBuffer};
 use crate::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -14,13 +15,18 @@ type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 /// One batch's database transaction: the handlers' read-model writes and the
 /// projection's checkpoint commit together or not at all.
 ///
-/// [`get`](Self::get), [`put`](Self::put) and [`delete`](Self::delete) work on the
-/// projection version's own tables on either backend. For anything else, run SQL on
+/// [`update`](Self::update), [`upsert`](Self::upsert), [`delete`](Self::delete) and
+/// [`get`](Self::get) work on the projection version's own tables on either backend.
+/// Their changes are kept in memory, coalesced per row, and written when the batch
+/// commits with one statement per table and kind of change (see
+/// [`batch_writes`](super::batch_writes)), so a handler that changes a row per event
+/// costs no round trip per event. For anything else, run SQL on
 /// [`sqlite`](Self::sqlite) or [`postgres`](Self::postgres) against
-/// [`table`](Self::table)`::<M>()`.
+/// [`table`](Self::table)`::<M>()`; the changes made before are written first.
 pub struct ProjectionTx {
     pub(super) conn: Conn,
     version: u32,
+    writes: WriteBuffer,
 }
 
 pub(super) enum Conn {
@@ -48,14 +54,17 @@ impl std::fmt::Debug for ProjectionTx {
 /// Quotes an identifier (names come from derive-checked descriptors: `[a-z0-9_]`).
 pub(super) use crate::read_model::quote_ident as ident;
 
-fn row_error(model: &ReadModelDescriptor, reason: impl std::fmt::Display) -> ProjectionError {
+pub(super) fn row_error(
+    model: &ReadModelDescriptor,
+    reason: impl std::fmt::Display,
+) -> ProjectionError {
     ProjectionError::Row {
         model: model.name,
         reason: reason.to_string(),
     }
 }
 
-fn key_column(model: &'static ReadModelDescriptor) -> Result<&'static Column> {
+pub(super) fn key_column(model: &'static ReadModelDescriptor) -> Result<&'static Column> {
     model
         .key_column()
         .ok_or_else(|| row_error(model, format!("key column {:?} is not a column", model.key)))
@@ -63,7 +72,7 @@ fn key_column(model: &'static ReadModelDescriptor) -> Result<&'static Column> {
 
 /// A value ready to bind on SQLite.
 #[cfg(feature = "sqlite")]
-enum SqliteValue {
+pub(super) enum SqliteValue {
     Null,
     Int(i64),
     Real(f64),
@@ -72,7 +81,11 @@ enum SqliteValue {
 
 /// Converts a field's JSON value to what its column stores on SQLite.
 #[cfg(feature = "sqlite")]
-fn to_sqlite(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result<SqliteValue> {
+pub(super) fn to_sqlite(
+    model: &ReadModelDescriptor,
+    col: &Column,
+    value: &Value,
+) -> Result<SqliteValue> {
     let bad = |what: &str| {
         row_error(
             model,
@@ -102,7 +115,7 @@ fn to_sqlite(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result
 
 /// Reads column `i` of a SQLite row back into the JSON serde expects.
 #[cfg(feature = "sqlite")]
-fn from_sqlite(
+pub(super) fn from_sqlite(
     model: &ReadModelDescriptor,
     col: &Column,
     row: &sqlx::sqlite::SqliteRow,
@@ -139,7 +152,11 @@ fn from_sqlite(
 
 /// The text PostgreSQL casts to the column's type (`$n::bigint` and so on).
 #[cfg(feature = "postgres")]
-fn to_postgres(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result<Option<String>> {
+pub(super) fn to_postgres(
+    model: &ReadModelDescriptor,
+    col: &Column,
+    value: &Value,
+) -> Result<Option<String>> {
     Ok(match (col.ty, value) {
         (_, Value::Null) => None,
         (ColumnType::Json, v) => Some(v.to_string()),
@@ -159,7 +176,7 @@ fn to_postgres(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Resu
     })
 }
 
-fn fields(model: &ReadModelDescriptor, value: Value) -> Result<Map<String, Value>> {
+pub(super) fn fields(model: &ReadModelDescriptor, value: Value) -> Result<Map<String, Value>> {
     match value {
         Value::Object(map) => Ok(map),
         other => Err(row_error(
@@ -171,7 +188,11 @@ fn fields(model: &ReadModelDescriptor, value: Value) -> Result<Map<String, Value
 
 impl ProjectionTx {
     pub(super) fn new(conn: Conn, version: u32) -> Self {
-        ProjectionTx { conn, version }
+        ProjectionTx {
+            conn,
+            version,
+            writes: WriteBuffer::default(),
+        }
     }
 
     /// The projection version whose tables this transaction writes.
@@ -185,27 +206,34 @@ impl ProjectionTx {
         M::descriptor().table_for(self.version)
     }
 
-    /// The SQLite connection inside the transaction, if the store is SQLite.
+    /// The SQLite connection inside the transaction, if the store is SQLite. The row
+    /// changes made so far are written first, so your SQL sees them.
     #[cfg(feature = "sqlite")]
-    pub fn sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
-        match &mut self.conn {
+    pub async fn sqlite(&mut self) -> Result<Option<&mut sqlx::SqliteConnection>> {
+        self.flush().await?;
+        Ok(match &mut self.conn {
             Conn::Sqlite(tx) => Some(&mut **tx),
             #[cfg(feature = "postgres")]
             Conn::Postgres(_) => None,
-        }
+        })
     }
 
-    /// The PostgreSQL connection inside the transaction, if the store is PostgreSQL.
+    /// The PostgreSQL connection inside the transaction, if the store is PostgreSQL. The
+    /// row changes made so far are written first, so your SQL sees them.
     #[cfg(feature = "postgres")]
-    pub fn postgres(&mut self) -> Option<&mut sqlx::PgConnection> {
-        match &mut self.conn {
+    pub async fn postgres(&mut self) -> Result<Option<&mut sqlx::PgConnection>> {
+        self.flush().await?;
+        Ok(match &mut self.conn {
             Conn::Postgres(tx) => Some(&mut **tx),
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(_) => None,
-        }
+        })
     }
 
-    /// The row of `M` with this key, if there is one.
+    /// The row of `M` with this key, if there is one, as this batch left it.
+    ///
+    /// The first read of a key in a batch goes to the table; later reads, and the
+    /// changes, stay in memory until the batch commits.
     pub async fn get<M, K>(&mut self, key: &K) -> Result<Option<M>>
     where
         M: ReadModel,
@@ -213,148 +241,104 @@ impl ProjectionTx {
     {
         let model = M::descriptor();
         let key = serde_json::to_value(key).map_err(|e| row_error(model, e))?;
-        let table = ident(&model.table_for(self.version));
-        let key_col = key_column(model)?;
-        let fields = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => {
-                let columns: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
-                let sql = format!(
-                    "SELECT {} FROM {table} WHERE {} = ?1",
-                    columns.join(", "),
-                    ident(key_col.name)
-                );
-                let query = bind_sqlite(
-                    sqlx::query(AssertSqlSafe(sql)),
-                    to_sqlite(model, key_col, &key)?,
-                );
-                let Some(row) = query.fetch_optional(&mut **tx).await? else {
-                    return Ok(None);
-                };
-                let mut map = Map::new();
-                for (i, col) in model.columns.iter().enumerate() {
-                    map.insert(col.name.to_owned(), from_sqlite(model, col, &row, i)?);
-                }
-                Value::Object(map)
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => {
-                let sql = format!(
-                    "SELECT row_to_json(t)::text FROM {table} t WHERE {} = $1::{}",
-                    ident(key_col.name),
-                    key_col.ty.postgres()
-                );
-                let row: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-                    .bind(to_postgres(model, key_col, &key)?)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let Some(text) = row else { return Ok(None) };
-                serde_json::from_str(&text).map_err(|e| row_error(model, e))?
-            }
-        };
-        serde_json::from_value(fields)
-            .map(Some)
-            .map_err(|e| row_error(model, format!("stored row does not decode: {e}")))
+        if let Some(known) = self.writes.rows::<M>().known(&key)? {
+            return Ok(known);
+        }
+        let stored = batch_writes::load(
+            &mut self.conn,
+            model,
+            self.version,
+            std::slice::from_ref(&key),
+        )
+        .await?
+        .into_iter()
+        .next()
+        .map(batch_writes::decode_row::<M>)
+        .transpose()?;
+        // Changes waiting for this row are applied to it now.
+        let rows = self.writes.rows::<M>();
+        rows.loaded(key.clone(), stored)?;
+        Ok(rows.known(&key)?.flatten())
     }
 
-    /// Inserts the row, or replaces the row with the same key.
+    /// Inserts the row, or replaces the row with the same key (written when the batch
+    /// commits, together with the batch's other changes of the table).
+    pub fn upsert<M: ReadModel>(&mut self, row: M) -> Result<()> {
+        let model = M::descriptor();
+        let key = serde_json::to_value(row.key()).map_err(|e| row_error(model, e))?;
+        self.writes.rows::<M>().set(key, Some(row))
+    }
+
+    /// Inserts the row, or replaces the row with the same key: [`upsert`](Self::upsert)
+    /// of a copy.
     pub async fn put<M: ReadModel>(&mut self, row: &M) -> Result<()> {
         let model = M::descriptor();
-        let value = fields(
-            model,
-            serde_json::to_value(row).map_err(|e| row_error(model, e))?,
-        )?;
-        let table = ident(&model.table_for(self.version));
-        let key = ident(key_column(model)?.name);
-        let names: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
-        let updates: Vec<String> = names
-            .iter()
-            .filter(|n| **n != key)
-            .map(|n| format!("{n} = excluded.{n}"))
-            .collect();
-        let conflict = if updates.is_empty() {
-            "DO NOTHING".to_owned()
-        } else {
-            format!("DO UPDATE SET {}", updates.join(", "))
-        };
-        let null = Value::Null;
-        match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => {
-                let params: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-                let sql = format!(
-                    "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({key}) {conflict}",
-                    names.join(", "),
-                    params.join(", ")
-                );
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for col in model.columns {
-                    let v = value.get(col.name).unwrap_or(&null);
-                    query = bind_sqlite(query, to_sqlite(model, col, v)?);
-                }
-                query.execute(&mut **tx).await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => {
-                let params: Vec<String> = model
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!("${}::{}", i + 1, c.ty.postgres()))
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({key}) {conflict}",
-                    names.join(", "),
-                    params.join(", ")
-                );
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for col in model.columns {
-                    let v = value.get(col.name).unwrap_or(&null);
-                    query = query.bind(to_postgres(model, col, v)?);
-                }
-                query.execute(&mut **tx).await?;
-            }
-        }
-        Ok(())
+        let value = serde_json::to_value(row).map_err(|e| row_error(model, e))?;
+        let row: M = serde_json::from_value(value).map_err(|e| row_error(model, e))?;
+        self.upsert(row)
     }
 
-    /// Deletes the row with this key; `true` if there was one.
-    pub async fn delete<M, K>(&mut self, key: &K) -> Result<bool>
+    /// Changes the row with this key: `change` gets the row (`None` if there is none) and
+    /// returns what it becomes (`None` deletes it). The change must keep the key.
+    ///
+    /// Nothing is read here: the change is applied to the row this batch already has, or
+    /// kept until the batch commits, when the stored rows of every changed key are
+    /// loaded with one statement and the changes applied in order.
+    ///
+    /// ```
+    /// # use factum::projection::{ProjectionTx, ProjectionError};
+    /// # #[derive(factum::ReadModel, serde::Serialize, serde::Deserialize)]
+    /// # struct Balance { #[key] account: String, cents: i64 }
+    /// fn deposit(tx: &mut ProjectionTx, account: &str, cents: i64) -> Result<(), ProjectionError> {
+    ///     let owner = account.to_owned();
+    ///     tx.update::<Balance, _>(account, move |row| {
+    ///         let mut row = row.unwrap_or(Balance { account: owner, cents: 0 });
+    ///         row.cents += cents;
+    ///         Some(row)
+    ///     })
+    /// }
+    /// ```
+    pub fn update<M, K>(
+        &mut self,
+        key: &K,
+        change: impl FnOnce(Option<M>) -> Option<M> + Send + 'static,
+    ) -> Result<()>
     where
         M: ReadModel,
         K: KeyOf<M> + ?Sized,
     {
         let model = M::descriptor();
         let key = serde_json::to_value(key).map_err(|e| row_error(model, e))?;
-        let table = ident(&model.table_for(self.version));
-        let key_col = key_column(model)?;
-        let done = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => {
-                let sql = format!("DELETE FROM {table} WHERE {} = ?1", ident(key_col.name));
-                bind_sqlite(
-                    sqlx::query(AssertSqlSafe(sql)),
-                    to_sqlite(model, key_col, &key)?,
-                )
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => {
-                let sql = format!(
-                    "DELETE FROM {table} WHERE {} = $1::{}",
-                    ident(key_col.name),
-                    key_col.ty.postgres()
-                );
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(to_postgres(model, key_col, &key)?)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
-            }
-        };
-        Ok(done > 0)
+        self.writes.rows::<M>().change(key, Box::new(change))
+    }
+
+    /// Deletes the row with this key, if there is one (when the batch commits).
+    pub fn delete<M, K>(&mut self, key: &K) -> Result<()>
+    where
+        M: ReadModel,
+        K: KeyOf<M> + ?Sized,
+    {
+        let model = M::descriptor();
+        let key = serde_json::to_value(key).map_err(|e| row_error(model, e))?;
+        self.writes.rows::<M>().set(key, None)
+    }
+
+    /// Writes the row changes made so far (the runner does this before it commits).
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let result = self.writes.flush(&mut self.conn, self.version).await;
+        if result.is_err() {
+            self.writes.clear();
+        }
+        result
+    }
+
+    /// Drops the row changes not yet written (the savepoint they belong to was rolled
+    /// back).
+    pub(super) fn discard_writes(&mut self) {
+        self.writes.clear();
     }
 
     /// Runs a statement without parameters (savepoints, DDL) on either backend.
@@ -373,7 +357,8 @@ impl ProjectionTx {
     }
 
     /// Commits the batch.
-    pub(super) async fn commit(self) -> Result<()> {
+    pub(super) async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
         match self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(tx) => tx.commit().await?,
@@ -381,18 +366,5 @@ impl ProjectionTx {
             Conn::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
-    }
-}
-
-#[cfg(feature = "sqlite")]
-fn bind_sqlite<'q>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    value: SqliteValue,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    match value {
-        SqliteValue::Null => query.bind(None::<String>),
-        SqliteValue::Int(i) => query.bind(i),
-        SqliteValue::Real(r) => query.bind(r),
-        SqliteValue::Text(t) => query.bind(t),
     }
 }

@@ -199,6 +199,11 @@ fn migrator() -> Migrator {
             "unique values",
             include_str!("migrations/0006_unique_values.sql"),
         ),
+        (
+            7,
+            "dead-letter kinds",
+            include_str!("migrations/0007_dead_letter_kind.sql"),
+        ),
     ])
 }
 

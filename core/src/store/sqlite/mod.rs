@@ -166,6 +166,11 @@ fn migrator() -> Migrator {
             "unique values",
             include_str!("migrations/0004_unique_values.sql"),
         ),
+        (
+            5,
+            "dead-letter kinds",
+            include_str!("migrations/0005_dead_letter_kind.sql"),
+        ),
     ])
 }
 
