@@ -4,8 +4,8 @@
 //! The store holds 100,000 deposits over 1,000 accounts (100 each, category `acct`).
 //!
 //! 1. `catch_up_balances`: a projection that keeps a balance row per account, its
-//!    handler written the natural way (get the row, add, put), caught up from position 0
-//!    to the head. Baseline: read the events with one streaming `SELECT`, decode each
+//!    handler written the natural way (`tx.update` of the account's row with a closure
+//!    that adds the deposit), caught up from position 0 to the head. Baseline: read the events with one streaming `SELECT`, decode each
 //!    payload with serde, and run one upsert per event, all in one transaction.
 //! 2. `catch_up_fold`: a projection whose handler folds into memory (no read model).
 //!    Baseline: one streaming `SELECT` of the whole event rows (the columns a projection
@@ -85,16 +85,13 @@ impl<const V: u32> Projection for Balances<V> {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let e = Envelope::<Deposited>::decode(event)?;
-            let account = e.stream_id().key();
-            let mut row = tx
-                .get::<Balance, _>(account)
-                .await?
-                .unwrap_or_else(|| Balance {
-                    account: account.to_owned(),
-                    cents: 0,
-                });
-            row.cents += e.cents;
-            tx.put(&row).await?;
+            let account = e.stream_id().key().to_owned();
+            let cents = e.cents;
+            tx.update::<Balance, _>(&account.clone(), move |row| {
+                let mut row = row.unwrap_or(Balance { account, cents: 0 });
+                row.cents += cents;
+                Some(row)
+            })?;
             Ok(())
         })
     }

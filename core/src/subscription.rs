@@ -71,6 +71,8 @@ pub struct Subscription<S> {
     /// The head at the last check while waiting, and the current interval between checks.
     head_seen: Option<Position>,
     head_poll: Duration,
+    /// Whether the last read filled its batch.
+    last_full: bool,
 }
 
 impl<S: EventStore> Subscription<S> {
@@ -88,6 +90,7 @@ impl<S: EventStore> Subscription<S> {
             watching: false,
             head_seen: None,
             head_poll: HEAD_POLL_MIN,
+            last_full: false,
         }
     }
 
@@ -147,7 +150,26 @@ impl<S: EventStore> Subscription<S> {
             self.watcher = self.store.append_watcher();
             self.watching = true;
         }
-        let settled = self.store.settled_position().await?;
+        // The settled position is only of use to a read that comes back short; after a
+        // full batch (catching up) the next one is most likely full too, so it is not
+        // asked for, and a short read then stops at its last event (or, when it found
+        // nothing, is made again with it).
+        loop {
+            // A read that found nothing leaves `last_full` false: the second one settles.
+            if let Some(batch) = self.read_batch(!self.last_full).await? {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// One read of the next batch, after asking for the settled position if `settle`;
+    /// `None` if it skipped the settled position and found nothing.
+    async fn read_batch(&mut self, settle: bool) -> Result<Option<Batch>> {
+        let settled = if settle {
+            Some(self.store.settled_position().await?)
+        } else {
+            None
+        };
         let options = ReadAll::from(self.checkpoint.next())
             .limit(self.batch_size)
             .event_types(self.event_types.iter().cloned())
@@ -165,16 +187,19 @@ impl<S: EventStore> Subscription<S> {
         };
         let last = events.last().map_or(self.checkpoint, |e| e.position);
         // A read that ran out before its limit saw everything settled before it began.
-        let reached = if complete && events.len() < self.batch_size {
-            last.max(settled)
-        } else {
-            last
+        let reached = match settled {
+            Some(settled) if complete && events.len() < self.batch_size => last.max(settled),
+            _ => last,
         };
+        self.last_full = events.len() >= self.batch_size;
+        if settled.is_none() && events.is_empty() {
+            return Ok(None);
+        }
         self.checkpoint = self.checkpoint.max(reached);
-        Ok(Batch {
+        Ok(Some(Batch {
             events,
             checkpoint: self.checkpoint,
-        })
+        }))
     }
 
     /// The next batch with events in it, waiting (for an append or the poll interval)

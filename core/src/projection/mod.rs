@@ -23,24 +23,30 @@
 //! impl Balances {
 //!     #[on]
 //!     async fn deposited(&self, tx: &mut ProjectionTx, e: &Envelope<'_, Deposited>) -> Result<(), HandlerError> {
-//!         let mut row = tx.get::<Balance, _>(&e.account).await?
-//!             .unwrap_or(Balance { account: e.account.clone(), cents: 0 });
-//!         row.cents += e.cents;
-//!         tx.put(&row).await?;
+//!         let (account, cents) = (e.account.clone(), e.cents);
+//!         tx.update::<Balance, _>(&e.account, move |row| {
+//!             let mut row = row.unwrap_or(Balance { account, cents: 0 });
+//!             row.cents += cents;
+//!             Some(row)
+//!         })?;
 //!         Ok(())
 //!     }
 //! }
 //! ```
 //!
-//! The [`runner`] reads events in batches and, for each batch,
-//! runs the handlers and moves the projection's checkpoint **in one database
-//! transaction**: a crash leaves either the whole batch applied with its checkpoint or
+//! The [`runner`] reads events in batches (the next one while the current one is
+//! applied) and, for each batch, runs the handlers and moves the projection's checkpoint
+//! **in one database transaction**. The handlers' row changes are kept in memory,
+//! coalesced per row, and written with one statement per table when the batch commits
+//! ([`batch_writes`]). A crash leaves either the whole batch applied with its checkpoint or
 //! neither, so no event is applied twice or skipped. Read models therefore live in the
 //! store's own database (SQLite or PostgreSQL). For sinks elsewhere (a search index, an
 //! e-mail gateway) see [`dedup`].
 //!
-//! A handler that fails parks its event, and every later event of the same stream, in the
-//! [dead-letter queue](crate::projection::dlq) while other streams go on.
+//! A handler that keeps failing on an event parks it, and every later event of the same
+//! stream, in the [dead-letter queue](crate::projection::dlq) while other streams go on.
+//! A failure that is not the event's fault (a lost connection, a timeout) is retried
+//! until it passes and parks nothing ([`failure`]).
 
 pub mod batch_writes;
 mod db;

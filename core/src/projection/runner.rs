@@ -401,10 +401,11 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
 }
 
 /// Reads batches ahead of the task applying them: while one batch is applied and
-/// committed, the next is read and decoded. The batch size starts at
-/// [`RunnerOptions::batch_size`] and doubles after every full batch up to
-/// [`RunnerOptions::max_batch_size`] (catching up), and falls back after a batch that
-/// was not full (live), so that a live projection commits small batches soon.
+/// committed, the next is read and decoded. The first read asks for
+/// [`RunnerOptions::max_batch_size`] events (a runner that starts is most likely behind);
+/// after a batch that was not full (live) the size falls back to
+/// [`RunnerOptions::batch_size`], so that a live projection commits each burst soon, and
+/// doubles after every full batch up to the maximum again (catching up).
 struct ReadAhead {
     batches: mpsc::Receiver<crate::Result<Batch>>,
     task: JoinHandle<()>,
@@ -428,7 +429,7 @@ impl ReadAhead {
         );
         let task = tokio::spawn(
             async move {
-                let mut size = min;
+                let mut size = max;
                 let mut sent = subscription.checkpoint();
                 loop {
                     subscription.set_batch_size(size);

@@ -13,8 +13,11 @@ use factum::store::sqlite::SqliteStore;
 use factum_tests::projections::Balances;
 
 fn options() -> RunnerOptions {
+    // Small batches (growing only to 200 while catching up), so that the run takes many
+    // commits and the kills land between and inside them.
     RunnerOptions::default()
         .batch_size(100)
+        .max_batch_size(200)
         .poll_interval(Duration::from_millis(50))
         .lease(Duration::from_secs(1), Duration::from_millis(50))
         .error_pause(Duration::from_millis(100))
