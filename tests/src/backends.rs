@@ -2,6 +2,7 @@
 
 use std::ops::Deref;
 
+use factum::projection::ProjectionDb;
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::{SqliteConfig, SqliteStore};
 use factum::{MemoryStore, StoreLimits};
@@ -113,6 +114,75 @@ pub async fn postgres(test: &str, limits: StoreLimits) -> Option<TestStore<Postg
         _dir: None,
         pg_schema: Some(schema),
     })
+}
+
+/// The second database on the test server (`factum_read_models`, created if missing),
+/// for read models kept apart from the events, or `None` without `FACTUM_TEST_PG`.
+pub async fn second_pg_url(test: &str) -> Option<String> {
+    let url = pg_url(test)?;
+    let (server, rest) = url
+        .rsplit_once('/')
+        .expect("FACTUM_TEST_PG names a database");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect to FACTUM_TEST_PG");
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'factum_read_models')",
+    )
+    .fetch_one(&admin)
+    .await
+    .expect("list databases");
+    if !exists {
+        // Two tests creating it at once: the loser's error is harmless.
+        let _ = sqlx::query("CREATE DATABASE factum_read_models")
+            .execute(&admin)
+            .await;
+    }
+    admin.close().await;
+    Some(format!("{server}/factum_read_models{query}"))
+}
+
+/// A read-model database apart from the events, and what must live as long as it.
+pub struct ReadModelsApart {
+    /// The database.
+    pub db: ProjectionDb,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl ReadModelsApart {
+    /// Read models in a new SQLite file.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = ProjectionDb::open_sqlite(dir.path().join("read_models.sqlite"))
+            .await
+            .expect("open the read-model file");
+        ReadModelsApart {
+            db,
+            _dir: Some(dir),
+        }
+    }
+
+    /// Read models in a new schema of the server's second database, or `None` without
+    /// `FACTUM_TEST_PG`.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        let url = second_pg_url(test).await?;
+        let db = ProjectionDb::connect_postgres(&url, &unique_schema("rm"))
+            .await
+            .expect("connect to the read-model database");
+        Some(ReadModelsApart { db, _dir: None })
+    }
+
+    /// Drops a PostgreSQL read-model schema (call at the end of a passing test).
+    pub async fn cleanup(self) {
+        if let ProjectionDb::Postgres { pool, schema } = &self.db {
+            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            let _ = sqlx::query(AssertSqlSafe(sql)).execute(pool).await;
+        }
+    }
 }
 
 /// Instantiates every test of [`crate::conformance`] for one backend.

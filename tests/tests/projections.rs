@@ -1,6 +1,7 @@
 //! Projections on SQLite and PostgreSQL: live following under concurrent writers, read
 //! your own writes, the sequence dead-letter queue, blue-green rebuilds, and two runner
-//! instances competing for one projection.
+//! instances competing for one projection; the suites also run with the read models in a
+//! database apart from the events.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -484,6 +485,73 @@ macro_rules! on_backends {
         }
     };
 }
+
+/// The same suites with the read models in a database apart from the events: another
+/// SQLite file, a second PostgreSQL database, and PostgreSQL read models over SQLite
+/// events.
+macro_rules! with_read_models_apart {
+    ($($test:ident),* $(,)?) => {
+        mod apart {
+            use super::*;
+            use factum::projection::WithReadModels;
+            use factum_tests::backends::ReadModelsApart;
+            mod sqlite_in_sqlite {
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        let events = backends::sqlite_file(stringify!($test), Default::default())
+                            .await
+                            .unwrap();
+                        let views = ReadModelsApart::sqlite().await;
+                        let store = WithReadModels::new(events.store().clone(), views.db.clone());
+                        super::super::$test(&store).await;
+                    }
+                )*
+            }
+            mod postgres_in_postgres {
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        let Some(events) = backends::postgres(stringify!($test), Default::default()).await else {
+                            return;
+                        };
+                        let views = ReadModelsApart::postgres(stringify!($test)).await.unwrap();
+                        let store = WithReadModels::new(events.store().clone(), views.db.clone());
+                        super::super::$test(&store).await;
+                        views.cleanup().await;
+                        events.cleanup().await;
+                    }
+                )*
+            }
+            mod sqlite_in_postgres {
+                use super::*;
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        let Some(views) = ReadModelsApart::postgres(stringify!($test)).await else {
+                            return;
+                        };
+                        let events = backends::sqlite_file(stringify!($test), Default::default())
+                            .await
+                            .unwrap();
+                        let store = WithReadModels::new(events.store().clone(), views.db.clone());
+                        super::super::$test(&store).await;
+                        views.cleanup().await;
+                    }
+                )*
+            }
+        }
+    };
+}
+
+with_read_models_apart!(
+    live_projections_follow_concurrent_writers,
+    read_your_writes,
+    dead_letters_park_sequences,
+    blue_green_rebuild,
+);
 
 on_backends!(
     live_projections_follow_concurrent_writers,

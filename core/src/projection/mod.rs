@@ -54,6 +54,7 @@ pub mod dedup;
 pub mod dlq;
 mod envelope;
 pub mod failure;
+mod own_database;
 pub mod process_manager;
 pub mod runner;
 mod tx;
@@ -63,6 +64,7 @@ use futures_util::future::BoxFuture;
 pub use db::{ProjectionDb, ProjectionStatus, ProjectionStore, Projections, Stage};
 pub use envelope::Envelope;
 pub use failure::FailureKind;
+pub use own_database::WithReadModels;
 pub use runner::{Progress, ProjectionRunner, RunnerOptions, RunningProjections};
 pub use tx::ProjectionTx;
 

@@ -43,12 +43,12 @@ use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Resu
 mod idempotency;
 pub mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod migrations;
+pub(crate) mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod signal;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
+pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod transaction;

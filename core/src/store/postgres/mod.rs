@@ -149,7 +149,7 @@ impl PostgresConfig {
     }
 }
 
-fn validate_schema(schema: &str) -> Result<()> {
+pub(crate) fn validate_schema(schema: &str) -> Result<()> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
         && !schema.as_bytes()[0].is_ascii_digit()

@@ -1,0 +1,297 @@
+//! Read models in a database of their own: the events stay in the store (a SQLite file,
+//! a PostgreSQL schema), and the projections' tables, checkpoints, dead letters and
+//! delivery records live in another database (another SQLite file, another PostgreSQL
+//! database or server).
+//!
+//! A batch's read-model writes and its checkpoint still commit in one transaction of
+//! the read-model database, so exactly-once holds: the events are only read from the
+//! store. Open the database with [`ProjectionDb::open_sqlite`] or
+//! [`ProjectionDb::connect_postgres`] (which create its projection tables), and hand
+//! [`WithReadModels`] to everything that takes a [`ProjectionStore`]: the runner, the
+//! queries, the dead-letter queue, the GraphQL API.
+//!
+//! ```no_run
+//! use factum::projection::{ProjectionDb, ProjectionRunner, Projections, WithReadModels};
+//! use factum::SqliteStore;
+//! # async fn demo<P: factum::projection::Projection>(balances: P) -> Result<(), Box<dyn std::error::Error>> {
+//! let events = SqliteStore::open("events.db").await?;
+//! let views = ProjectionDb::open_sqlite("views.db").await?;
+//! let store = WithReadModels::new(events, views);
+//! let running = ProjectionRunner::new(store.clone()).with_projection(balances).start();
+//! let projections = Projections::new(&store); // reads views.db
+//! # running.stop().await?; Ok(()) }
+//! ```
+//!
+//! Keeping read models in the store's own database stays the default (a store is a
+//! [`ProjectionStore`] of its own database); do not open that database again here.
+
+use std::ops::ControlFlow;
+
+use super::ProjectionError;
+use super::db::{ProjectionDb, ProjectionStore};
+use crate::store::{
+    AppendResult, AppendWatcher, EventStore, EventStream, ReadAll, ReadStream, StreamInfo,
+    Uniqueness,
+};
+use crate::{EventData, EventView, ExpectedVersion, Position, StreamId};
+
+type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+/// Where a read-model database keeps the version of its projection tables (apart from
+/// the store's `factum_migrations`, so that the two never collide).
+const MIGRATIONS_TABLE: &str = "factum_read_model_migrations";
+
+impl ProjectionDb {
+    /// Read models in a SQLite file of their own (created if missing, in WAL mode),
+    /// with its projection tables created or brought up to date.
+    #[cfg(feature = "sqlite")]
+    pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        use std::time::Duration;
+
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("temp_store", "memory");
+        // One write connection, as for a store: read-model batches queue for it.
+        let writer = crate::store::sql::ping_when_idle(SqlitePoolOptions::new())
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(300))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone())
+            .await?;
+        // A store's own database: its migrations keep the projection tables.
+        let owned_by_store: bool = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+                AND name IN ('factum_projections', 'factum_migrations')) = 2",
+        )
+        .fetch_one(&writer)
+        .await?;
+        if !owned_by_store {
+            crate::store::migrations::migrator_in(
+                MIGRATIONS_TABLE,
+                &[
+                    (
+                        1,
+                        "projections",
+                        include_str!("../store/sqlite/migrations/0003_projections.sql"),
+                    ),
+                    (
+                        2,
+                        "dead-letter kinds",
+                        include_str!("../store/sqlite/migrations/0005_dead_letter_kind.sql"),
+                    ),
+                ],
+            )
+            .run(&writer)
+            .await
+            .map_err(|e| ProjectionError::Database(e.into()))?;
+        }
+        let reader = crate::store::sql::ping_when_idle(SqlitePoolOptions::new())
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(300))
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(ProjectionDb::Sqlite { writer, reader })
+    }
+
+    /// Read models in `schema` (created if missing) of the PostgreSQL database at `url`,
+    /// with its projection tables created or brought up to date.
+    #[cfg(feature = "postgres")]
+    pub async fn connect_postgres(url: &str, schema: &str) -> Result<Self> {
+        use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+        use std::str::FromStr;
+
+        crate::store::postgres::validate_schema(schema)?;
+        let quoted = crate::read_model::quote_ident(schema);
+        let options = PgConnectOptions::from_str(url)?.options([("search_path", quoted.as_str())]);
+        let pool = crate::store::sql::ping_when_idle(PgPoolOptions::new())
+            .max_connections(10)
+            .connect_with(options)
+            .await?;
+        let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
+        if let Err(err) = sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&pool)
+            .await
+        {
+            // Created by another process at the same time: it exists, as asked.
+            if err
+                .as_database_error()
+                .is_none_or(|db| db.code().as_deref() != Some("23505"))
+            {
+                return Err(err.into());
+            }
+        }
+        // A store's own schema: its migrations keep the projection tables.
+        let owned_by_store: bool = sqlx::query_scalar(
+            "SELECT to_regclass('projections') IS NOT NULL \
+                AND to_regclass('factum_migrations') IS NOT NULL",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if !owned_by_store {
+            crate::store::migrations::migrator_in(
+                MIGRATIONS_TABLE,
+                &[
+                    (
+                        1,
+                        "projections",
+                        include_str!("../store/postgres/migrations/0004_projections.sql"),
+                    ),
+                    (
+                        2,
+                        "dead-letter kinds",
+                        include_str!("../store/postgres/migrations/0007_dead_letter_kind.sql"),
+                    ),
+                ],
+            )
+            .run(&pool)
+            .await
+            .map_err(|e| ProjectionError::Database(e.into()))?;
+        }
+        Ok(ProjectionDb::Postgres {
+            pool,
+            schema: schema.into(),
+        })
+    }
+}
+
+/// An event store whose projections keep their read models in another database. See
+/// the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct WithReadModels<S> {
+    store: S,
+    db: ProjectionDb,
+}
+
+impl<S> WithReadModels<S> {
+    /// Events from `store`, read models in `db`.
+    pub fn new(store: S, db: ProjectionDb) -> Self {
+        WithReadModels { store, db }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The read-model database.
+    pub fn read_models(&self) -> &ProjectionDb {
+        &self.db
+    }
+}
+
+impl<S: EventStore + Clone + 'static> ProjectionStore for WithReadModels<S> {
+    fn projection_db(&self) -> ProjectionDb {
+        self.db.clone()
+    }
+}
+
+impl<S: crate::SnapshotStore> crate::SnapshotStore for WithReadModels<S> {
+    fn load_snapshot(
+        &self,
+        stream: &StreamId,
+        aggregate: &str,
+    ) -> impl Future<Output = crate::Result<Option<crate::Snapshot>>> + Send {
+        self.store.load_snapshot(stream, aggregate)
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: &StreamId,
+        snapshot: &crate::Snapshot,
+    ) -> impl Future<Output = crate::Result<()>> + Send {
+        self.store.save_snapshot(stream, snapshot)
+    }
+}
+
+impl<S: EventStore> EventStore for WithReadModels<S> {
+    fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+    ) -> impl Future<Output = crate::Result<AppendResult>> + Send {
+        self.store.append(stream, expected, events)
+    }
+
+    fn append_unique(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<EventData>,
+        uniqueness: Uniqueness,
+    ) -> impl Future<Output = crate::Result<AppendResult>> + Send {
+        self.store
+            .append_unique(stream, expected, events, uniqueness)
+    }
+
+    fn unique_holder(
+        &self,
+        scope: &str,
+        value: &str,
+    ) -> impl Future<Output = crate::Result<Option<StreamId>>> + Send {
+        self.store.unique_holder(scope, value)
+    }
+
+    fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {
+        self.store.read_stream(stream, options)
+    }
+
+    fn scan_stream<B, F>(
+        &self,
+        stream: &StreamId,
+        options: ReadStream,
+        visit: F,
+    ) -> impl Future<Output = crate::Result<ControlFlow<B>>> + Send
+    where
+        B: Send,
+        F: FnMut(EventView<'_>) -> ControlFlow<B> + Send,
+    {
+        self.store.scan_stream(stream, options, visit)
+    }
+
+    fn read_all(&self, options: ReadAll) -> EventStream<'_> {
+        self.store.read_all(options)
+    }
+
+    fn stream_info(
+        &self,
+        stream: &StreamId,
+    ) -> impl Future<Output = crate::Result<Option<StreamInfo>>> + Send {
+        self.store.stream_info(stream)
+    }
+
+    fn list_streams(
+        &self,
+        category: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> impl Future<Output = crate::Result<Vec<StreamInfo>>> + Send {
+        self.store.list_streams(category, after, limit)
+    }
+
+    fn delete_stream(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+    ) -> impl Future<Output = crate::Result<()>> + Send {
+        self.store.delete_stream(stream, expected)
+    }
+
+    fn head_position(&self) -> impl Future<Output = crate::Result<Position>> + Send {
+        self.store.head_position()
+    }
+
+    fn settled_position(&self) -> impl Future<Output = crate::Result<Position>> + Send {
+        self.store.settled_position()
+    }
+
+    fn append_watcher(&self) -> Option<AppendWatcher> {
+        self.store.append_watcher()
+    }
+}
