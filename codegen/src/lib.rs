@@ -375,6 +375,10 @@ fn ddl(projections: &[ProjectionDescriptor], dialect: Dialect) -> String {
         for model in &projection.read_models {
             out.push_str(&model.create_table(projection.version, dialect));
             out.push_str(";\n");
+            for index in model.create_indexes(projection.version) {
+                out.push_str(&index);
+                out.push_str(";\n");
+            }
         }
     }
     out

@@ -10,6 +10,8 @@
 //! 2. `catch_up_fold`: a projection whose handler folds into memory (no read model).
 //!    Baseline: one streaming `SELECT` of the whole event rows (the columns a projection
 //!    is handed), each payload decoded with serde and summed in memory.
+//! 3. `catch_up_balances_apart` (PostgreSQL): series 1 with the read models in a second
+//!    database of the same server (`factum_read_models`), against series 1's rate.
 //!
 //! Each criterion iteration is one whole catch-up of the 100,000 events; every Factum
 //! iteration runs a new version of the projection (its own, empty tables), so each starts
@@ -28,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use factum::projection::{
-    Envelope, HandlerError, Projection, ProjectionKey, ProjectionRunner, ProjectionStore,
-    ProjectionTx,
+    Envelope, HandlerError, Projection, ProjectionDb, ProjectionKey, ProjectionRunner,
+    ProjectionStore, ProjectionTx, WithReadModels,
 };
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
@@ -373,7 +375,8 @@ fn summarize(name: &str, factum: &Rates, raw: &Rates) {
     );
 }
 
-fn bench_backend<S>(c: &mut Criterion, rt: &Runtime, backend: &str, store: S, raw: Raw)
+/// Runs the two series on `store`; returns Factum's balances rate (events/s, median).
+fn bench_backend<S>(c: &mut Criterion, rt: &Runtime, backend: &str, store: S, raw: Raw) -> f64
 where
     S: ProjectionStore + Clone + Send + Sync + 'static,
 {
@@ -420,6 +423,7 @@ where
     assert_eq!(ours.len(), ACCOUNTS, "every account has a balance row");
     assert_eq!(ours, theirs, "Factum's balances equal the baseline's");
     summarize(&name, &factum, &baseline);
+    let balances_rate = factum.median();
 
     // Series 2: an in-memory fold.
     let expected = rt.block_on(raw.fold());
@@ -463,6 +467,63 @@ where
     });
     g.finish();
     summarize(&name, &factum, &baseline);
+    balances_rate
+}
+
+/// Series 3 (PostgreSQL): `catch_up_balances` with the read models in a second database
+/// of the same server, beside the same-database rate measured before.
+fn bench_apart<S>(c: &mut Criterion, rt: &Runtime, store: S, same_db: f64, raw: &Raw)
+where
+    S: ProjectionStore + Clone + Send + Sync + 'static,
+{
+    let head = rt.block_on(store.head_position()).unwrap();
+    let next = AtomicU32::new(1);
+    let factum = Rates::default();
+    let name = "postgres/catch_up_balances_apart";
+    let mut g = c.benchmark_group(name);
+    g.sample_size(SAMPLES)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(1))
+        .throughput(Throughput::Elements(EVENTS as u64));
+    g.bench_function("factum", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let v = next.fetch_add(1, Ordering::Relaxed);
+                let took = rt.block_on(run_balances(&store, head, v));
+                factum.record(1, took);
+                total += took;
+            }
+            total
+        })
+    });
+    g.finish();
+    // The balances the second database holds equal the baseline's.
+    let last = next.load(Ordering::Relaxed) - 1;
+    let ProjectionDb::Postgres { pool, .. } = store.projection_db() else {
+        unreachable!("the read models are in PostgreSQL")
+    };
+    let sql = format!(
+        "SELECT account, cents FROM {}",
+        Balance::descriptor().table_for(last)
+    );
+    let ours: HashMap<String, i64> = rt
+        .block_on(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&pool))
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        ours,
+        rt.block_on(raw.raw_balances()),
+        "the second database's balances are right"
+    );
+    let apart = factum.median();
+    println!(
+        "== {name}: factum {apart:.0} events/s with read models in a second database, \
+         {same_db:.0} in the store's own, same/apart {:.2}",
+        same_db / apart
+    );
 }
 
 fn sqlite(c: &mut Criterion) {
@@ -515,10 +576,48 @@ fn postgres(c: &mut Criterion) {
     )
     .unwrap();
     rt.block_on(sqlx::query("ANALYZE").execute(&pool)).unwrap();
-    bench_backend(c, &rt, "postgres", store, Raw::Postgres(pool.clone()));
+    let raw = Raw::Postgres(pool.clone());
+    let same_db = bench_backend(c, &rt, "postgres", store.clone(), raw.clone());
+    let views = rt.block_on(second_database(&url, &schema));
+    bench_apart(
+        c,
+        &rt,
+        WithReadModels::new(store, views.clone()),
+        same_db,
+        &raw,
+    );
+    if let ProjectionDb::Postgres { pool, .. } = &views {
+        let drop = format!("DROP SCHEMA {schema} CASCADE");
+        rt.block_on(sqlx::query(AssertSqlSafe(drop)).execute(pool))
+            .unwrap();
+    }
     let drop = format!("DROP SCHEMA {schema} CASCADE");
     rt.block_on(sqlx::query(AssertSqlSafe(drop)).execute(&pool))
         .unwrap();
+}
+
+/// Read models in schema `schema` of the server's second database
+/// (`factum_read_models`, created if missing).
+async fn second_database(url: &str, schema: &str) -> ProjectionDb {
+    let admin = sqlx::PgPool::connect(url).await.unwrap();
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'factum_read_models')",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    if !exists {
+        sqlx::query("CREATE DATABASE factum_read_models")
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    admin.close().await;
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let views_url = format!("{server}/factum_read_models");
+    ProjectionDb::connect_postgres(&views_url, schema)
+        .await
+        .unwrap()
 }
 
 fn main() {

@@ -6,6 +6,9 @@
 //! so a read model is also `Serialize + Deserialize`, and its column names are its field
 //! names (do not rename fields with serde attributes).
 //!
+//! A field marked `#[index]`, or columns named by `#[read_model(index(a, b))]`, get an
+//! index (with the key appended); the projection runtime and the DDL step create it.
+//!
 //! Each version of a projection writes its own copy of the tables (`balances_v2`), so
 //! that a new version can be rebuilt beside the live one (see
 //! [`projection`](mod@crate::projection)).
@@ -16,10 +19,11 @@
 //!
 //! /// An account's balance.
 //! #[derive(ReadModel, Serialize, Deserialize, Clone, Debug, PartialEq)]
-//! #[read_model(table = "balances")]
+//! #[read_model(table = "balances", index(owner, cents))]
 //! struct Balance {
 //!     #[key]
 //!     account: String,
+//!     #[index]
 //!     cents: i64,
 //!     owner: Option<String>,
 //! }
@@ -28,6 +32,11 @@
 //! assert_eq!(d.table, "balances");
 //! assert_eq!(d.key, "account");
 //! assert_eq!(d.columns.len(), 3);
+//! assert_eq!(d.indexes.len(), 2);
+//! assert_eq!(
+//!     d.create_indexes(1)[1],
+//!     r#"CREATE INDEX IF NOT EXISTS "balances_v1_by_owner_cents" ON "balances_v1" ("owner", "cents", "account")"#
+//! );
 //! ```
 
 use std::borrow::Borrow;
@@ -95,6 +104,16 @@ pub struct Column {
     pub description: &'static str,
 }
 
+/// An index a read model declares (`#[index]` on a field, or
+/// `#[read_model(index(a, b))]` for several columns). The key column is appended to it,
+/// so that a filter on its columns and an ordering by them (with the key as the
+/// tie-break, as GraphQL pages are read) can both walk it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Index {
+    /// Its columns, in order.
+    pub columns: &'static [&'static str],
+}
+
 /// What `#[derive(ReadModel)]` knows about a read model: the codegen step and the
 /// projection runtime read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +126,8 @@ pub struct ReadModelDescriptor {
     pub key: &'static str,
     /// All columns, the key among them, in field order.
     pub columns: &'static [Column],
+    /// The declared indexes (the key's own index is the primary key).
+    pub indexes: &'static [Index],
     /// The type's doc comment.
     pub description: &'static str,
 }
@@ -155,6 +176,35 @@ impl ReadModelDescriptor {
             quote_ident(&self.table_for(version)),
             columns.join(", ")
         )
+    }
+
+    /// The `CREATE INDEX IF NOT EXISTS` statements of this read model's declared
+    /// indexes for one projection version (the same on both dialects), as the projection
+    /// runtime runs them and the code generator writes them.
+    pub fn create_indexes(&self, version: u32) -> Vec<String> {
+        let table = self.table_for(version);
+        self.indexes
+            .iter()
+            .enumerate()
+            .map(|(i, index)| {
+                let mut columns: Vec<&str> = index.columns.to_vec();
+                if !columns.contains(&self.key) {
+                    columns.push(self.key);
+                }
+                // PostgreSQL cuts names at 63 bytes; a long one gets a short, unique name.
+                let mut name = format!("{table}_by_{}", index.columns.join("_"));
+                if name.len() > 63 {
+                    name = format!("{table}_i{i}");
+                }
+                let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                    quote_ident(&name),
+                    quote_ident(&table),
+                    columns.join(", ")
+                )
+            })
+            .collect()
     }
 
     /// The table a projection version writes: `{table}_v{version}`.

@@ -105,9 +105,14 @@ pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```text
 /// #[derive(ReadModel, Serialize, Deserialize)]
 /// #[read_model(table = "balances")]   // default: the type's name in snake_case
-/// struct Balance { #[key] account: String, cents: i64, note: Option<String> }
+/// #[read_model(index(owner, cents))]  // an index on several columns (repeatable)
+/// struct Balance { #[key] account: String, #[index] owner: String, cents: i64, note: Option<String> }
 /// ```
-#[proc_macro_derive(ReadModel, attributes(read_model, key))]
+///
+/// `#[index]` on a field declares an index on that column; the key column is appended
+/// to every index, so GraphQL filters and orderings on its columns (with the key as
+/// tie-break) can walk it. The DDL step and the projection runtime create them.
+#[proc_macro_derive(ReadModel, attributes(read_model, key, index))]
 pub fn derive_read_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     read_model::expand(&input)

@@ -17,6 +17,9 @@ struct Args {
     attrs: Vec<syn::Attribute>,
     #[darling(default)]
     table: Option<SpannedValue<String>>,
+    /// `index(a, b)`: an index on several columns (repeatable).
+    #[darling(multiple, rename = "index")]
+    indexes: Vec<darling::util::PathList>,
 }
 
 pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
@@ -57,6 +60,8 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
 
     let mut key: Option<(&syn::Field, String)> = None;
     let mut columns = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut indexes: Vec<Vec<String>> = Vec::new();
     for field in &fields {
         let Some(ident) = &field.ident else { continue };
         let name = ident.to_string().trim_start_matches("r#").to_owned();
@@ -96,6 +101,23 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                 key = Some((field, name.clone()));
             }
         }
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("index")) {
+            if !matches!(attr.meta, syn::Meta::Path(_)) {
+                errors.push(syn::Error::new(
+                    attr.meta.span(),
+                    "#[index] takes no arguments; for an index on several columns write \
+                     #[read_model(index(a, b))] on the struct",
+                ));
+            } else if !key_attrs.is_empty() {
+                errors.push(syn::Error::new(
+                    attr.span(),
+                    "the key needs no #[index]: it is the table's primary key",
+                ));
+            } else {
+                indexes.push(vec![name.clone()]);
+            }
+        }
+        names.push(name.clone());
         let description = doc_text(&field.attrs).unwrap_or_default();
         columns.push(quote! {
             ::factum::read_model::Column {
@@ -105,6 +127,30 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                 description: #description,
             }
         });
+    }
+    for list in &args.indexes {
+        if list.is_empty() {
+            // darling keeps no span for the empty list: point at the read model.
+            errors.push(syn::Error::new(
+                args.ident.span(),
+                "index() names no column: write index(a) or index(a, b)",
+            ));
+        }
+        let mut index = Vec::new();
+        for path in list.iter() {
+            let column = path.get_ident().map(|i| i.to_string());
+            match column {
+                Some(column) if names.contains(&column) => index.push(column),
+                _ => errors.push(syn::Error::new(
+                    path.span(),
+                    format!(
+                        "an index names columns of this read model; it has {}",
+                        names.join(", ")
+                    ),
+                )),
+            }
+        }
+        indexes.push(index);
     }
     errors.finish()?;
     let Some((key_field, key_name)) = key else {
@@ -128,6 +174,7 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                     table: #table,
                     key: #key_name,
                     columns: &[#(#columns),*],
+                    indexes: &[#(::factum::read_model::Index { columns: &[#(#indexes),*] }),*],
                     description: #description,
                 };
                 &DESCRIPTOR

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use factum::projection::{Envelope, HandlerError, ProjectionTx};
+use factum::projection::dlq::DeadLetters;
+use factum::projection::{
+    Envelope, HandlerError, ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx,
+};
 use factum::{EventData, EventStore, ExpectedVersion, ReadModel, StreamId};
 use serde::{Deserialize, Serialize};
 
@@ -262,4 +265,45 @@ pub async fn fill<S: EventStore>(store: &S, prefix: &str, accounts: usize, n: us
         }
         round += 1;
     }
+}
+
+/// Checks what [`Balances`] (version 1) left after `events` events of [`fill`]: its
+/// balances equal the fold of the log, every event was applied exactly once (the
+/// `applied` table counts each event's applications), and nothing was parked.
+pub async fn assert_applied_exactly_once<S: ProjectionStore>(store: &S, events: usize) {
+    /// A `balances_v1` row: account, cents, events, last version.
+    type Row = (String, i64, i64, i64);
+    let expected = expected_balances(store).await;
+    assert_eq!(
+        expected.values().map(|b| b.events).sum::<i64>(),
+        events as i64
+    );
+    let sql = "SELECT account, cents, events, last_version FROM balances_v1 ORDER BY account";
+    let counts = "SELECT COUNT(*), MIN(times), MAX(times) FROM applied_v1";
+    let (rows, applied): (Vec<Row>, (i64, i64, i64)) = match store.projection_db() {
+        ProjectionDb::Sqlite { reader, .. } => (
+            sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
+            sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
+        ),
+        ProjectionDb::Postgres { pool, .. } => (
+            sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
+            sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
+        ),
+        _ => unreachable!("both backends are enabled"),
+    };
+    let want: Vec<Row> = expected
+        .values()
+        .map(|b| (b.account.clone(), b.cents, b.events, b.last_version))
+        .collect();
+    assert_eq!(rows, want, "the read model equals the fold of all events");
+    assert_eq!(
+        applied,
+        (events as i64, 1, 1),
+        "every event applied exactly once"
+    );
+    let parked = DeadLetters::new(store.clone())
+        .list(&ProjectionKey::of::<Balances>())
+        .await
+        .unwrap();
+    assert!(parked.is_empty(), "nothing was parked: {parked:?}");
 }

@@ -6,15 +6,11 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use factum::Position;
-use factum::projection::dlq::DeadLetters;
-use factum::projection::{ProjectionDb, ProjectionKey, ProjectionStore, Projections};
+use factum::projection::{ProjectionKey, ProjectionStore, Projections};
 use factum_tests::backends;
-use factum_tests::projections::{Balances, expected_balances, fill};
+use factum_tests::projections::{Balances, assert_applied_exactly_once, fill};
 
 const EVENTS: usize = 20_000;
-
-/// A `balances_v1` row: account, cents, events, last version.
-type Row = (String, i64, i64, i64);
 
 /// A small deterministic generator for the kill points (the seed is printed, so that a
 /// failing run can be repeated with `FACTUM_CRASH_SEED`).
@@ -119,40 +115,7 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>) {
     let reached = reached.expect("the projection finishes after its restarts");
     eprintln!("finished at {} in {:?}", reached.0, started.elapsed());
 
-    let expected = expected_balances(store).await;
-    assert_eq!(
-        expected.values().map(|b| b.events).sum::<i64>(),
-        EVENTS as i64
-    );
-    let sql = "SELECT account, cents, events, last_version FROM balances_v1 ORDER BY account";
-    let counts = "SELECT COUNT(*), MIN(times), MAX(times) FROM applied_v1";
-    let (rows, applied): (Vec<Row>, (i64, i64, i64)) = match store.projection_db() {
-        ProjectionDb::Sqlite { reader, .. } => (
-            sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
-            sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
-        ),
-        ProjectionDb::Postgres { pool, .. } => (
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
-            sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
-        ),
-        _ => unreachable!("both backends are enabled"),
-    };
-    let got: Vec<Row> = rows;
-    let want: Vec<Row> = expected
-        .values()
-        .map(|b| (b.account.clone(), b.cents, b.events, b.last_version))
-        .collect();
-    assert_eq!(got, want, "the read model equals the fold of all events");
-    assert_eq!(
-        applied,
-        (EVENTS as i64, 1, 1),
-        "every event applied exactly once"
-    );
-    let parked = DeadLetters::new(store.clone())
-        .list(&ProjectionKey::of::<Balances>())
-        .await
-        .unwrap();
-    assert!(parked.is_empty(), "nothing failed: {parked:?}");
+    assert_applied_exactly_once(store, EVENTS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,13 +288,15 @@ fn random_scripts_postgres() {
     rt.block_on(TestStore::cleanup(store));
 }
 
-/// Every column type, written by the multi-row statements and read back.
+/// Every column type, written by the multi-row statements and read back; with declared
+/// indexes, which the runtime creates.
 #[derive(ReadModel, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[read_model(table = "every_type")]
+#[read_model(table = "every_type", index(text, at))]
 struct EveryType {
     #[key]
     id: uuid::Uuid,
     text: String,
+    #[index]
     int: i64,
     real: f64,
     flag: bool,
@@ -383,6 +385,38 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
         .await
         .unwrap();
     running.stop().await.unwrap();
+    // The declared indexes exist, with the key appended.
+    let indexes: Vec<String> = match store.projection_db() {
+        ProjectionDb::Sqlite { reader, .. } => sqlx::query_scalar(
+            "SELECT name || ':' || (SELECT group_concat(name, ',') FROM pragma_index_info(m.name)) \
+             FROM sqlite_master m WHERE type = 'index' AND tbl_name = 'every_type_v1' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&reader)
+        .await
+        .unwrap(),
+        ProjectionDb::Postgres { pool, .. } => sqlx::query_scalar(
+            "SELECT i.relname || ':' || string_agg(a.attname, ',' ORDER BY k.n) \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_class t ON t.oid = x.indrelid \
+             CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k (attnum, n) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE t.relname = 'every_type_v1' AND t.relnamespace = current_schema()::regnamespace \
+               AND NOT x.indisprimary \
+             GROUP BY i.relname ORDER BY i.relname",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap(),
+        _ => unreachable!("both backends are enabled"),
+    };
+    assert_eq!(
+        indexes,
+        [
+            "every_type_v1_by_int:int,id",
+            "every_type_v1_by_text_at:text,at,id"
+        ]
+    );
     let projections = Projections::new(store);
     for (i, id) in ids.iter().enumerate() {
         let row: EveryType = projections.get("typed", id).await.unwrap().unwrap();

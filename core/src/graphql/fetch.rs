@@ -117,6 +117,28 @@ pub(crate) async fn rows(
     }
 }
 
+/// The query plan of `statement`, as text (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY
+/// PLAN` on SQLite), run the way [`rows`] runs it.
+#[cfg(test)]
+pub(crate) async fn explain(db: &QueryDb, statement: &Statement) -> Result<String, ApiError> {
+    Ok(match db {
+        #[cfg(feature = "sqlite")]
+        QueryDb::Sqlite(connections) => {
+            let sql = || AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", statement.sql));
+            let rows: Vec<(i64, i64, i64, String)> =
+                run!(connections, statement, sqlx::query_as(sql()), fetch_all)?;
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+        }
+        #[cfg(feature = "postgres")]
+        QueryDb::Postgres(connections) => {
+            let sql = || AssertSqlSafe(format!("EXPLAIN {}", statement.sql));
+            let query = || sqlx::query_scalar(sql()).persistent(false);
+            let lines: Vec<String> = run!(connections, statement, query(), fetch_all)?;
+            lines.join("\n")
+        }
+    })
+}
+
 /// The single integer a `SELECT COUNT(*)` returns.
 pub(crate) async fn count(db: &QueryDb, statement: &Statement) -> Result<i64, ApiError> {
     let sql = || AssertSqlSafe(statement.sql.clone());

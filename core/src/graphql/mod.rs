@@ -36,6 +36,8 @@ mod connections;
 mod direct;
 mod documents;
 mod fetch;
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
+mod index_plans;
 mod schema;
 mod sql;
 
@@ -76,6 +78,7 @@ mod fixture {
         table: "rows",
         key: "id",
         columns: &COLUMNS,
+        indexes: &[],
         description: "",
     };
 }

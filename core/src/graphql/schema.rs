@@ -567,6 +567,7 @@ mod tests {
                 table: "t",
                 key: "id",
                 columns,
+                indexes: &[],
                 description: "",
             }))
         };

@@ -212,6 +212,9 @@ impl ProjectionDb {
         for model in models {
             tx.execute(model.create_table(key.version, self.dialect()))
                 .await?;
+            for index in model.create_indexes(key.version) {
+                tx.execute(index).await?;
+            }
         }
         let now = Utc::now();
         let checkpoint: i64 = match &mut tx.conn {

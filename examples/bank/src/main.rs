@@ -11,6 +11,8 @@
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
 //! cargo run -p bank -- --db path/to/other.sqlite
 //! cargo run -p bank -- --db postgres://postgres@127.0.0.1:5432/test [--schema bank]
+//! cargo run -p bank -- --read-models views.sqlite      # read models in a database of their own
+//! cargo run -p bank -- --read-models postgres://postgres@127.0.0.1:5432/views
 //! cargo run -p bank -- --serve 127.0.0.1:8080          # then serve the GraphQL API
 //! cargo run -p bank -- codegen [--check]             # the committed catalog, SDL and DDL
 //! ```
@@ -36,7 +38,9 @@ use std::time::Duration;
 
 use account::{Account, ChooseAlias, Close, Deposit, Open, SendTransfer, Withdraw};
 use factum::projection::process_manager::ProcessManagerRunner;
-use factum::projection::{ProjectionRunner, ProjectionStore, Projections};
+use factum::projection::{
+    ProjectionDb, ProjectionRunner, ProjectionStore, Projections, WithReadModels,
+};
 use transfers::Transfers;
 use views::{AccountBalance, BankViews};
 
@@ -386,6 +390,7 @@ async fn statement<S: ProjectionStore>(
 struct Args {
     db: String,
     schema: String,
+    read_models: Option<String>,
     serve: Option<String>,
 }
 
@@ -393,6 +398,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         db: "bank.sqlite".into(),
         schema: "bank".into(),
+        read_models: None,
         serve: None,
     };
     let mut it = std::env::args().skip(1);
@@ -401,16 +407,41 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--db" => args.db = value()?,
             "--schema" => args.schema = value()?,
+            "--read-models" => args.read_models = Some(value()?),
             "--serve" => args.serve = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>] [--serve <addr>]\n       bank codegen [--check] [--json]".into(),
+                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>]\n            [--read-models <sqlite path | postgres://url>] [--serve <addr>]\n       bank codegen [--check] [--json]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
         }
     }
     Ok(args)
+}
+
+fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Runs with the read models in the store's own database, or (`--read-models`) in a
+/// database of their own: another SQLite file, or a PostgreSQL database (schema
+/// `--schema`).
+async fn with_read_models<S>(store: S, args: &Args) -> Result<(), Error>
+where
+    S: ProjectionStore + SnapshotStore,
+{
+    let Some(location) = &args.read_models else {
+        return run_and_serve(store, args.serve.as_deref()).await;
+    };
+    let db = if is_postgres(location) {
+        println!("Read models in PostgreSQL, schema {:?}", args.schema);
+        ProjectionDb::connect_postgres(location, &args.schema).await?
+    } else {
+        println!("Read models in the SQLite file {location}");
+        ProjectionDb::open_sqlite(location).await?
+    };
+    run_and_serve(WithReadModels::new(store, db), args.serve.as_deref()).await
 }
 
 /// `bank codegen [--check] [--json]`: writes (or checks) the event catalog and the
@@ -440,17 +471,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if args.db.starts_with("postgres://") || args.db.starts_with("postgresql://") {
+    let result = if is_postgres(&args.db) {
         println!("Using PostgreSQL, schema {:?}", args.schema);
         let config = PostgresConfig::new(&args.db).schema(&args.schema);
         match PostgresStore::connect_with(config).await {
-            Ok(store) => run_and_serve(store, args.serve.as_deref()).await,
+            Ok(store) => with_read_models(store, &args).await,
             Err(e) => Err(e.into()),
         }
     } else {
         println!("Using the embedded SQLite file {}", args.db);
         match SqliteStore::connect(&args.db).await {
-            Ok(store) => run_and_serve(store, args.serve.as_deref()).await,
+            Ok(store) => with_read_models(store, &args).await,
             Err(e) => Err(e.into()),
         }
     };
