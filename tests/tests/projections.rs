@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use factum::projection::dlq::{DeadLetters, LetterStatus};
+use factum::projection::rebuild::Rebuild;
 use factum::projection::{
     Projection, ProjectionError, ProjectionKey, ProjectionRunner, ProjectionStore, Projections,
     RunnerOptions, Stage,
@@ -456,6 +457,81 @@ async fn check_balances_key() {
     );
 }
 
+/// `Rebuild` replays version 2 while writers append and version 1 serves, reports its
+/// progress, and makes version 2 live once it has caught up with version 1.
+async fn rebuild_to_the_end<S: ProjectionStore>(store: &S) {
+    fill(store, "account", 5, 2_000).await;
+    let v1 = ProjectionRunner::new(store.clone())
+        .options(options())
+        .with_projection(Balances)
+        .start();
+    caught_up(store, "balances").await;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { fill(&store, "account", 5, 500).await })
+    };
+    let mut reports = Vec::new();
+    let report = tokio::time::timeout(
+        WAIT,
+        Rebuild::new(store.clone())
+            .options(options().max_batch_size(64))
+            .report_every(Duration::from_millis(5))
+            .run(BalancesV2, |p| reports.push(p.clone())),
+    )
+    .await
+    .expect("the rebuild finishes")
+    .unwrap();
+    writer.await.unwrap();
+    let projections = Projections::new(store);
+    assert!(report.switched);
+    assert_eq!(projections.live("balances").await.unwrap().key.version, 2);
+    let v1_at = projections
+        .checkpoint(&ProjectionKey::of::<Balances>())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        report.checkpoint >= reports[0].target,
+        "it reached the head it aimed for"
+    );
+    assert!(report.applied >= 2_000, "it replayed the log: {report:?}");
+    // Progress went from all to nothing left, with a rate and an estimate on the way.
+    assert!(reports.len() >= 2, "{reports:?}");
+    let last = reports.last().unwrap();
+    assert_eq!(last.remaining, 0.0);
+    assert!(
+        reports
+            .iter()
+            .any(|p| p.events_per_second > 0.0 && p.eta.is_some())
+    );
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0].checkpoint <= w[1].checkpoint),
+        "progress only moves forward"
+    );
+    // The new live version serves, and once it has passed v1 it holds the whole log.
+    let v2 = ProjectionRunner::new(store.clone())
+        .options(options())
+        .with_projection(BalancesV2)
+        .start();
+    caught_up(store, "balances").await;
+    v2.stop().await.unwrap();
+    v1.stop().await.unwrap();
+    assert!(
+        projections
+            .checkpoint(&ProjectionKey::of::<BalancesV2>())
+            .await
+            .unwrap()
+            .unwrap()
+            >= v1_at
+    );
+    assert_eq!(
+        rows(store, "balances_v2").await,
+        expected_balances(store).await
+    );
+}
+
 macro_rules! on_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -551,6 +627,7 @@ with_read_models_apart!(
     read_your_writes,
     dead_letters_park_sequences,
     blue_green_rebuild,
+    rebuild_to_the_end,
 );
 
 on_backends!(
@@ -558,6 +635,7 @@ on_backends!(
     read_your_writes,
     dead_letters_park_sequences,
     blue_green_rebuild,
+    rebuild_to_the_end,
 );
 
 #[tokio::test]

@@ -56,6 +56,7 @@ mod envelope;
 pub mod failure;
 mod own_database;
 pub mod process_manager;
+pub mod rebuild;
 pub mod runner;
 mod tx;
 
