@@ -1,13 +1,18 @@
 //! Crash test: a projection process (`src/bin/projector.rs`) is killed with SIGKILL at
 //! random points while it works through 20,000 events, and restarted; once it finishes,
-//! the read model must equal the fold of every event, each applied exactly once.
+//! the read model must equal the fold of every event, each applied exactly once. Also
+//! with half the events appended while the kills happen, with the read models in a
+//! second PostgreSQL database, and with a kill while a handler blocks inside a batch's
+//! open transaction.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use factum::Position;
-use factum::projection::{ProjectionKey, ProjectionStore, Projections};
-use factum_tests::backends;
+use factum::projection::{
+    ProjectionDb, ProjectionKey, ProjectionStore, Projections, WithReadModels,
+};
+use factum::{EventStore, Position};
+use factum_tests::backends::{self, ReadModelsApart};
 use factum_tests::projections::{Balances, assert_applied_exactly_once, fill};
 
 const EVENTS: usize = 20_000;
@@ -79,24 +84,63 @@ async fn wait_for_progress<S: ProjectionStore>(store: &S, head: Position, rng: &
     tokio::time::sleep(Duration::from_millis(rng.between(0, 40))).await;
 }
 
-async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>) {
-    fill(store, "account", 40, EVENTS).await;
-    let head = store.head_position().await.unwrap();
+/// Whether events are appended while the projector is being killed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Appends {
+    /// All before the first run.
+    Before,
+    /// Half before, half while the kills happen.
+    Live,
+}
+
+/// Appends `n` events to streams `live-*`, 200 at a time, 20 ms apart.
+async fn append_slowly<S: EventStore>(store: S, n: usize) {
+    for chunk in 0..n / 200 {
+        fill(&store, &format!("live{chunk}"), 4, 200).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Kills the projector (run with `args`) eight times at random points while it works,
+/// restarts it, and checks through `store` (whose projection database holds the read
+/// models) that every event was applied exactly once.
+async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
+    store: &S,
+    args: Vec<String>,
+    appends: Appends,
+) {
+    let appender = match appends {
+        Appends::Before => {
+            fill(store, "account", 40, EVENTS).await;
+            None
+        }
+        Appends::Live => {
+            fill(store, "account", 40, EVENTS / 2).await;
+            Some(tokio::spawn(append_slowly(store.clone(), EVENTS / 2)))
+        }
+    };
     let mut rng = Lcg(seed());
 
     let mut interrupted = 0;
     let mut kills = 0;
     while kills < 8 {
         let child = spawn(&args);
+        let head = store.head_position().await.unwrap();
         wait_for_progress(store, head, &mut rng).await;
         kill(child);
         kills += 1;
         let at = checkpoint(store).await;
-        eprintln!("kill {kills}: checkpoint {} of {}", at.0, head.0);
-        if at >= head {
+        let appending = appender.as_ref().is_some_and(|a| !a.is_finished());
+        eprintln!(
+            "kill {kills}: checkpoint {} of {}{}",
+            at.0,
+            head.0,
+            if appending { ", appends going on" } else { "" }
+        );
+        if at >= head && !appending {
             break;
         }
-        if at > Position::START {
+        if at > Position::START && at < head {
             interrupted += 1;
         }
     }
@@ -104,8 +148,12 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>) {
         interrupted >= 2,
         "only {interrupted} kills landed while the projection was working; the test proved nothing"
     );
+    if let Some(appender) = appender {
+        appender.await.unwrap();
+    }
 
     // The last run finishes the work.
+    let head = store.head_position().await.unwrap();
     let child = spawn(&args);
     let started = Instant::now();
     let reached = Projections::new(store)
@@ -114,8 +162,48 @@ async fn crash_and_restart<S: ProjectionStore>(store: &S, args: Vec<String>) {
     kill(child);
     let reached = reached.expect("the projection finishes after its restarts");
     eprintln!("finished at {} in {:?}", reached.0, started.elapsed());
-
     assert_applied_exactly_once(store, EVENTS).await;
+}
+
+/// Kills the projector while a handler blocks inside a batch's open transaction (it
+/// holds SQLite's write lock, or a PostgreSQL transaction with row locks), then lets a
+/// restarted one finish: the blocked batch left nothing behind.
+async fn kill_inside_an_open_transaction<S: ProjectionStore + Send + Sync>(
+    store: &S,
+    args: Vec<String>,
+) {
+    fill(store, "account", 40, EVENTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("blocked");
+    let mut blocking = args.clone();
+    blocking.extend([
+        "--block-after".to_owned(),
+        (EVENTS / 3).to_string(),
+        marker.display().to_string(),
+    ]);
+    let child = spawn(&blocking);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the handler never blocked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stuck = checkpoint(store).await;
+    kill(child);
+    let head = store.head_position().await.unwrap();
+    assert!(stuck < head, "the blocked run had not finished");
+    eprintln!("killed while blocked at checkpoint {}", stuck.0);
+    let child = spawn(&args);
+    let reached = Projections::new(store)
+        .wait_for("balances", head, Duration::from_secs(240))
+        .await;
+    kill(child);
+    reached.expect("the projection finishes after the blocked run was killed");
+    assert_applied_exactly_once(store, EVENTS).await;
+}
+
+fn sqlite_args(path: &std::path::Path) -> Vec<String> {
+    vec!["sqlite".into(), path.display().to_string()]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +212,28 @@ async fn sqlite_projection_survives_sigkill() {
     let path = dir.path().join("crash.sqlite");
     let store = factum::SqliteStore::open(&path).await.unwrap();
     // A killed runner's SQLite lease runs out after 1 s; the next run waits for it.
-    crash_and_restart(&store, vec!["sqlite".into(), path.display().to_string()]).await;
+    crash_and_restart(&store, sqlite_args(&path), Appends::Before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_projection_survives_sigkill_during_live_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.sqlite");
+    let store = factum::SqliteStore::open(&path).await.unwrap();
+    crash_and_restart(&store, sqlite_args(&path), Appends::Live).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_projection_survives_sigkill_inside_an_open_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.sqlite");
+    let store = factum::SqliteStore::open(&path).await.unwrap();
+    kill_inside_an_open_transaction(&store, sqlite_args(&path)).await;
+}
+
+fn postgres_args(store: &factum::PostgresStore) -> Vec<String> {
+    let url = backends::pg_url("projection_crash").unwrap();
+    vec!["postgres".into(), url, store.schema().to_owned()]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,8 +241,47 @@ async fn postgres_projection_survives_sigkill() {
     let Some(store) = backends::postgres("projection_crash", Default::default()).await else {
         return;
     };
-    let url = backends::pg_url("projection_crash").unwrap();
-    let schema = store.schema().to_owned();
-    crash_and_restart(store.store(), vec!["postgres".into(), url, schema]).await;
+    crash_and_restart(store.store(), postgres_args(&store), Appends::Before).await;
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_projection_survives_sigkill_during_live_appends() {
+    let Some(store) = backends::postgres("projection_crash", Default::default()).await else {
+        return;
+    };
+    crash_and_restart(store.store(), postgres_args(&store), Appends::Live).await;
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_projection_survives_sigkill_inside_an_open_transaction() {
+    let Some(store) = backends::postgres("projection_crash", Default::default()).await else {
+        return;
+    };
+    kill_inside_an_open_transaction(store.store(), postgres_args(&store)).await;
+    store.cleanup().await;
+}
+
+/// Read models in a second PostgreSQL database, events appended live during the kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_projection_with_read_models_apart_survives_sigkill() {
+    let Some(store) = backends::postgres("projection_crash", Default::default()).await else {
+        return;
+    };
+    let views = ReadModelsApart::postgres("projection_crash").await.unwrap();
+    let ProjectionDb::Postgres { schema, .. } = &views.db else {
+        unreachable!("PostgreSQL read models")
+    };
+    let mut args = postgres_args(&store);
+    args.extend([
+        "--read-models".to_owned(),
+        "postgres".to_owned(),
+        backends::second_pg_url("projection_crash").await.unwrap(),
+        schema.to_string(),
+    ]);
+    let checker = WithReadModels::new(store.store().clone(), views.db.clone());
+    crash_and_restart(&checker, args, Appends::Live).await;
+    views.cleanup().await;
     store.cleanup().await;
 }
