@@ -128,6 +128,9 @@ pub struct ReadModelDescriptor {
     pub columns: &'static [Column],
     /// The declared indexes (the key's own index is the primary key).
     pub indexes: &'static [Index],
+    /// Whether its projections record its row changes for subscribers
+    /// (`#[read_model(changes)]`, see [`projection::changes`](crate::projection::changes)).
+    pub changes: bool,
     /// The type's doc comment.
     pub description: &'static str,
 }

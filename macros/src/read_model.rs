@@ -17,6 +17,9 @@ struct Args {
     attrs: Vec<syn::Attribute>,
     #[darling(default)]
     table: Option<SpannedValue<String>>,
+    /// `changes`: projections record this read model's row changes for subscribers.
+    #[darling(default)]
+    changes: bool,
     /// `index(a, b)`: an index on several columns (repeatable).
     #[darling(multiple, rename = "index")]
     indexes: Vec<darling::util::PathList>,
@@ -164,6 +167,7 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
     let key_ident = &key_field.ident;
     let key_ty = &key_field.ty;
     let description = doc_text(&args.attrs).unwrap_or_default();
+    let changes = args.changes;
     Ok(quote! {
         impl ::factum::ReadModel for #ident {
             type Key = #key_ty;
@@ -175,6 +179,7 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                     key: #key_name,
                     columns: &[#(#columns),*],
                     indexes: &[#(::factum::read_model::Index { columns: &[#(#indexes),*] }),*],
+                    changes: #changes,
                     description: #description,
                 };
                 &DESCRIPTOR

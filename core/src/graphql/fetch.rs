@@ -139,6 +139,47 @@ pub(crate) async fn explain(db: &QueryDb, statement: &Statement) -> Result<Strin
     })
 }
 
+/// Changes of a read model (`subscriptions.rs`): each row's model columns (the select
+/// list), then the change's `seq` and `op`.
+pub(crate) async fn changes(
+    db: &QueryDb,
+    model: &ReadModelDescriptor,
+    statement: &Statement,
+) -> Result<Vec<(RowValues, i64, String)>, ApiError> {
+    use sqlx::Row;
+    let n = model.columns.len();
+    let sql = || AssertSqlSafe(statement.sql.clone());
+    match db {
+        #[cfg(feature = "sqlite")]
+        QueryDb::Sqlite(connections) => {
+            let rows = run!(connections, statement, sqlx::query(sql()), fetch_all)?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        sqlite_row(model, row)?,
+                        row.try_get(n)?,
+                        row.try_get(n + 1)?,
+                    ))
+                })
+                .collect()
+        }
+        #[cfg(feature = "postgres")]
+        QueryDb::Postgres(connections) => {
+            let query = || sqlx::query(sql()).persistent(false);
+            let rows = run!(connections, statement, query(), fetch_all)?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        postgres_row(model, row)?,
+                        row.try_get(n)?,
+                        row.try_get(n + 1)?,
+                    ))
+                })
+                .collect()
+        }
+    }
+}
+
 /// The single integer a `SELECT COUNT(*)` returns.
 pub(crate) async fn count(db: &QueryDb, statement: &Statement) -> Result<i64, ApiError> {
     let sql = || AssertSqlSafe(statement.sql.clone());

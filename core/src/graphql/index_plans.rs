@@ -49,6 +49,7 @@ static MODEL: ReadModelDescriptor = ReadModelDescriptor {
             columns: &["total"],
         },
     ],
+    changes: false,
     description: "",
 };
 

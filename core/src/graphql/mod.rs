@@ -40,6 +40,7 @@ mod fetch;
 mod index_plans;
 mod schema;
 mod sql;
+mod subscriptions;
 
 /// A read model for the module's unit tests.
 #[cfg(test)]
@@ -79,6 +80,7 @@ mod fixture {
         key: "id",
         columns: &COLUMNS,
         indexes: &[],
+        changes: false,
         description: "",
     };
 }
@@ -344,10 +346,15 @@ impl ReadModelApi {
     /// [`schema`](Self::schema) for serving without that).
     pub fn router(&self) -> Result<Router, async_graphql::dynamic::SchemaError> {
         let api = self.api();
+        let subscriptions = schema::build(api.clone(), async_graphql::ValidationMode::Strict)?;
         let executor = Executor::new(|mode| schema::build(api.clone(), mode))?
             .with_plans(api.clone(), schema::build_planned(api)?);
         Ok(Router::new()
             .route("/graphql", get(graphiql).post(execute))
+            .route_service(
+                "/graphql/ws",
+                async_graphql_axum::GraphQLSubscription::new(subscriptions),
+            )
             .with_state(Arc::new(executor)))
     }
 }
@@ -363,6 +370,7 @@ async fn graphiql() -> Html<String> {
     Html(
         async_graphql::http::GraphiQLSource::build()
             .endpoint("graphql")
+            .subscription_endpoint("graphql/ws")
             .title("Factum read models")
             .finish(),
     )

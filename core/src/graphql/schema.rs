@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
-    Schema, SchemaBuilder, SchemaError, TypeRef,
+    Schema, SchemaBuilder, SchemaError, Subscription, TypeRef,
 };
 use async_graphql::{Error, Name, ValidationMode, Value};
 use indexmap::IndexMap;
@@ -271,13 +271,29 @@ fn builder(api: Arc<Api>, validation: ValidationMode) -> Result<SchemaBuilder, S
     check_names(&api)?;
     let mut query =
         Object::new("Query").description("The read models, as their projections keep them.");
-    let mut builder = shared_types(Schema::build("Query", None, None));
+    let changing = api.exposed.iter().any(|e| e.model.changes);
+    let mut builder = shared_types(Schema::build(
+        "Query",
+        None,
+        changing.then_some("Subscription"),
+    ));
+    let mut subscription = Subscription::new("Subscription")
+        .description("Committed changes of the read models that record them.");
     for (index, exposed) in api.exposed.iter().enumerate() {
         let (types, lookup, list) = model_types(index, exposed);
         for ty in types {
             builder = builder.register(ty);
         }
         query = query.field(lookup).field(list);
+        if exposed.model.changes {
+            builder = builder.register(super::subscriptions::change_object(exposed.model.name));
+            subscription = subscription.field(super::subscriptions::field(index, exposed.model));
+        }
+    }
+    if changing {
+        builder = builder
+            .register(super::subscriptions::op_enum())
+            .register(subscription);
     }
     Ok(builder
         .register(query)
@@ -568,6 +584,7 @@ mod tests {
                 key: "id",
                 columns,
                 indexes: &[],
+                changes: false,
                 description: "",
             }))
         };

@@ -94,6 +94,11 @@ impl<'m> Builder<'m> {
             .join(", ")
     }
 
+    /// A parameter of the statement's own (not a client's value for a column).
+    pub fn param(&mut self, value: Bind) -> String {
+        self.bind(value)
+    }
+
     /// A GraphQL input value as a parameter for `column`.
     pub fn value(&mut self, column: usize, value: &Value) -> Result<String, ApiError> {
         let bind = to_bind(self.dialect, &self.model.columns[column], value)?;

@@ -69,7 +69,18 @@ trait PendingRows: Send {
 }
 
 /// The key text a slot is found by.
+///
+/// Times are stored to the microsecond: two time keys that differ below it are one row,
+/// so they are one slot, and a loaded row's key finds the slot of the key it was asked
+/// by.
 fn slot_key(model: &ReadModelDescriptor, key: &Value) -> Result<String> {
+    if model
+        .key_column()
+        .is_some_and(|c| c.ty == crate::read_model::ColumnType::Timestamp)
+        && let Some(micros) = key.as_str().and_then(super::tx::micros_of)
+    {
+        return Ok(format!("time:{micros}"));
+    }
     serde_json::to_string(key).map_err(|e| row_error(model, e))
 }
 
@@ -292,8 +303,15 @@ impl WriteBuffer {
     }
 
     /// Writes everything pending on `conn` (inside the batch's transaction) and empties
-    /// the buffer.
-    pub(super) async fn flush(&mut self, conn: &mut Conn, version: u32) -> Result<()> {
+    /// the buffer; for read models that record their changes, records them too (see
+    /// [`changes`](super::changes)). Returns whether it recorded any.
+    pub(super) async fn flush(
+        &mut self,
+        conn: &mut Conn,
+        projection: &str,
+        version: u32,
+    ) -> Result<bool> {
+        let mut recorded = false;
         for rows in &mut self.models {
             if rows.is_empty() {
                 continue;
@@ -305,14 +323,25 @@ impl WriteBuffer {
                 rows.resolve(stored)?;
             }
             let (upserts, deletes) = rows.take_writes()?;
+            // A deletion's change carries the row deleted: read it before it goes.
+            let deleted = if model.changes && !deletes.is_empty() {
+                load(conn, model, version, &deletes).await?
+            } else {
+                Vec::new()
+            };
             if !upserts.is_empty() {
                 upsert(conn, model, version, &upserts).await?;
             }
             if !deletes.is_empty() {
                 delete(conn, model, version, &deletes).await?;
             }
+            if model.changes && !(upserts.is_empty() && deleted.is_empty()) {
+                super::changes::record(conn, projection, version, model, &upserts, &deleted)
+                    .await?;
+                recorded = true;
+            }
         }
-        Ok(())
+        Ok(recorded)
     }
 
     /// Drops everything pending (the batch rolled back).
@@ -384,7 +413,7 @@ pub(super) async fn load(
 
 /// A SQLite value as the JSON `json_each` hands back as that value.
 #[cfg(feature = "sqlite")]
-fn sqlite_json(value: super::tx::SqliteValue) -> Result<Value> {
+pub(super) fn sqlite_json(value: super::tx::SqliteValue) -> Result<Value> {
     use super::tx::SqliteValue;
     Ok(match value {
         SqliteValue::Null => Value::Null,

@@ -134,8 +134,8 @@ impl ProjectionDb {
         }
     }
 
-    /// Begins a write transaction on the tables of projection `version`.
-    pub(crate) async fn begin(&self, version: u32) -> Result<ProjectionTx> {
+    /// Begins a write transaction on the tables of projection version `key`.
+    pub(crate) async fn begin(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
         let conn = match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { writer, .. } => {
@@ -144,18 +144,18 @@ impl ProjectionDb {
             #[cfg(feature = "postgres")]
             ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
         };
-        Ok(ProjectionTx::new(conn, version))
+        Ok(ProjectionTx::new(conn, key))
     }
 
-    /// Begins a read-only transaction on the tables of projection `version`.
-    async fn begin_read(&self, version: u32) -> Result<ProjectionTx> {
+    /// Begins a read-only transaction on the tables of projection version `key`.
+    async fn begin_read(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
         let conn = match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { reader, .. } => Conn::Sqlite(reader.begin().await?),
             #[cfg(feature = "postgres")]
             ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
         };
-        Ok(ProjectionTx::new(conn, version))
+        Ok(ProjectionTx::new(conn, key))
     }
 
     /// Makes sure the projection version has its row and its tables, and returns its
@@ -168,7 +168,7 @@ impl ProjectionDb {
         models: &[&'static ReadModelDescriptor],
     ) -> Result<Position> {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
-        let mut tx = self.begin(key.version).await?;
+        let mut tx = self.begin(key).await?;
         #[cfg(feature = "postgres")]
         #[allow(irrefutable_let_patterns)]
         if let Conn::Postgres(c) = &mut tx.conn {
@@ -662,7 +662,7 @@ impl Projections {
         K: KeyOf<M> + ?Sized,
     {
         let live = self.live(projection).await?;
-        let mut tx = self.db.begin_read(live.key.version).await?;
+        let mut tx = self.db.begin_read(&live.key).await?;
         tx.get::<M, K>(key).await
     }
 
@@ -678,7 +678,7 @@ impl Projections {
         if live.key.version == version {
             return Ok(());
         }
-        let mut tx = self.db.begin(version).await?;
+        let mut tx = self.db.begin(&key).await?;
         let Some(checkpoint) = tx.lock_checkpoint(&key).await? else {
             return Err(ProjectionError::Unknown(key.to_string()));
         };
@@ -733,7 +733,8 @@ impl Projections {
         Ok(())
     }
 
-    /// Drops the tables, dead letters and row of a version that is not live.
+    /// Drops the tables, dead letters, recorded changes and row of a version that is not
+    /// live.
     pub async fn drop_version(&self, name: &str, version: u32) -> Result<()> {
         let key = ProjectionKey {
             name: name.to_owned(),
@@ -748,24 +749,26 @@ impl Projections {
         if status.stage == Stage::Live {
             return Err(ProjectionError::DropLive(key));
         }
-        let mut tx = self.db.begin(version).await?;
+        let mut tx = self.db.begin(&key).await?;
         tx.lock_checkpoint(&key).await?;
         for table in &status.tables {
             tx.execute(format!("DROP TABLE IF EXISTS {}", ident(table)))
                 .await?;
         }
-        let (letters, row) = if self.db.is_postgres() {
+        let (letters, changes, row) = if self.db.is_postgres() {
             (
                 "DELETE FROM dead_letters WHERE projection = $1 AND version = $2",
+                "DELETE FROM read_model_changes WHERE projection = $1 AND version = $2",
                 "DELETE FROM projections WHERE name = $1 AND version = $2",
             )
         } else {
             (
                 "DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2",
+                "DELETE FROM factum_read_model_changes WHERE projection = ?1 AND version = ?2",
                 "DELETE FROM factum_projections WHERE name = ?1 AND version = ?2",
             )
         };
-        for sql in [letters, row] {
+        for sql in [letters, changes, row] {
             match &mut tx.conn {
                 #[cfg(feature = "sqlite")]
                 Conn::Sqlite(c) => {

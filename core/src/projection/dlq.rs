@@ -512,7 +512,7 @@ impl<S: ProjectionStore> DeadLetters<S> {
     /// until redriven.
     pub async fn skip(&self, key: &ProjectionKey, position: Position, reason: &str) -> Result<()> {
         self.find(key, position).await?;
-        let mut tx = self.db.begin(key.version).await?;
+        let mut tx = self.db.begin(key).await?;
         tx.lock_checkpoint(key).await?;
         tx.settle(key, position, Some(("skipped", Some(reason))))
             .await?;
@@ -560,7 +560,7 @@ impl<S: ProjectionStore> DeadLetters<S> {
         // Read before the transaction: on an in-memory SQLite store the reader is the
         // writer.
         let event = self.event_of(letter).await?;
-        let mut tx = self.db.begin(key.version).await?;
+        let mut tx = self.db.begin(key).await?;
         tx.lock_checkpoint(key).await?;
         match projection.handle(&mut tx, &event).await {
             Ok(()) => {
@@ -572,7 +572,7 @@ impl<S: ProjectionStore> DeadLetters<S> {
             Err(err) => {
                 drop(tx);
                 let reason = err.to_string();
-                let mut tx = self.db.begin(key.version).await?;
+                let mut tx = self.db.begin(key).await?;
                 tx.lock_checkpoint(key).await?;
                 tx.record_failure(key, letter.position, &reason).await?;
                 tx.commit().await?;

@@ -49,6 +49,7 @@
 //! until it passes and parks nothing ([`failure`]).
 
 pub mod batch_writes;
+pub mod changes;
 mod db;
 pub mod dedup;
 pub mod dlq;

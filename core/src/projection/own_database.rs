@@ -85,6 +85,11 @@ impl ProjectionDb {
                         "dead-letter kinds",
                         include_str!("../store/sqlite/migrations/0005_dead_letter_kind.sql"),
                     ),
+                    (
+                        3,
+                        "read-model changes",
+                        include_str!("../store/sqlite/migrations/0006_read_model_changes.sql"),
+                    ),
                 ],
             )
             .run(&writer)
@@ -146,6 +151,11 @@ impl ProjectionDb {
                         2,
                         "dead-letter kinds",
                         include_str!("../store/postgres/migrations/0007_dead_letter_kind.sql"),
+                    ),
+                    (
+                        3,
+                        "read-model changes",
+                        include_str!("../store/postgres/migrations/0008_read_model_changes.sql"),
                     ),
                 ],
             )

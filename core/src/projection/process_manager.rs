@@ -367,7 +367,19 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                             {
                                 return Ok(());
                             }
-                            outage = (outage * 2).min(MAX_OUTAGE_PAUSE);
+                            // Keep the lease while waiting (the pause stays short enough
+                            // for a SQLite lease not to run out in between); a lost one
+                            // stops this instance before another reacts too.
+                            if !db.renew(key, lease, ttl).await.unwrap_or(true) {
+                                return Err(ProjectionError::LeaseLost {
+                                    projection: key.clone(),
+                                    expected: checkpoint.0,
+                                    found: checkpoint.0,
+                                });
+                            }
+                            outage = (outage * 2)
+                                .min(MAX_OUTAGE_PAUSE)
+                                .min(ctx.options.lease_ttl / 3);
                         }
                         Err(err) => {
                             attempt += 1;
@@ -382,7 +394,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                     }
                 }
             }
-            let mut tx = db.begin(key.version).await?;
+            let mut tx = db.begin(key).await?;
             if sequence_parked {
                 if tx.stream_parked(key, stream).await? {
                     tx.park(
@@ -401,7 +413,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                     if let Err(err) = manager.react(&cx, event).await {
                         failure = Some((err.to_string(), FailureKind::of(err.as_ref()), 1));
                     }
-                    tx = db.begin(key.version).await?;
+                    tx = db.begin(key).await?;
                 }
             }
             if let Some((reason, kind, attempts)) = &failure {
@@ -416,7 +428,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
             ctx.checkpoint.send_replace(checkpoint);
         }
         if batch.checkpoint > checkpoint {
-            let mut tx = db.begin(key.version).await?;
+            let mut tx = db.begin(key).await?;
             tx.advance(key, checkpoint, batch.checkpoint, lease.owner(), ttl)
                 .await?;
             tx.commit().await?;

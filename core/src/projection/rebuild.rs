@@ -144,6 +144,10 @@ impl<S: ProjectionStore> Rebuild<S> {
             if waited.is_err() {
                 continue;
             }
+            if now.checkpoint < target {
+                // The wait ended without the checkpoint there: the runner has stopped.
+                break Err(ended());
+            }
             // There: go live, once past the live version's checkpoint too.
             let was_live = projections.live(&key.name).await?.key.version == key.version;
             match projections.switch(&key.name, key.version).await {
@@ -158,18 +162,31 @@ impl<S: ProjectionStore> Rebuild<S> {
                 }
                 Err(ProjectionError::NotCaughtUp { live, .. }) => {
                     let behind = Position(live);
-                    let _ = tokio::time::timeout(
+                    let waited = tokio::time::timeout(
                         self.report_every,
                         running.wait_until(&key, |p| p.checkpoint >= behind),
                     )
                     .await;
+                    let there = running
+                        .progress()
+                        .into_iter()
+                        .any(|p| p.key == key && p.checkpoint >= behind);
+                    if waited.is_ok() && !there {
+                        break Err(ended());
+                    }
                 }
                 Err(err) => break Err(err),
             }
         };
+        // The runner's own error, if it stopped with one, says more than `ended`.
         running.stop().await?;
         outcome
     }
+}
+
+/// The rebuild's runner stopped before the rebuild was done.
+fn ended() -> ProjectionError {
+    ProjectionError::Interrupted("the rebuild's runner stopped before it caught up".into())
 }
 
 /// The progress figures for a checkpoint on the way from `from` to `target`.

@@ -181,6 +181,9 @@ struct Ctx<S> {
     stop: watch::Receiver<bool>,
     progress: watch::Sender<Progress>,
     owner: Arc<str>,
+    /// Whether the last run was interrupted: the next one starts with small batches, in
+    /// case the size itself was the trouble (a statement timeout on a large batch).
+    interrupted: bool,
 }
 
 /// Runs projections. See the [module docs](self).
@@ -228,6 +231,7 @@ impl<S: ProjectionStore> ProjectionRunner<S> {
                 stop: stop_rx.clone(),
                 progress,
                 owner: owner.clone(),
+                interrupted: false,
             };
             let span = tracing::info_span!("projection", name = %key.name, version = key.version);
             let handle = tokio::spawn(job(ctx).instrument(span));
@@ -363,6 +367,10 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
         };
         if progressed {
             pause = ctx.options.error_pause;
+            ctx.interrupted = false;
+        }
+        if outcome.is_err() {
+            ctx.interrupted = true;
         }
         ctx.progress.send_modify(|p| p.active = false);
         if let Err(err) = ctx.db.release(&key, lease).await {
@@ -402,7 +410,9 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
 
 /// Reads batches ahead of the task applying them: while one batch is applied and
 /// committed, the next is read and decoded. The first read asks for
-/// [`RunnerOptions::max_batch_size`] events (a runner that starts is most likely behind);
+/// [`RunnerOptions::max_batch_size`] events (a runner that starts is most likely behind;
+/// after an interruption, for [`RunnerOptions::batch_size`], in case the size was the
+/// trouble);
 /// after a batch that was not full (live) the size falls back to
 /// [`RunnerOptions::batch_size`], so that a live projection commits each burst soon, and
 /// doubles after every full batch up to the maximum again (catching up).
@@ -421,6 +431,7 @@ impl ReadAhead {
     fn start<S: EventStore + Clone + 'static>(
         mut subscription: Subscription<S>,
         options: &RunnerOptions,
+        small_first: bool,
     ) -> Self {
         let (send, batches) = mpsc::channel(1);
         let (min, max) = (
@@ -429,7 +440,7 @@ impl ReadAhead {
         );
         let task = tokio::spawn(
             async move {
-                let mut size = max;
+                let mut size = if small_first { min } else { max };
                 let mut sent = subscription.checkpoint();
                 loop {
                     subscription.set_batch_size(size);
@@ -475,7 +486,7 @@ async fn run_leased<P: Projection, S: ProjectionStore>(
         .categories(P::CATEGORIES.iter().copied())
         .batch_size(ctx.options.batch_size)
         .poll_interval(ctx.options.poll_interval);
-    let mut reader = ReadAhead::start(subscription, &ctx.options);
+    let mut reader = ReadAhead::start(subscription, &ctx.options, ctx.interrupted);
     ctx.progress.send_modify(|p| {
         p.active = true;
         p.checkpoint = checkpoint;
@@ -639,7 +650,7 @@ async fn apply_whole<P: Projection, S: ProjectionStore>(
     from: Position,
     batch: &Batch,
 ) -> Result<Option<(u64, u64)>> {
-    let mut tx = ctx.db.begin(key.version).await?;
+    let mut tx = ctx.db.begin(key).await?;
     let mut applied = 0;
     let mut parked_now = 0;
     for event in &batch.events {
@@ -703,7 +714,7 @@ async fn apply_each<P: Projection, S: ProjectionStore>(
     tries: u32,
 ) -> Result<Step> {
     let ttl = ctx.options.lease_ttl;
-    let mut tx = ctx.db.begin(key.version).await?;
+    let mut tx = ctx.db.begin(key).await?;
     let mut step = Step {
         applied: 0,
         parked: 0,

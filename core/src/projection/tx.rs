@@ -25,8 +25,15 @@ type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 /// [`table`](Self::table)`::<M>()`; the changes made before are written first.
 pub struct ProjectionTx {
     pub(super) conn: Conn,
+    projection: String,
     version: u32,
     writes: WriteBuffer,
+    /// Whether a flush recorded row changes (subscribers are woken after the commit).
+    changed: bool,
+    /// Why a flush failed, if one did: what it wrote before failing stays in the
+    /// transaction and the rest is gone, so the transaction must not commit (unless a
+    /// savepoint rolls the failure back).
+    poisoned: Option<String>,
 }
 
 pub(super) enum Conn {
@@ -150,6 +157,13 @@ pub(super) fn from_sqlite(
     })
 }
 
+/// An RFC 3339 time as microseconds since the epoch (finer digits cut), if it is one.
+pub(super) fn micros_of(text: &str) -> Option<i64> {
+    text.parse::<chrono::DateTime<chrono::Utc>>()
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
 /// The text PostgreSQL casts to the column's type (`$n::bigint` and so on).
 #[cfg(feature = "postgres")]
 pub(super) fn to_postgres(
@@ -160,6 +174,14 @@ pub(super) fn to_postgres(
     Ok(match (col.ty, value) {
         (_, Value::Null) => None,
         (ColumnType::Json, v) => Some(v.to_string()),
+        // Stored to the microsecond, cut as on SQLite (PostgreSQL would round), so that
+        // a key finds its row whatever finer digits it carried.
+        (ColumnType::Timestamp, Value::String(s)) => Some(match micros_of(s) {
+            Some(micros) => chrono::DateTime::from_timestamp_micros(micros)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            None => s.clone(),
+        }),
         (_, Value::String(s)) => Some(s.clone()),
         (ColumnType::Integer | ColumnType::Real, Value::Number(n)) => Some(n.to_string()),
         (ColumnType::Boolean, Value::Bool(b)) => Some(b.to_string()),
@@ -187,11 +209,14 @@ pub(super) fn fields(model: &ReadModelDescriptor, value: Value) -> Result<Map<St
 }
 
 impl ProjectionTx {
-    pub(super) fn new(conn: Conn, version: u32) -> Self {
+    pub(super) fn new(conn: Conn, key: &super::ProjectionKey) -> Self {
         ProjectionTx {
             conn,
-            version,
+            projection: key.name.clone(),
+            version: key.version,
             writes: WriteBuffer::default(),
+            changed: false,
+            poisoned: None,
         }
     }
 
@@ -325,20 +350,37 @@ impl ProjectionTx {
 
     /// Writes the row changes made so far (the runner does this before it commits).
     pub async fn flush(&mut self) -> Result<()> {
+        if let Some(reason) = &self.poisoned {
+            return Err(ProjectionError::Row {
+                model: "(batch)",
+                reason: format!("an earlier write of this batch failed: {reason}"),
+            });
+        }
         if self.writes.is_empty() {
             return Ok(());
         }
-        let result = self.writes.flush(&mut self.conn, self.version).await;
-        if result.is_err() {
-            self.writes.clear();
+        let result = self
+            .writes
+            .flush(&mut self.conn, &self.projection, self.version)
+            .await;
+        match result {
+            Ok(recorded) => {
+                self.changed |= recorded;
+                Ok(())
+            }
+            Err(err) => {
+                self.writes.clear();
+                self.poisoned = Some(err.to_string());
+                Err(err)
+            }
         }
-        result
     }
 
     /// Drops the row changes not yet written (the savepoint they belong to was rolled
     /// back).
     pub(super) fn discard_writes(&mut self) {
         self.writes.clear();
+        self.poisoned = None;
     }
 
     /// Runs a statement without parameters (savepoints, DDL) on either backend.
@@ -359,11 +401,15 @@ impl ProjectionTx {
     /// Commits the batch.
     pub(super) async fn commit(mut self) -> Result<()> {
         self.flush().await?;
+        let changed = self.changed;
         match self.conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(tx) => tx.commit().await?,
             #[cfg(feature = "postgres")]
             Conn::Postgres(tx) => tx.commit().await?,
+        }
+        if changed {
+            super::changes::committed();
         }
         Ok(())
     }

@@ -204,6 +204,11 @@ fn migrator() -> Migrator {
             "dead-letter kinds",
             include_str!("migrations/0007_dead_letter_kind.sql"),
         ),
+        (
+            8,
+            "read-model changes",
+            include_str!("migrations/0008_read_model_changes.sql"),
+        ),
     ])
 }
 

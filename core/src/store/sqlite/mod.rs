@@ -171,6 +171,11 @@ fn migrator() -> Migrator {
             "dead-letter kinds",
             include_str!("migrations/0005_dead_letter_kind.sql"),
         ),
+        (
+            6,
+            "read-model changes",
+            include_str!("migrations/0006_read_model_changes.sql"),
+        ),
     ])
 }
 
