@@ -109,7 +109,8 @@ pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
 /// struct Balance { #[key] account: String, #[index] owner: String, cents: i64, note: Option<String> }
 /// ```
 ///
-/// `#[index]` on a field declares an index on that column; the key column is appended
+/// `#[read_model(changes)]` records the rows each batch changes, for GraphQL
+/// subscriptions. `#[index]` on a field declares an index on that column; the key column is appended
 /// to every index, so GraphQL filters and orderings on its columns (with the key as
 /// tie-break) can walk it. The DDL step and the projection runtime create them.
 #[proc_macro_derive(ReadModel, attributes(read_model, key, index))]

@@ -14,7 +14,11 @@
 //! - `orderBy: [{ field: CENTS, direction: DESC, nulls: LAST }, …]`;
 //! - `atLeastPosition`: waits (up to [`ReadModelApi::wait_timeout`]) until the
 //!   projection that writes the read model has applied that global position, so a client
-//!   reads its own writes.
+//!   reads its own writes;
+//! - for a read model marked `#[read_model(changes)]`, the subscription
+//!   `accountBalanceChanged(filter)`: every committed change of a row (`op`, `seq`,
+//!   `row`) whose row matches the filter, in commit order, over graphql-ws at
+//!   `/graphql/ws` (see [`projection::changes`](crate::projection::changes)).
 //!
 //! Page sizes are capped ([`ReadModelApi::max_page_size`]); query depth and complexity
 //! are limited. Every value a client sends reaches SQL as a bound parameter. Queries read
