@@ -35,6 +35,7 @@ pub(crate) fn committed() {
 }
 
 /// A receiver that sees [`committed`] (subscribers in another process poll instead).
+#[cfg_attr(not(feature = "graphql"), allow(dead_code))]
 pub(crate) fn watch() -> watch::Receiver<u64> {
     COMMITTED.subscribe()
 }
@@ -50,10 +51,10 @@ pub(super) async fn record(
     upserts: &[Map<String, Value>],
     deleted: &[Value],
 ) -> Result<()> {
-    let null = Value::Null;
     match conn {
         #[cfg(feature = "sqlite")]
         Conn::Sqlite(tx) => {
+            let null = Value::Null;
             // Rows as the table holds them, so that a filter reads them as it reads the
             // table (times as microseconds, booleans as 0 and 1, JSON as text).
             let stored = |fields: &Value| -> Result<Value> {
