@@ -170,8 +170,28 @@ impl ProjectionDb {
     }
 }
 
-/// An event store whose projections keep their read models in another database. See
-/// the [module docs](self).
+/// An event store whose projections keep their read models in another database: the
+/// events stay in the store, the projections' tables, checkpoints, dead letters and
+/// delivery records live in the database opened with [`ProjectionDb::open_sqlite`] or
+/// [`ProjectionDb::connect_postgres`] (which create its projection tables). A batch's
+/// read-model writes and its checkpoint still commit in one transaction of that
+/// database, so exactly-once holds. Hand it to everything that takes a
+/// [`ProjectionStore`]: the runner, the queries, the dead-letter queue, the GraphQL API.
+///
+/// ```no_run
+/// use factum::projection::{ProjectionDb, ProjectionRunner, Projections, WithReadModels};
+/// use factum::SqliteStore;
+/// # async fn demo<P: factum::projection::Projection>(balances: P) -> Result<(), Box<dyn std::error::Error>> {
+/// let events = SqliteStore::open("events.db").await?;
+/// let views = ProjectionDb::open_sqlite("views.db").await?;
+/// let store = WithReadModels::new(events, views);
+/// let running = ProjectionRunner::new(store.clone()).with_projection(balances).start();
+/// let projections = Projections::new(&store); // reads views.db
+/// # running.stop().await?; Ok(()) }
+/// ```
+///
+/// Keeping read models in the store's own database stays the default (a store is a
+/// [`ProjectionStore`] of its own database); do not open that database again here.
 #[derive(Clone, Debug)]
 pub struct WithReadModels<S> {
     store: S,
