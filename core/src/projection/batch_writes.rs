@@ -358,23 +358,18 @@ pub(super) async fn load(
     keys: &[Value],
 ) -> Result<Vec<Value>> {
     let table = ident(&model.table_for(version));
-    let key_col = key_column(model)?;
+    let (predicate, bind) = keys_in(conn, model, keys)?;
     let mut out = Vec::with_capacity(keys.len());
-    match conn {
+    match (conn, bind) {
         #[cfg(feature = "sqlite")]
-        Conn::Sqlite(tx) => {
+        (Conn::Sqlite(tx), KeysBind::Json(keys)) => {
             let columns: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
             let sql = format!(
-                "SELECT {} FROM {table} WHERE {} IN (SELECT value FROM json_each(?1))",
-                columns.join(", "),
-                ident(key_col.name)
+                "SELECT {} FROM {table} WHERE {predicate}",
+                columns.join(", ")
             );
-            let keys = keys
-                .iter()
-                .map(|k| sqlite_json(super::tx::to_sqlite(model, key_col, k)?))
-                .collect::<Result<Vec<_>>>()?;
             let rows = sqlx::query(AssertSqlSafe(sql))
-                .bind(Value::Array(keys).to_string())
+                .bind(keys)
                 .fetch_all(&mut **tx)
                 .await?;
             for row in rows {
@@ -389,16 +384,8 @@ pub(super) async fn load(
             }
         }
         #[cfg(feature = "postgres")]
-        Conn::Postgres(tx) => {
-            let sql = format!(
-                "SELECT row_to_json(t)::text FROM {table} t WHERE {} = ANY($1::text[]::{}[])",
-                ident(key_col.name),
-                key_col.ty.postgres()
-            );
-            let keys = keys
-                .iter()
-                .map(|k| super::tx::to_postgres(model, key_col, k))
-                .collect::<Result<Vec<_>>>()?;
+        (Conn::Postgres(tx), KeysBind::Texts(keys)) => {
+            let sql = format!("SELECT row_to_json(t)::text FROM {table} t WHERE {predicate}");
             let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(keys)
                 .fetch_all(&mut **tx)
@@ -407,8 +394,78 @@ pub(super) async fn load(
                 out.push(serde_json::from_str(&text).map_err(|e| row_error(model, e))?);
             }
         }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("keys are bound for the connection's dialect"),
     }
     Ok(out)
+}
+
+/// The key predicate of a statement over `keys`, and the keys bound as its one parameter
+/// (SQLite: a JSON array read by `json_each`; PostgreSQL: a text array cast to the key's
+/// type).
+fn keys_in(
+    conn: &Conn,
+    model: &'static ReadModelDescriptor,
+    keys: &[Value],
+) -> Result<(String, KeysBind)> {
+    let key_col = key_column(model)?;
+    Ok(match conn {
+        #[cfg(feature = "sqlite")]
+        Conn::Sqlite(_) => {
+            let keys = keys
+                .iter()
+                .map(|k| sqlite_json(super::tx::to_sqlite(model, key_col, k)?))
+                .collect::<Result<Vec<_>>>()?;
+            (
+                format!(
+                    "{} IN (SELECT value FROM json_each(?1))",
+                    ident(key_col.name)
+                ),
+                KeysBind::Json(Value::Array(keys).to_string()),
+            )
+        }
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(_) => {
+            let keys = keys
+                .iter()
+                .map(|k| super::tx::to_postgres(model, key_col, k))
+                .collect::<Result<Vec<_>>>()?;
+            (
+                format!(
+                    "{} = ANY($1::text[]::{}[])",
+                    ident(key_col.name),
+                    key_col.ty.postgres()
+                ),
+                KeysBind::Texts(keys),
+            )
+        }
+    })
+}
+
+/// Keys bound as [`keys_in`] says.
+enum KeysBind {
+    #[cfg(feature = "sqlite")]
+    Json(String),
+    #[cfg(feature = "postgres")]
+    Texts(Vec<Option<String>>),
+}
+
+/// A row's fields as SQLite stores them, in column order, as the JSON `json_extract`
+/// hands back as those values.
+#[cfg(feature = "sqlite")]
+pub(super) fn sqlite_values(
+    model: &ReadModelDescriptor,
+    fields: &Map<String, Value>,
+) -> Result<Vec<Value>> {
+    let null = Value::Null;
+    model
+        .columns
+        .iter()
+        .map(|col| {
+            let v = fields.get(col.name).unwrap_or(&null);
+            sqlite_json(super::tx::to_sqlite(model, col, v)?)
+        })
+        .collect()
 }
 
 /// A SQLite value as the JSON `json_each` hands back as that value.
@@ -452,7 +509,6 @@ async fn upsert(
     let key = ident(key_column(model)?.name);
     let names: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
     let conflict = on_conflict(model, &key);
-    let null = Value::Null;
     match conn {
         #[cfg(feature = "sqlite")]
         Conn::Sqlite(tx) => {
@@ -464,15 +520,10 @@ async fn upsert(
                 names.join(", "),
                 picks.join(", ")
             );
-            let mut array = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut values = Vec::with_capacity(names.len());
-                for col in model.columns {
-                    let v = row.get(col.name).unwrap_or(&null);
-                    values.push(sqlite_json(super::tx::to_sqlite(model, col, v)?)?);
-                }
-                array.push(Value::Array(values));
-            }
+            let array = rows
+                .iter()
+                .map(|row| sqlite_values(model, row).map(Value::Array))
+                .collect::<Result<Vec<_>>>()?;
             sqlx::query(AssertSqlSafe(sql))
                 .bind(Value::Array(array).to_string())
                 .execute(&mut **tx)
@@ -493,6 +544,7 @@ async fn upsert(
                 names = names.join(", "),
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
+            let null = Value::Null;
             for col in model.columns {
                 let column = rows
                     .iter()
@@ -516,39 +568,19 @@ async fn delete(
     keys: &[Value],
 ) -> Result<()> {
     let table = ident(&model.table_for(version));
-    let key_col = key_column(model)?;
-    match conn {
+    let (predicate, bind) = keys_in(conn, model, keys)?;
+    let sql = AssertSqlSafe(format!("DELETE FROM {table} WHERE {predicate}"));
+    match (conn, bind) {
         #[cfg(feature = "sqlite")]
-        Conn::Sqlite(tx) => {
-            let sql = format!(
-                "DELETE FROM {table} WHERE {} IN (SELECT value FROM json_each(?1))",
-                ident(key_col.name)
-            );
-            let keys = keys
-                .iter()
-                .map(|k| sqlite_json(super::tx::to_sqlite(model, key_col, k)?))
-                .collect::<Result<Vec<_>>>()?;
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(Value::Array(keys).to_string())
-                .execute(&mut **tx)
-                .await?;
+        (Conn::Sqlite(tx), KeysBind::Json(keys)) => {
+            sqlx::query(sql).bind(keys).execute(&mut **tx).await?;
         }
         #[cfg(feature = "postgres")]
-        Conn::Postgres(tx) => {
-            let sql = format!(
-                "DELETE FROM {table} WHERE {} = ANY($1::text[]::{}[])",
-                ident(key_col.name),
-                key_col.ty.postgres()
-            );
-            let keys = keys
-                .iter()
-                .map(|k| super::tx::to_postgres(model, key_col, k))
-                .collect::<Result<Vec<_>>>()?;
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(keys)
-                .execute(&mut **tx)
-                .await?;
+        (Conn::Postgres(tx), KeysBind::Texts(keys)) => {
+            sqlx::query(sql).bind(keys).execute(&mut **tx).await?;
         }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("keys are bound for the connection's dialect"),
     }
     Ok(())
 }

@@ -54,29 +54,21 @@ pub(super) async fn record(
     match conn {
         #[cfg(feature = "sqlite")]
         Conn::Sqlite(tx) => {
-            let null = Value::Null;
             // Rows as the table holds them, so that a filter reads them as it reads the
             // table (times as microseconds, booleans as 0 and 1, JSON as text).
-            let stored = |fields: &Value| -> Result<Value> {
-                let mut row = Map::new();
-                for col in model.columns {
-                    let v = fields.get(col.name).unwrap_or(&null);
-                    row.insert(
-                        col.name.to_owned(),
-                        super::batch_writes::sqlite_json(super::tx::to_sqlite(model, col, v)?)?,
-                    );
-                }
-                Ok(Value::Object(row))
+            let stored = |fields: &Map<String, Value>| -> Result<Value> {
+                let values = super::batch_writes::sqlite_values(model, fields)?;
+                let names = model.columns.iter().map(|c| c.name.to_owned());
+                Ok(Value::Object(names.zip(values).collect()))
             };
+            let empty = Map::new();
             let mut changes = Vec::with_capacity(upserts.len() + deleted.len());
             for row in upserts {
-                changes.push(Value::Array(vec![
-                    "upsert".into(),
-                    stored(&Value::Object(row.clone()))?,
-                ]));
+                changes.push(Value::Array(vec!["upsert".into(), stored(row)?]));
             }
             for row in deleted {
-                changes.push(Value::Array(vec!["delete".into(), stored(row)?]));
+                let fields = row.as_object().unwrap_or(&empty);
+                changes.push(Value::Array(vec!["delete".into(), stored(fields)?]));
             }
             sqlx::query(
                 "INSERT INTO factum_read_model_changes (projection, version, model, op, row, \
