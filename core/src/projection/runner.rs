@@ -588,6 +588,27 @@ async fn report<S: EventStore>(
 /// The reason recorded for an event parked behind an earlier one of its stream.
 const BEHIND: &str = "parked behind an earlier event of its stream";
 
+/// Parks `event` if an earlier event of its stream is parked (`true`). A stream the
+/// runner's cache holds as parked but that was redriven meanwhile leaves the cache and
+/// flows again.
+async fn park_if_behind(
+    tx: &mut super::ProjectionTx,
+    key: &ProjectionKey,
+    parked: &mut HashSet<String>,
+    event: &crate::RecordedEvent,
+) -> Result<bool> {
+    let stream = event.stream_id.as_str();
+    if !parked.contains(stream) {
+        return Ok(false);
+    }
+    if tx.stream_parked(key, stream).await? {
+        tx.park(key, event, BEHIND, FailureKind::Behind, 0).await?;
+        return Ok(true);
+    }
+    parked.remove(stream);
+    Ok(false)
+}
+
 /// Applies `batch` and moves the checkpoint to its end; returns the events applied and
 /// parked. `checkpoint` follows what is committed.
 ///
@@ -654,15 +675,9 @@ async fn apply_whole<P: Projection, S: ProjectionStore>(
     let mut applied = 0;
     let mut parked_now = 0;
     for event in &batch.events {
-        let stream = event.stream_id.as_str();
-        if parked.contains(stream) {
-            if tx.stream_parked(key, stream).await? {
-                tx.park(key, event, BEHIND, FailureKind::Behind, 0).await?;
-                parked_now += 1;
-                continue;
-            }
-            // Redriven meanwhile: the stream flows again.
-            parked.remove(stream);
+        if park_if_behind(&mut tx, key, parked, event).await? {
+            parked_now += 1;
+            continue;
         }
         if let Err(err) = projection.handle(&mut tx, event).await {
             if failure::is_transient(err.as_ref()) {
@@ -721,12 +736,11 @@ async fn apply_each<P: Projection, S: ProjectionStore>(
         failed: None,
     };
     for (i, event) in batch.events.iter().enumerate().skip(start) {
-        let stream = event.stream_id.as_str();
-        if parked.contains(stream) && tx.stream_parked(key, stream).await? {
-            tx.park(key, event, BEHIND, FailureKind::Behind, 0).await?;
+        if park_if_behind(&mut tx, key, parked, event).await? {
             step.parked += 1;
             continue;
         }
+        let stream = event.stream_id.as_str();
         tx.execute("SAVEPOINT factum_event".into()).await?;
         let outcome = match projection.handle(&mut tx, event).await {
             Ok(()) => tx
