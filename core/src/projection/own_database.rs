@@ -46,7 +46,8 @@ impl ProjectionDb {
     /// with its projection tables created or brought up to date.
     #[cfg(feature = "sqlite")]
     pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        use crate::store::sqlite::{reader_pool, writer_pool};
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
         use std::time::Duration;
 
         let base = SqliteConnectOptions::new()
@@ -56,14 +57,7 @@ impl ProjectionDb {
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory");
         // One write connection, as for a store: read-model batches queue for it.
-        let writer = crate::store::sql::ping_when_idle(SqlitePoolOptions::new())
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(300))
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(base.clone())
-            .await?;
+        let writer = writer_pool(base.clone()).await?;
         // A store's own database: its migrations keep the projection tables.
         let owned_by_store: bool = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' \
@@ -96,11 +90,7 @@ impl ProjectionDb {
             .await
             .map_err(|e| ProjectionError::Database(e.into()))?;
         }
-        let reader = crate::store::sql::ping_when_idle(SqlitePoolOptions::new())
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(300))
-            .connect_with(base.read_only(true))
-            .await?;
+        let reader = reader_pool(base, 4).await?;
         Ok(ProjectionDb::Sqlite { writer, reader })
     }
 
@@ -118,19 +108,7 @@ impl ProjectionDb {
             .max_connections(10)
             .connect_with(options)
             .await?;
-        let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
-        if let Err(err) = sqlx::query(sqlx::AssertSqlSafe(create))
-            .execute(&pool)
-            .await
-        {
-            // Created by another process at the same time: it exists, as asked.
-            if err
-                .as_database_error()
-                .is_none_or(|db| db.code().as_deref() != Some("23505"))
-            {
-                return Err(err.into());
-            }
-        }
+        crate::store::postgres::create_schema(&pool, &quoted).await?;
         // A store's own schema: its migrations keep the projection tables.
         let owned_by_store: bool = sqlx::query_scalar(
             "SELECT to_regclass('projections') IS NOT NULL \

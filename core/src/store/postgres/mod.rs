@@ -149,6 +149,19 @@ impl PostgresConfig {
     }
 }
 
+/// Creates the schema (`quoted`) unless it exists.
+pub(crate) async fn create_schema(pool: &PgPool, quoted: &str) -> sqlx::Result<()> {
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
+    if let Err(err) = sqlx::query(AssertSqlSafe(create)).execute(pool).await {
+        // Two processes creating the same schema at once: the loser sees a unique
+        // violation, and the schema exists, which is all that was asked.
+        if !is_unique_violation(&err) {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_schema(schema: &str) -> Result<()> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
@@ -295,14 +308,7 @@ impl PostgresStore {
             .max_connections(config.max_connections.max(1))
             .connect_with(options)
             .await?;
-        let create = format!("CREATE SCHEMA IF NOT EXISTS {quoted}");
-        if let Err(err) = sqlx::query(AssertSqlSafe(create)).execute(&pool).await {
-            // Two processes creating the same schema at once: the loser sees a unique
-            // violation, and the schema exists, which is all that was asked.
-            if !is_unique_violation(&err) {
-                return Err(err.into());
-            }
-        }
+        create_schema(&pool, &quoted).await?;
         migrator().run(&pool).await?;
         let database: String = sqlx::query_scalar("SELECT current_database()::text")
             .fetch_one(&pool)

@@ -179,6 +179,31 @@ fn migrator() -> Migrator {
     ])
 }
 
+/// The one write connection of a SQLite database: writers queue for it instead of
+/// failing on the file lock.
+pub(crate) async fn writer_pool(base: SqliteConnectOptions) -> sqlx::Result<SqlitePool> {
+    ping_when_idle(SqlitePoolOptions::new())
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(300))
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(base)
+        .await
+}
+
+/// `connections` read-only connections to a SQLite file.
+pub(crate) async fn reader_pool(
+    base: SqliteConnectOptions,
+    connections: u32,
+) -> sqlx::Result<SqlitePool> {
+    ping_when_idle(SqlitePoolOptions::new())
+        .max_connections(connections.max(1))
+        .acquire_timeout(Duration::from_secs(300))
+        .connect_with(base.read_only(true))
+        .await
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, in WAL mode, and migrates it.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -209,26 +234,12 @@ impl SqliteStore {
         .busy_timeout(config.busy_timeout)
         .pragma("temp_store", "memory");
 
-        // One write connection; callers queue for it instead of failing on the file lock.
-        let writer = ping_when_idle(SqlitePoolOptions::new())
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(300))
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(base.clone())
-            .await?;
+        let writer = writer_pool(base.clone()).await?;
         migrator().run(&writer).await?;
         let reader = match config.location {
             // An in-memory database exists only inside its one connection.
             Location::Memory => writer.clone(),
-            Location::File(_) => {
-                ping_when_idle(SqlitePoolOptions::new())
-                    .max_connections(config.read_connections.max(1))
-                    .acquire_timeout(Duration::from_secs(300))
-                    .connect_with(base.read_only(true))
-                    .await?
-            }
+            Location::File(_) => reader_pool(base, config.read_connections).await?,
         };
         let signal = AppendSignal::default();
         Ok(SqliteStore {
