@@ -164,13 +164,8 @@ async fn sqlite_pages_walk_declared_indexes() {
 
 #[tokio::test]
 async fn postgres_pages_walk_declared_indexes() {
-    let url = match std::env::var("FACTUM_TEST_PG") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => panic!("FACTUM_TEST_PG must be set in CI"),
-        _ => {
-            eprintln!("SKIPPED, needs PostgreSQL: set FACTUM_TEST_PG");
-            return;
-        }
+    let Some(url) = super::test_pg_url() else {
+        return;
     };
     let schema = format!("plans_{}", uuid::Uuid::now_v7().simple());
     let db = ProjectionDb::connect_postgres(&url, &schema).await.unwrap();

@@ -46,6 +46,20 @@ mod schema;
 mod sql;
 mod subscriptions;
 
+/// The PostgreSQL URL for the module's unit tests, from `FACTUM_TEST_PG`; `None` (the
+/// test is skipped, and says so) when it is unset outside CI. CI must set it.
+#[cfg(all(test, feature = "postgres"))]
+pub(crate) fn test_pg_url() -> Option<String> {
+    match std::env::var("FACTUM_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("FACTUM_TEST_PG must be set in CI"),
+        _ => {
+            eprintln!("SKIPPED, needs PostgreSQL: set FACTUM_TEST_PG");
+            None
+        }
+    }
+}
+
 /// A read model for the module's unit tests.
 #[cfg(test)]
 mod fixture {
