@@ -185,6 +185,39 @@ impl ReadModelsApart {
     }
 }
 
+/// Instantiates each named `async fn test(store: &S)` of the calling file on a SQLite
+/// file (`mod sqlite`) and on PostgreSQL (`mod postgres`, skipped without
+/// `FACTUM_TEST_PG`, its schema dropped after a passing test), each a multi-threaded
+/// tokio test.
+#[macro_export]
+macro_rules! sql_backend_tests {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let store = $crate::backends::sqlite_file(stringify!($test), Default::default())
+                        .await
+                        .unwrap();
+                    super::$test(store.store()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(store) = $crate::backends::postgres(stringify!($test), Default::default()).await else {
+                        return;
+                    };
+                    super::$test(store.store()).await;
+                    store.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
 /// Instantiates every test of [`crate::conformance`] for one backend.
 ///
 /// `$open` is an `async fn(&str, StoreLimits) -> Option<TestStore<S>>`; `$cleanup` is run

@@ -10,7 +10,6 @@ use factum::projection::{Envelope, HandlerError, ProjectionStore, Projections, R
 use factum::{
     EventStore, Metadata, ReadStream, Repository, RepositoryError, SnapshotStore, StreamId,
 };
-use factum_tests::backends::{self, TestStore};
 use factum_tests::domain::{Account, AccountError, Deposit, Deposited, Open, Withdraw};
 use futures_util::TryStreamExt;
 
@@ -189,34 +188,4 @@ async fn dedup_delivers_once<S: ProjectionStore>(store: &S) {
     assert!(!Dedup::new(store, "indexer").delivered(id).await.unwrap());
 }
 
-macro_rules! on_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let store: TestStore<_> = backends::sqlite_file(stringify!($test), Default::default())
-                        .await
-                        .unwrap();
-                    super::$test(store.store()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(store) = backends::postgres(stringify!($test), Default::default()).await else {
-                        return;
-                    };
-                    super::$test(store.store()).await;
-                    store.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_backends!(sagas_carry_ids_and_compensate, dedup_delivers_once);
+factum_tests::sql_backend_tests!(sagas_carry_ids_and_compensate, dedup_delivers_once);

@@ -14,7 +14,7 @@ use factum::projection::{
     RunnerOptions, Stage,
 };
 use factum::{ExpectedVersion, Metadata, Position, Repository, StreamId};
-use factum_tests::backends::{self, TestStore};
+use factum_tests::backends;
 use factum_tests::domain::{Account, Deposit, Open};
 use factum_tests::projections::{
     Applied, Balance, Balances, BalancesV2, DepositTotals, Flaky, deposit, expected_balances, fill,
@@ -532,36 +532,6 @@ async fn rebuild_to_the_end<S: ProjectionStore>(store: &S) {
     );
 }
 
-macro_rules! on_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let store: TestStore<_> = backends::sqlite_file(stringify!($test), Default::default())
-                        .await
-                        .unwrap();
-                    super::$test(store.store()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(store) = backends::postgres(stringify!($test), Default::default()).await else {
-                        return;
-                    };
-                    super::$test(store.store()).await;
-                    store.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
 /// The same suites with the read models in a database apart from the events: another
 /// SQLite file, a second PostgreSQL database, and PostgreSQL read models over SQLite
 /// events.
@@ -630,7 +600,7 @@ with_read_models_apart!(
     rebuild_to_the_end,
 );
 
-on_backends!(
+factum_tests::sql_backend_tests!(
     live_projections_follow_concurrent_writers,
     read_your_writes,
     dead_letters_park_sequences,

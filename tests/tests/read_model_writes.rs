@@ -585,37 +585,7 @@ async fn parked_events_record_their_kind<S: ProjectionStore + Send + Sync>(store
     );
 }
 
-macro_rules! on_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let store = backends::sqlite_file(stringify!($test), Default::default())
-                        .await
-                        .unwrap();
-                    super::$test(store.store()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(store) = backends::postgres(stringify!($test), Default::default()).await else {
-                        return;
-                    };
-                    super::$test(store.store()).await;
-                    store.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_backends!(
+factum_tests::sql_backend_tests!(
     every_type_round_trips,
     failures_of_the_surroundings_never_park,
     parked_events_record_their_kind,
