@@ -61,6 +61,15 @@ pub fn pg_url(test: &str) -> Option<String> {
     }
 }
 
+/// A two-worker runtime for property tests, which run their cases with `block_on`.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A unique schema name for one test.
 pub fn unique_schema(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())

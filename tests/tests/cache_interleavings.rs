@@ -104,17 +104,9 @@ fn run<S: EventStore + Clone + 'static>(rt: &tokio::runtime::Runtime, store: &S,
         .unwrap();
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn interleaved_repositories_memory() {
-    let rt = runtime();
+    let rt = backends::runtime();
     let store = rt
         .block_on(backends::memory("interleavings", Default::default()))
         .unwrap();
@@ -123,7 +115,7 @@ fn interleaved_repositories_memory() {
 
 #[test]
 fn interleaved_repositories_sqlite() {
-    let rt = runtime();
+    let rt = backends::runtime();
     let store = rt
         .block_on(backends::sqlite_file("interleavings", Default::default()))
         .unwrap();
@@ -132,7 +124,7 @@ fn interleaved_repositories_sqlite() {
 
 #[test]
 fn interleaved_repositories_postgres() {
-    let rt = runtime();
+    let rt = backends::runtime();
     let Some(store) = rt.block_on(backends::postgres("interleavings", Default::default())) else {
         return;
     };

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use factum::projection::dlq::DeadLetters;
 use factum::projection::{
-    Envelope, FailureKind, HandlerError, ProjectionDb, ProjectionKey, ProjectionRunner,
+    Envelope, FailureKind, HandlerError, Projection, ProjectionDb, ProjectionKey, ProjectionRunner,
     ProjectionStore, ProjectionTx, Projections, RunnerOptions,
 };
 use factum::{EventData, ExpectedVersion, ReadModel, StreamId};
@@ -205,11 +205,20 @@ async fn project<S: ProjectionStore + Send + Sync>(
             .await
             .unwrap();
     }
+    run_to_head(store, Counters, options(batch, max)).await;
+}
+
+/// Runs `projection` until it has passed the log's head as it is now, then stops it.
+async fn run_to_head<S, P>(store: &S, projection: P, options: RunnerOptions)
+where
+    S: ProjectionStore + Send + Sync,
+    P: Projection,
+{
     let head = store.head_position().await.unwrap();
-    let key = ProjectionKey::of::<Counters>();
+    let key = ProjectionKey::of::<P>();
     let running = ProjectionRunner::new(store.clone())
-        .options(options(batch, max))
-        .with_projection(Counters)
+        .options(options)
+        .with_projection(projection)
         .start();
     tokio::time::timeout(WAIT, running.wait_until(&key, |p| p.checkpoint >= head))
         .await
@@ -261,17 +270,9 @@ fn random_scripts<S: ProjectionStore + Send + Sync>(
         .unwrap();
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn random_scripts_sqlite() {
-    let rt = runtime();
+    let rt = backends::runtime();
     let store = rt
         .block_on(backends::sqlite_file("row_scripts", Default::default()))
         .unwrap();
@@ -280,7 +281,7 @@ fn random_scripts_sqlite() {
 
 #[test]
 fn random_scripts_postgres() {
-    let rt = runtime();
+    let rt = backends::runtime();
     let Some(store) = rt.block_on(backends::postgres("row_scripts", Default::default())) else {
         return;
     };
@@ -375,16 +376,7 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
         .append(&stream, ExpectedVersion::NoStream, events)
         .await
         .unwrap();
-    let head = store.head_position().await.unwrap();
-    let running = ProjectionRunner::new(store.clone())
-        .options(options(8, 8))
-        .with_projection(Typed)
-        .start();
-    let key = ProjectionKey::of::<Typed>();
-    tokio::time::timeout(WAIT, running.wait_until(&key, |p| p.checkpoint >= head))
-        .await
-        .unwrap();
-    running.stop().await.unwrap();
+    run_to_head(store, Typed, options(8, 8)).await;
     // The declared indexes exist, with the key appended.
     let indexes: Vec<String> = match store.projection_db() {
         ProjectionDb::Sqlite { reader, .. } => sqlx::query_scalar(
@@ -489,19 +481,12 @@ async fn failures_of_the_surroundings_never_park<S: ProjectionStore + Send + Syn
         .append(&stream, ExpectedVersion::NoStream, events)
         .await
         .unwrap();
-    let head = store.head_position().await.unwrap();
     let failures = Arc::new(AtomicU32::new(0));
-    let running = ProjectionRunner::new(store.clone())
-        .options(options(4, 4))
-        .with_projection(Interrupted {
-            failures: failures.clone(),
-        })
-        .start();
+    let interrupted = Interrupted {
+        failures: failures.clone(),
+    };
+    run_to_head(store, interrupted, options(4, 4)).await;
     let key = ProjectionKey::of::<Interrupted>();
-    tokio::time::timeout(WAIT, running.wait_until(&key, |p| p.checkpoint >= head))
-        .await
-        .expect("the projection got through the interruptions");
-    running.stop().await.unwrap();
     assert!(
         failures.load(Ordering::SeqCst) >= 20,
         "the failures happened"
@@ -555,16 +540,8 @@ async fn parked_events_record_their_kind<S: ProjectionStore + Send + Sync>(store
         )
         .await
         .unwrap();
-    let head = store.head_position().await.unwrap();
-    let running = ProjectionRunner::new(store.clone())
-        .options(options(8, 8))
-        .with_projection(Counters)
-        .start();
+    run_to_head(store, Counters, options(8, 8)).await;
     let key = ProjectionKey::of::<Counters>();
-    tokio::time::timeout(WAIT, running.wait_until(&key, |p| p.checkpoint >= head))
-        .await
-        .unwrap();
-    running.stop().await.unwrap();
     let letters = DeadLetters::new(store.clone()).list(&key).await.unwrap();
     let kinds: BTreeMap<String, FailureKind> = letters
         .iter()
