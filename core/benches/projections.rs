@@ -368,6 +368,20 @@ impl Rates {
     }
 }
 
+/// A group of whole catch-ups: 10 samples of one iteration each, events/s as throughput.
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(SAMPLES)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(1))
+        .throughput(Throughput::Elements(EVENTS as u64));
+    g
+}
+
 fn summarize(name: &str, factum: &Rates, raw: &Rates) {
     let (f, r) = (factum.median(), raw.median());
     println!(
@@ -388,12 +402,7 @@ where
     // Series 1: balances.
     let (factum, baseline) = (Rates::default(), Rates::default());
     let name = format!("{backend}/catch_up_balances");
-    let mut g = c.benchmark_group(&name);
-    g.sample_size(SAMPLES)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(100))
-        .measurement_time(Duration::from_secs(1))
-        .throughput(Throughput::Elements(EVENTS as u64));
+    let mut g = group(c, &name);
     g.bench_function("factum", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -430,12 +439,7 @@ where
     let (factum, baseline) = (Rates::default(), Rates::default());
     let next = AtomicU32::new(1);
     let name = format!("{backend}/catch_up_fold");
-    let mut g = c.benchmark_group(&name);
-    g.sample_size(SAMPLES)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(100))
-        .measurement_time(Duration::from_secs(1))
-        .throughput(Throughput::Elements(EVENTS as u64));
+    let mut g = group(c, &name);
     g.bench_function("factum", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -489,12 +493,7 @@ fn bench_apart<S, A>(
     let next_same = AtomicU32::new(next_same);
     let (factum, beside) = (Rates::default(), Rates::default());
     let name = "postgres/catch_up_balances_apart";
-    let mut g = c.benchmark_group(name);
-    g.sample_size(SAMPLES)
-        .sampling_mode(SamplingMode::Flat)
-        .warm_up_time(Duration::from_millis(100))
-        .measurement_time(Duration::from_secs(1))
-        .throughput(Throughput::Elements(EVENTS as u64));
+    let mut g = group(c, name);
     g.bench_function("factum", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
