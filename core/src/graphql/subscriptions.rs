@@ -110,7 +110,6 @@ pub(crate) fn field(index: usize, model: &'static ReadModelDescriptor) -> Subscr
 struct Follow {
     api: Arc<Api>,
     index: usize,
-    projection: String,
     version: u32,
     filter: Option<Value>,
     after: i64,
@@ -131,11 +130,9 @@ impl Api {
         let mut wake = crate::projection::changes::watch();
         wake.mark_unchanged();
         let after = last_seq(db, exposed.model, &exposed.projection, version).await?;
-        let projection = exposed.projection.clone();
         let follow = Follow {
             api: self.clone(),
             index,
-            projection,
             version,
             filter,
             after,
@@ -150,15 +147,16 @@ impl Api {
                         return Ok(Some((change, f)));
                     }
                     let (db, _) = f.api.db()?;
-                    let model = f.api.exposed[f.index].model;
+                    let exposed = &f.api.exposed[f.index];
+                    let (model, projection) = (exposed.model, &exposed.projection);
                     // The next page of the feed, whatever the filter keeps of it: the
                     // subscription moves past every change it has looked at.
-                    let upto = page_end(db, model, &f.projection, f.version, f.after).await?;
+                    let upto = page_end(db, model, projection, f.version, f.after).await?;
                     if upto > f.after {
                         let statement = page(
                             db,
                             model,
-                            &f.projection,
+                            projection,
                             f.version,
                             (f.after, upto),
                             f.filter.as_ref(),
@@ -185,16 +183,11 @@ async fn page_end(
     after: i64,
 ) -> Result<i64, ApiError> {
     let mut b = Builder::new(db.sql_dialect(), model);
-    let (p, v, m, a) = (
-        b.param(Bind::Text(projection.to_owned())),
-        b.param(Bind::Int(i64::from(version))),
-        b.param(Bind::Text(model.table.to_owned())),
-        b.param(Bind::Int(after)),
-    );
+    let feed = feed_of(&mut b, "", projection, version, model);
+    let a = b.param(Bind::Int(after));
     b.statement.sql = format!(
         "SELECT COALESCE(MAX(seq), {a}) FROM (SELECT seq FROM {} \
-         WHERE projection = {p} AND version = {v} AND model = {m} AND seq > {a} \
-         ORDER BY seq LIMIT {PAGE}) AS page",
+         WHERE {feed} AND seq > {a} ORDER BY seq LIMIT {PAGE}) AS page",
         changes_table(db.sql_dialect())
     );
     fetch::count(db, &b.statement).await
@@ -208,16 +201,27 @@ async fn last_seq(
     version: u32,
 ) -> Result<i64, ApiError> {
     let mut b = Builder::new(db.sql_dialect(), model);
-    let (p, v, m) = (
-        b.param(Bind::Text(projection.to_owned())),
-        b.param(Bind::Int(i64::from(version))),
-        b.param(Bind::Text(model.table.to_owned())),
-    );
+    let feed = feed_of(&mut b, "", projection, version, model);
     b.statement.sql = format!(
-        "SELECT COALESCE(MAX(seq), 0) FROM {} WHERE projection = {p} AND version = {v} AND model = {m}",
+        "SELECT COALESCE(MAX(seq), 0) FROM {} WHERE {feed}",
         changes_table(db.sql_dialect())
     );
     fetch::count(db, &b.statement).await
+}
+
+/// The predicate picking one read model version's changes (columns prefixed with
+/// `prefix`), its values bound on `b`.
+fn feed_of(
+    b: &mut Builder<'_>,
+    prefix: &str,
+    projection: &str,
+    version: u32,
+    model: &ReadModelDescriptor,
+) -> String {
+    let p = b.param(Bind::Text(projection.to_owned()));
+    let v = b.param(Bind::Int(i64::from(version)));
+    let m = b.param(Bind::Text(model.table.to_owned()));
+    format!("{prefix}projection = {p} AND {prefix}version = {v} AND {prefix}model = {m}")
 }
 
 fn changes_table(dialect: Dialect) -> &'static str {
@@ -240,19 +244,14 @@ fn page(
 ) -> Result<super::sql::Statement, ApiError> {
     let dialect = db.sql_dialect();
     let mut b = Builder::new(dialect, model);
-    let (p, v, m, a, u) = (
-        b.param(Bind::Text(projection.to_owned())),
-        b.param(Bind::Int(i64::from(version))),
-        b.param(Bind::Text(model.table.to_owned())),
-        b.param(Bind::Int(after)),
-        b.param(Bind::Int(upto)),
-    );
+    let feed = feed_of(&mut b, "c.", projection, version, model);
+    let (a, u) = (b.param(Bind::Int(after)), b.param(Bind::Int(upto)));
     let rows = match dialect {
         Dialect::Postgres => format!(
             "SELECT t.*, c.seq AS factum_change_seq, c.op AS factum_change_op \
              FROM read_model_changes c \
              CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, c.row) AS t \
-             WHERE c.projection = {p} AND c.version = {v} AND c.model = {m} AND c.seq > {a} AND c.seq <= {u}",
+             WHERE {feed} AND c.seq > {a} AND c.seq <= {u}",
             quote_ident(&model.table_for(version))
         ),
         Dialect::Sqlite => {
@@ -270,7 +269,7 @@ fn page(
             format!(
                 "SELECT {}, c.seq AS factum_change_seq, c.op AS factum_change_op \
                  FROM factum_read_model_changes c \
-                 WHERE c.projection = {p} AND c.version = {v} AND c.model = {m} AND c.seq > {a} AND c.seq <= {u}",
+                 WHERE {feed} AND c.seq > {a} AND c.seq <= {u}",
                 columns.join(", ")
             )
         }
