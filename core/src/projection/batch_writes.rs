@@ -308,9 +308,9 @@ impl WriteBuffer {
     pub(super) async fn flush(
         &mut self,
         conn: &mut Conn,
-        projection: &str,
-        version: u32,
+        key: &super::ProjectionKey,
     ) -> Result<bool> {
+        let (projection, version) = (key.name.as_str(), key.version);
         let mut recorded = false;
         for rows in &mut self.models {
             if rows.is_empty() {

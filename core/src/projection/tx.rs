@@ -25,8 +25,8 @@ type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 /// [`table`](Self::table)`::<M>()`; the changes made before are written first.
 pub struct ProjectionTx {
     pub(super) conn: Conn,
-    projection: String,
-    version: u32,
+    /// The projection version whose tables it writes.
+    key: super::ProjectionKey,
     writes: WriteBuffer,
     /// Whether a flush recorded row changes (subscribers are woken after the commit).
     changed: bool,
@@ -53,7 +53,7 @@ impl std::fmt::Debug for ProjectionTx {
         };
         f.debug_struct("ProjectionTx")
             .field("backend", &backend)
-            .field("version", &self.version)
+            .field("projection", &self.key)
             .finish()
     }
 }
@@ -108,11 +108,9 @@ pub(super) fn to_sqlite(
         (ColumnType::Boolean, v) => {
             SqliteValue::Int(v.as_bool().ok_or_else(|| bad("a boolean"))? as i64)
         }
-        (ColumnType::Timestamp, Value::String(s)) => SqliteValue::Int(
-            s.parse::<chrono::DateTime<chrono::Utc>>()
-                .map_err(|_| bad("an RFC 3339 time"))?
-                .timestamp_micros(),
-        ),
+        (ColumnType::Timestamp, Value::String(s)) => {
+            SqliteValue::Int(micros_of(s).ok_or_else(|| bad("an RFC 3339 time"))?)
+        }
         (ColumnType::Text | ColumnType::Uuid, Value::String(s)) => SqliteValue::Text(s.clone()),
         (ColumnType::Json, v) => SqliteValue::Text(v.to_string()),
         (ColumnType::Timestamp, _) => return Err(bad("an RFC 3339 time")),
@@ -212,8 +210,7 @@ impl ProjectionTx {
     pub(super) fn new(conn: Conn, key: &super::ProjectionKey) -> Self {
         ProjectionTx {
             conn,
-            projection: key.name.clone(),
-            version: key.version,
+            key: key.clone(),
             writes: WriteBuffer::default(),
             changed: false,
             poisoned: None,
@@ -222,13 +219,13 @@ impl ProjectionTx {
 
     /// The projection version whose tables this transaction writes.
     pub fn version(&self) -> u32 {
-        self.version
+        self.key.version
     }
 
     /// The table `M` is stored in for this projection version (`balances_v2`), for SQL
     /// of your own.
     pub fn table<M: ReadModel>(&self) -> String {
-        M::descriptor().table_for(self.version)
+        M::descriptor().table_for(self.key.version)
     }
 
     /// The SQLite connection inside the transaction, if the store is SQLite. The row
@@ -272,7 +269,7 @@ impl ProjectionTx {
         let stored = batch_writes::load(
             &mut self.conn,
             model,
-            self.version,
+            self.key.version,
             std::slice::from_ref(&key),
         )
         .await?
@@ -359,10 +356,7 @@ impl ProjectionTx {
         if self.writes.is_empty() {
             return Ok(());
         }
-        let result = self
-            .writes
-            .flush(&mut self.conn, &self.projection, self.version)
-            .await;
+        let result = self.writes.flush(&mut self.conn, &self.key).await;
         match result {
             Ok(recorded) => {
                 self.changed |= recorded;
