@@ -156,6 +156,15 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Recomputes the time lag: how long ago the newest applied event was recorded, while
+    /// the projection is behind the head (zero when caught up).
+    fn refresh_time_lag(&mut self) {
+        self.time_lag = match self.newest_event_at {
+            Some(at) if self.position_lag > 0 => (Utc::now() - at).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+    }
+
     fn new(key: ProjectionKey) -> Self {
         Progress {
             key,
@@ -383,18 +392,13 @@ async fn run<P: Projection, S: ProjectionStore>(projection: P, mut ctx: Ctx<S>) 
             }
             Err(err) => {
                 tracing::warn!(%err, ?pause, "projection interrupted; starting again from its checkpoint");
-                let labels = [
-                    ("projection", key.name.clone()),
-                    ("version", key.version.to_string()),
-                ];
+                let labels = metric_labels(&key);
                 metrics::counter!("factum_projection_interruptions_total", &labels).increment(1);
                 // The lag goes on growing while nothing is applied: show it.
                 ctx.progress.send_modify(|p| {
-                    if let Some(at) = p.newest_event_at.filter(|_| p.position_lag > 0) {
-                        p.time_lag = (Utc::now() - at).to_std().unwrap_or_default();
-                        metrics::gauge!("factum_projection_lag_seconds", &labels)
-                            .set(p.time_lag.as_secs_f64());
-                    }
+                    p.refresh_time_lag();
+                    metrics::gauge!("factum_projection_lag_seconds", &labels)
+                        .set(p.time_lag.as_secs_f64());
                 });
                 if unless_stopped(&mut ctx.stop, tokio::time::sleep(pause))
                     .await
@@ -542,6 +546,14 @@ async fn run_leased<P: Projection, S: ProjectionStore>(
     }
 }
 
+/// The labels of a projection version's metrics.
+fn metric_labels(key: &ProjectionKey) -> [(&'static str, String); 2] {
+    [
+        ("projection", key.name.clone()),
+        ("version", key.version.to_string()),
+    ]
+}
+
 /// Publishes progress (as a value, a tracing event and metrics).
 async fn report<S: EventStore>(
     ctx: &Ctx<S>,
@@ -558,10 +570,7 @@ async fn report<S: EventStore>(
         if newest.is_some() {
             p.newest_event_at = newest;
         }
-        p.time_lag = match p.newest_event_at {
-            Some(at) if p.position_lag > 0 => (Utc::now() - at).to_std().unwrap_or_default(),
-            _ => Duration::ZERO,
-        };
+        p.refresh_time_lag();
         p.applied += applied;
         p.parked += parked;
         if applied + parked > 0 {
@@ -574,10 +583,7 @@ async fn report<S: EventStore>(
                 "projection batch committed"
             );
         }
-        let labels = [
-            ("projection", p.key.name.clone()),
-            ("version", p.key.version.to_string()),
-        ];
+        let labels = metric_labels(&p.key);
         metrics::gauge!("factum_projection_checkpoint", &labels).set(checkpoint.0 as f64);
         metrics::gauge!("factum_projection_lag_seconds", &labels).set(p.time_lag.as_secs_f64());
         metrics::counter!("factum_projection_events_applied_total", &labels).increment(applied);
