@@ -30,18 +30,17 @@
 //! backoff, and the sequence dead-letter queue for reactions that keep failing.
 
 use std::collections::HashSet;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{self, BoxFuture, Either};
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::db::ProjectionStore;
 use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
-use super::runner::RunnerOptions;
+use super::runner::{RunnerOptions, unless_stopped};
 use super::{HandlerError, ProjectionError, ProjectionKey};
 use crate::subscription::Subscription;
 use crate::{
@@ -240,29 +239,15 @@ pub fn key_of<P: ProcessManager>() -> ProjectionKey {
     }
 }
 
-async fn stopped_or<T>(
-    stop: &mut watch::Receiver<bool>,
-    fut: impl std::future::Future<Output = T>,
-) -> Option<T> {
-    if *stop.borrow() {
-        return None;
-    }
-    let stopped = pin!(stop.wait_for(|s| *s));
-    match future::select(pin!(fut), stopped).await {
-        Either::Left((value, _)) => Some(value),
-        Either::Right(_) => None,
-    }
-}
-
 async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    stopped_or(stop, tokio::time::sleep(d)).await.is_some()
+    unless_stopped(stop, tokio::time::sleep(d)).await.is_some()
 }
 
 async fn run<P: ProcessManager, S: ProjectionStore>(manager: P, mut ctx: Ctx<S>) -> Result<()> {
     let key = key_of::<P>();
     let db = ctx.store.projection_db();
     loop {
-        match stopped_or(&mut ctx.stop, db.register(&key, &[])).await {
+        match unless_stopped(&mut ctx.stop, db.register(&key, &[])).await {
             None => return Ok(()),
             Some(Ok(_)) => break,
             Some(Err(err)) => {
@@ -275,7 +260,7 @@ async fn run<P: ProcessManager, S: ProjectionStore>(manager: P, mut ctx: Ctx<S>)
     }
     loop {
         let mut lease = loop {
-            match stopped_or(
+            match unless_stopped(
                 &mut ctx.stop,
                 db.try_lease(&key, &ctx.owner, ctx.options.lease_ttl),
             )
@@ -322,7 +307,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
         .batch_size(ctx.options.batch_size)
         .poll_interval(ctx.options.poll_interval);
     loop {
-        let Some(batch) = stopped_or(&mut ctx.stop, subscription.poll_batch()).await else {
+        let Some(batch) = unless_stopped(&mut ctx.stop, subscription.poll_batch()).await else {
             return Ok(());
         };
         let batch = batch?;
@@ -334,7 +319,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                     found: checkpoint.0,
                 });
             }
-            if stopped_or(&mut ctx.stop, subscription.wait())
+            if unless_stopped(&mut ctx.stop, subscription.wait())
                 .await
                 .is_none()
             {
@@ -361,7 +346,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
                         // again, as long as it takes; it never parks the event.
                         Err(err) if failure::is_transient(err.as_ref()) => {
                             tracing::warn!(stream, position = event.position.0, %err, "reaction interrupted; retrying");
-                            if stopped_or(&mut ctx.stop, tokio::time::sleep(outage))
+                            if unless_stopped(&mut ctx.stop, tokio::time::sleep(outage))
                                 .await
                                 .is_none()
                             {

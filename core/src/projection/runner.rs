@@ -303,7 +303,7 @@ impl RunningProjections {
 }
 
 /// Waits for `fut` unless the runner is stopped first (`None` then).
-async fn unless_stopped<T>(
+pub(super) async fn unless_stopped<T>(
     stop: &mut watch::Receiver<bool>,
     fut: impl Future<Output = T>,
 ) -> Option<T> {
