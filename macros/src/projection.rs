@@ -202,14 +202,14 @@ pub fn expand_process_manager(args: TokenStream, item: TokenStream) -> syn::Resu
     Ok(quote! {
         #block
 
-        impl #impl_generics ::factum::projection::process_manager::ProcessManager for #ty #where_clause {
+        impl #impl_generics ::factum::saga::ProcessManager for #ty #where_clause {
             const NAME: &'static str = #name;
             const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
             const CATEGORIES: &'static [&'static str] = &[#(#categories),*];
 
             fn react<'__factum>(
                 &'__factum self,
-                cx: &'__factum ::factum::projection::process_manager::Reaction,
+                cx: &'__factum ::factum::saga::Reaction,
                 event: &'__factum ::factum::RecordedEvent,
             ) -> ::factum::__private::BoxFuture<
                 '__factum,

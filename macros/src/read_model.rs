@@ -123,9 +123,9 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         names.push(name.clone());
         let description = doc_text(&field.attrs).unwrap_or_default();
         columns.push(quote! {
-            ::factum::read_model::Column {
+            ::factum::projection::read_model::Column {
                 name: #name,
-                ty: ::factum::read_model::ColumnType::#ty,
+                ty: ::factum::projection::read_model::ColumnType::#ty,
                 nullable: #nullable,
                 description: #description,
             }
@@ -178,7 +178,7 @@ pub fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
                     table: #table,
                     key: #key_name,
                     columns: &[#(#columns),*],
-                    indexes: &[#(::factum::read_model::Index { columns: &[#(#indexes),*] }),*],
+                    indexes: &[#(::factum::projection::read_model::Index { columns: &[#(#indexes),*] }),*],
                     changes: #changes,
                     description: #description,
                 };

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::ProjectionError;
 use super::batch_writes::{self, WriteBuffer};
-use crate::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
+use crate::projection::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -59,7 +59,7 @@ impl std::fmt::Debug for ProjectionTx {
 }
 
 /// Quotes an identifier (names come from derive-checked descriptors: `[a-z0-9_]`).
-pub(super) use crate::read_model::quote_ident as ident;
+pub(super) use crate::projection::read_model::quote_ident as ident;
 
 pub(super) fn row_error(
     model: &ReadModelDescriptor,
@@ -393,7 +393,7 @@ impl ProjectionTx {
     }
 
     /// Commits the batch.
-    pub(super) async fn commit(mut self) -> Result<()> {
+    pub(crate) async fn commit(mut self) -> Result<()> {
         self.flush().await?;
         let changed = self.changed;
         match self.conn {

@@ -43,8 +43,8 @@ use super::{
     ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
     UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
+use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::error::ActualVersion;
-use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
     Result, StoreError, StreamId,
