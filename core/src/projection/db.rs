@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use super::database::ReadSidePools;
 use super::tx::{Conn, ProjectionTx};
 use super::{ProjectionError, ProjectionKey};
 use crate::projection::read_model::{Dialect, ReadModelDescriptor};
@@ -114,6 +115,23 @@ fn micros(at: DateTime<Utc>) -> i64 {
 #[cfg(feature = "sqlite")]
 fn from_micros(m: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+impl ProjectionDb {
+    /// The read side's statements on this database's pools. (The one place that tells
+    /// the backends apart, until the database itself is a [`ReadSidePools`].)
+    pub(crate) fn read_side(&self) -> Box<dyn ReadSidePools + '_> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { writer, reader } => {
+                Box::new(crate::store::sqlite::read_side::SqliteReadSide { writer, reader })
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => {
+                Box::new(crate::store::postgres::read_side::PostgresReadSide { pool })
+            }
+        }
+    }
 }
 
 impl ProjectionDb {

@@ -7,6 +7,7 @@ cfg_sql! {
 mod admin;
 pub mod batch_writes;
 pub mod changes;
+pub(crate) mod database;
 pub(crate) mod db;
 pub mod dedup;
 pub mod dlq;

@@ -1,5 +1,7 @@
 #![doc = include_str!("../../../docs/postgres.md")]
 
+pub(crate) mod read_side;
+
 use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};

@@ -15,6 +15,7 @@
 
 mod group_commit;
 mod pages;
+pub(crate) mod read_side;
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
