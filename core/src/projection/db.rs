@@ -124,11 +124,14 @@ impl ProjectionDb {
         match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { writer, reader } => {
-                Box::new(crate::store::sqlite::read_side::SqliteReadSide { writer, reader })
+                Box::new(crate::store::read_side::SqlPools { writer, reader })
             }
             #[cfg(feature = "postgres")]
             ProjectionDb::Postgres { pool, .. } => {
-                Box::new(crate::store::postgres::read_side::PostgresReadSide { pool })
+                Box::new(crate::store::read_side::SqlPools {
+                    writer: pool,
+                    reader: pool,
+                })
             }
         }
     }

@@ -17,6 +17,8 @@ pub mod memory;
 pub(crate) mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod read_side;
 mod signal;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;

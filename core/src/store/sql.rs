@@ -49,3 +49,40 @@ pub(crate) fn corrupt(position: i64, reason: impl ToString) -> StoreError {
         reason: reason.to_string(),
     }
 }
+
+/// The statement named `name` among `files`: SQL files that hold several statements, each
+/// after a line `-- name: <name>` and up to the next such line, with its comments.
+/// Empty if there is none (the database then refuses the empty statement; every name the
+/// code asks for is checked by a test).
+pub(crate) fn named(files: &[&'static str], name: &str) -> &'static str {
+    const MARK: &str = "-- name: ";
+    for file in files {
+        let mut rest: &'static str = file;
+        while let Some(at) = rest.find(MARK) {
+            let after = &rest[at + MARK.len()..];
+            let (line, body) = after.split_once('\n').unwrap_or((after, ""));
+            let end = body.find(MARK).unwrap_or(body.len());
+            if line.trim() == name {
+                return body[..end].trim();
+            }
+            rest = &body[end..];
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::named;
+
+    const FILE: &str =
+        "-- A table.\n\n-- name: first\nSELECT 1\n\n-- name: second\n-- Why.\nSELECT 2\n";
+
+    #[test]
+    fn statements_are_found_by_name_with_their_comments() {
+        assert_eq!(named(&[FILE], "first"), "SELECT 1");
+        assert_eq!(named(&["", FILE], "second"), "-- Why.\nSELECT 2");
+        assert_eq!(named(&[FILE], "third"), "");
+        assert_eq!(named(&[FILE], "firs"), "");
+    }
+}

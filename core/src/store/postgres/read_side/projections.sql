@@ -1,3 +1,7 @@
+-- Projection rows: leases.
+-- Each statement follows its `-- name:` line.
+
+-- name: take_lease
 -- A session advisory lock per projection version, in a key space of the schema's own:
 -- it lasts while the runner holds the connection, and ends with it if the process dies.
 SELECT pg_try_advisory_lock(hashtext(current_schema() || ':projections'),

@@ -1,0 +1,333 @@
+//! The read side's statements, written once for both SQL backends. Each backend gives its
+//! SQL text (in `.sql` files, one folder per table, under `store/<backend>/read_side/`),
+//! how it stores a time, and its leases through [`ReadSideSql`]; the binding, running
+//! and decoding here serve both.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use uuid::Uuid;
+
+use super::sql::named;
+use crate::EventId;
+use crate::Position;
+use crate::projection::ProjectionKey;
+use crate::projection::database::{
+    LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Settlement,
+};
+use crate::projection::dlq::DeadLetter;
+use crate::projection::lease::HeldLease;
+
+/// One statement of the read side, as each backend writes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Statement {
+    /// Parks an event: ($1 projection, $2 version, $3 position, $4 stream, $5 stream
+    /// version, $6 event id, $7 type, $8 reason, $9 attempts, $10 time, $11 kind).
+    ParkLetter,
+    /// Whether a stream has parked events: ($1 projection, $2 version, $3 stream).
+    StreamParked,
+    /// Removes an entry: ($1 projection, $2 version, $3 position).
+    RemoveLetter,
+    /// Marks an entry skipped: (… $3 position, $4 reason).
+    SkipLetter,
+    /// Counts a failed attempt: (… $3 position, $4 error, $5 time).
+    RecordLetterFailure,
+    /// Lists entries: ($1 projection, $2 version, $3 stream or NULL, $4 parked only).
+    ListLetters,
+    /// Whether an event was delivered: ($1 consumer, $2 event id).
+    Delivered,
+    /// Records a delivery: ($1 consumer, $2 event id, $3 time).
+    RecordDelivered,
+}
+
+impl Statement {
+    /// Every statement, for the test that each backend has them all.
+    #[cfg(test)]
+    pub(crate) const ALL: [Statement; 8] = [
+        Statement::ParkLetter,
+        Statement::StreamParked,
+        Statement::RemoveLetter,
+        Statement::SkipLetter,
+        Statement::RecordLetterFailure,
+        Statement::ListLetters,
+        Statement::Delivered,
+        Statement::RecordDelivered,
+    ];
+
+    /// Its name in the backend's SQL files (`-- name: …`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Statement::ParkLetter => "park_letter",
+            Statement::StreamParked => "stream_parked",
+            Statement::RemoveLetter => "remove_letter",
+            Statement::SkipLetter => "skip_letter",
+            Statement::RecordLetterFailure => "record_letter_failure",
+            Statement::ListLetters => "list_letters",
+            Statement::Delivered => "delivered",
+            Statement::RecordDelivered => "record_delivered",
+        }
+    }
+}
+
+/// The text of `statement` on `DB`.
+pub(crate) fn sql<DB: ReadSideSql>(statement: Statement) -> &'static str {
+    named(DB::SQL_FILES, statement.name())
+}
+
+/// What a SQL backend supplies to the shared read side.
+pub(crate) trait ReadSideSql: Database {
+    /// How the backend stores a point in time.
+    type Time: for<'t> Encode<'t, Self> + Type<Self> + for<'r> Decode<'r, Self> + Send;
+
+    /// The backend's read-side SQL files, one per table, each statement named.
+    const SQL_FILES: &'static [&'static str];
+
+    /// `at` as stored.
+    fn time(at: DateTime<Utc>) -> Self::Time;
+
+    /// A stored time.
+    fn time_of(stored: Self::Time) -> DateTime<Utc>;
+
+    /// How many rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Tries to take the lease on a projection version (see [`ReadSidePools::try_lease`]).
+    fn try_lease<'a>(
+        pools: &'a SqlPools<'a, Self>,
+        key: &'a ProjectionKey,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+}
+
+/// A database's pools as the read side uses them: dead letters are listed on `reader`;
+/// deliveries are checked on `writer`, so a check sees the record just written. (On
+/// PostgreSQL both are the one pool.)
+pub(crate) struct SqlPools<'a, DB: Database> {
+    pub(crate) writer: &'a Pool<DB>,
+    pub(crate) reader: &'a Pool<DB>,
+}
+
+/// A projection version's key as bound: name, then version.
+fn version(key: &ProjectionKey) -> i32 {
+    i32::try_from(key.version).unwrap_or(i32::MAX)
+}
+
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl<DB> ReadSideTx for sqlx::Transaction<'static, DB>
+where
+    DB: ReadSideSql,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> i32: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    fn park<'a>(&'a mut self, letter: &'a NewLetter<'a>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let event = letter.event;
+            sqlx::query(sql::<DB>(Statement::ParkLetter))
+                .bind(letter.key.name.as_str())
+                .bind(version(letter.key))
+                .bind(int(event.position.0))
+                .bind(event.stream_id.as_str())
+                .bind(int(event.stream_version))
+                .bind(event.event_id.as_uuid())
+                .bind(event.event_type.as_str())
+                .bind(letter.reason)
+                .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
+                .bind(DB::time(letter.at))
+                .bind(letter.kind.as_str())
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn stream_parked<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        stream: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let row = sqlx::query(sql::<DB>(Statement::StreamParked))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(stream)
+                .fetch_one(&mut **self)
+                .await?;
+            Ok(row.try_get(0usize)?)
+        })
+    }
+
+    fn settle_letter<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        position: Position,
+        settlement: Settlement<'a>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let statement = match settlement {
+                Settlement::Remove => Statement::RemoveLetter,
+                Settlement::Skip(_) => Statement::SkipLetter,
+            };
+            let query = sqlx::query(sql::<DB>(statement))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(int(position.0));
+            match settlement {
+                Settlement::Skip(why) => query.bind(why).execute(&mut **self).await?,
+                Settlement::Remove => query.execute(&mut **self).await?,
+            };
+            Ok(())
+        })
+    }
+
+    fn record_letter_failure<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        position: Position,
+        reason: &'a str,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            sqlx::query(sql::<DB>(Statement::RecordLetterFailure))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(int(position.0))
+                .bind(reason)
+                .bind(DB::time(at))
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+impl<DB> ReadSidePools for SqlPools<'_, DB>
+where
+    DB: ReadSideSql,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    for<'t> i32: Encode<'t, DB> + Type<DB>,
+    for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+    for<'t> bool: Encode<'t, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    for<'r> i32: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
+    for<'r> Uuid: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    fn try_lease<'a>(
+        &'a self,
+        key: &'a ProjectionKey,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
+        DB::try_lease(self, key, owner, ttl)
+    }
+
+    fn letters<'a>(
+        &'a self,
+        key: &'a ProjectionKey,
+        filter: LetterFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::<DB>(Statement::ListLetters))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(filter.stream)
+                .bind(filter.parked_only)
+                .fetch_all(self.reader)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(LetterRow {
+                        position: row.try_get("position")?,
+                        stream_id: row.try_get("stream_id")?,
+                        stream_version: row.try_get("stream_version")?,
+                        event_id: row.try_get("event_id")?,
+                        event_type: row.try_get("event_type")?,
+                        status: row.try_get("status")?,
+                        reason: row.try_get("reason")?,
+                        attempts: i64::from(row.try_get::<i32, _>("attempts")?),
+                        parked_at: DB::time_of(row.try_get("parked_at")?),
+                        last_attempt_at: DB::time_of(row.try_get("last_attempt_at")?),
+                        skip_reason: row.try_get("skip_reason")?,
+                        error_kind: row.try_get("error_kind")?,
+                    }
+                    .into_letter(key))
+                })
+                .collect()
+        })
+    }
+
+    fn delivered<'a>(&'a self, consumer: &'a str, id: EventId) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let row = sqlx::query(sql::<DB>(Statement::Delivered))
+                .bind(consumer)
+                .bind(id.as_uuid())
+                .fetch_one(self.writer)
+                .await?;
+            Ok(row.try_get(0usize)?)
+        })
+    }
+
+    fn record_delivered<'a>(
+        &'a self,
+        consumer: &'a str,
+        id: EventId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let done = sqlx::query(sql::<DB>(Statement::RecordDelivered))
+                .bind(consumer)
+                .bind(id.as_uuid())
+                .bind(DB::time(at))
+                .execute(self.writer)
+                .await?;
+            Ok(DB::rows_affected(&done) == 1)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReadSideSql, Statement, sql};
+
+    fn every_statement_is_there<DB: ReadSideSql>() {
+        for statement in Statement::ALL {
+            assert!(
+                !sql::<DB>(statement).is_empty(),
+                "{} has no statement named {}",
+                DB::NAME,
+                statement.name()
+            );
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_has_every_statement() {
+        every_statement_is_there::<sqlx::Sqlite>();
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_has_every_statement() {
+        every_statement_is_there::<sqlx::Postgres>();
+    }
+}
