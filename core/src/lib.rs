@@ -47,6 +47,10 @@ pub mod expected_version;
 #[cfg(all(feature = "graphql", any(feature = "sqlite", feature = "postgres")))]
 pub mod graphql;
 pub mod metadata;
+// The name rules `factum-macros` also checks at compile time: one file, both crates.
+#[allow(dead_code)]
+#[path = "../../macros/src/names.rs"]
+mod names;
 pub mod position;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod projection;
