@@ -17,17 +17,44 @@ impl Default for CratePath {
 }
 
 impl FromMeta for CratePath {
-    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
-        let path = syn::Path::from_meta(item)?;
-        if let Some(segment) = path.segments.iter().find(|s| !s.arguments.is_none()) {
-            return Err(darling::Error::custom(
-                "`crate` is the module path Factum is reachable at, e.g. \"my_factum\" or \
-                 \"acme::factum\": it takes no generic arguments",
-            )
-            .with_span(&segment.arguments));
+    /// `crate = my_factum`, unquoted.
+    fn from_expr(expr: &syn::Expr) -> darling::Result<Self> {
+        match expr {
+            syn::Expr::Path(p) if p.qself.is_none() => checked(p.path.clone()),
+            syn::Expr::Lit(lit) => Self::from_value(&lit.lit),
+            syn::Expr::Group(group) => Self::from_expr(&group.expr),
+            other => Err(darling::Error::unexpected_expr_type(other)),
         }
-        Ok(CratePath(path))
     }
+
+    /// `crate = "my_factum"`: the path keeps the string's span, so that an error about
+    /// it (say, a crate that is not a dependency) points at the string.
+    fn from_value(value: &syn::Lit) -> darling::Result<Self> {
+        match value {
+            syn::Lit::Str(text) => match text.parse::<syn::Path>() {
+                Ok(path) => checked(path),
+                Err(_) => Err(darling::Error::custom(format!(
+                    "`crate` takes the path Factum is reachable at, e.g. \"my_factum\" or \
+                     \"acme::factum\"; {:?} is not a path",
+                    text.value()
+                ))
+                .with_span(text)),
+            },
+            other => Err(darling::Error::unexpected_lit_type(other)),
+        }
+    }
+}
+
+/// A path to a module: no generic arguments anywhere.
+fn checked(path: syn::Path) -> darling::Result<CratePath> {
+    if let Some(segment) = path.segments.iter().find(|s| !s.arguments.is_none()) {
+        return Err(darling::Error::custom(
+            "`crate` is the module path Factum is reachable at, e.g. \"my_factum\" or \
+             \"acme::factum\": it takes no generic arguments",
+        )
+        .with_span(&segment.arguments));
+    }
+    Ok(CratePath(path))
 }
 
 impl CratePath {
