@@ -222,3 +222,72 @@ fn checked_functions(
     }
     (applies, handles)
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::check;
+
+    #[test]
+    fn arguments_and_functions_are_checked_independently() {
+        let found: Vec<String> = match check(
+            quote!(category = "has-dash", events = AccountEvent, eror = Refused),
+            quote! {
+                impl Account {
+                    #[apply]
+                    fn opened(&self, e: &Opened) {}
+                    #[handle(record = refused)]
+                    fn open(&self, cmd: Open) -> Result<Vec<AccountEvent>, Refused> { todo!() }
+                }
+            },
+        ) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .flatten()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+        };
+        // The misspelt `error` is unknown, so `error` is missing: the attribute does not
+        // parse, yet both functions are still checked.
+        assert!(
+            found.iter().any(|m| m.contains("Unknown field: `eror`")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|m| m.contains("Missing field `error`")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|m| m.contains("take `&mut self`")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|m| m.contains("Unknown field: `record`")),
+            "{found:#?}"
+        );
+        assert_eq!(found.len(), 4, "{found:#?}");
+    }
+
+    #[test]
+    fn a_misplaced_attribute_is_reported_with_its_arguments() {
+        let found: Vec<String> = match check(
+            quote!(crate = "a b"),
+            quote!(
+                struct Account;
+            ),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .flatten()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+        };
+        // The bad path and the three missing keys, and the misplaced attribute.
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("is not a path")));
+        assert!(found.iter().any(|m| m.contains("goes on an `impl` block")));
+    }
+}

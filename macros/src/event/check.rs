@@ -257,3 +257,55 @@ fn checked_upcasters(
     }
     upcasters.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::check;
+
+    fn messages(input: syn::DeriveInput) -> Vec<String> {
+        match check(&input) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .flatten()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn independent_mistakes_are_reported_together() {
+        let found = messages(syn::parse_quote! {
+            #[event(colour = "red", version = 0)]
+            struct Opened<T> { owner: T }
+        });
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("cannot be generic")));
+        assert!(found.iter().any(|m| m.contains("Unknown field: `colour`")));
+        assert!(found.iter().any(|m| m.contains("versions start at 1")));
+    }
+
+    #[test]
+    fn a_mistyped_key_still_lets_the_shape_be_checked() {
+        let found = messages(syn::parse_quote! {
+            #[event(version = "two")]
+            enum Opened { A }
+        });
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("goes on a struct")));
+    }
+
+    #[test]
+    fn the_crate_path_defaults_to_factum() {
+        let event = check(&syn::parse_quote! { struct Opened {} }).unwrap();
+        assert_eq!(event.krate.to_token_stream().to_string(), ":: factum");
+        let event = check(&syn::parse_quote! {
+            #[event(crate = "acme::factum")]
+            struct Opened {}
+        })
+        .unwrap();
+        assert_eq!(event.krate.to_token_stream().to_string(), "acme :: factum");
+    }
+}

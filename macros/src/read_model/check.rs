@@ -250,3 +250,43 @@ fn checked_indexes(
     }
     indexes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn the_attribute_and_every_field_are_checked_independently() {
+        let found: Vec<String> = match check(&syn::parse_quote! {
+            #[read_model(tabel = "balances", crate = 5)]
+            struct Balance {
+                #[key(primary)]
+                account: String,
+                #[index(unique)]
+                owner: String,
+                Cents: i64,
+            }
+        }) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .flatten()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+        };
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("Unknown field: `tabel`")));
+        assert!(found.iter().any(|m| m.contains("Unexpected type `int`")));
+        assert!(
+            found
+                .iter()
+                .any(|m| m.contains("#[key] takes no arguments"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|m| m.contains("#[index] takes no arguments"))
+        );
+        assert!(found.iter().any(|m| m.contains("column name")));
+    }
+}
