@@ -45,8 +45,9 @@ use proc_macro::TokenStream;
 ///
 /// `crate = "path"` is the path at which the generated code finds Factum, when it is not
 /// `::factum`: `"my_factum"` for a dependency renamed in Cargo.toml, `"acme::factum"` for
-/// Factum re-exported by a crate `acme`. Every mistake of the type and its attributes is
-/// reported at once.
+/// Factum re-exported by a crate `acme`. (A crate that reaches schemars only through
+/// Factum too tells schemars' derive the same: `#[schemars(crate = "acme::factum::schemars")]`.)
+/// Every mistake of the type and its attributes is reported at once.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
