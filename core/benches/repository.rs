@@ -10,11 +10,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use factum::Backend;
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
 use factum::{
-    EventData, EventSet, EventStore, ExpectedVersion, Metadata, Repository, Snapshot,
-    SnapshotStore, StreamId,
+    EventData, EventSet, EventStore, ExpectedVersion, Metadata, Repository, Snapshot, StreamId,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -93,7 +93,7 @@ fn group<'a>(
 }
 
 /// The three workloads on one backend.
-fn bench_backend<S: EventStore + SnapshotStore + Clone + 'static>(
+fn bench_backend<S: Backend>(
     c: &mut Criterion,
     rt: &Runtime,
     backend: &str,

@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use factum::projection::subscription::Subscription;
 use factum::projection::{
     HandlerError, Projection, ProjectionKey, ProjectionRunner, ProjectionStore, ProjectionTx,
 };
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
-use factum::subscription::Subscription;
 use factum::{
     EventData, EventStore, ExpectedVersion, ReadModelDescriptor, RecordedEvent, StreamId,
 };

@@ -32,93 +32,118 @@
 //! # Ok::<(), factum::StoreError>(()) }).unwrap();
 //! ```
 //!
+//! Most programs start with `use factum::prelude::*;`: the derives and attribute macros,
+//! the traits they implement and the types a command handler or projection names.
+//!
 //! ## Features
 //!
-//! * `sqlite` (default): [`store::sqlite::SqliteStore`], embedded, one file or `:memory:`.
-//! * `postgres`: [`store::postgres::PostgresStore`].
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `sqlite` | yes | the embedded SQLite backend (`SqliteStore`, bundled SQLite, one file or `:memory:`), projections, sagas |
+//! | `postgres` | no | the PostgreSQL backend (`PostgresStore`), projections, sagas |
+//! | `graphql` | no | the GraphQL read-model API (`graphql::ReadModelApi`, axum router, graphql-ws subscriptions), for whichever SQL backends are on |
 //!
-//! The in-memory [`MemoryStore`] is always available, for unit tests of domain logic.
+//! Without `sqlite` or `postgres` the crate still builds, for domain crates that define
+//! events and aggregates and generate their catalog: the in-memory [`MemoryStore`] is
+//! always available, for unit tests of domain logic, but projections need an SQL backend.
+
+/// Declares items that need an SQL backend (SQLite or PostgreSQL): the projection
+/// runtime and what builds on it. Defined before the modules so all of them can use it.
+macro_rules! cfg_sql {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            $item
+        )*
+    };
+}
 
 pub mod aggregate;
 pub mod error;
 pub mod event;
-pub mod event_id;
-pub mod expected_version;
 #[cfg(all(feature = "graphql", any(feature = "sqlite", feature = "postgres")))]
 pub mod graphql;
-pub mod metadata;
 // The name rules `factum-macros` also checks at compile time: one file, both crates.
 #[allow(dead_code)]
 #[path = "../../macros/src/names.rs"]
 mod names;
-pub mod position;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod projection;
-pub mod read_model;
 pub mod registry;
-pub mod repository;
-pub mod snapshot;
+cfg_sql! {
+    pub mod saga;
+}
 pub mod store;
-pub mod stream_id;
-pub mod subscription;
-pub mod testing;
-pub mod versioned;
+pub mod stream;
 
+pub use aggregate::snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use error::{ActualVersion, BlockingTransaction, IdConflictReason, Result, StoreError};
-pub use event::{EventData, EventView, Payload, RecordedEvent};
-pub use event_id::EventId;
-pub use expected_version::ExpectedVersion;
-pub use metadata::Metadata;
-pub use position::Position;
-pub use read_model::{Dialect, ReadModel, ReadModelDescriptor};
+pub use event::{
+    Event, EventData, EventId, EventView, Metadata, Payload, RecordedEvent, UpcastError,
+};
+pub use projection::read_model::{Dialect, ReadModel, ReadModelDescriptor};
 pub use registry::{
     AggregateDescriptor, EventDescriptor, ProjectionDescriptor, aggregates, events, projections,
     read_models, schema_of,
 };
-pub use snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
 pub use store::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use store::postgres::{PostgresConfig, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::{SqliteConfig, SqliteStore};
 pub use store::{
-    AppendResult, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll, ReadStream,
-    StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue, Uniqueness,
+    AppendResult, Backend, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll,
+    ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue,
+    Uniqueness,
 };
-pub use stream_id::StreamId;
-pub use versioned::{Event, UpcastError};
+pub use stream::{ExpectedVersion, Position, StreamId};
 
+pub use aggregate::repository::{
+    Executed, Loaded, Repository, RepositoryError, RepositoryOptions, UnknownEvents,
+};
 pub use aggregate::{
     Aggregate, Applies, Decision, Dispatch, EventSet, Handles, IntoDecision, MemberOf,
-};
-pub use repository::{
-    Executed, Loaded, Repository, RepositoryError, RepositoryOptions, UnknownEvents,
 };
 
 /// `#[derive(Event)]`: see [`Event`] and the `factum-macros` docs.
 pub use factum_macros::Event;
 /// `#[derive(EventSet)]`: see [`EventSet`].
 pub use factum_macros::EventSet;
-/// `#[derive(ReadModel)]`: see [`read_model`](mod@read_model).
+/// `#[derive(ReadModel)]`: see [`read_model`](mod@projection::read_model).
 pub use factum_macros::ReadModel;
 /// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
 pub use factum_macros::aggregate;
-/// `#[factum::process_manager(...)]`: see [`process_manager`](mod@projection::process_manager).
+/// `#[factum::process_manager(...)]`: see [`saga`](mod@saga).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use factum_macros::process_manager;
 /// `#[factum::projection(...)]`: see [`projection`](mod@projection).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use factum_macros::projection;
 
+/// The names most programs use, for `use factum::prelude::*;`: the derives and attribute
+/// macros, the traits they implement, the repository and the store's value types, and
+/// (with an SQL backend) what a projection handler names.
+pub mod prelude {
+    pub use crate::{
+        Aggregate, Backend, Decision, Event, EventData, EventSet, EventStore, ExpectedVersion,
+        Handles, Metadata, Position, ReadModel, RecordedEvent, Repository, RepositoryError,
+        StreamId,
+    };
+    pub use factum_macros::aggregate;
+    cfg_sql! {
+        pub use crate::projection::{Envelope, HandlerError, Projection, ProjectionTx};
+        pub use factum_macros::{process_manager, projection};
+    }
+}
+
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aggregate::{decided, names_are_distinct};
+    pub use crate::event::{run_upcaster, try_run_upcaster};
     pub use crate::registry::{
         AggregateRegistration, EventRegistration, InputHasNoSchema, InputHasSchema,
         ProjectionRegistration, ReadModelRegistration, probe_input, projection_descriptor,
     };
-    pub use crate::versioned::{run_upcaster, try_run_upcaster};
     pub use futures_util::future::BoxFuture;
     pub use inventory;
     pub use serde_json;

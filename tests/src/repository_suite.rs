@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use factum::Backend;
 use factum::{
     AppendResult, EventData, EventStore, EventStream, ExpectedVersion, Metadata, Position, ReadAll,
     ReadStream, Repository, RepositoryError, RepositoryOptions, Result, StreamId, StreamInfo,
@@ -13,7 +14,7 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 
 use crate::domain::{Account, AccountError, AccountV2, Deposit, Open, Withdraw};
-use factum::{Snapshot, SnapshotPolicy, SnapshotStore};
+use factum::{Snapshot, SnapshotPolicy};
 
 fn meta() -> Metadata {
     Metadata::new()
@@ -405,9 +406,7 @@ pub async fn metadata_flows_into_events<S: EventStore + 'static>(store: S) {
 }
 
 /// Snapshots every N events: loads start from them and agree with a full replay.
-pub async fn snapshots_follow_the_policy<S: EventStore + SnapshotStore + Clone + 'static>(
-    store: S,
-) {
+pub async fn snapshots_follow_the_policy<S: Backend>(store: S) {
     let plain = Repository::<Account, _>::new(store.clone());
     let repo =
         Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(5));
@@ -476,11 +475,7 @@ fn account() -> &'static str {
 /// Changing the state's shape (a higher state version) ignores old snapshots and
 /// rebuilds; a snapshot that does not decode is ignored and the stream replayed; another
 /// aggregate type folding the same stream never reads this one's snapshots.
-pub async fn stale_or_broken_snapshots_are_ignored<
-    S: EventStore + SnapshotStore + Clone + 'static,
->(
-    store: S,
-) {
+pub async fn stale_or_broken_snapshots_are_ignored<S: Backend>(store: S) {
     let repo =
         Repository::<Account, _>::new(store.clone()).with_snapshots(SnapshotPolicy::every(1));
     opened(&repo, "b").await;

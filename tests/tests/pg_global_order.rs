@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use factum::projection::subscription::Subscription;
 use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::subscription::Subscription;
 use factum::{
     EventData, EventId, EventStore, ExpectedVersion, Position, ReadAll, StoreError, StreamId,
 };

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use factum::Backend;
 use factum::projection::dedup::Dedup;
-use factum::projection::process_manager::{ProcessManagerRunner, Reaction};
 use factum::projection::{Envelope, HandlerError, ProjectionStore, Projections, RunnerOptions};
+use factum::saga::{ProcessManagerRunner, Reaction};
 use factum::{
     EventStore, Metadata, ReadStream, Repository, RepositoryError, SnapshotStore, StreamId,
 };
@@ -20,7 +21,7 @@ struct Forwarder<S> {
 }
 
 #[factum::process_manager(name = "forwarder", category = "account")]
-impl<S: EventStore + SnapshotStore + Clone + 'static> Forwarder<S> {
+impl<S: Backend> Forwarder<S> {
     #[on]
     async fn deposited(
         &self,

@@ -1,8 +1,9 @@
 //! Property: loading with snapshots gives exactly what a full replay gives, for random
 //! histories and random snapshot points (and for time travel to any version).
 
+use factum::Backend;
 use factum::store::sqlite::SqliteStore;
-use factum::{EventStore, MemoryStore, Metadata, Repository, SnapshotPolicy, SnapshotStore};
+use factum::{MemoryStore, Metadata, Repository, SnapshotPolicy};
 use factum_tests::domain::{Account, Deposit, Open, Withdraw};
 use proptest::prelude::*;
 
@@ -19,7 +20,7 @@ fn command() -> impl Strategy<Value = Command> {
     ]
 }
 
-async fn check<S: EventStore + SnapshotStore + Clone + 'static>(
+async fn check<S: Backend>(
     store: S,
     history: &[Command],
     every: u64,

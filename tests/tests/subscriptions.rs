@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use factum::subscription::Subscription;
+use factum::projection::subscription::Subscription;
 use factum::{EventData, EventStore, ExpectedVersion, Position, StreamId};
 use factum_tests::backends::{self, TestStore};
 use futures_util::StreamExt;

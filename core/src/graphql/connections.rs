@@ -3,7 +3,7 @@
 //! An sqlx pool pings a connection (a round trip to the server, or to SQLite's worker
 //! thread) when it hands it out, and again, in a task of its own, when it takes it back.
 //! For the API's reads, which take a fraction of a millisecond, those two round trips
-//! were a large part of the time, and of the CPU on the same cores as the queries. So
+//! would be a large part of the time, and of the CPU on the same cores as the queries. So
 //! the API keeps the connections its queries succeeded on and hands them to the next
 //! query directly. A connection whose query failed or was cancelled is
 //! not kept: it goes back to the pool, which checks it as usual, and a query that fails

@@ -2,8 +2,8 @@
 //!
 //! async-graphql resolves every field of every row through its dynamic machinery: an
 //! argument map, a path entry, a boxed future and a scalar check per field, and a few
-//! strings per list item. For a page of 50 rows that was as much time as the page's
-//! SQL. Yet almost every query a read-model API serves has one shape: lookups and lists
+//! strings per list item, about as much work for a page of rows as the page's SQL
+//! (`docs/BENCHMARKS.md` has the figures). Yet almost every query a read-model API serves has one shape: lookups and lists
 //! at the root, connection fields, and columns. Such a query, once its text has passed
 //! full validation, is compiled here into a [`Plan`] that calls the same resolvers
 //! (`Api::lookup`, `Api::page`, `Api::count`, with arguments read by the same

@@ -8,7 +8,7 @@ use super::ApiError;
 use super::connections::Connections;
 use super::sql::{Bind, Statement, float_value, time_value};
 use crate::projection::ProjectionDb;
-use crate::read_model::{ColumnType, Dialect, ReadModelDescriptor};
+use crate::projection::read_model::{ColumnType, Dialect, ReadModelDescriptor};
 
 /// A read-model row: one value per column, in the descriptor's order.
 pub(crate) type RowValues = Vec<Value>;

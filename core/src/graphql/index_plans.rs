@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 use super::fetch::QueryDb;
 use super::{Bounds, orders};
 use crate::projection::ProjectionDb;
-use crate::read_model::{Column, ColumnType, Dialect, Index, ReadModelDescriptor};
+use crate::projection::read_model::{Column, ColumnType, Dialect, Index, ReadModelDescriptor};
 
 static COLUMNS: [Column; 4] = [
     Column {

@@ -1,40 +1,4 @@
-//! A GraphQL API over read models, served by an axum router you mount in one line.
-//!
-//! For each exposed read model (say `AccountBalance`, key `account`):
-//!
-//! - `accountBalance(account: String!, atLeastPosition: Long)`: one row by key;
-//! - `accountBalances(first, after, last, before, filter, orderBy, atLeastPosition)`: a
-//!   Relay connection (`edges { cursor node }`, `nodes`, `pageInfo`, `totalCount`) with
-//!   keyset cursors over the sort fields plus the key, so pages neither skip nor repeat
-//!   rows while others are written;
-//! - `filter`: per field `eq ne lt lte gt gte in notIn isNull`, for strings also
-//!   `contains startsWith` and the case-insensitive `eqInsensitive containsInsensitive
-//!   startsWithInsensitive`, combined with `and`, `or`, `not` (`ne`, `notIn` and `not`
-//!   keep rows whose field is NULL; `eq: null` means "is NULL");
-//! - `orderBy: [{ field: CENTS, direction: DESC, nulls: LAST }, …]`;
-//! - `atLeastPosition`: waits (up to [`ReadModelApi::wait_timeout`]) until the
-//!   projection that writes the read model has applied that global position, so a client
-//!   reads its own writes;
-//! - for a read model marked `#[read_model(changes)]`, the subscription
-//!   `accountBalanceChanged(filter)`: every committed change of a row (`op`, `seq`,
-//!   `row`) whose row matches the filter, in commit order, over graphql-ws at
-//!   `/graphql/ws` (see [`projection::changes`](crate::projection::changes)).
-//!
-//! Page sizes are capped ([`ReadModelApi::max_page_size`]); query depth and complexity
-//! are limited. Every value a client sends reaches SQL as a bound parameter. Queries read
-//! the table of the projection's **live** version, so a blue-green switch moves the API
-//! with it.
-//!
-//! ```no_run
-//! # async fn demo(store: factum::SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
-//! use factum::graphql::ReadModelApi;
-//!
-//! // Every read model of every projection linked into the program:
-//! let app = axum::Router::new().merge(ReadModelApi::from_registry(&store).router()?);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?; // GraphiQL at http://127.0.0.1:8080/graphql
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../../docs/graphql.md")]
 
 mod connections;
 mod direct;
@@ -63,7 +27,7 @@ pub(crate) fn test_pg_url() -> Option<String> {
 /// A read model for the module's unit tests.
 #[cfg(test)]
 mod fixture {
-    use crate::read_model::{Column, ColumnType, ReadModelDescriptor};
+    use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 
     static COLUMNS: [Column; 4] = [
         Column {
@@ -119,8 +83,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use self::documents::Executor;
 use self::fetch::{QueryDb, RowValues};
 use self::sql::{Builder, Order};
+use crate::projection::read_model::{ColumnType, ReadModel, ReadModelDescriptor, quote_ident};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
-use crate::read_model::{ColumnType, ReadModel, ReadModelDescriptor, quote_ident};
 use crate::{Position, ProjectionDescriptor};
 
 /// What a query did wrong, or what failed while answering it. The message is what the

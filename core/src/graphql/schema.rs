@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 
 use super::fetch::RowValues;
 use super::{Api, Edge, Exposed, ListArgs, Page};
-use crate::read_model::{ColumnType, ReadModelDescriptor};
+use crate::projection::read_model::{ColumnType, ReadModelDescriptor};
 
 /// `updated_at` → `updatedAt`.
 pub(crate) fn field_name(column: &str) -> String {
@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn names_that_would_meet_are_refused() {
-        use crate::read_model::Column;
+        use crate::projection::read_model::Column;
         static BUS: [Column; 1] = [Column {
             name: "id",
             ty: ColumnType::Text,

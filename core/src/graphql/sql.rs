@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::ApiError;
-use crate::read_model::{Column, ColumnType, Dialect, ReadModelDescriptor, quote_ident};
+use crate::projection::read_model::{
+    Column, ColumnType, Dialect, ReadModelDescriptor, quote_ident,
+};
 
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,7 +22,7 @@ use sqlx::AssertSqlSafe;
 
 use super::ProjectionError;
 use super::tx::{Conn, fields, ident, key_column, row_error};
-use crate::read_model::{ReadModel, ReadModelDescriptor};
+use crate::projection::read_model::{ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -76,7 +76,7 @@ trait PendingRows: Send {
 fn slot_key(model: &ReadModelDescriptor, key: &Value) -> Result<String> {
     if model
         .key_column()
-        .is_some_and(|c| c.ty == crate::read_model::ColumnType::Timestamp)
+        .is_some_and(|c| c.ty == crate::projection::read_model::ColumnType::Timestamp)
         && let Some(micros) = key.as_str().and_then(super::tx::micros_of)
     {
         return Ok(format!("time:{micros}"));

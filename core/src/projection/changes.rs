@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::ProjectionError;
 use super::tx::Conn;
-use crate::read_model::ReadModelDescriptor;
+use crate::projection::read_model::ReadModelDescriptor;
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 

@@ -1,14 +1,15 @@
 //! Where projections keep their state: the store's own database. Projection rows
 //! (checkpoint, live version), leases, and the operations on them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::tx::{Conn, ProjectionTx, ident};
+use super::database::ReadSidePools;
+use super::tx::{Conn, ProjectionTx};
 use super::{ProjectionError, ProjectionKey};
-use crate::read_model::{Dialect, KeyOf, ReadModel, ReadModelDescriptor};
+use crate::projection::read_model::{Dialect, ReadModelDescriptor};
 use crate::{EventStore, Position};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -117,7 +118,24 @@ fn from_micros(m: i64) -> DateTime<Utc> {
 }
 
 impl ProjectionDb {
-    fn dialect(&self) -> Dialect {
+    /// The read side's statements on this database's pools. (The one place that tells
+    /// the backends apart, until the database itself is a [`ReadSidePools`].)
+    pub(crate) fn read_side(&self) -> Box<dyn ReadSidePools + '_> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ProjectionDb::Sqlite { writer, reader } => {
+                Box::new(crate::store::sqlite::read_side::SqliteReadSide { writer, reader })
+            }
+            #[cfg(feature = "postgres")]
+            ProjectionDb::Postgres { pool, .. } => {
+                Box::new(crate::store::postgres::read_side::PostgresReadSide { pool })
+            }
+        }
+    }
+}
+
+impl ProjectionDb {
+    pub(super) fn dialect(&self) -> Dialect {
         if self.is_postgres() {
             Dialect::Postgres
         } else {
@@ -125,7 +143,7 @@ impl ProjectionDb {
         }
     }
 
-    fn is_postgres(&self) -> bool {
+    pub(super) fn is_postgres(&self) -> bool {
         match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { .. } => false,
@@ -148,7 +166,7 @@ impl ProjectionDb {
     }
 
     /// Begins a read-only transaction on the tables of projection version `key`.
-    async fn begin_read(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
+    pub(super) async fn begin_read(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
         let conn = match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { reader, .. } => Conn::Sqlite(reader.begin().await?),
@@ -347,137 +365,8 @@ impl ProjectionDb {
         Ok(found.map(|c| Position(c.max(0) as u64)))
     }
 
-    /// Tries to take the lease on a projection version for `owner`.
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-    pub(crate) async fn try_lease(
-        &self,
-        key: &ProjectionKey,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { writer, .. } => {
-                let now = micros(Utc::now());
-                let taken = sqlx::query(
-                    "UPDATE factum_projections SET lease_owner = ?3, lease_expires_at = ?4 \
-                     WHERE name = ?1 AND version = ?2 \
-                       AND (lease_owner IS NULL OR lease_owner = ?3 OR lease_expires_at < ?5)",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(owner)
-                .bind(now + ttl.as_micros() as i64)
-                .bind(now)
-                .execute(writer)
-                .await?
-                .rows_affected();
-                Ok((taken == 1).then(|| Lease::Sqlite {
-                    owner: owner.to_owned(),
-                }))
-            }
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => {
-                // A session lock on a connection of its own: it lasts while the runner
-                // holds the connection, and ends with it if the process dies.
-                let mut conn = pool.acquire().await?.detach();
-                let got: bool = sqlx::query_scalar(
-                    "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':projections'), \
-                     hashtext($1 || ':' || $2::text))",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .fetch_one(&mut conn)
-                .await?;
-                Ok(got.then_some(Lease::Postgres(Box::new(conn))))
-            }
-        }
-    }
-
-    /// Keeps a lease alive; `false` if it was lost.
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-    pub(crate) async fn renew(
-        &self,
-        key: &ProjectionKey,
-        lease: &mut Lease,
-        ttl: Duration,
-    ) -> Result<bool> {
-        match (self, lease) {
-            #[cfg(feature = "sqlite")]
-            (ProjectionDb::Sqlite { writer, .. }, Lease::Sqlite { owner }) => {
-                let renewed = sqlx::query(
-                    "UPDATE factum_projections SET lease_expires_at = ?4 \
-                     WHERE name = ?1 AND version = ?2 AND lease_owner = ?3",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(&*owner)
-                .bind(micros(Utc::now()) + ttl.as_micros() as i64)
-                .execute(writer)
-                .await?
-                .rows_affected();
-                Ok(renewed == 1)
-            }
-            #[cfg(feature = "postgres")]
-            (ProjectionDb::Postgres { .. }, Lease::Postgres(conn)) => {
-                // The lock lives as long as the connection does.
-                Ok(sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok())
-            }
-            #[allow(unreachable_patterns)]
-            _ => Ok(false),
-        }
-    }
-
-    /// Gives a lease back.
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-    pub(crate) async fn release(&self, key: &ProjectionKey, lease: Lease) -> Result<()> {
-        match (self, lease) {
-            #[cfg(feature = "sqlite")]
-            (ProjectionDb::Sqlite { writer, .. }, Lease::Sqlite { owner }) => {
-                sqlx::query(
-                    "UPDATE factum_projections SET lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE name = ?1 AND version = ?2 AND lease_owner = ?3",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(owner)
-                .execute(writer)
-                .await?;
-            }
-            #[cfg(feature = "postgres")]
-            (ProjectionDb::Postgres { .. }, Lease::Postgres(conn)) => {
-                use sqlx::Connection;
-                conn.close().await?;
-            }
-            #[allow(unreachable_patterns)]
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
-/// The right to run a projection version, held by one runner at a time.
-#[derive(Debug)]
-pub(crate) enum Lease {
-    /// A lease row on SQLite: this owner until it expires (renewed while running).
-    #[cfg(feature = "sqlite")]
-    Sqlite { owner: String },
-    /// A session advisory lock on PostgreSQL, held on this connection.
-    #[cfg(feature = "postgres")]
-    Postgres(Box<sqlx::PgConnection>),
-}
-
-impl Lease {
-    /// The owner to check in the batch's fence (SQLite).
-    pub(crate) fn owner(&self) -> Option<&str> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Lease::Sqlite { owner } => Some(owner),
-            #[cfg(feature = "postgres")]
-            Lease::Postgres(_) => None,
-        }
-    }
-}
 
 impl ProjectionTx {
     /// Moves the checkpoint from `from` to `to`, if it is still at `from` (and, on
@@ -563,232 +452,5 @@ impl ProjectionTx {
             .await?,
         };
         Ok(found.map(|c| Position(c.max(0) as u64)))
-    }
-}
-
-/// Reading projections' state and read models, and managing their versions.
-#[derive(Clone, Debug)]
-pub struct Projections {
-    db: ProjectionDb,
-}
-
-impl Projections {
-    /// Projections kept in `store`'s database.
-    pub fn new<S: ProjectionStore>(store: &S) -> Self {
-        Projections {
-            db: store.projection_db(),
-        }
-    }
-
-    /// Projections kept in this database.
-    pub fn from_db(db: ProjectionDb) -> Self {
-        Projections { db }
-    }
-
-    /// The database.
-    pub fn db(&self) -> &ProjectionDb {
-        &self.db
-    }
-
-    /// Every version of every projection, by name then version.
-    pub async fn all(&self) -> Result<Vec<ProjectionStatus>> {
-        self.db.statuses(None).await
-    }
-
-    /// The checkpoint of one projection version (`None` if it never ran here).
-    pub async fn checkpoint(&self, key: &ProjectionKey) -> Result<Option<Position>> {
-        self.db.checkpoint(key).await
-    }
-
-    /// Every version of the projection `name`.
-    pub async fn versions(&self, name: &str) -> Result<Vec<ProjectionStatus>> {
-        self.db.statuses(Some(name)).await
-    }
-
-    /// The live version of `name`.
-    pub async fn live(&self, name: &str) -> Result<ProjectionStatus> {
-        self.versions(name)
-            .await?
-            .into_iter()
-            .find(|s| s.stage == Stage::Live)
-            .ok_or_else(|| ProjectionError::Unknown(name.to_owned()))
-    }
-
-    /// Reads your own writes: waits until the live version of `name` has applied
-    /// everything up to `position` (a position from
-    /// [`Executed`](crate::repository::Executed) or an append), or `timeout` passes.
-    pub async fn wait_for(
-        &self,
-        name: &str,
-        position: Position,
-        timeout: Duration,
-    ) -> Result<Position> {
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let live = self.live(name).await;
-            let checkpoint = match live {
-                Ok(live) if live.checkpoint >= position => return Ok(live.checkpoint),
-                Ok(live) => live.checkpoint,
-                // Not registered yet: its runner may be starting.
-                Err(ProjectionError::Unknown(_)) => Position::START,
-                Err(err) => return Err(err),
-            };
-            let waited = started.elapsed();
-            if waited >= timeout {
-                return Err(ProjectionError::WaitTimeout {
-                    projection: name.to_owned(),
-                    position: position.0,
-                    checkpoint: checkpoint.0,
-                    waited,
-                });
-            }
-            tokio::time::sleep(pause.min(timeout - waited)).await;
-            pause = (pause * 2).min(Duration::from_millis(25));
-        }
-    }
-
-    /// The table read model `M` is in for the live version of `projection`, for queries
-    /// of your own.
-    pub async fn table<M: ReadModel>(&self, projection: &str) -> Result<String> {
-        let live = self.live(projection).await?;
-        Ok(M::descriptor().table_for(live.key.version))
-    }
-
-    /// The row of read model `M` with this key, from the live version of `projection`.
-    pub async fn get<M, K>(&self, projection: &str, key: &K) -> Result<Option<M>>
-    where
-        M: ReadModel,
-        K: KeyOf<M> + ?Sized,
-    {
-        let live = self.live(projection).await?;
-        let mut tx = self.db.begin_read(&live.key).await?;
-        tx.get::<M, K>(key).await
-    }
-
-    /// Makes `version` of `name` the one queries read, if it has caught up with the live
-    /// version (its checkpoint is at or past the live one's). The old live version is
-    /// retired; its tables stay until [`drop_version`](Self::drop_version).
-    pub async fn switch(&self, name: &str, version: u32) -> Result<()> {
-        let key = ProjectionKey {
-            name: name.to_owned(),
-            version,
-        };
-        let live = self.live(name).await?;
-        if live.key.version == version {
-            return Ok(());
-        }
-        let mut tx = self.db.begin(&key).await?;
-        let Some(checkpoint) = tx.lock_checkpoint(&key).await? else {
-            return Err(ProjectionError::Unknown(key.to_string()));
-        };
-        let live_now = tx
-            .lock_checkpoint(&live.key)
-            .await?
-            .unwrap_or(live.checkpoint);
-        if checkpoint < live_now {
-            return Err(ProjectionError::NotCaughtUp {
-                projection: key,
-                checkpoint: checkpoint.0,
-                live: live_now.0,
-            });
-        }
-        let (retire, promote) = if self.db.is_postgres() {
-            (
-                "UPDATE projections SET status = 'retired' WHERE name = $1 AND status = 'live'",
-                "UPDATE projections SET status = 'live' WHERE name = $1 AND version = $2",
-            )
-        } else {
-            (
-                "UPDATE factum_projections SET status = 'retired' WHERE name = ?1 AND status = 'live'",
-                "UPDATE factum_projections SET status = 'live' WHERE name = ?1 AND version = ?2",
-            )
-        };
-        match &mut tx.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query(retire).bind(name).execute(&mut **c).await?;
-                sqlx::query(promote)
-                    .bind(name)
-                    .bind(version as i64)
-                    .execute(&mut **c)
-                    .await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query(retire).bind(name).execute(&mut **c).await?;
-                sqlx::query(promote)
-                    .bind(name)
-                    .bind(version as i32)
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        tracing::info!(
-            projection = name,
-            version,
-            "projection version switched live"
-        );
-        Ok(())
-    }
-
-    /// Drops the tables, dead letters, recorded changes and row of a version that is not
-    /// live.
-    pub async fn drop_version(&self, name: &str, version: u32) -> Result<()> {
-        let key = ProjectionKey {
-            name: name.to_owned(),
-            version,
-        };
-        let status = self
-            .versions(name)
-            .await?
-            .into_iter()
-            .find(|s| s.key.version == version)
-            .ok_or_else(|| ProjectionError::Unknown(key.to_string()))?;
-        if status.stage == Stage::Live {
-            return Err(ProjectionError::DropLive(key));
-        }
-        let mut tx = self.db.begin(&key).await?;
-        tx.lock_checkpoint(&key).await?;
-        for table in &status.tables {
-            tx.execute(format!("DROP TABLE IF EXISTS {}", ident(table)))
-                .await?;
-        }
-        let (letters, changes, row) = if self.db.is_postgres() {
-            (
-                "DELETE FROM dead_letters WHERE projection = $1 AND version = $2",
-                "DELETE FROM read_model_changes WHERE projection = $1 AND version = $2",
-                "DELETE FROM projections WHERE name = $1 AND version = $2",
-            )
-        } else {
-            (
-                "DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2",
-                "DELETE FROM factum_read_model_changes WHERE projection = ?1 AND version = ?2",
-                "DELETE FROM factum_projections WHERE name = ?1 AND version = ?2",
-            )
-        };
-        for sql in [letters, changes, row] {
-            match &mut tx.conn {
-                #[cfg(feature = "sqlite")]
-                Conn::Sqlite(c) => {
-                    sqlx::query(sql)
-                        .bind(name)
-                        .bind(version as i64)
-                        .execute(&mut **c)
-                        .await?;
-                }
-                #[cfg(feature = "postgres")]
-                Conn::Postgres(c) => {
-                    sqlx::query(sql)
-                        .bind(name)
-                        .bind(version as i32)
-                        .execute(&mut **c)
-                        .await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -46,51 +46,15 @@ impl Dedup {
 
     /// Whether `id` was delivered.
     pub async fn delivered(&self, id: EventId) -> Result<bool, ProjectionError> {
-        Ok(match &self.db {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { writer, .. } => sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM factum_delivered WHERE consumer = ?1 AND event_id = ?2)",
-            )
-            .bind(&self.consumer)
-            .bind(id.as_uuid())
-            .fetch_one(writer)
-            .await?,
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM delivered WHERE consumer = $1 AND event_id = $2)",
-            )
-            .bind(&self.consumer)
-            .bind(id.as_uuid())
-            .fetch_one(pool)
-            .await?,
-        })
+        self.db.read_side().delivered(&self.consumer, id).await
     }
 
     /// Records `id` as delivered; `false` if it already was.
     pub async fn record(&self, id: EventId) -> Result<bool, ProjectionError> {
-        let done = match &self.db {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { writer, .. } => sqlx::query(
-                "INSERT INTO factum_delivered (consumer, event_id, delivered_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&self.consumer)
-            .bind(id.as_uuid())
-            .bind(chrono::Utc::now().timestamp_micros())
-            .execute(writer)
-            .await?
-            .rows_affected(),
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => sqlx::query(
-                "INSERT INTO delivered (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(&self.consumer)
-            .bind(id.as_uuid())
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        };
-        Ok(done == 1)
+        self.db
+            .read_side()
+            .record_delivered(&self.consumer, id, chrono::Utc::now())
+            .await
     }
 
     /// Runs `deliver` unless `id` was delivered before, then records it. `Ok(None)` if

@@ -16,12 +16,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use sqlx::Row;
-use uuid::Uuid;
 
 use super::db::{ProjectionDb, ProjectionStore};
 use super::failure::FailureKind;
-use super::tx::{Conn, ProjectionTx};
+use super::database::{LetterFilter, NewLetter, Settlement};
+use super::tx::ProjectionTx;
 use super::{Projection, ProjectionError, ProjectionKey};
 use crate::{EventId, Position, ReadStream, RecordedEvent, StreamId};
 
@@ -94,15 +93,6 @@ pub struct Redrive {
     pub remaining: u64,
 }
 
-#[cfg(feature = "sqlite")]
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-const COLUMNS: &str = "projection, version, position, stream_id, stream_version, event_id, \
-                       event_type, status, reason, attempts, parked_at, last_attempt_at, skip_reason, \
-                       error_kind";
-
 impl ProjectionTx {
     /// Parks `event` for `key`.
     pub(crate) async fn park(
@@ -113,56 +103,15 @@ impl ProjectionTx {
         kind: FailureKind,
         attempts: u32,
     ) -> Result<()> {
-        let now = Utc::now();
-        match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query(
-                    "INSERT INTO factum_dead_letters (projection, version, position, stream_id, \
-                     stream_version, event_id, event_type, status, reason, attempts, parked_at, \
-                     last_attempt_at, error_kind) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'parked', ?8, ?9, ?10, ?10, ?11) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(event.position.0 as i64)
-                .bind(event.stream_id.as_str())
-                .bind(event.stream_version as i64)
-                .bind(event.event_id.as_uuid())
-                .bind(&event.event_type)
-                .bind(reason)
-                .bind(attempts as i64)
-                .bind(micros(now))
-                .bind(kind.as_str())
-                .execute(&mut **c)
-                .await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query(
-                    "INSERT INTO dead_letters (projection, version, position, stream_id, \
-                     stream_version, event_id, event_type, status, reason, attempts, parked_at, \
-                     last_attempt_at, error_kind) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'parked', $8, $9, $10, $10, $11) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .bind(event.position.0 as i64)
-                .bind(event.stream_id.as_str())
-                .bind(event.stream_version as i64)
-                .bind(event.event_id.as_uuid())
-                .bind(&event.event_type)
-                .bind(reason)
-                .bind(attempts as i32)
-                .bind(now)
-                .bind(kind.as_str())
-                .execute(&mut **c)
-                .await?;
-            }
-        }
-        Ok(())
+        let letter = NewLetter {
+            key,
+            event,
+            reason,
+            kind,
+            attempts,
+            at: Utc::now(),
+        };
+        self.conn.read_side().park(&letter).await
     }
 
     /// Whether `stream` has parked events for `key`.
@@ -171,129 +120,7 @@ impl ProjectionTx {
         key: &ProjectionKey,
         stream: &str,
     ) -> Result<bool> {
-        Ok(match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM factum_dead_letters WHERE projection = ?1 \
-                 AND version = ?2 AND stream_id = ?3 AND status = 'parked')",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(stream)
-                .fetch_one(&mut **c)
-                .await?
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE projection = $1 \
-                 AND version = $2 AND stream_id = $3 AND status = 'parked')",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .bind(stream)
-                .fetch_one(&mut **c)
-                .await?
-            }
-        })
-    }
-
-    /// Sets an entry's status (and skip reason), or deletes it (`status` `None`).
-    async fn settle(
-        &mut self,
-        key: &ProjectionKey,
-        position: Position,
-        status: Option<(&str, Option<&str>)>,
-    ) -> Result<()> {
-        match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                let q = match status {
-                    None => sqlx::query(
-                        "DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2 \
-                         AND position = ?3",
-                    )
-                    .bind(&key.name)
-                    .bind(key.version as i64)
-                    .bind(position.0 as i64),
-                    Some((s, why)) => sqlx::query(
-                        "UPDATE factum_dead_letters SET status = ?4, skip_reason = ?5 \
-                         WHERE projection = ?1 AND version = ?2 AND position = ?3",
-                    )
-                    .bind(&key.name)
-                    .bind(key.version as i64)
-                    .bind(position.0 as i64)
-                    .bind(s)
-                    .bind(why),
-                };
-                q.execute(&mut **c).await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                let q = match status {
-                    None => sqlx::query(
-                        "DELETE FROM dead_letters WHERE projection = $1 AND version = $2 \
-                         AND position = $3",
-                    )
-                    .bind(&key.name)
-                    .bind(key.version as i32)
-                    .bind(position.0 as i64),
-                    Some((s, why)) => sqlx::query(
-                        "UPDATE dead_letters SET status = $4, skip_reason = $5 \
-                         WHERE projection = $1 AND version = $2 AND position = $3",
-                    )
-                    .bind(&key.name)
-                    .bind(key.version as i32)
-                    .bind(position.0 as i64)
-                    .bind(s)
-                    .bind(why),
-                };
-                q.execute(&mut **c).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records another failed attempt on an entry.
-    async fn record_failure(
-        &mut self,
-        key: &ProjectionKey,
-        position: Position,
-        reason: &str,
-    ) -> Result<()> {
-        let now = Utc::now();
-        match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query(
-                    "UPDATE factum_dead_letters SET attempts = attempts + 1, reason = ?4, \
-                     last_attempt_at = ?5 WHERE projection = ?1 AND version = ?2 AND position = ?3",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(position.0 as i64)
-                .bind(reason)
-                .bind(micros(now))
-                .execute(&mut **c)
-                .await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query(
-                    "UPDATE dead_letters SET attempts = attempts + 1, reason = $4, \
-                     last_attempt_at = $5 WHERE projection = $1 AND version = $2 AND position = $3",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .bind(position.0 as i64)
-                .bind(reason)
-                .bind(now)
-                .execute(&mut **c)
-                .await?;
-            }
-        }
-        Ok(())
+        self.conn.read_side().stream_parked(key, stream).await
     }
 }
 
@@ -316,85 +143,11 @@ impl ProjectionDb {
         stream: Option<&str>,
         parked_only: bool,
     ) -> Result<Vec<DeadLetter>> {
-        let mut out = Vec::new();
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { reader, .. } => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM factum_dead_letters WHERE projection = ?1 AND version = ?2 \
-                     AND (?3 IS NULL OR stream_id = ?3) AND (NOT ?4 OR status = 'parked') \
-                     ORDER BY stream_id, stream_version"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(&key.name)
-                    .bind(key.version as i64)
-                    .bind(stream)
-                    .bind(parked_only)
-                    .fetch_all(reader)
-                    .await?;
-                for row in rows {
-                    let at = |i: usize| -> Result<DateTime<Utc>> {
-                        Ok(DateTime::from_timestamp_micros(row.try_get(i)?).unwrap_or_default())
-                    };
-                    out.push(DeadLetter {
-                        projection: key.clone(),
-                        position: Position(row.try_get::<i64, _>(2)? as u64),
-                        stream_id: row.try_get(3)?,
-                        stream_version: row.try_get::<i64, _>(4)? as u64,
-                        event_id: EventId::from_uuid(row.try_get::<Uuid, _>(5)?),
-                        event_type: row.try_get(6)?,
-                        status: status_of(row.try_get(7)?),
-                        reason: row.try_get(8)?,
-                        attempts: row.try_get::<i64, _>(9)? as u32,
-                        parked_at: at(10)?,
-                        last_attempt_at: at(11)?,
-                        skip_reason: row.try_get(12)?,
-                        kind: FailureKind::parse(row.try_get(13)?),
-                    });
-                }
-            }
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM dead_letters WHERE projection = $1 AND version = $2 \
-                     AND ($3::text IS NULL OR stream_id = $3) AND (NOT $4 OR status = 'parked') \
-                     ORDER BY stream_id, stream_version"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(&key.name)
-                    .bind(key.version as i32)
-                    .bind(stream)
-                    .bind(parked_only)
-                    .fetch_all(pool)
-                    .await?;
-                for row in rows {
-                    out.push(DeadLetter {
-                        projection: key.clone(),
-                        position: Position(row.try_get::<i64, _>(2)? as u64),
-                        stream_id: row.try_get(3)?,
-                        stream_version: row.try_get::<i64, _>(4)? as u64,
-                        event_id: EventId::from_uuid(row.try_get::<Uuid, _>(5)?),
-                        event_type: row.try_get(6)?,
-                        status: status_of(row.try_get(7)?),
-                        reason: row.try_get(8)?,
-                        attempts: row.try_get::<i32, _>(9)? as u32,
-                        parked_at: row.try_get(10)?,
-                        last_attempt_at: row.try_get(11)?,
-                        skip_reason: row.try_get(12)?,
-                        kind: FailureKind::parse(row.try_get(13)?),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn status_of(text: &str) -> LetterStatus {
-    if text == "skipped" {
-        LetterStatus::Skipped
-    } else {
-        LetterStatus::Parked
+        let filter = LetterFilter {
+            stream,
+            parked_only,
+        };
+        self.read_side().letters(key, filter).await
     }
 }
 
@@ -514,7 +267,9 @@ impl<S: ProjectionStore> DeadLetters<S> {
         self.find(key, position).await?;
         let mut tx = self.db.begin(key).await?;
         tx.lock_checkpoint(key).await?;
-        tx.settle(key, position, Some(("skipped", Some(reason))))
+        tx.conn
+            .read_side()
+            .settle_letter(key, position, Settlement::Skip(reason))
             .await?;
         tx.commit().await?;
         tracing::info!(projection = %key, position = position.0, reason, "dead letter skipped");
@@ -564,7 +319,10 @@ impl<S: ProjectionStore> DeadLetters<S> {
         tx.lock_checkpoint(key).await?;
         match projection.handle(&mut tx, &event).await {
             Ok(()) => {
-                tx.settle(key, letter.position, None).await?;
+                tx.conn
+                    .read_side()
+                    .settle_letter(key, letter.position, Settlement::Remove)
+                    .await?;
                 tx.commit().await?;
                 tracing::info!(projection = %key, position = letter.position.0, "dead letter redriven");
                 Ok(None)
@@ -574,7 +332,10 @@ impl<S: ProjectionStore> DeadLetters<S> {
                 let reason = err.to_string();
                 let mut tx = self.db.begin(key).await?;
                 tx.lock_checkpoint(key).await?;
-                tx.record_failure(key, letter.position, &reason).await?;
+                tx.conn
+                    .read_side()
+                    .record_letter_failure(key, letter.position, &reason, Utc::now())
+                    .await?;
                 tx.commit().await?;
                 Ok(Some(reason))
             }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::ProjectionError;
 use crate::StoreError;
-use crate::versioned::UpcastError;
+use crate::event::UpcastError;
 
 /// The longest pause between two tries during an outage: the pause starts at the
 /// runner's backoff and doubles up to this.

@@ -1,69 +1,28 @@
-//! Projections: read models kept up to date from the global log, exactly once.
-//!
-//! A projection is a type with one handler per event type it cares about, declared with
-//! `#[factum::projection]`. Handlers get a [`ProjectionTx`] (the read-model tables of
-//! this projection version, inside the batch's transaction) and an [`Envelope`] (the
-//! decoded event with its ids, position and metadata):
-//!
-//! ```
-//! use factum::projection::{Envelope, HandlerError, ProjectionTx};
-//! use factum::{Event, ReadModel};
-//! use serde::{Deserialize, Serialize};
-//!
-//! #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug)]
-//! struct Deposited { account: String, cents: i64 }
-//!
-//! #[derive(ReadModel, Serialize, Deserialize, Clone, Debug)]
-//! #[read_model(table = "balances")]
-//! struct Balance { #[key] account: String, cents: i64 }
-//!
-//! struct Balances;
-//!
-//! #[factum::projection(name = "balances", version = 1, read_models(Balance))]
-//! impl Balances {
-//!     #[on]
-//!     async fn deposited(&self, tx: &mut ProjectionTx, e: &Envelope<'_, Deposited>) -> Result<(), HandlerError> {
-//!         let (account, cents) = (e.account.clone(), e.cents);
-//!         tx.update::<Balance, _>(&e.account, move |row| {
-//!             let mut row = row.unwrap_or(Balance { account, cents: 0 });
-//!             row.cents += cents;
-//!             Some(row)
-//!         })?;
-//!         Ok(())
-//!     }
-//! }
-//! ```
-//!
-//! The [`runner`] reads events in batches (the next one while the current one is
-//! applied) and, for each batch, runs the handlers and moves the projection's checkpoint
-//! **in one database transaction**. The handlers' row changes are kept in memory,
-//! coalesced per row, and written with one statement per table when the batch commits
-//! ([`batch_writes`]). A crash leaves either the whole batch applied with its checkpoint or
-//! neither, so no event is applied twice or skipped. Read models therefore live in the
-//! store's own database (SQLite or PostgreSQL). For sinks elsewhere (a search index, an
-//! e-mail gateway) see [`dedup`].
-//!
-//! A handler that keeps failing on an event parks it, and every later event of the same
-//! stream, in the [dead-letter queue](crate::projection::dlq) while other streams go on.
-//! A failure that is not the event's fault (a lost connection, a timeout) is retried
-//! until it passes and parks nothing ([`failure`]).
+#![doc = include_str!("../../docs/projections.md")]
 
+pub mod read_model;
+pub mod subscription;
+
+cfg_sql! {
+mod admin;
 pub mod batch_writes;
 pub mod changes;
-mod db;
+pub(crate) mod database;
+pub(crate) mod db;
 pub mod dedup;
 pub mod dlq;
 mod envelope;
 pub mod failure;
+pub(crate) mod lease;
 mod own_database;
-pub mod process_manager;
 pub mod rebuild;
 pub mod runner;
 mod tx;
 
 use futures_util::future::BoxFuture;
 
-pub use db::{ProjectionDb, ProjectionStatus, ProjectionStore, Projections, Stage};
+pub use admin::Projections;
+pub use db::{ProjectionDb, ProjectionStatus, ProjectionStore, Stage};
 pub use envelope::Envelope;
 pub use failure::FailureKind;
 pub use own_database::WithReadModels;
@@ -226,4 +185,6 @@ pub enum ProjectionError {
         /// Its stream.
         stream: String,
     },
+}
+
 }

@@ -26,7 +26,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::db::{ProjectionStore, Projections};
+use super::Projections;
+use super::db::ProjectionStore;
 use super::runner::{ProjectionRunner, RunnerOptions};
 use super::{Projection, ProjectionError, ProjectionKey};
 use crate::Position;

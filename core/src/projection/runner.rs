@@ -39,10 +39,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::db::{Lease, ProjectionDb, ProjectionStore};
+use super::db::{ProjectionDb, ProjectionStore};
+use super::lease::Lease;
 use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
 use super::{Projection, ProjectionError, ProjectionKey};
-use crate::subscription::{Batch, Subscription};
+use crate::projection::subscription::{Batch, Subscription};
 use crate::{EventStore, Position};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -303,7 +304,7 @@ impl RunningProjections {
 }
 
 /// Waits for `fut` unless the runner is stopped first (`None` then).
-pub(super) async fn unless_stopped<T>(
+pub(crate) async fn unless_stopped<T>(
     stop: &mut watch::Receiver<bool>,
     fut: impl Future<Output = T>,
 ) -> Option<T> {

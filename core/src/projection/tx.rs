@@ -8,7 +8,8 @@ use sqlx::Row;
 
 use super::ProjectionError;
 use super::batch_writes::{self, WriteBuffer};
-use crate::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
+use super::database::ReadSideTx;
+use crate::projection::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -24,7 +25,7 @@ type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 /// [`sqlite`](Self::sqlite) or [`postgres`](Self::postgres) against
 /// [`table`](Self::table)`::<M>()`; the changes made before are written first.
 pub struct ProjectionTx {
-    pub(super) conn: Conn,
+    pub(crate) conn: Conn,
     /// The projection version whose tables it writes.
     key: super::ProjectionKey,
     writes: WriteBuffer,
@@ -36,11 +37,24 @@ pub struct ProjectionTx {
     poisoned: Option<String>,
 }
 
-pub(super) enum Conn {
+pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Conn {
+    /// The read side's statements on this transaction. (The one place that tells the
+    /// backends apart, until the transaction itself is a [`ReadSideTx`].)
+    pub(crate) fn read_side(&mut self) -> &mut dyn ReadSideTx {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(tx) => tx,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(tx) => tx,
+        }
+    }
 }
 
 impl std::fmt::Debug for ProjectionTx {
@@ -59,7 +73,7 @@ impl std::fmt::Debug for ProjectionTx {
 }
 
 /// Quotes an identifier (names come from derive-checked descriptors: `[a-z0-9_]`).
-pub(super) use crate::read_model::quote_ident as ident;
+pub(super) use crate::projection::read_model::quote_ident as ident;
 
 pub(super) fn row_error(
     model: &ReadModelDescriptor,
@@ -393,7 +407,7 @@ impl ProjectionTx {
     }
 
     /// Commits the batch.
-    pub(super) async fn commit(mut self) -> Result<()> {
+    pub(crate) async fn commit(mut self) -> Result<()> {
         self.flush().await?;
         let changed = self.changed;
         match self.conn {

@@ -16,7 +16,7 @@ use super::{
     ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue,
     Uniqueness, prepare_batch, prepare_uniqueness,
 };
-use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, EventView, ExpectedVersion, Payload, Position, RecordedEvent, Result,
     StoreError, StreamId, error::ActualVersion,

@@ -1,34 +1,4 @@
-//! The event store: the append-only journal every other part of Factum stands on.
-//!
-//! [`EventStore`] is one contract with three backends: [`MemoryStore`](memory::MemoryStore)
-//! for unit tests of domain logic, [`SqliteStore`](sqlite::SqliteStore) (feature `sqlite`,
-//! on by default) embedded in the application, and [`PostgresStore`](postgres::PostgresStore)
-//! (feature `postgres`) for production. A single conformance suite (`tests/` in the
-//! workspace) holds every backend to the same behaviour.
-//!
-//! # Guarantees
-//!
-//! * Within a stream, versions are dense (1, 2, 3, …) and `(stream, version)` is unique.
-//! * An append is atomic: all of its events are stored, or none.
-//! * An append checks an [`ExpectedVersion`] atomically with the write.
-//! * Retrying an append with the same events (same ids, types, schema versions and
-//!   payloads) succeeds without writing twice; stored ids sent with different events are
-//!   refused ([`StoreError::EventIdConflict`](crate::StoreError::EventIdConflict)).
-//! * Values unique across streams are claimed and released atomically with the events
-//!   ([`Uniqueness`], [`EventStore::append_unique`]).
-//! * Events can be appended inside a transaction the caller also writes in
-//!   ([`TransactionalStore`]), on every backend.
-//! * The global log is read in an order that never changes once observed: a reader that
-//!   resumes after position `p` never misses an event that was committed late, and never
-//!   sees one twice (see the PostgreSQL backend for how, without a global write lock).
-//!
-//! # Why the trait is generic rather than object-safe
-//!
-//! The methods return `impl Future + Send` (native async functions in traits), so every
-//! call is statically dispatched and allocation-free; the repository and projections are
-//! generic over `S: EventStore`. Applications that pick a backend at run time do so once,
-//! at the top (`match url { … }` into a generic `run::<S>()`), which costs nothing per
-//! call. Only the read methods box, because they return long-lived streams of rows.
+#![doc = include_str!("../../docs/event-store.md")]
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -38,6 +8,7 @@ use futures_core::stream::BoxStream;
 
 use futures_util::TryStreamExt;
 
+use crate::aggregate::snapshot::SnapshotStore;
 use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
 mod idempotency;
@@ -69,6 +40,15 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 1024 * 1024;
 
 /// A boxed stream of recorded events, as returned by the read methods.
 pub type EventStream<'a> = BoxStream<'a, Result<RecordedEvent>>;
+
+/// A full backend: an [`EventStore`] that also keeps [snapshots](SnapshotStore), is cheap
+/// to clone (a handle to shared pools) and can move between tasks. Every store Factum ships
+/// is one, and a [`Repository`](crate::Repository) with snapshots needs one. Write
+/// `S: Backend` instead of spelling out the four bounds; it is implemented for every type
+/// that meets them.
+pub trait Backend: EventStore + SnapshotStore + Clone + 'static {}
+
+impl<S: EventStore + SnapshotStore + Clone + 'static> Backend for S {}
 
 /// An append-only event journal. See the [module docs](self) for the guarantees.
 pub trait EventStore: Send + Sync {

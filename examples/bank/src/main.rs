@@ -37,10 +37,10 @@ use futures_util::TryStreamExt;
 use std::time::Duration;
 
 use account::{Account, ChooseAlias, Close, Deposit, Open, SendTransfer, Withdraw};
-use factum::projection::process_manager::ProcessManagerRunner;
 use factum::projection::{
     ProjectionDb, ProjectionRunner, ProjectionStore, Projections, WithReadModels,
 };
+use factum::saga::ProcessManagerRunner;
 use transfers::Transfers;
 use views::{AccountBalance, BankViews};
 

@@ -3,9 +3,10 @@
 //! makes the sender's account refund it. Each step carries the transfer's correlation id
 //! and names the event that caused it.
 
-use factum::projection::process_manager::Reaction;
+use factum::Backend;
 use factum::projection::{Envelope, HandlerError};
-use factum::{EventStore, Repository, RepositoryError, SnapshotStore};
+use factum::saga::Reaction;
+use factum::{Repository, RepositoryError};
 
 use crate::account::{Account, ReceiveTransfer, RefundTransfer, TransferRefused, TransferSent};
 
@@ -16,7 +17,7 @@ pub struct Transfers<S> {
 }
 
 #[factum::process_manager(name = "transfers", category = "account")]
-impl<S: EventStore + SnapshotStore + Clone + 'static> Transfers<S> {
+impl<S: Backend> Transfers<S> {
     #[on]
     async fn sent(
         &self,

@@ -94,14 +94,14 @@ fn process_manager_impl(reactor: &Reactor) -> TokenStream {
     let names = event_names(f, &reactor.handlers);
     let arms = dispatch_arms(f, &reactor.handlers, &quote!(cx));
     quote! {
-        impl #impl_generics #f::projection::process_manager::ProcessManager for #ty #where_clause {
+        impl #impl_generics #f::saga::ProcessManager for #ty #where_clause {
             const NAME: &'static str = #name;
             const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
             const CATEGORIES: &'static [&'static str] = &[#(#categories),*];
 
             fn react<'__factum>(
                 &'__factum self,
-                cx: &'__factum #f::projection::process_manager::Reaction,
+                cx: &'__factum #f::saga::Reaction,
                 event: &'__factum #f::RecordedEvent,
             ) -> #f::__private::BoxFuture<
                 '__factum,

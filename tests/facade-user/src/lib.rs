@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use acme::factum::projection::process_manager::Reaction;
 use acme::factum::projection::{Envelope, HandlerError, ProjectionTx};
+use acme::factum::saga::Reaction;
 use serde::{Deserialize, Serialize};
 
 /// An account was opened.

@@ -3,7 +3,7 @@
 //! repository on the in-memory store.
 
 use acme::factum::projection::Projection;
-use acme::factum::projection::process_manager::ProcessManager;
+use acme::factum::saga::ProcessManager;
 use acme::factum::{
     Aggregate, Event, EventData, EventSet, EventStore, ExpectedVersion, MemoryStore, Metadata,
     ReadModel, Repository, StreamId,

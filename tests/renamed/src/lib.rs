@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use my_factum::projection::process_manager::Reaction;
 use my_factum::projection::{Envelope, HandlerError, ProjectionTx};
+use my_factum::saga::Reaction;
 use serde::{Deserialize, Serialize};
 
 /// An account was opened.

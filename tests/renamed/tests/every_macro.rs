@@ -6,7 +6,7 @@ use factum_tests_renamed::{
     Account, AccountEvent, Balance, Balances, Deposit, Deposited, Greeter, Open, Opened, Refused,
 };
 use my_factum::projection::Projection;
-use my_factum::projection::process_manager::ProcessManager;
+use my_factum::saga::ProcessManager;
 use my_factum::{
     Aggregate, Event, EventData, EventSet, EventStore, ExpectedVersion, MemoryStore, Metadata,
     ReadModel, Repository, StreamId,

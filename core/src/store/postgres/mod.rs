@@ -1,72 +1,6 @@
-//! The PostgreSQL backend.
-//!
-//! # Gap-free global order without a global write lock
-//!
-//! A `BIGSERIAL` position is taken when a row is inserted, not when its transaction
-//! commits, so a reader can see position 11 while 10 is still in flight, move past it and
-//! never see it. Factum avoids that trap without serialising writers:
-//!
-//! * an event's position is `(id of the appending transaction << 20) | index in the
-//!   append` (`pg_current_xact_id()`), so positions sort by transaction, and there is no
-//!   shared sequence for writers to contend on;
-//! * readers of the global log only return positions below the *visible bound*: the
-//!   oldest transaction still in flight in their snapshot that may append to this store
-//!   (or the snapshot's `xmax` if there is none). Every transaction that appends holds one
-//!   of the store's advisory locks (a stream's write lock, or the "may append" marker a
-//!   caller's transaction takes first) from before it has a transaction id until it ends,
-//!   so a reader tells them from strangers through `pg_locks`; the argument for why no
-//!   event can be missed, races included, is in `visible_bound.sql`. Transactions of other
-//!   databases, sessions idle in transaction that never appended here, and forgotten
-//!   prepared transactions do not hold the store's readers back;
-//! * when a read comes up short of the log's committed head because an older appender
-//!   is still in flight, it waits for it (polling, at most
-//!   [`PostgresConfig::visibility_wait`]) so that a read returns everything committed
-//!   before it started; if the wait runs out, the read ends with
-//!   [`StoreError::VisibilityTimeout`] after the events it could safely return, naming the
-//!   blocking transaction (pid, database, age; the gid of a prepared one), which is also
-//!   published as the gauges `factum_postgres_blocking_appender_age_seconds` and
-//!   `factum_postgres_blocking_appender_pid`.
-//!
-//! Writers of one stream are serialised by a transaction-scoped advisory lock on the
-//! stream, taken before the transaction has an id, so a stream's later events always have
-//! later positions; the expected-version check is an atomic update of the stream's row.
-//! Writers of different streams never wait for each other. An append is a single
-//! statement: one round trip, atomic by construction.
-//!
-//! Positions add a per-schema base to the transaction id. It is 0 until the schema is
-//! restored into a cluster whose transaction ids are behind the stored positions; then the
-//! store raises it on connect, so new events still land above every stored one. The
-//! scheme holds for 2^43 transactions of the cluster (about 8.8 trillion).
-//!
-//! The cost: a long-running transaction that appends to the store holds back what its
-//! global readers may see until it ends. Keep appending transactions short. Anything that
-//! writes to the store's tables outside Factum must follow the lock contract (take the
-//! store's marker lock, `pg_advisory_xact_lock_shared(hashtext(schema)::bigint << 32)`,
-//! before its first write, outside any savepoint), or readers may pass its events.
-//! Positions are sparse.
-//!
-//! # Wake-ups
-//!
-//! Appends do not notify from inside their transaction (a transaction that called
-//! `pg_notify` takes a cluster-wide lock at commit, which serialises the commits of all
-//! concurrent appenders). After each of its own appends the store raises its in-process
-//! signal at once, and a background task sends at most one `pg_notify('factum_appends',
-//! schema)` per 3 ms on its own connection, in its own transaction; a LISTEN task raises
-//! the signal of stores in other processes. Subscriptions also poll the head cheaply, so a
-//! writer that never notifies is seen too.
-//!
-//! A plain append is its own transaction. Appends inside a caller's transaction
-//! ([`PostgresTransaction`]) share its id, so the index continues across them (at most
-//! 2^20 events per transaction), and an append that would land below its stream's last
-//! event is refused (see [`StoreError::TransactionTooLate`]).
-//!
-//! # Unique values
-//!
-//! [`EventStore::append_unique`] stays one round trip: the append statement calls the
-//! plpgsql function `before_append` (migration 0006) once the stream passed its
-//! expected-version check; it writes the claims and releases, and raises if a claim is
-//! held by another stream, which aborts the whole statement so nothing is written. A
-//! plain `append` runs the statement it always ran.
+#![doc = include_str!("../../../docs/postgres.md")]
+
+pub(crate) mod read_side;
 
 use std::ops::ControlFlow;
 use std::str::FromStr;
@@ -90,8 +24,8 @@ use super::{
     ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
     UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
+use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::error::{ActualVersion, BlockingTransaction};
-use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
     Result, StoreError, StreamId,

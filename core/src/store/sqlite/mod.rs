@@ -15,6 +15,7 @@
 
 mod group_commit;
 mod pages;
+pub(crate) mod read_side;
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
@@ -43,8 +44,8 @@ use super::{
     ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
     UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
+use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::error::ActualVersion;
-use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
     EventData, EventId, EventView, ExpectedVersion, Metadata, Payload, Position, RecordedEvent,
     Result, StoreError, StreamId,

@@ -1,6 +1,6 @@
 // Misuses of the `crate = "path"` key of #[factum::projection],
 // #[factum::process_manager] and #[derive(ReadModel)].
-use factum::projection::process_manager::Reaction;
+use factum::saga::Reaction;
 use factum::projection::{Envelope, HandlerError, ProjectionTx};
 use factum::{Event, ReadModel};
 use serde::{Deserialize, Serialize};

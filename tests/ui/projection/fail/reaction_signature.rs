@@ -1,4 +1,4 @@
-use factum::projection::process_manager::Reaction;
+use factum::saga::Reaction;
 use factum::projection::{Envelope, HandlerError, ProjectionTx};
 use factum::Event;
 use serde::{Deserialize, Serialize};

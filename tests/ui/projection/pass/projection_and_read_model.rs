@@ -1,6 +1,6 @@
-use factum::projection::process_manager::{ProcessManager, Reaction};
+use factum::saga::{ProcessManager, Reaction};
 use factum::projection::{Envelope, HandlerError, Projection, ProjectionTx};
-use factum::read_model::ColumnType;
+use factum::projection::read_model::ColumnType;
 use factum::{Event, ReadModel};
 use serde::{Deserialize, Serialize};
 

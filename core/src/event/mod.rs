@@ -1,43 +1,19 @@
-//! Versioned domain events: the [`Event`] trait that `#[derive(Event)]` implements, and
-//! upcasting (lifting a payload stored under an old schema version to the current one).
-//!
-//! "Weak schema, strong domain": a stored payload is read as loose JSON, lifted step by
-//! step (v1 → v2 → v3) by the upcasters the event declares, and only then turned into the
-//! current Rust type, where serde fills missing optional fields and ignores unknown ones.
-//!
-//! ```
-//! use factum::Event;
-//! use serde::{Deserialize, Serialize};
-//!
-//! /// Money paid into an account.
-//! #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Debug, PartialEq)]
-//! #[event(name = "bank.Deposited", version = 2, upcast(from = 1, with = dollars_to_cents))]
-//! struct Deposited {
-//!     cents: i64,
-//! }
-//!
-//! /// Version 1 stored whole dollars.
-//! #[derive(Deserialize)]
-//! struct DepositedV1 {
-//!     amount: i64,
-//! }
-//!
-//! fn dollars_to_cents(old: DepositedV1) -> Deposited {
-//!     Deposited { cents: old.amount * 100 }
-//! }
-//!
-//! let stored_v1 = serde_json::json!({ "amount": 12 });
-//! let current = Deposited::upcast(1, stored_v1)?;
-//! assert_eq!(current, serde_json::json!({ "cents": 1200 }));
-//! # Ok::<(), factum::UpcastError>(())
-//! ```
+#![doc = include_str!("../../docs/events.md")]
+
+mod id;
+mod metadata;
+mod recorded;
+
+pub use id::EventId;
+pub use metadata::Metadata;
+pub(crate) use recorded::event_type_problem;
+pub use recorded::{EventData, EventView, MAX_EVENT_TYPE_LEN, Payload, RecordedEvent};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::registry::EventDescriptor;
-use crate::{EventData, EventView, RecordedEvent};
 
 /// A versioned domain event. Derive it with `#[derive(Event)]`; see the
 /// [module docs](self) and the derive's documentation for the attributes.

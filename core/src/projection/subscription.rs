@@ -1,34 +1,4 @@
-//! Subscriptions: follow the global log from a checkpoint, catching up first and then
-//! going live, optionally filtered by event types and stream categories.
-//!
-//! A subscription is pulled, one batch at a time, so a slow consumer slows the reading
-//! instead of filling memory: at most one batch is held. Between batches it waits for the
-//! first of: the store's [append watcher](crate::EventStore::append_watcher) (an
-//! in-process signal raised after the store's own appends, plus, on PostgreSQL, coalesced
-//! notifications from other processes' stores), a change of the log's head (polled
-//! cheaply, every [`HEAD_POLL_MIN`] after activity, backing off to the poll interval while
-//! the log is quiet, so a writer that never notifies, such as another client, is seen
-//! too), or the poll interval.
-//!
-//! Each [`Batch`] carries a `checkpoint`: the position up to which the log has been read,
-//! which may lie past the last event handed out when filtered-out events follow it. A
-//! consumer that stores it and later resumes with [`Subscription::after`] neither misses
-//! nor repeats an event.
-//!
-//! ```
-//! # use factum::{MemoryStore, EventStore, EventData, ExpectedVersion, Position, StreamId};
-//! # use factum::subscription::Subscription;
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let store = MemoryStore::new();
-//! let stream = StreamId::new("account-1")?;
-//! store.append(&stream, ExpectedVersion::Any, vec![EventData::new("Opened", serde_json::json!({}))]).await?;
-//!
-//! let mut subscription = Subscription::after(store.clone(), Position::START).categories(["account"]);
-//! let batch = subscription.next_batch().await?;
-//! assert_eq!(batch.events.len(), 1);
-//! assert_eq!(batch.checkpoint, batch.events[0].position);
-//! # Ok::<(), factum::StoreError>(()) }).unwrap();
-//! ```
+#![doc = include_str!("../../docs/subscriptions.md")]
 
 use std::time::Duration;
 

@@ -1,39 +1,4 @@
-//! Given / when / then tests for aggregates, without a store.
-//!
-//! ```
-//! # use factum::{Event, EventSet};
-//! # use serde::{Deserialize, Serialize};
-//! # #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
-//! # struct Deposited { cents: i64 }
-//! # #[derive(EventSet, Clone, Debug, PartialEq)]
-//! # enum CounterEvent { Deposited(Deposited) }
-//! # #[derive(Default, Debug)]
-//! # struct Counter { total: i64 }
-//! # #[derive(Clone)]
-//! # struct Deposit(i64);
-//! # #[derive(Debug, PartialEq, thiserror::Error)]
-//! # #[error("amounts must be positive")]
-//! # struct NotPositive;
-//! # #[factum::aggregate(category = "counter", events = CounterEvent, error = NotPositive)]
-//! # impl Counter {
-//! #     #[apply]
-//! #     fn deposited(&mut self, e: &Deposited) { self.total += e.cents; }
-//! #     #[handle]
-//! #     fn deposit(&self, cmd: Deposit) -> Result<Vec<CounterEvent>, NotPositive> {
-//! #         if cmd.0 <= 0 { return Err(NotPositive); }
-//! #         Ok(vec![Deposited { cents: cmd.0 }.into()])
-//! #     }
-//! # }
-//! use factum::testing::given;
-//!
-//! given::<Counter>([Deposited { cents: 5 }.into()])
-//!     .when(Deposit(10))
-//!     .then([Deposited { cents: 10 }.into()]);
-//!
-//! given::<Counter>([])
-//!     .when(Deposit(-1))
-//!     .then_error(NotPositive);
-//! ```
+#![doc = include_str!("../../docs/testing.md")]
 
 use std::fmt::{Debug, Write};
 

@@ -1,43 +1,4 @@
-//! Read models: the tables projections write and queries read.
-//!
-//! `#[derive(ReadModel)]` on a struct makes it a table: one column per field, one field
-//! marked `#[key]` as the primary key. Field types map to column types as
-//! [`ColumnType`] says; `Option<T>` makes a column nullable. Rows travel through serde,
-//! so a read model is also `Serialize + Deserialize`, and its column names are its field
-//! names (do not rename fields with serde attributes).
-//!
-//! A field marked `#[index]`, or columns named by `#[read_model(index(a, b))]`, get an
-//! index (with the key appended); the projection runtime and the DDL step create it.
-//!
-//! Each version of a projection writes its own copy of the tables (`balances_v2`), so
-//! that a new version can be rebuilt beside the live one (see
-//! [`projection`](mod@crate::projection)).
-//!
-//! ```
-//! use factum::ReadModel;
-//! use serde::{Deserialize, Serialize};
-//!
-//! /// An account's balance.
-//! #[derive(ReadModel, Serialize, Deserialize, Clone, Debug, PartialEq)]
-//! #[read_model(table = "balances", index(owner, cents))]
-//! struct Balance {
-//!     #[key]
-//!     account: String,
-//!     #[index]
-//!     cents: i64,
-//!     owner: Option<String>,
-//! }
-//!
-//! let d = Balance::descriptor();
-//! assert_eq!(d.table, "balances");
-//! assert_eq!(d.key, "account");
-//! assert_eq!(d.columns.len(), 3);
-//! assert_eq!(d.indexes.len(), 2);
-//! assert_eq!(
-//!     d.create_indexes(1)[1],
-//!     r#"CREATE INDEX IF NOT EXISTS "balances_v1_by_owner_cents" ON "balances_v1" ("owner", "cents", "account")"#
-//! );
-//! ```
+#![doc = include_str!("../../docs/read-models.md")]
 
 use std::borrow::Borrow;
 

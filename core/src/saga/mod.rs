@@ -1,33 +1,4 @@
-//! Process managers (sagas, choreography style): reactors that turn events into commands
-//! on other aggregates, with compensation written as reactions to failure events.
-//!
-//! A process manager is declared like a projection, with `#[factum::process_manager]`
-//! and one `#[on]` reaction per event type. A reaction gets a [`Reaction`]: the
-//! triggering event's ids, carried into every command it sends (the correlation id is
-//! kept, the causation id is the triggering event), and an idempotency key per command,
-//! so that a reaction run again after a crash appends nothing twice:
-//!
-//! ```text
-//! #[factum::process_manager(name = "transfers")]
-//! impl Transfers {
-//!     #[on]
-//!     async fn debited(&self, cx: &Reaction, e: &Envelope<'_, TransferDebited>) -> Result<(), HandlerError> {
-//!         // Credit the other side; if it refuses, its account records TransferRefused...
-//!         cx.execute(&self.accounts, &e.to, Receive { .. }).await?;
-//!         Ok(())
-//!     }
-//!     #[on]
-//!     async fn refused(&self, cx: &Reaction, e: &Envelope<'_, TransferRefused>) -> Result<(), HandlerError> {
-//!         // ...and the compensation gives the money back.
-//!         cx.execute(&self.accounts, &e.from, Refund { .. }).await?;
-//!         Ok(())
-//!     }
-//! }
-//! ```
-//!
-//! [`ProcessManagerRunner`] runs it like a projection: one instance at a time (the same
-//! leases), a checkpoint in the store's database moved after each reaction, retries with
-//! backoff, and the sequence dead-letter queue for reactions that keep failing.
+#![doc = include_str!("../../docs/sagas.md")]
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,14 +9,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::db::ProjectionStore;
-use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
-use super::runner::{RunnerOptions, unless_stopped};
-use super::{HandlerError, ProjectionError, ProjectionKey};
-use crate::subscription::Subscription;
+use crate::projection::ProjectionStore;
+use crate::projection::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
+use crate::projection::runner::{RunnerOptions, unless_stopped};
+use crate::projection::{HandlerError, ProjectionError, ProjectionKey};
+use crate::projection::subscription::Subscription;
 use crate::{
-    Aggregate, EventStore, Executed, Handles, Metadata, Position, RecordedEvent, Repository,
-    RepositoryError, SnapshotStore,
+    Aggregate, Executed, Handles, Metadata, Position, RecordedEvent, Repository,
+    RepositoryError,
 };
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -119,7 +90,7 @@ impl Reaction {
     ) -> Result<Executed, RepositoryError<A::Error>>
     where
         A: Aggregate + Handles<C>,
-        S: EventStore + SnapshotStore + 'static,
+        S: crate::Backend,
         C: Clone + Send + 'static,
     {
         let key = self.key(&format!("{}-{id}", A::CATEGORY));
@@ -295,7 +266,7 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
     manager: &P,
     key: &ProjectionKey,
     ctx: &mut Ctx<S>,
-    lease: &mut super::db::Lease,
+    lease: &mut crate::projection::lease::Lease,
 ) -> Result<()> {
     let db = ctx.store.projection_db();
     let ttl = ctx.options.lease_ttl;

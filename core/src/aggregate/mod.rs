@@ -1,55 +1,8 @@
-//! Aggregates: state rebuilt from a stream of events, and the commands that produce new
-//! events from it. An aggregate knows nothing of the store; it takes events and returns
-//! events, so it is tested without a database (see [`crate::testing`]).
-//!
-//! Three pieces wire an aggregate together:
-//!
-//! * an enum of its events with `#[derive(EventSet)]`: the closed set it is built from,
-//!   one variant per [`Event`](crate::Event) type;
-//! * `#[factum::aggregate(...)]` on an `impl` block of the state type, with one
-//!   `#[apply]` function per event (pure: no I/O, deterministic) and one `#[handle]`
-//!   function per command (`&self` + command → events or a domain error);
-//! * a [`Repository`](crate::Repository) to load, decide and append.
-//!
-//! ```
-//! use factum::{Event, EventSet};
-//! use serde::{Deserialize, Serialize};
-//!
-//! #[derive(Event, Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq)]
-//! struct Deposited { cents: i64 }
-//!
-//! #[derive(EventSet, Clone, Debug, PartialEq)]
-//! enum CounterEvent { Deposited(Deposited) }
-//!
-//! #[derive(Default, Debug)]
-//! struct Counter { total: i64 }
-//!
-//! struct Deposit(i64);
-//!
-//! #[derive(Debug, thiserror::Error)]
-//! #[error("amounts must be positive")]
-//! struct NotPositive;
-//!
-//! #[factum::aggregate(category = "counter", events = CounterEvent, error = NotPositive)]
-//! impl Counter {
-//!     #[apply]
-//!     fn deposited(&mut self, e: &Deposited) {
-//!         self.total += e.cents;
-//!     }
-//!
-//!     #[handle]
-//!     fn deposit(&self, cmd: Deposit) -> Result<Vec<CounterEvent>, NotPositive> {
-//!         if cmd.0 <= 0 {
-//!             return Err(NotPositive);
-//!         }
-//!         Ok(vec![Deposited { cents: cmd.0 }.into()])
-//!     }
-//! }
-//! # use factum::{Aggregate, Handles};
-//! # let mut c = Counter::default();
-//! # for e in c.handle(Deposit(5)).unwrap() { c.apply(&e); }
-//! # assert_eq!(c.total, 5);
-//! ```
+#![doc = include_str!("../../docs/aggregates.md")]
+
+pub mod repository;
+pub mod snapshot;
+pub mod testing;
 
 use crate::{EventData, EventView, RecordedEvent, Uniqueness, UpcastError};
 

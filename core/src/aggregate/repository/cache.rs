@@ -23,7 +23,7 @@ use crate::{Aggregate, StreamId};
 /// Bounds of the aggregate state cache. On by default.
 ///
 /// ```
-/// use factum::repository::CacheOptions;
+/// use factum::aggregate::repository::CacheOptions;
 /// let small = CacheOptions { max_states: 1_000, max_bytes: 16 << 20 };
 /// let off = CacheOptions::off();
 /// # let _ = (small, off);
@@ -246,7 +246,7 @@ impl<A: Aggregate> Slots<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repository::writer::Outcome;
+    use crate::aggregate::repository::writer::Outcome;
     use crate::{Decision, EventData, EventSet, EventView, Metadata, UpcastError};
 
     #[derive(Debug)]

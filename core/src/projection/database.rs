@@ -1,0 +1,154 @@
+//! The read side's seam: what projections, the dead-letter queue and deduplication need
+//! from a database, as two traits each SQL backend implements once, with its SQL beside
+//! it (`store/<backend>/read_side/`).
+//!
+//! [`ReadSideTx`] is the part that runs inside a batch's transaction (so it commits with
+//! the checkpoint); [`ReadSidePools`] the part that runs on the pools, outside any batch.
+//! Code here and in the projection modules names only these traits, never a backend.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use super::dlq::{DeadLetter, LetterStatus};
+use super::failure::FailureKind;
+use super::lease::HeldLease;
+use super::{ProjectionError, ProjectionKey};
+use crate::{EventId, Position, RecordedEvent};
+
+pub(crate) type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+/// An event to park in the dead-letter queue.
+pub(crate) struct NewLetter<'a> {
+    pub(crate) key: &'a ProjectionKey,
+    pub(crate) event: &'a RecordedEvent,
+    pub(crate) reason: &'a str,
+    pub(crate) kind: FailureKind,
+    pub(crate) attempts: u32,
+    pub(crate) at: DateTime<Utc>,
+}
+
+/// What becomes of a dead letter an operator dealt with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Settlement<'a> {
+    /// Applied: the entry is removed.
+    Remove,
+    /// Given up on: the entry stays, marked skipped, with the operator's reason.
+    Skip(&'a str),
+}
+
+/// Which dead letters to list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LetterFilter<'a> {
+    /// Only this stream's, if given.
+    pub(crate) stream: Option<&'a str>,
+    /// Only those still parked.
+    pub(crate) parked_only: bool,
+}
+
+/// The statements a batch's transaction runs for the read side.
+pub(crate) trait ReadSideTx: Send {
+    /// Parks an event (a second park of the same position is ignored).
+    fn park<'a>(&'a mut self, letter: &'a NewLetter<'a>) -> BoxFuture<'a, Result<()>>;
+
+    /// Whether `stream` has parked events for `key`.
+    fn stream_parked<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        stream: &'a str,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Removes an entry or marks it skipped.
+    fn settle_letter<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        position: Position,
+        settlement: Settlement<'a>,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Counts another failed attempt on an entry, with its error.
+    fn record_letter_failure<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        position: Position,
+        reason: &'a str,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The statements the read side runs on a database's pools, outside any batch.
+pub(crate) trait ReadSidePools: Send + Sync {
+    /// Tries to take the lease on a projection version for `owner`, for `ttl` where the
+    /// backend's leases expire.
+    fn try_lease<'a>(
+        &'a self,
+        key: &'a ProjectionKey,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+
+    /// Dead letters of `key`, by stream and version.
+    fn letters<'a>(
+        &'a self,
+        key: &'a ProjectionKey,
+        filter: LetterFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>>>;
+
+    /// Whether `consumer` recorded `id` as delivered.
+    fn delivered<'a>(&'a self, consumer: &'a str, id: EventId) -> BoxFuture<'a, Result<bool>>;
+
+    /// Records `id` as delivered to `consumer`; `false` if it already was.
+    fn record_delivered<'a>(
+        &'a self,
+        consumer: &'a str,
+        id: EventId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool>>;
+}
+
+/// A dead letter's status as stored (`parked`, `skipped`).
+pub(crate) fn letter_status(text: &str) -> LetterStatus {
+    if text == "skipped" {
+        LetterStatus::Skipped
+    } else {
+        LetterStatus::Parked
+    }
+}
+
+/// The columns of a dead letter as each backend reads them, for [`DeadLetter`].
+pub(crate) struct LetterRow {
+    pub(crate) position: i64,
+    pub(crate) stream_id: String,
+    pub(crate) stream_version: i64,
+    pub(crate) event_id: uuid::Uuid,
+    pub(crate) event_type: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
+    pub(crate) attempts: i64,
+    pub(crate) parked_at: DateTime<Utc>,
+    pub(crate) last_attempt_at: DateTime<Utc>,
+    pub(crate) skip_reason: Option<String>,
+    pub(crate) error_kind: String,
+}
+
+impl LetterRow {
+    /// The entry of `key` this row holds.
+    pub(crate) fn into_letter(self, key: &ProjectionKey) -> DeadLetter {
+        DeadLetter {
+            projection: key.clone(),
+            position: Position(self.position.max(0) as u64),
+            stream_id: self.stream_id,
+            stream_version: self.stream_version.max(0) as u64,
+            event_id: EventId::from_uuid(self.event_id),
+            event_type: self.event_type,
+            status: letter_status(&self.status),
+            reason: self.reason,
+            kind: FailureKind::parse(&self.error_kind),
+            attempts: self.attempts.clamp(0, i64::from(u32::MAX)) as u32,
+            parked_at: self.parked_at,
+            last_attempt_at: self.last_attempt_at,
+            skip_reason: self.skip_reason,
+        }
+    }
+}

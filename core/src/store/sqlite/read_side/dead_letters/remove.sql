@@ -1,0 +1,1 @@
+DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2 AND position = ?3
