@@ -1,22 +1,19 @@
-//! Helpers every macro shares: error collection, attribute filtering, name rules.
+//! Helpers every macro shares: ending the check stage, receivers, copied attributes,
+//! spans and doc comments.
 
+use darling::error::Accumulator;
 use syn::spanned::Spanned;
 
-/// Collects errors so that every mistake in a block is reported at once.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, err: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(err),
-            None => self.0 = Some(err),
-        }
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
+/// Ends a macro's check stage: the checked model if no mistake was found, otherwise every
+/// mistake `errors` collected, reported together.
+///
+/// `model` is `None` only after a mistake was pushed; should a check forget to push one,
+/// this still reports an error rather than generating from a half-checked input.
+pub(crate) fn conclude<T>(errors: Accumulator, model: Option<T>) -> darling::Result<T> {
+    errors.finish()?;
+    model.ok_or_else(|| {
+        darling::Error::custom("factum-macros could not check this input; please report it")
+    })
 }
 
 /// `Some(mutable)` for `&self`/`&mut self` (also written `self: &Self`, `self: &mut Self`),
@@ -37,26 +34,6 @@ pub(crate) fn cfgs_of(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
         .collect()
 }
 
-/// Why `category` is not a valid stream category, if it is not.
-pub(crate) fn category_problem(category: &str) -> Option<&'static str> {
-    if category.is_empty() {
-        Some("a category may not be empty")
-    } else if category.contains('-') {
-        Some(
-            "a category may not contain '-', which separates it from the instance id in a stream id",
-        )
-    } else if !category.as_bytes()[0].is_ascii_alphanumeric() {
-        Some("a category must start with an ASCII letter or digit")
-    } else if !category
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'@' | b'+'))
-    {
-        Some("a category may contain only ASCII letters, digits and _ . : @ +")
-    } else {
-        None
-    }
-}
-
 /// The span of an item's keyword (`struct`, `fn`, …), where misplaced-attribute errors point.
 pub(crate) fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
     match item {
@@ -66,6 +43,15 @@ pub(crate) fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
         syn::Item::Trait(i) => i.trait_token.span,
         syn::Item::Mod(i) => i.mod_token.span,
         other => other.span(),
+    }
+}
+
+/// The span of a derive input's `struct`, `enum` or `union` keyword.
+pub(crate) fn data_keyword_span(data: &syn::Data) -> proc_macro2::Span {
+    match data {
+        syn::Data::Struct(s) => s.struct_token.span,
+        syn::Data::Enum(e) => e.enum_token.span,
+        syn::Data::Union(u) => u.union_token.span,
     }
 }
 

@@ -1,13 +1,24 @@
-//! Derive macros for Factum. Depend on `factum`, which re-exports them; generated code
-//! names only `::factum` paths, so it keeps working under renamed imports of other crates.
+//! Derive macros for Factum. Depend on `factum`, which re-exports them.
 //!
-//! Each macro parses its attributes into typed structs (darling), validates them, then
-//! generates code; every user error is reported with the span of the offending tokens.
+//! Each macro works in stages: it parses its input and attributes into typed structs
+//! (darling) and checks them, pushing every mistake into one collector, so that all the
+//! mistakes of an input are reported at once, each with the span of the offending
+//! tokens; only from a fully checked model does it generate code.
+//!
+//! Generated code names Factum's items under `::factum` by default. Every macro takes a
+//! `crate = "path"` key for when Factum is reachable under another path: a renamed
+//! dependency (`crate = "my_factum"`) or a re-export from another crate
+//! (`crate = "acme::factum"`).
 
 mod aggregate;
+mod args;
 mod common;
+mod crate_path;
 mod event;
 mod event_set;
+// Shared with `factum`, which includes the same file; each crate uses part of it.
+#[allow(dead_code)]
+mod names;
 mod projection;
 mod read_model;
 
@@ -23,6 +34,7 @@ use proc_macro::TokenStream;
 ///     upcast(from = 1, with = v1_to_v2),       // fn(Old) -> New
 ///     upcast(from = 2, try_with = v2_to_v3),   // fn(Old) -> Result<New, E: Display>
 ///     deprecated = "use bank.Credited",        // or just `deprecated`
+///     crate = "my_factum",                     // default: "::factum"
 /// )]
 /// struct Deposited { … }
 /// ```
@@ -30,22 +42,37 @@ use proc_macro::TokenStream;
 /// Every version below the current one needs exactly one upcaster. Each upcaster's
 /// input and output types are what it reads and writes (`serde_json::Value` works for
 /// both). The doc comment becomes the event's description in the catalog.
+///
+/// `crate = "path"` is the path at which the generated code finds Factum, when it is not
+/// `::factum`: `"my_factum"` for a dependency renamed in Cargo.toml, `"acme::factum"` for
+/// Factum re-exported by a crate `acme`. (A crate that reaches schemars only through
+/// Factum too tells schemars' derive the same: `#[schemars(crate = "acme::factum::schemars")]`.)
+/// Every mistake of the type and its attributes is reported at once.
 #[proc_macro_derive(Event, attributes(event))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input)
-        .unwrap_or_else(|err| err.write_errors())
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }
 
 /// Implements `factum::EventSet` for an enum whose variants each hold one event type:
 /// the closed set of events an aggregate is built from. Also implements `From` for each
 /// event type, so `Deposited { .. }.into()` gives the set's variant.
-#[proc_macro_derive(EventSet)]
+///
+/// ```text
+/// #[derive(EventSet)]
+/// #[event_set(crate = "my_factum")]   // optional; default: "::factum"
+/// enum AccountEvent { Deposited(Deposited), Withdrawn(Withdrawn) }
+/// ```
+///
+/// `#[event_set(crate = "path")]` is the path at which the generated code finds Factum,
+/// when it is not `::factum` (see [`macro@Event`]); it is the attribute's only key.
+#[proc_macro_derive(EventSet, attributes(event_set))]
 pub fn derive_event_set(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event_set::expand(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }
 
@@ -70,10 +97,14 @@ pub fn derive_event_set(input: TokenStream) -> TokenStream {
 ///
 /// Every event of the set needs exactly one `#[apply]`; an `#[apply]` for a type outside
 /// the set, or a function with the wrong signature, is a compile error.
+///
+/// `crate = "path"` (e.g. `#[my_factum::aggregate(crate = "my_factum", …)]`) is the path
+/// at which the generated code finds Factum, when it is not `::factum` (see
+/// [`macro@Event`]).
 #[proc_macro_attribute]
 pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
     aggregate::expand(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }
 
@@ -92,10 +123,13 @@ pub fn aggregate(args: TokenStream, item: TokenStream) -> TokenStream {
 /// One `#[on]` handler per event type; the subscription reads only those types (and
 /// only streams of the given categories, if any). A handler for a type that is not an
 /// event, or with the wrong signature, is a compile error.
+///
+/// `crate = "path"` is the path at which the generated code finds Factum, when it is not
+/// `::factum` (see [`macro@Event`]).
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
-    projection::expand(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
+    projection::expand(projection::Kind::Projection, args.into(), item.into())
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }
 
@@ -113,11 +147,14 @@ pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
 /// subscriptions. `#[index]` on a field declares an index on that column; the key column is appended
 /// to every index, so GraphQL filters and orderings on its columns (with the key as
 /// tie-break) can walk it. The DDL step and the projection runtime create them.
+///
+/// `#[read_model(crate = "path")]` is the path at which the generated code finds Factum,
+/// when it is not `::factum` (see [`macro@Event`]).
 #[proc_macro_derive(ReadModel, attributes(read_model, key, index))]
 pub fn derive_read_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     read_model::expand(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }
 
@@ -131,9 +168,12 @@ pub fn derive_read_model(input: TokenStream) -> TokenStream {
 ///         -> Result<(), HandlerError> { … }
 /// }
 /// ```
+///
+/// `crate = "path"` is the path at which the generated code finds Factum, when it is not
+/// `::factum` (see [`macro@Event`]).
 #[proc_macro_attribute]
 pub fn process_manager(args: TokenStream, item: TokenStream) -> TokenStream {
-    projection::expand_process_manager(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
+    projection::expand(projection::Kind::ProcessManager, args.into(), item.into())
+        .unwrap_or_else(darling::Error::write_errors)
         .into()
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::{EventId, Metadata, Position, StreamId};
 
 /// The longest event type name accepted, in bytes.
-pub const MAX_EVENT_TYPE_LEN: usize = 255;
+pub const MAX_EVENT_TYPE_LEN: usize = crate::names::MAX_EVENT_TYPE_LEN;
 
 /// An event to append: a type name, a schema version, a JSON payload and metadata.
 ///
@@ -111,19 +111,14 @@ impl EventData {
 
 /// Why `name` is not a valid event type, if it is not.
 pub(crate) fn event_type_problem(name: &str) -> Option<&'static str> {
-    let reason = if name.is_empty() {
-        "an event type may not be empty"
-    } else if name.len() > MAX_EVENT_TYPE_LEN {
-        "an event type may be at most 255 bytes long"
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
-    {
-        "an event type may contain only ASCII letters, digits and _ . : -"
-    } else {
-        return None;
-    };
-    Some(reason)
+    use crate::names::EventTypeProblem;
+    Some(match crate::names::event_type_problem(name)? {
+        EventTypeProblem::Empty => "an event type may not be empty",
+        EventTypeProblem::TooLong => "an event type may be at most 255 bytes long",
+        EventTypeProblem::Characters => {
+            "an event type may contain only ASCII letters, digits and _ . : -"
+        }
+    })
 }
 
 /// A stored event's JSON payload, exactly as stored.

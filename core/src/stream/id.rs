@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::StoreError;
 
 /// The longest stream id accepted, in bytes.
-pub const MAX_STREAM_ID_LEN: usize = 255;
+pub const MAX_STREAM_ID_LEN: usize = crate::names::MAX_STREAM_ID_LEN;
 
 /// The id of one stream: the ordered history of one aggregate instance, e.g. `account-42`.
 ///
@@ -77,22 +77,7 @@ pub(crate) fn category_of(id: &str) -> &str {
 }
 
 fn validate(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() {
-        return Err("a stream id may not be empty");
-    }
-    if id.len() > MAX_STREAM_ID_LEN {
-        return Err("a stream id may be at most 255 bytes long");
-    }
-    if !id.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err("a stream id must start with an ASCII letter or digit");
-    }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b'+'))
-    {
-        return Err("a stream id may contain only ASCII letters, digits and - _ . : @ +");
-    }
-    Ok(())
+    crate::names::stream_id_problem(id).map_or(Ok(()), Err)
 }
 
 impl fmt::Display for StreamId {

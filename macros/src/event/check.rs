@@ -1,0 +1,311 @@
+//! Parse and check `#[derive(Event)]`'s input into an [`Event`]; every mistake goes into
+//! one collector.
+
+use std::collections::BTreeMap;
+
+use darling::FromMeta;
+use darling::error::Accumulator;
+use darling::util::{Override, SpannedValue};
+
+use super::serde_names::serde_aliases;
+use crate::args::{helper_args, typed};
+use crate::common::{conclude, doc_text};
+use crate::crate_path::CratePath;
+use crate::names::{EventTypeProblem, event_type_problem};
+
+/// The keys of `#[event(...)]`.
+const KEYS: &[&str] = &["crate", "deprecated", "name", "upcast", "version"];
+
+#[derive(FromMeta)]
+struct EventArgs {
+    #[darling(default, rename = "crate")]
+    krate: CratePath,
+    #[darling(default)]
+    name: Option<SpannedValue<String>>,
+    #[darling(default)]
+    version: Option<SpannedValue<u32>>,
+    #[darling(multiple)]
+    upcast: Vec<UpcastArgs>,
+    #[darling(default)]
+    deprecated: Option<Override<String>>,
+}
+
+#[derive(FromMeta)]
+struct UpcastArgs {
+    from: SpannedValue<u32>,
+    #[darling(default)]
+    with: Option<syn::Path>,
+    #[darling(default)]
+    try_with: Option<syn::Path>,
+}
+
+/// A checked event type: everything the impl is generated from.
+pub(super) struct Event {
+    pub krate: CratePath,
+    pub ident: syn::Ident,
+    /// The stored name.
+    pub name: String,
+    pub version: u32,
+    /// One per older version, in order.
+    pub upcasters: Vec<Upcaster>,
+    /// `None`: not deprecated; `Some("")`: deprecated without a reason.
+    pub deprecated: Option<String>,
+    pub description: Option<String>,
+    /// `(serialized field name, serde aliases)`.
+    pub aliases: Vec<(String, Vec<String>)>,
+}
+
+/// A checked upcaster.
+pub(super) struct Upcaster {
+    pub from: u32,
+    pub call: syn::Path,
+    /// `try_with`: the function returns a `Result`.
+    pub fallible: bool,
+}
+
+/// Every mistake of `input` at once, or the checked event.
+pub(super) fn check(input: &syn::DeriveInput) -> darling::Result<Event> {
+    let mut errors = darling::Error::accumulator();
+    let event = checked(input, &mut errors);
+    conclude(errors, event)
+}
+
+fn checked(input: &syn::DeriveInput, errors: &mut Accumulator) -> Option<Event> {
+    check_shape(input, errors);
+    let args = helper_args(&input.attrs, "event", errors)
+        .and_then(|items| typed::<EventArgs>(&items, KEYS, errors))?;
+
+    let name = checked_name(&input.ident, args.name.as_ref(), errors);
+    let version = args.version.as_ref().map_or(1, |v| **v);
+    let version_span = args
+        .version
+        .as_ref()
+        .map_or(input.ident.span(), |v| v.span());
+    if version == 0 {
+        errors.push(darling::Error::custom("event versions start at 1").with_span(&version_span));
+    }
+    let upcasters = checked_upcasters(&args, version, version_span, errors);
+    Some(Event {
+        krate: args.krate,
+        ident: input.ident.clone(),
+        name,
+        version,
+        upcasters,
+        deprecated: args.deprecated.map(|d| match d {
+            Override::Inherit => String::new(),
+            Override::Explicit(reason) => reason,
+        }),
+        description: doc_text(&input.attrs),
+        aliases: serde_aliases(input),
+    })
+}
+
+/// A struct, not generic.
+fn check_shape(input: &syn::DeriveInput, errors: &mut Accumulator) {
+    match &input.data {
+        syn::Data::Struct(_) => {}
+        syn::Data::Enum(e) => errors.push(
+            darling::Error::custom(
+                "#[derive(Event)] goes on a struct: one event type per struct; \
+                 group events in an enum with the aggregate's event set instead",
+            )
+            .with_span(&e.enum_token),
+        ),
+        syn::Data::Union(u) => errors.push(
+            darling::Error::custom("#[derive(Event)] goes on a struct, not a union")
+                .with_span(&u.union_token),
+        ),
+    }
+    if let Some(param) = input.generics.params.first() {
+        errors.push(
+            darling::Error::custom(
+                "an event type cannot be generic: its stored name and schema must be fixed",
+            )
+            .with_span(param),
+        );
+    }
+}
+
+/// The stored name: `name = "..."`, or the type's name; either must be a valid event type.
+fn checked_name(
+    ident: &syn::Ident,
+    name: Option<&SpannedValue<String>>,
+    errors: &mut Accumulator,
+) -> String {
+    match name {
+        Some(name) => {
+            if let Some(problem) = name_problem(name) {
+                errors.push(darling::Error::custom(problem).with_span(&name.span()));
+            }
+            name.as_str().to_owned()
+        }
+        None => {
+            let name = ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            if let Some(problem) = name_problem(&name) {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "{problem}; this type's name is used as its event name, so give it one: \
+                         #[event(name = \"...\")]"
+                    ))
+                    .with_span(ident),
+                );
+            }
+            name
+        }
+    }
+}
+
+/// The rules of `factum::EventData::new` for type names, worded for the attribute.
+fn name_problem(name: &str) -> Option<&'static str> {
+    Some(match event_type_problem(name)? {
+        EventTypeProblem::Empty => "an event name may not be empty",
+        EventTypeProblem::TooLong => "an event name may be at most 255 bytes long",
+        EventTypeProblem::Characters => {
+            "an event name may contain only ASCII letters, digits and _ . : -"
+        }
+    })
+}
+
+/// One upcaster per older version, each with exactly one function.
+fn checked_upcasters(
+    args: &EventArgs,
+    version: u32,
+    version_span: proc_macro2::Span,
+    errors: &mut Accumulator,
+) -> Vec<Upcaster> {
+    let mut upcasters: BTreeMap<u32, Upcaster> = BTreeMap::new();
+    for up in &args.upcast {
+        let from = *up.from;
+        let (call, fallible) = match (&up.with, &up.try_with) {
+            (Some(path), None) => (path.clone(), false),
+            (None, Some(path)) => (path.clone(), true),
+            (Some(_), Some(path)) => {
+                errors.push(
+                    darling::Error::custom(
+                        "give an upcaster either `with` (infallible) or `try_with` (returns a Result), not both",
+                    )
+                    .with_span(path),
+                );
+                continue;
+            }
+            (None, None) => {
+                errors.push(
+                    darling::Error::custom(
+                        "this upcaster needs a function: `with = path::to::fn` or `try_with = path::to::fn`",
+                    )
+                    .with_span(&up.from.span()),
+                );
+                continue;
+            }
+        };
+        if version == 1 && args.version.is_none() {
+            errors.push(
+                darling::Error::custom(
+                    "this event has no `version`, so it is at version 1 and has nothing to upcast; \
+                     set `version = 2` (or the version this upcaster leads to) alongside it",
+                )
+                .with_span(&up.from.span()),
+            );
+            continue;
+        }
+        if from == 0 || from >= version {
+            errors.push(
+                darling::Error::custom(format!(
+                    "an upcaster lifts an older version to the next one, so `from` must be between 1 and {} \
+                     (the current version is {version}); to add a version, raise `version`",
+                    version.saturating_sub(1)
+                ))
+                .with_span(&up.from.span()),
+            );
+            continue;
+        }
+        if upcasters.contains_key(&from) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "there is already an upcaster from version {from}; each version has exactly one"
+                ))
+                .with_span(&up.from.span()),
+            );
+            continue;
+        }
+        upcasters.insert(
+            from,
+            Upcaster {
+                from,
+                call,
+                fallible,
+            },
+        );
+    }
+    // Versions with an upcaster declared, valid or not, so that one mistake is reported
+    // once and not again as a gap in the chain.
+    let declared: Vec<u32> = args.upcast.iter().map(|u| *u.from).collect();
+    let missing: Vec<String> = (1..version)
+        .filter(|v| !declared.contains(v))
+        .map(|v| format!("upcast(from = {v}, with = …)"))
+        .collect();
+    if !missing.is_empty() && version > 0 {
+        errors.push(
+            darling::Error::custom(format!(
+                "version {version} needs an upcaster from every older version, so that any stored event \
+                 can be read; missing: {}",
+                missing.join(", ")
+            ))
+            .with_span(&version_span),
+        );
+    }
+    upcasters.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::check;
+
+    fn messages(input: syn::DeriveInput) -> Vec<String> {
+        match check(&input) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .flatten()
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn independent_mistakes_are_reported_together() {
+        let found = messages(syn::parse_quote! {
+            #[event(colour = "red", version = 0)]
+            struct Opened<T> { owner: T }
+        });
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("cannot be generic")));
+        assert!(found.iter().any(|m| m.contains("Unknown field: `colour`")));
+        assert!(found.iter().any(|m| m.contains("versions start at 1")));
+    }
+
+    #[test]
+    fn a_mistyped_key_still_lets_the_shape_be_checked() {
+        let found = messages(syn::parse_quote! {
+            #[event(version = "two")]
+            enum Opened { A }
+        });
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found.iter().any(|m| m.contains("goes on a struct")));
+    }
+
+    #[test]
+    fn the_crate_path_defaults_to_factum() {
+        let event = check(&syn::parse_quote! { struct Opened {} }).unwrap();
+        assert_eq!(event.krate.to_token_stream().to_string(), ":: factum");
+        let event = check(&syn::parse_quote! {
+            #[event(crate = "acme::factum")]
+            struct Opened {}
+        })
+        .unwrap();
+        assert_eq!(event.krate.to_token_stream().to_string(), "acme :: factum");
+    }
+}

@@ -1,0 +1,91 @@
+//! The names serde reads an event's fields under, for the catalog: each field's
+//! serialized name and its `#[serde(alias = "…")]`es.
+
+use proc_macro2::TokenStream;
+
+/// The fields serde also reads under other names: `(serialized name, aliases)` for each
+/// field with `#[serde(alias = "…")]`, the serialized name following the field's
+/// `rename` and the struct's `rename_all`.
+pub(super) fn serde_aliases(input: &syn::DeriveInput) -> Vec<(String, Vec<String>)> {
+    let syn::Data::Struct(data) = &input.data else {
+        return Vec::new();
+    };
+    let rename_all = serde_strings(&input.attrs, "rename_all").into_iter().next();
+    let mut out = Vec::new();
+    for field in &data.fields {
+        let Some(ident) = &field.ident else { continue };
+        let aliases = serde_strings(&field.attrs, "alias");
+        if aliases.is_empty() {
+            continue;
+        }
+        let raw = ident.to_string().trim_start_matches("r#").to_owned();
+        let name = serde_strings(&field.attrs, "rename")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| match &rename_all {
+                Some(rule) => apply_rename_rule(rule, &raw),
+                None => raw,
+            });
+        out.push((name, aliases));
+    }
+    out
+}
+
+/// The string values of `key = "…"` inside `#[serde(…)]` attributes. Anything serde
+/// itself would reject is left for serde to report.
+fn serde_strings(attrs: &[syn::Attribute], key: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.input.peek(syn::Token![=]) {
+                let value: syn::Expr = meta.value()?.parse()?;
+                if meta.path.is_ident(key)
+                    && let syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) = value
+                {
+                    found.push(s.value());
+                }
+            } else if meta.input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let _: TokenStream = content.parse()?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+/// serde's `rename_all` rules, applied to a snake_case field name.
+fn apply_rename_rule(rule: &str, field: &str) -> String {
+    let words: Vec<&str> = field.split('_').filter(|w| !w.is_empty()).collect();
+    let capitalized = |w: &str| {
+        let mut chars = w.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    };
+    match rule {
+        "lowercase" => field.to_lowercase(),
+        "UPPERCASE" => field.to_uppercase(),
+        "PascalCase" => words.iter().map(|w| capitalized(w)).collect(),
+        "camelCase" => words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == 0 {
+                    w.to_string()
+                } else {
+                    capitalized(w)
+                }
+            })
+            .collect(),
+        "SCREAMING_SNAKE_CASE" => field.to_uppercase(),
+        "kebab-case" => field.replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => field.replace('_', "-").to_uppercase(),
+        _ => field.to_owned(),
+    }
+}
