@@ -1,8 +1,7 @@
 //! The read side: account balances and a transaction history, kept by one projection.
 
 use chrono::{DateTime, Utc};
-use factum::projection::{Envelope, HandlerError, ProjectionTx};
-use factum::{Event, ReadModel};
+use factum::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::account::{
