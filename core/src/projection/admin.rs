@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::db::{ProjectionDb, ProjectionStatus, ProjectionStore, Stage};
-use super::tx::{Conn, ident};
+use super::tx::ident;
 use super::{ProjectionError, ProjectionKey};
 use crate::Position;
 use crate::projection::read_model::{KeyOf, ReadModel};
@@ -138,37 +138,7 @@ impl Projections {
                 live: live_now.0,
             });
         }
-        let (retire, promote) = if self.db.is_postgres() {
-            (
-                "UPDATE projections SET status = 'retired' WHERE name = $1 AND status = 'live'",
-                "UPDATE projections SET status = 'live' WHERE name = $1 AND version = $2",
-            )
-        } else {
-            (
-                "UPDATE factum_projections SET status = 'retired' WHERE name = ?1 AND status = 'live'",
-                "UPDATE factum_projections SET status = 'live' WHERE name = ?1 AND version = ?2",
-            )
-        };
-        match &mut tx.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query(retire).bind(name).execute(&mut **c).await?;
-                sqlx::query(promote)
-                    .bind(name)
-                    .bind(version as i64)
-                    .execute(&mut **c)
-                    .await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query(retire).bind(name).execute(&mut **c).await?;
-                sqlx::query(promote)
-                    .bind(name)
-                    .bind(version as i32)
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
+        tx.conn.read_side().make_live(&key).await?;
         tx.commit().await?;
         tracing::info!(
             projection = name,
@@ -200,39 +170,7 @@ impl Projections {
             tx.execute(format!("DROP TABLE IF EXISTS {}", ident(table)))
                 .await?;
         }
-        let (letters, changes, row) = if self.db.is_postgres() {
-            (
-                "DELETE FROM dead_letters WHERE projection = $1 AND version = $2",
-                "DELETE FROM read_model_changes WHERE projection = $1 AND version = $2",
-                "DELETE FROM projections WHERE name = $1 AND version = $2",
-            )
-        } else {
-            (
-                "DELETE FROM factum_dead_letters WHERE projection = ?1 AND version = ?2",
-                "DELETE FROM factum_read_model_changes WHERE projection = ?1 AND version = ?2",
-                "DELETE FROM factum_projections WHERE name = ?1 AND version = ?2",
-            )
-        };
-        for sql in [letters, changes, row] {
-            match &mut tx.conn {
-                #[cfg(feature = "sqlite")]
-                Conn::Sqlite(c) => {
-                    sqlx::query(sql)
-                        .bind(name)
-                        .bind(version as i64)
-                        .execute(&mut **c)
-                        .await?;
-                }
-                #[cfg(feature = "postgres")]
-                Conn::Postgres(c) => {
-                    sqlx::query(sql)
-                        .bind(name)
-                        .bind(version as i32)
-                        .execute(&mut **c)
-                        .await?;
-                }
-            }
-        }
+        tx.conn.read_side().delete_version(&key).await?;
         tx.commit().await?;
         Ok(())
     }

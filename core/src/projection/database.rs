@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
+use super::db::ProjectionStatus;
 use super::dlq::{DeadLetter, LetterStatus};
 use super::failure::FailureKind;
 use super::lease::HeldLease;
@@ -18,6 +19,9 @@ use super::{ProjectionError, ProjectionKey};
 use crate::{EventId, Position, RecordedEvent};
 
 pub(crate) type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+/// Projections' tables, by projection name.
+pub(crate) type TablesByProjection = Vec<(String, Vec<String>)>;
 
 /// An event to park in the dead-letter queue.
 pub(crate) struct NewLetter<'a> {
@@ -75,6 +79,50 @@ pub(crate) trait ReadSideTx: Send {
         reason: &'a str,
         at: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<()>>;
+
+    /// Waits until no other registration is running (until this transaction ends).
+    fn lock_registrations(&mut self) -> BoxFuture<'_, Result<()>>;
+
+    /// The tables of every projection not named `name`, by projection.
+    fn tables_of_others<'a>(
+        &'a mut self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<TablesByProjection>>;
+
+    /// Adds a projection version's row if it has none: live if no version of its name
+    /// is, building otherwise.
+    fn register_projection<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        tables: &'a [String],
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// A projection version's checkpoint; with `lock`, its row stays locked until the
+    /// transaction ends (so that batches and dead-letter operations do not interleave).
+    fn checkpoint<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        lock: bool,
+    ) -> BoxFuture<'a, Result<Option<Position>>>;
+
+    /// Moves the checkpoint from `from` to `to` if it is still at `from` and, where the
+    /// backend fences by lease owner, the lease is still `owner`'s (renewed until the
+    /// given time). `false` if it was not moved.
+    fn advance_checkpoint<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        from: Position,
+        to: Position,
+        lease: Option<(&'a str, DateTime<Utc>)>,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Retires the live version of `key.name` and makes `key` live.
+    fn make_live<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;
+
+    /// Deletes a version's dead letters, recorded changes and row.
+    fn delete_version<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;
 }
 
 /// The statements the read side runs on a database's pools, outside any batch.
@@ -87,6 +135,15 @@ pub(crate) trait ReadSidePools: Send + Sync {
         owner: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+
+    /// Every version of the projection `name` (of every projection if `None`), by name
+    /// then version.
+    fn statuses<'a>(&'a self, name: Option<&'a str>)
+    -> BoxFuture<'a, Result<Vec<ProjectionStatus>>>;
+
+    /// A projection version's checkpoint (`None` if it has no row here).
+    fn checkpoint<'a>(&'a self, key: &'a ProjectionKey)
+    -> BoxFuture<'a, Result<Option<Position>>>;
 
     /// Dead letters of `key`, by stream and version.
     fn letters<'a>(

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::database::ReadSidePools;
 use super::tx::{Conn, ProjectionTx};
@@ -82,7 +81,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    fn parse(text: &str) -> Stage {
+    pub(crate) fn parse(text: &str) -> Stage {
         match text {
             "live" => Stage::Live,
             "retired" => Stage::Retired,
@@ -105,16 +104,6 @@ pub struct ProjectionStatus {
     pub tables: Vec<String>,
     /// When the checkpoint last moved.
     pub updated_at: DateTime<Utc>,
-}
-
-#[cfg(feature = "sqlite")]
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-#[cfg(feature = "sqlite")]
-fn from_micros(m: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(m).unwrap_or_default()
 }
 
 impl ProjectionDb {
@@ -190,37 +179,9 @@ impl ProjectionDb {
     ) -> Result<Position> {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
         let mut tx = self.begin(key).await?;
-        #[cfg(feature = "postgres")]
-        #[allow(irrefutable_let_patterns)]
-        if let Conn::Postgres(c) = &mut tx.conn {
-            // Registrations queue, so that one version of a name goes live and one
-            // projection owns a table.
-            sqlx::query(
-                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':projections'), 0)",
-            )
-            .execute(&mut **c)
-            .await?;
-        }
-        let owners: Vec<(String, Vec<String>)> = match &mut tx.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                let rows: Vec<(String, String)> =
-                    sqlx::query_as("SELECT name, tables FROM factum_projections WHERE name <> ?1")
-                        .bind(&key.name)
-                        .fetch_all(&mut **c)
-                        .await?;
-                rows.into_iter()
-                    .map(|(name, t)| (name, serde_json::from_str(&t).unwrap_or_default()))
-                    .collect()
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query_as("SELECT name, tables FROM projections WHERE name <> $1")
-                    .bind(&key.name)
-                    .fetch_all(&mut **c)
-                    .await?
-            }
-        };
+        let side = tx.conn.read_side();
+        side.lock_registrations().await?;
+        let owners = side.tables_of_others(&key.name).await?;
         for (owner, theirs) in owners {
             if let Some(table) = tables.iter().find(|t| theirs.contains(t)) {
                 return Err(ProjectionError::TableTaken {
@@ -237,135 +198,21 @@ impl ProjectionDb {
                 tx.execute(index).await?;
             }
         }
-        let now = Utc::now();
-        let checkpoint: i64 = match &mut tx.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query(
-                    "INSERT INTO factum_projections (name, version, status, checkpoint, created_at, \
-                     updated_at, tables) \
-                     SELECT ?1, ?2, CASE WHEN EXISTS (SELECT 1 FROM factum_projections \
-                         WHERE name = ?1 AND status = 'live') THEN 'building' ELSE 'live' END, \
-                         0, ?3, ?3, ?4 \
-                     WHERE true ON CONFLICT (name, version) DO NOTHING",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .bind(micros(now))
-                .bind(serde_json::to_string(&tables).unwrap_or_default())
-                .execute(&mut **c)
-                .await?;
-                sqlx::query_scalar(
-                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .fetch_one(&mut **c)
-                .await?
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => {
-                sqlx::query(
-                    "INSERT INTO projections (name, version, status, tables) \
-                     SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM projections \
-                         WHERE name = $1 AND status = 'live') THEN 'building' ELSE 'live' END, $3 \
-                     ON CONFLICT (name, version) DO NOTHING",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .bind(&tables)
-                .execute(&mut **c)
-                .await?;
-                sqlx::query_scalar(
-                    "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2",
-                )
-                .bind(&key.name)
-                .bind(key.version as i32)
-                .fetch_one(&mut **c)
-                .await?
-            }
-        };
+        let side = tx.conn.read_side();
+        side.register_projection(key, &tables, Utc::now()).await?;
+        let checkpoint = side.checkpoint(key, false).await?.unwrap_or_default();
         tx.commit().await?;
-        Ok(Position(checkpoint.max(0) as u64))
+        Ok(checkpoint)
     }
 
     /// Every version of the projection `name` (every projection if `name` is `None`).
     pub(crate) async fn statuses(&self, name: Option<&str>) -> Result<Vec<ProjectionStatus>> {
-        let mut out = Vec::new();
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { reader, .. } => {
-                let rows = sqlx::query(
-                    "SELECT name, version, status, checkpoint, tables, updated_at \
-                     FROM factum_projections WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
-                )
-                .bind(name)
-                .fetch_all(reader)
-                .await?;
-                for row in rows {
-                    let tables: String = row.try_get(4)?;
-                    out.push(ProjectionStatus {
-                        key: ProjectionKey {
-                            name: row.try_get(0)?,
-                            version: row.try_get::<i64, _>(1)? as u32,
-                        },
-                        stage: Stage::parse(row.try_get(2)?),
-                        checkpoint: Position(row.try_get::<i64, _>(3)?.max(0) as u64),
-                        tables: serde_json::from_str(&tables).unwrap_or_default(),
-                        updated_at: from_micros(row.try_get(5)?),
-                    });
-                }
-            }
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => {
-                let rows = sqlx::query(
-                    "SELECT name, version, status, checkpoint, tables, updated_at \
-                     FROM projections WHERE $1::text IS NULL OR name = $1 ORDER BY name, version",
-                )
-                .bind(name)
-                .fetch_all(pool)
-                .await?;
-                for row in rows {
-                    out.push(ProjectionStatus {
-                        key: ProjectionKey {
-                            name: row.try_get(0)?,
-                            version: row.try_get::<i32, _>(1)? as u32,
-                        },
-                        stage: Stage::parse(row.try_get(2)?),
-                        checkpoint: Position(row.try_get::<i64, _>(3)?.max(0) as u64),
-                        tables: row.try_get(4)?,
-                        updated_at: row.try_get(5)?,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        self.read_side().statuses(name).await
     }
 
     /// The checkpoint of one projection version.
     pub(crate) async fn checkpoint(&self, key: &ProjectionKey) -> Result<Option<Position>> {
-        let found: Option<i64> =
-            match self {
-                #[cfg(feature = "sqlite")]
-                ProjectionDb::Sqlite { reader, .. } => sqlx::query_scalar(
-                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .fetch_optional(reader)
-                .await?,
-                #[cfg(feature = "postgres")]
-                ProjectionDb::Postgres { pool, .. } => {
-                    sqlx::query_scalar(
-                        "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2",
-                    )
-                    .bind(&key.name)
-                    .bind(key.version as i32)
-                    .fetch_optional(pool)
-                    .await?
-                }
-            };
-        Ok(found.map(|c| Position(c.max(0) as u64)))
+        self.read_side().checkpoint(key).await
     }
 
 }
@@ -385,38 +232,16 @@ impl ProjectionTx {
         ttl: Duration,
     ) -> Result<()> {
         let now = Utc::now();
-        let moved = match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => sqlx::query(
-                "UPDATE factum_projections SET checkpoint = ?4, updated_at = ?5, \
-                     lease_expires_at = CASE WHEN ?6 IS NULL THEN lease_expires_at ELSE ?7 END \
-                 WHERE name = ?1 AND version = ?2 AND checkpoint = ?3 \
-                   AND (?6 IS NULL OR lease_owner = ?6)",
-            )
-            .bind(&key.name)
-            .bind(key.version as i64)
-            .bind(from.0 as i64)
-            .bind(to.0 as i64)
-            .bind(micros(now))
-            .bind(owner)
-            .bind(micros(now) + ttl.as_micros() as i64)
-            .execute(&mut **c)
-            .await?
-            .rows_affected(),
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => sqlx::query(
-                "UPDATE projections SET checkpoint = $4, updated_at = now() \
-                 WHERE name = $1 AND version = $2 AND checkpoint = $3",
-            )
-            .bind(&key.name)
-            .bind(key.version as i32)
-            .bind(from.0 as i64)
-            .bind(to.0 as i64)
-            .execute(&mut **c)
-            .await?
-            .rows_affected(),
-        };
-        if moved == 1 {
+        let until = chrono::TimeDelta::from_std(ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add_signed(ttl))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let moved = self
+            .conn
+            .read_side()
+            .advance_checkpoint(key, from, to, owner.map(|o| (o, until)), now)
+            .await?;
+        if moved {
             return Ok(());
         }
         let found = self.lock_checkpoint(key).await?;
@@ -433,27 +258,6 @@ impl ProjectionTx {
         &mut self,
         key: &ProjectionKey,
     ) -> Result<Option<Position>> {
-        let found: Option<i64> = match &mut self.conn {
-            // The transaction began IMMEDIATE: it already holds the write lock.
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => {
-                sqlx::query_scalar(
-                    "SELECT checkpoint FROM factum_projections WHERE name = ?1 AND version = ?2",
-                )
-                .bind(&key.name)
-                .bind(key.version as i64)
-                .fetch_optional(&mut **c)
-                .await?
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(c) => sqlx::query_scalar(
-                "SELECT checkpoint FROM projections WHERE name = $1 AND version = $2 FOR UPDATE",
-            )
-            .bind(&key.name)
-            .bind(key.version as i32)
-            .fetch_optional(&mut **c)
-            .await?,
-        };
-        Ok(found.map(|c| Position(c.max(0) as u64)))
+        self.conn.read_side().checkpoint(key, true).await
     }
 }

@@ -16,7 +16,9 @@ use crate::Position;
 use crate::projection::ProjectionKey;
 use crate::projection::database::{
     LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Settlement,
+    TablesByProjection,
 };
+use crate::projection::db::{ProjectionStatus, Stage};
 use crate::projection::dlq::DeadLetter;
 use crate::projection::lease::HeldLease;
 
@@ -40,12 +42,38 @@ pub(crate) enum Statement {
     Delivered,
     /// Records a delivery: ($1 consumer, $2 event id, $3 time).
     RecordDelivered,
+    /// Queues registrations until the transaction ends: no parameters.
+    LockRegistrations,
+    /// The tables of other projections: ($1 name) → (name, tables).
+    TablesOfOthers,
+    /// Adds a version's row: ($1 name, $2 version, $3 time, $4 tables).
+    RegisterProjection,
+    /// A version's checkpoint: ($1 name, $2 version).
+    Checkpoint,
+    /// The same, locking the row until the transaction ends.
+    LockCheckpoint,
+    /// Moves a checkpoint: ($1 name, $2 version, $3 from, $4 to, $5 time), and where the
+    /// backend fences by owner ($6 owner or NULL, $7 lease expiry).
+    AdvanceCheckpoint,
+    /// Versions of one projection or all: ($1 name or NULL) → (name, version, status,
+    /// checkpoint, tables, updated_at).
+    Statuses,
+    /// Retires a name's live version: ($1 name).
+    RetireLive,
+    /// Makes a version live: ($1 name, $2 version).
+    Promote,
+    /// Deletes a version's dead letters: ($1 name, $2 version).
+    DeleteLettersOfVersion,
+    /// Deletes a version's recorded changes: ($1 name, $2 version).
+    DeleteChangesOfVersion,
+    /// Deletes a version's row: ($1 name, $2 version).
+    DeleteProjection,
 }
 
 impl Statement {
     /// Every statement, for the test that each backend has them all.
     #[cfg(test)]
-    pub(crate) const ALL: [Statement; 8] = [
+    pub(crate) const ALL: [Statement; 20] = [
         Statement::ParkLetter,
         Statement::StreamParked,
         Statement::RemoveLetter,
@@ -54,6 +82,18 @@ impl Statement {
         Statement::ListLetters,
         Statement::Delivered,
         Statement::RecordDelivered,
+        Statement::LockRegistrations,
+        Statement::TablesOfOthers,
+        Statement::RegisterProjection,
+        Statement::Checkpoint,
+        Statement::LockCheckpoint,
+        Statement::AdvanceCheckpoint,
+        Statement::Statuses,
+        Statement::RetireLive,
+        Statement::Promote,
+        Statement::DeleteLettersOfVersion,
+        Statement::DeleteChangesOfVersion,
+        Statement::DeleteProjection,
     ];
 
     /// Its name in the backend's SQL files (`-- name: …`).
@@ -67,6 +107,18 @@ impl Statement {
             Statement::ListLetters => "list_letters",
             Statement::Delivered => "delivered",
             Statement::RecordDelivered => "record_delivered",
+            Statement::LockRegistrations => "lock_registrations",
+            Statement::TablesOfOthers => "tables_of_others",
+            Statement::RegisterProjection => "register_projection",
+            Statement::Checkpoint => "checkpoint",
+            Statement::LockCheckpoint => "lock_checkpoint",
+            Statement::AdvanceCheckpoint => "advance_checkpoint",
+            Statement::Statuses => "statuses",
+            Statement::RetireLive => "retire_live",
+            Statement::Promote => "promote",
+            Statement::DeleteLettersOfVersion => "delete_letters_of_version",
+            Statement::DeleteChangesOfVersion => "delete_changes_of_version",
+            Statement::DeleteProjection => "delete_projection",
         }
     }
 }
@@ -81,8 +133,20 @@ pub(crate) trait ReadSideSql: Database {
     /// How the backend stores a point in time.
     type Time: for<'t> Encode<'t, Self> + Type<Self> + for<'r> Decode<'r, Self> + Send;
 
+    /// How the backend stores a projection version's list of tables.
+    type Tables: for<'t> Encode<'t, Self> + Type<Self> + for<'r> Decode<'r, Self> + Send;
+
     /// The backend's read-side SQL files, one per table, each statement named.
     const SQL_FILES: &'static [&'static str];
+
+    /// Whether the checkpoint's fence also checks (and renews) a lease owner's row.
+    const FENCES_BY_OWNER: bool;
+
+    /// `tables` as stored.
+    fn tables(tables: &[String]) -> Self::Tables;
+
+    /// A stored list of tables.
+    fn tables_of(stored: Self::Tables) -> Vec<String>;
 
     /// `at` as stored.
     fn time(at: DateTime<Utc>) -> Self::Time;
@@ -119,16 +183,24 @@ fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A stored position (never negative).
+fn position(stored: i64) -> Position {
+    Position(stored.max(0) as u64)
+}
+
 impl<DB> ReadSideTx for sqlx::Transaction<'static, DB>
 where
     DB: ReadSideSql,
     DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
     for<'t> i32: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     for<'t> Uuid: Encode<'t, DB> + Type<DB>,
     for<'r> bool: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     fn park<'a>(&'a mut self, letter: &'a NewLetter<'a>) -> BoxFuture<'a, Result<()>> {
@@ -210,6 +282,128 @@ where
             Ok(())
         })
     }
+
+    fn lock_registrations(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::query(sql::<DB>(Statement::LockRegistrations))
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn tables_of_others<'a>(
+        &'a mut self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<TablesByProjection>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::<DB>(Statement::TablesOfOthers))
+                .bind(name)
+                .fetch_all(&mut **self)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0usize)?, DB::tables_of(row.try_get(1usize)?))))
+                .collect()
+        })
+    }
+
+    fn register_projection<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        tables: &'a [String],
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            sqlx::query(sql::<DB>(Statement::RegisterProjection))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(DB::time(at))
+                .bind(DB::tables(tables))
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn checkpoint<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        lock: bool,
+    ) -> BoxFuture<'a, Result<Option<Position>>> {
+        Box::pin(async move {
+            let statement = if lock {
+                Statement::LockCheckpoint
+            } else {
+                Statement::Checkpoint
+            };
+            let row = sqlx::query(sql::<DB>(statement))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .fetch_optional(&mut **self)
+                .await?;
+            row.map(|row| Ok(position(row.try_get(0usize)?)))
+                .transpose()
+        })
+    }
+
+    fn advance_checkpoint<'a>(
+        &'a mut self,
+        key: &'a ProjectionKey,
+        from: Position,
+        to: Position,
+        lease: Option<(&'a str, DateTime<Utc>)>,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let query = sqlx::query(sql::<DB>(Statement::AdvanceCheckpoint))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .bind(int(from.0))
+                .bind(int(to.0))
+                .bind(DB::time(at));
+            let query = if DB::FENCES_BY_OWNER {
+                query
+                    .bind(lease.map(|(owner, _)| owner))
+                    .bind(DB::time(lease.map_or(at, |(_, until)| until)))
+            } else {
+                query
+            };
+            let done = query.execute(&mut **self).await?;
+            Ok(DB::rows_affected(&done) == 1)
+        })
+    }
+
+    fn make_live<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            sqlx::query(sql::<DB>(Statement::RetireLive))
+                .bind(key.name.as_str())
+                .execute(&mut **self)
+                .await?;
+            sqlx::query(sql::<DB>(Statement::Promote))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn delete_version<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for statement in [
+                Statement::DeleteLettersOfVersion,
+                Statement::DeleteChangesOfVersion,
+                Statement::DeleteProjection,
+            ] {
+                sqlx::query(sql::<DB>(statement))
+                    .bind(key.name.as_str())
+                    .bind(version(key))
+                    .execute(&mut **self)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl<DB> ReadSidePools for SqlPools<'_, DB>
@@ -231,6 +425,44 @@ where
     usize: ColumnIndex<DB::Row>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
+    fn statuses<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<ProjectionStatus>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::<DB>(Statement::Statuses))
+                .bind(name)
+                .fetch_all(self.reader)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ProjectionStatus {
+                        key: ProjectionKey {
+                            name: row.try_get("name")?,
+                            version: row.try_get::<i32, _>("version")?.max(0) as u32,
+                        },
+                        stage: Stage::parse(&row.try_get::<String, _>("status")?),
+                        checkpoint: position(row.try_get("checkpoint")?),
+                        tables: DB::tables_of(row.try_get("tables")?),
+                        updated_at: DB::time_of(row.try_get("updated_at")?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn checkpoint<'a>(&'a self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<Option<Position>>> {
+        Box::pin(async move {
+            let row = sqlx::query(sql::<DB>(Statement::Checkpoint))
+                .bind(key.name.as_str())
+                .bind(version(key))
+                .fetch_optional(self.reader)
+                .await?;
+            row.map(|row| Ok(position(row.try_get(0usize)?)))
+                .transpose()
+        })
+    }
+
     fn try_lease<'a>(
         &'a self,
         key: &'a ProjectionKey,

@@ -14,16 +14,26 @@ use crate::projection::lease::HeldLease;
 use crate::store::read_side::{ReadSideSql, SqlPools};
 use crate::store::sql::named;
 
-/// Statements on projection rows: leases.
-const LEASES: &[&str] = &[include_str!("projections.sql")];
-
 impl ReadSideSql for Postgres {
     type Time = DateTime<Utc>;
+    /// A `text[]`.
+    type Tables = Vec<String>;
 
     const SQL_FILES: &'static [&'static str] = &[
         include_str!("dead_letters.sql"),
         include_str!("delivered.sql"),
+        include_str!("projections.sql"),
     ];
+
+    const FENCES_BY_OWNER: bool = false;
+
+    fn tables(tables: &[String]) -> Vec<String> {
+        tables.to_vec()
+    }
+
+    fn tables_of(stored: Vec<String>) -> Vec<String> {
+        stored
+    }
 
     fn time(at: DateTime<Utc>) -> DateTime<Utc> {
         at
@@ -47,7 +57,7 @@ impl ReadSideSql for Postgres {
             // A connection of its own, detached from the pool: the lock lasts while the
             // runner holds it, and ends with it if the process dies.
             let mut conn = pools.writer.acquire().await?.detach();
-            let got: bool = sqlx::query_scalar(named(LEASES, "take_lease"))
+            let got: bool = sqlx::query_scalar(named(Self::SQL_FILES, "take_lease"))
                 .bind(&key.name)
                 .bind(key.version as i32)
                 .fetch_one(&mut conn)

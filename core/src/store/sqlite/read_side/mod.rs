@@ -14,16 +14,26 @@ use crate::projection::lease::HeldLease;
 use crate::store::read_side::{ReadSideSql, SqlPools};
 use crate::store::sql::named;
 
-/// Statements on projection rows: leases.
-const LEASES: &[&str] = &[include_str!("projections.sql")];
-
 impl ReadSideSql for Sqlite {
     type Time = i64;
+    /// A JSON array of names.
+    type Tables = String;
 
     const SQL_FILES: &'static [&'static str] = &[
         include_str!("dead_letters.sql"),
         include_str!("delivered.sql"),
+        include_str!("projections.sql"),
     ];
+
+    const FENCES_BY_OWNER: bool = true;
+
+    fn tables(tables: &[String]) -> String {
+        serde_json::Value::from(tables).to_string()
+    }
+
+    fn tables_of(stored: String) -> Vec<String> {
+        serde_json::from_str(&stored).unwrap_or_default()
+    }
 
     fn time(at: DateTime<Utc>) -> i64 {
         at.timestamp_micros()
@@ -44,7 +54,7 @@ impl ReadSideSql for Sqlite {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
         Box::pin(async move {
-            let taken = sqlx::query(named(LEASES, "take_lease"))
+            let taken = sqlx::query(named(Self::SQL_FILES, "take_lease"))
                 .bind(&key.name)
                 .bind(i64::from(key.version))
                 .bind(owner)
@@ -85,7 +95,7 @@ impl HeldLease for RowLease {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let renewed = sqlx::query(named(LEASES, "renew_lease"))
+            let renewed = sqlx::query(named(Sqlite::SQL_FILES, "renew_lease"))
                 .bind(&key.name)
                 .bind(i64::from(key.version))
                 .bind(&self.owner)
@@ -98,7 +108,7 @@ impl HeldLease for RowLease {
 
     fn release<'a>(self: Box<Self>, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            sqlx::query(named(LEASES, "release_lease"))
+            sqlx::query(named(Sqlite::SQL_FILES, "release_lease"))
                 .bind(&key.name)
                 .bind(i64::from(key.version))
                 .bind(&self.owner)
