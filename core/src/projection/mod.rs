@@ -14,7 +14,7 @@ pub mod dlq;
 mod envelope;
 pub mod failure;
 pub(crate) mod lease;
-mod own_database;
+pub(crate) mod own_database;
 pub mod rebuild;
 pub mod runner;
 mod tx;

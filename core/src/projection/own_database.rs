@@ -27,7 +27,6 @@
 
 use std::ops::ControlFlow;
 
-use super::ProjectionError;
 use super::db::{ProjectionDb, ProjectionStore};
 use crate::store::{
     AppendResult, AppendWatcher, EventStore, EventStream, ReadAll, ReadStream, StreamInfo,
@@ -35,118 +34,9 @@ use crate::store::{
 };
 use crate::{EventData, EventView, ExpectedVersion, Position, StreamId};
 
-type Result<T, E = ProjectionError> = std::result::Result<T, E>;
-
 /// Where a read-model database keeps the version of its projection tables (apart from
 /// the store's `factum_migrations`, so that the two never collide).
-const MIGRATIONS_TABLE: &str = "factum_read_model_migrations";
-
-impl ProjectionDb {
-    /// Read models in a SQLite file of their own (created if missing, in WAL mode),
-    /// with its projection tables created or brought up to date.
-    #[cfg(feature = "sqlite")]
-    pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        use crate::store::sqlite::{reader_pool, writer_pool};
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-        use std::time::Duration;
-
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(30))
-            .pragma("temp_store", "memory");
-        // One write connection, as for a store: read-model batches queue for it.
-        let writer = writer_pool(base.clone()).await?;
-        // A store's own database: its migrations keep the projection tables.
-        let owned_by_store: bool = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-                AND name IN ('factum_projections', 'factum_migrations')) = 2",
-        )
-        .fetch_one(&writer)
-        .await?;
-        if !owned_by_store {
-            crate::store::migrations::migrator_in(
-                MIGRATIONS_TABLE,
-                &[
-                    (
-                        1,
-                        "projections",
-                        include_str!("../store/sqlite/migrations/0003_projections.sql"),
-                    ),
-                    (
-                        2,
-                        "dead-letter kinds",
-                        include_str!("../store/sqlite/migrations/0005_dead_letter_kind.sql"),
-                    ),
-                    (
-                        3,
-                        "read-model changes",
-                        include_str!("../store/sqlite/migrations/0006_read_model_changes.sql"),
-                    ),
-                ],
-            )
-            .run(&writer)
-            .await
-            .map_err(|e| ProjectionError::Database(e.into()))?;
-        }
-        let reader = reader_pool(base, 4).await?;
-        Ok(ProjectionDb::Sqlite { writer, reader })
-    }
-
-    /// Read models in `schema` (created if missing) of the PostgreSQL database at `url`,
-    /// with its projection tables created or brought up to date.
-    #[cfg(feature = "postgres")]
-    pub async fn connect_postgres(url: &str, schema: &str) -> Result<Self> {
-        use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-        use std::str::FromStr;
-
-        crate::store::postgres::validate_schema(schema)?;
-        let quoted = crate::projection::read_model::quote_ident(schema);
-        let options = PgConnectOptions::from_str(url)?.options([("search_path", quoted.as_str())]);
-        let pool = crate::store::sql::ping_when_idle(PgPoolOptions::new())
-            .max_connections(10)
-            .connect_with(options)
-            .await?;
-        crate::store::postgres::create_schema(&pool, &quoted).await?;
-        // A store's own schema: its migrations keep the projection tables.
-        let owned_by_store: bool = sqlx::query_scalar(
-            "SELECT to_regclass('projections') IS NOT NULL \
-                AND to_regclass('factum_migrations') IS NOT NULL",
-        )
-        .fetch_one(&pool)
-        .await?;
-        if !owned_by_store {
-            crate::store::migrations::migrator_in(
-                MIGRATIONS_TABLE,
-                &[
-                    (
-                        1,
-                        "projections",
-                        include_str!("../store/postgres/migrations/0004_projections.sql"),
-                    ),
-                    (
-                        2,
-                        "dead-letter kinds",
-                        include_str!("../store/postgres/migrations/0007_dead_letter_kind.sql"),
-                    ),
-                    (
-                        3,
-                        "read-model changes",
-                        include_str!("../store/postgres/migrations/0008_read_model_changes.sql"),
-                    ),
-                ],
-            )
-            .run(&pool)
-            .await
-            .map_err(|e| ProjectionError::Database(e.into()))?;
-        }
-        Ok(ProjectionDb::Postgres {
-            pool,
-            schema: schema.into(),
-        })
-    }
-}
+pub(crate) const MIGRATIONS_TABLE: &str = "factum_read_model_migrations";
 
 /// An event store whose projections keep their read models in another database: the
 /// events stay in the store, the projections' tables, checkpoints, dead letters and

@@ -2,6 +2,8 @@
 //! is the schema), times as `timestamptz`, and leases as session advisory locks. The
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
+mod own_database;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -2,6 +2,8 @@
 //! the epoch, and leases as rows of `factum_projections` renewed while running. The
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
+mod own_database;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,57 @@
+//! Read models in a PostgreSQL database of their own ([`ProjectionDb::connect_postgres`]).
+
+use crate::projection::own_database::MIGRATIONS_TABLE;
+use crate::projection::{ProjectionDb, ProjectionError};
+
+type Result<T, E = ProjectionError> = std::result::Result<T, E>;
+
+impl ProjectionDb {
+    /// Read models in `schema` (created if missing) of the PostgreSQL database at `url`,
+    /// with its projection tables created or brought up to date.
+    pub async fn connect_postgres(url: &str, schema: &str) -> Result<Self> {
+        use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+        use std::str::FromStr;
+
+        crate::store::postgres::validate_schema(schema)?;
+        let quoted = crate::projection::read_model::quote_ident(schema);
+        let options = PgConnectOptions::from_str(url)?.options([("search_path", quoted.as_str())]);
+        let pool = crate::store::sql::ping_when_idle(PgPoolOptions::new())
+            .max_connections(10)
+            .connect_with(options)
+            .await?;
+        crate::store::postgres::create_schema(&pool, &quoted).await?;
+        // A store's own schema: its migrations keep the projection tables.
+        let owned_by_store: bool = sqlx::query_scalar(include_str!("owned_by_store.sql"))
+            .fetch_one(&pool)
+            .await?;
+        if !owned_by_store {
+            crate::store::migrations::migrator_in(
+                MIGRATIONS_TABLE,
+                &[
+                    (
+                        1,
+                        "projections",
+                        include_str!("../migrations/0004_projections.sql"),
+                    ),
+                    (
+                        2,
+                        "dead-letter kinds",
+                        include_str!("../migrations/0007_dead_letter_kind.sql"),
+                    ),
+                    (
+                        3,
+                        "read-model changes",
+                        include_str!("../migrations/0008_read_model_changes.sql"),
+                    ),
+                ],
+            )
+            .run(&pool)
+            .await
+            .map_err(|e| ProjectionError::Database(e.into()))?;
+        }
+        Ok(ProjectionDb::Postgres {
+            pool,
+            schema: schema.into(),
+        })
+    }
+}
