@@ -58,15 +58,14 @@ macro_rules! cfg_sql {
     };
 }
 
+/// The name rules `factum-macros` also checks at compile time.
+use factum_names as names;
+
 pub mod aggregate;
 pub mod error;
 pub mod event;
 #[cfg(all(feature = "graphql", any(feature = "sqlite", feature = "postgres")))]
 pub mod graphql;
-// The name rules `factum-macros` also checks at compile time: one file, both crates.
-#[allow(dead_code)]
-#[path = "../../macros/src/names.rs"]
-mod names;
 pub mod projection;
 pub mod registry;
 cfg_sql! {

@@ -18,7 +18,7 @@ mod event;
 mod event_set;
 // Shared with `factum`, which includes the same file; each crate uses part of it.
 #[allow(dead_code)]
-mod names;
+use factum_names as names;
 mod projection;
 mod read_model;
 

@@ -32,12 +32,16 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
 /// The name declared by a line such as `pub(crate) mod lease;` (a module in a file of
 /// its own; inline modules such as `mod tests { … }` are not part of the map).
 fn declared_module(line: &str) -> Option<&str> {
-    let line = line.trim();
-    let rest = line
-        .strip_prefix("pub(crate) mod ")
-        .or_else(|| line.strip_prefix("pub(super) mod "))
-        .or_else(|| line.strip_prefix("pub mod "))
-        .or_else(|| line.strip_prefix("mod "))?;
+    let mut line = line.trim();
+    // Attributes written on the same line: `#[cfg(test)] mod tests;`.
+    while let Some(rest) = line.strip_prefix("#[") {
+        line = rest.split_once(']')?.1.trim_start();
+    }
+    let line = match line.strip_prefix("pub(") {
+        Some(rest) => rest.split_once(") ")?.1,
+        None => line.strip_prefix("pub ").unwrap_or(line),
+    };
+    let rest = line.strip_prefix("mod ")?;
     let name = rest.strip_suffix(';')?;
     name.chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -109,6 +113,12 @@ fn declarations_are_recognised() {
     assert_eq!(declared_module("    pub mod saga;"), Some("saga"));
     assert_eq!(declared_module("mod tests {"), None);
     assert_eq!(declared_module("// mod old;"), None);
+    assert_eq!(declared_module("#[cfg(test)] mod checks;"), Some("checks"));
+    assert_eq!(
+        declared_module("pub(in crate::store) mod rows;"),
+        Some("rows")
+    );
+    assert_eq!(declared_module("pub use x::mod_y;"), None);
     let src = Path::new("/x/core/src");
     assert_eq!(
         module_of(src, Path::new("/x/core/src/projection/mod.rs")),

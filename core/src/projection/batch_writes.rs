@@ -453,7 +453,7 @@ enum KeysBind {
 /// A row's fields as SQLite stores them, in column order, as the JSON `json_extract`
 /// hands back as those values.
 #[cfg(feature = "sqlite")]
-pub(super) fn sqlite_values(
+pub(crate) fn sqlite_values(
     model: &ReadModelDescriptor,
     fields: &Map<String, Value>,
 ) -> Result<Vec<Value>> {

@@ -51,89 +51,25 @@ pub(super) async fn record(
     upserts: &[Map<String, Value>],
     deleted: &[Value],
 ) -> Result<()> {
-    match conn {
-        #[cfg(feature = "sqlite")]
-        Conn::Sqlite(tx) => {
-            // Rows as the table holds them, so that a filter reads them as it reads the
-            // table (times as microseconds, booleans as 0 and 1, JSON as text).
-            let stored = |fields: &Map<String, Value>| -> Result<Value> {
-                let values = super::batch_writes::sqlite_values(model, fields)?;
-                let names = model.columns.iter().map(|c| c.name.to_owned());
-                Ok(Value::Object(names.zip(values).collect()))
-            };
-            let empty = Map::new();
-            let mut changes = Vec::with_capacity(upserts.len() + deleted.len());
-            for row in upserts {
-                changes.push(Value::Array(vec!["upsert".into(), stored(row)?]));
-            }
-            for row in deleted {
-                let fields = row.as_object().unwrap_or(&empty);
-                changes.push(Value::Array(vec!["delete".into(), stored(fields)?]));
-            }
-            sqlx::query(
-                "INSERT INTO factum_read_model_changes (projection, version, model, op, row, \
-                 committed_at) \
-                 SELECT ?1, ?2, ?3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?5 \
-                 FROM json_each(?4) ORDER BY key",
-            )
-            .bind(projection)
-            .bind(i64::from(version))
-            .bind(model.table)
-            .bind(Value::Array(changes).to_string())
-            .bind(chrono::Utc::now().timestamp_micros())
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM factum_read_model_changes \
-                 WHERE projection = ?1 AND version = ?2 AND model = ?3 AND seq <= \
-                     (SELECT max(seq) FROM factum_read_model_changes \
-                      WHERE projection = ?1 AND version = ?2 AND model = ?3) - ?4",
-            )
-            .bind(projection)
-            .bind(i64::from(version))
-            .bind(model.table)
-            .bind(RETAINED)
-            .execute(&mut **tx)
-            .await?;
-        }
-        #[cfg(feature = "postgres")]
-        Conn::Postgres(tx) => {
-            let mut ops = Vec::with_capacity(upserts.len() + deleted.len());
-            let mut rows = Vec::with_capacity(ops.capacity());
-            for row in upserts {
-                ops.push("upsert");
-                rows.push(Value::Object(row.clone()).to_string());
-            }
-            for row in deleted {
-                ops.push("delete");
-                rows.push(row.to_string());
-            }
-            sqlx::query(
-                "INSERT INTO read_model_changes (projection, version, model, op, row) \
-                 SELECT $1, $2, $3, u.op, u.row::jsonb \
-                 FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS u (op, row, n) \
-                 ORDER BY u.n",
-            )
-            .bind(projection)
-            .bind(version as i32)
-            .bind(model.table)
-            .bind(ops)
-            .bind(rows)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM read_model_changes \
-                 WHERE projection = $1 AND version = $2 AND model = $3 AND seq <= \
-                     (SELECT max(seq) FROM read_model_changes \
-                      WHERE projection = $1 AND version = $2 AND model = $3) - $4",
-            )
-            .bind(projection)
-            .bind(version as i32)
-            .bind(model.table)
-            .bind(RETAINED)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
+    let changes = Changes {
+        projection,
+        version,
+        model,
+        upserts,
+        deleted,
+        at: chrono::Utc::now(),
+    };
+    conn.read_side().record_changes(&changes).await
+}
+
+/// One batch's changes of one read model, to record.
+pub(crate) struct Changes<'a> {
+    pub(crate) projection: &'a str,
+    pub(crate) version: u32,
+    pub(crate) model: &'static ReadModelDescriptor,
+    /// The rows written, as field maps.
+    pub(crate) upserts: &'a [Map<String, Value>],
+    /// The stored rows deleted.
+    pub(crate) deleted: &'a [Value],
+    pub(crate) at: chrono::DateTime<chrono::Utc>,
 }

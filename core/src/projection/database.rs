@@ -4,13 +4,15 @@
 //!
 //! [`ReadSideTx`] is the part that runs inside a batch's transaction (so it commits with
 //! the checkpoint); [`ReadSidePools`] the part that runs on the pools, outside any batch.
-//! Code here and in the projection modules names only these traits, never a backend.
+//! The projection modules moved onto the seam name only these traits, never a backend
+//! (see `docs/ARCHITECTURE.md` for what is still to move).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
+use super::changes::Changes;
 use super::db::ProjectionStatus;
 use super::dlq::{DeadLetter, LetterStatus};
 use super::failure::FailureKind;
@@ -120,6 +122,10 @@ pub(crate) trait ReadSideTx: Send {
 
     /// Retires the live version of `key.name` and makes `key` live.
     fn make_live<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;
+
+    /// Records a batch's changes of a read model in the change feed, and drops what
+    /// falls out of the retained window ([`RETAINED`](super::changes::RETAINED)).
+    fn record_changes<'a>(&'a mut self, changes: &'a Changes<'a>) -> BoxFuture<'a, Result<()>>;
 
     /// Deletes a version's dead letters, recorded changes and row.
     fn delete_version<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;

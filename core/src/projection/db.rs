@@ -1,5 +1,5 @@
-//! Where projections keep their state: the store's own database. Projection rows
-//! (checkpoint, live version), leases, and the operations on them.
+//! Where projections keep their state: the store's own database (or one of their own).
+//! Projection rows: registration, statuses, the checkpoint and its fence.
 
 use std::time::Duration;
 

@@ -90,7 +90,7 @@ impl Reaction {
     ) -> Result<Executed, RepositoryError<A::Error>>
     where
         A: Aggregate + Handles<C>,
-        S: crate::Backend,
+        S: crate::EventStore + crate::SnapshotStore + 'static,
         C: Clone + Send + 'static,
     {
         let key = self.key(&format!("{}-{id}", A::CATEGORY));

@@ -52,8 +52,8 @@ pub(crate) fn corrupt(position: i64, reason: impl ToString) -> StoreError {
 
 /// The statement named `name` among `files`: SQL files that hold several statements, each
 /// after a line `-- name: <name>` and up to the next such line, with its comments.
-/// Empty if there is none (the database then refuses the empty statement; every name the
-/// code asks for is checked by a test).
+/// Empty if there is none, which runs nothing: so the code asks only for the names of
+/// `store::read_side::Statement`, and a unit test checks every backend has each it uses.
 pub(crate) fn named(files: &[&'static str], name: &str) -> &'static str {
     const MARK: &str = "-- name: ";
     for file in files {

@@ -1,4 +1,4 @@
-//! The read side on PostgreSQL: its SQL (one folder per table; the pool's `search_path`
+//! The read side on PostgreSQL: its SQL (one file per table; the pool's `search_path`
 //! is the schema), times as `timestamptz`, and leases as session advisory locks. The
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
@@ -11,10 +11,10 @@ use futures_util::future::BoxFuture;
 use sqlx::Postgres;
 
 use crate::projection::ProjectionKey;
+use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
-use crate::store::read_side::{ReadSideSql, SqlPools};
-use crate::store::sql::named;
+use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
 impl ReadSideSql for Postgres {
     type Time = DateTime<Utc>;
@@ -25,6 +25,7 @@ impl ReadSideSql for Postgres {
         include_str!("dead_letters.sql"),
         include_str!("delivered.sql"),
         include_str!("projections.sql"),
+        include_str!("changes.sql"),
     ];
 
     const FENCES_BY_OWNER: bool = false;
@@ -49,6 +50,43 @@ impl ReadSideSql for Postgres {
         result.rows_affected()
     }
 
+    fn record_changes<'a>(
+        tx: &'a mut sqlx::Transaction<'static, Self>,
+        changes: &'a Changes<'a>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let count = changes.upserts.len() + changes.deleted.len();
+            let mut ops = Vec::with_capacity(count);
+            let mut rows = Vec::with_capacity(count);
+            for row in changes.upserts {
+                ops.push("upsert");
+                rows.push(serde_json::Value::Object(row.clone()).to_string());
+            }
+            for row in changes.deleted {
+                ops.push("delete");
+                rows.push(row.to_string());
+            }
+            let version = i32::try_from(changes.version).unwrap_or(i32::MAX);
+            sqlx::query(sql::<Postgres>(Statement::RecordChanges))
+                .bind(changes.projection)
+                .bind(version)
+                .bind(changes.model.table)
+                .bind(ops)
+                .bind(rows)
+                .bind(changes.at)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(sql::<Postgres>(Statement::TrimChanges))
+                .bind(changes.projection)
+                .bind(version)
+                .bind(changes.model.table)
+                .bind(RETAINED)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn try_lease<'a>(
         pools: &'a SqlPools<'a, Self>,
         key: &'a ProjectionKey,
@@ -59,9 +97,9 @@ impl ReadSideSql for Postgres {
             // A connection of its own, detached from the pool: the lock lasts while the
             // runner holds it, and ends with it if the process dies.
             let mut conn = pools.writer.acquire().await?.detach();
-            let got: bool = sqlx::query_scalar(named(Self::SQL_FILES, "take_lease"))
+            let got: bool = sqlx::query_scalar(sql::<Postgres>(Statement::TakeLease))
                 .bind(&key.name)
-                .bind(key.version as i32)
+                .bind(version(key))
                 .fetch_one(&mut conn)
                 .await?;
             Ok(got.then(|| Box::new(SessionLease(conn)) as Box<dyn HeldLease>))

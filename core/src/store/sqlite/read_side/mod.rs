@@ -1,4 +1,4 @@
-//! The read side on SQLite: its SQL (one folder per table), times as microseconds since
+//! The read side on SQLite: its SQL (one file per table), times as microseconds since
 //! the epoch, and leases as rows of `factum_projections` renewed while running. The
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
@@ -10,11 +10,14 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sqlx::{Sqlite, SqlitePool};
 
+use serde_json::{Map, Value};
+
 use crate::projection::ProjectionKey;
+use crate::projection::batch_writes::sqlite_values;
+use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
-use crate::store::read_side::{ReadSideSql, SqlPools};
-use crate::store::sql::named;
+use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
 impl ReadSideSql for Sqlite {
     type Time = i64;
@@ -25,6 +28,7 @@ impl ReadSideSql for Sqlite {
         include_str!("dead_letters.sql"),
         include_str!("delivered.sql"),
         include_str!("projections.sql"),
+        include_str!("changes.sql"),
     ];
 
     const FENCES_BY_OWNER: bool = true;
@@ -49,6 +53,47 @@ impl ReadSideSql for Sqlite {
         result.rows_affected()
     }
 
+    fn record_changes<'a>(
+        tx: &'a mut sqlx::Transaction<'static, Self>,
+        changes: &'a Changes<'a>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // Rows as the table holds them, so that a filter reads them as it reads the
+            // table.
+            let model = changes.model;
+            let stored = |fields: &Map<String, Value>| -> Result<Value> {
+                let values = sqlite_values(model, fields)?;
+                let names = model.columns.iter().map(|c| c.name.to_owned());
+                Ok(Value::Object(names.zip(values).collect()))
+            };
+            let empty = Map::new();
+            let mut rows = Vec::with_capacity(changes.upserts.len() + changes.deleted.len());
+            for row in changes.upserts {
+                rows.push(Value::Array(vec!["upsert".into(), stored(row)?]));
+            }
+            for row in changes.deleted {
+                let fields = row.as_object().unwrap_or(&empty);
+                rows.push(Value::Array(vec!["delete".into(), stored(fields)?]));
+            }
+            sqlx::query(sql::<Sqlite>(Statement::RecordChanges))
+                .bind(changes.projection)
+                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
+                .bind(model.table)
+                .bind(Value::Array(rows).to_string())
+                .bind(changes.at.timestamp_micros())
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(sql::<Sqlite>(Statement::TrimChanges))
+                .bind(changes.projection)
+                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
+                .bind(model.table)
+                .bind(RETAINED)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn try_lease<'a>(
         pools: &'a SqlPools<'a, Self>,
         key: &'a ProjectionKey,
@@ -56,9 +101,9 @@ impl ReadSideSql for Sqlite {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
         Box::pin(async move {
-            let taken = sqlx::query(named(Self::SQL_FILES, "take_lease"))
+            let taken = sqlx::query(sql::<Sqlite>(Statement::TakeLease))
                 .bind(&key.name)
-                .bind(i64::from(key.version))
+                .bind(version(key))
                 .bind(owner)
                 .bind(expiry(ttl))
                 .bind(Utc::now().timestamp_micros())
@@ -83,7 +128,9 @@ struct RowLease {
 
 /// When a lease taken or renewed now for `ttl` expires.
 fn expiry(ttl: Duration) -> i64 {
-    Utc::now().timestamp_micros() + i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2)
+    Utc::now()
+        .timestamp_micros()
+        .saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX))
 }
 
 impl HeldLease for RowLease {
@@ -97,9 +144,9 @@ impl HeldLease for RowLease {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let renewed = sqlx::query(named(Sqlite::SQL_FILES, "renew_lease"))
+            let renewed = sqlx::query(sql::<Sqlite>(Statement::RenewLease))
                 .bind(&key.name)
-                .bind(i64::from(key.version))
+                .bind(version(key))
                 .bind(&self.owner)
                 .bind(expiry(ttl))
                 .execute(&self.writer)
@@ -110,9 +157,9 @@ impl HeldLease for RowLease {
 
     fn release<'a>(self: Box<Self>, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            sqlx::query(named(Sqlite::SQL_FILES, "release_lease"))
+            sqlx::query(sql::<Sqlite>(Statement::ReleaseLease))
                 .bind(&key.name)
-                .bind(i64::from(key.version))
+                .bind(version(key))
                 .bind(&self.owner)
                 .execute(&self.writer)
                 .await?;

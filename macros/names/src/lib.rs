@@ -1,24 +1,21 @@
-//! Name rules that `factum` checks at run time and `factum-macros` checks at compile time.
-//!
-//! One source file compiled into both crates, because a proc-macro crate cannot export
-//! functions: `factum-macros` declares it as `mod names;`, `factum` includes it with
-//! `#[path = "../../macros/src/names.rs"] mod names;`. It therefore uses nothing but
-//! `core`, and each crate uses only some of it.
+//! Name rules that `factum` checks at run time and `factum-macros` checks at compile time:
+//! one home for both, since a proc-macro crate cannot export functions. Not meant to be
+//! used directly; `factum` re-exports what users need (`StreamId::new` and the limits).
 
 /// The longest stream id accepted, in bytes.
-pub(crate) const MAX_STREAM_ID_LEN: usize = 255;
+pub const MAX_STREAM_ID_LEN: usize = 255;
 
 /// The longest event type name accepted, in bytes.
-pub(crate) const MAX_EVENT_TYPE_LEN: usize = 255;
+pub const MAX_EVENT_TYPE_LEN: usize = 255;
 
 /// Whether `b` may appear in a stream id: an ASCII letter or digit, or one of `- _ . : @ +`.
-pub(crate) fn is_stream_id_byte(b: u8) -> bool {
+pub fn is_stream_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b'+')
 }
 
 /// Why `id` is not a valid stream id, if it is not: 1 to 255 stream id bytes, starting
 /// with an ASCII letter or digit.
-pub(crate) fn stream_id_problem(id: &str) -> Option<&'static str> {
+pub fn stream_id_problem(id: &str) -> Option<&'static str> {
     if id.is_empty() {
         Some("a stream id may not be empty")
     } else if id.len() > MAX_STREAM_ID_LEN {
@@ -34,7 +31,7 @@ pub(crate) fn stream_id_problem(id: &str) -> Option<&'static str> {
 
 /// Why `category` is not a valid stream category, if it is not: the category is the part
 /// of a stream id before its first `-`, so it follows the stream id rules without `-`.
-pub(crate) fn category_problem(category: &str) -> Option<&'static str> {
+pub fn category_problem(category: &str) -> Option<&'static str> {
     if category.is_empty() {
         Some("a category may not be empty")
     } else if category.contains('-') {
@@ -52,7 +49,7 @@ pub(crate) fn category_problem(category: &str) -> Option<&'static str> {
 
 /// What is wrong with an event type name; each crate words it for its own readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EventTypeProblem {
+pub enum EventTypeProblem {
     /// The name is empty.
     Empty,
     /// The name is longer than [`MAX_EVENT_TYPE_LEN`] bytes.
@@ -63,7 +60,7 @@ pub(crate) enum EventTypeProblem {
 
 /// Why `name` is not a valid event type name, if it is not: 1 to 255 ASCII letters,
 /// digits and `_ . : -`.
-pub(crate) fn event_type_problem(name: &str) -> Option<EventTypeProblem> {
+pub fn event_type_problem(name: &str) -> Option<EventTypeProblem> {
     if name.is_empty() {
         Some(EventTypeProblem::Empty)
     } else if name.len() > MAX_EVENT_TYPE_LEN {
