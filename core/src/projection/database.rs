@@ -16,6 +16,7 @@ use super::changes::Changes;
 use super::db::ProjectionStatus;
 use super::dlq::{DeadLetter, LetterStatus};
 use super::failure::FailureKind;
+use super::read_model::Dialect;
 use super::lease::HeldLease;
 use super::{ProjectionError, ProjectionKey};
 use crate::{EventId, Position, RecordedEvent};
@@ -133,6 +134,9 @@ pub(crate) trait ReadSideTx: Send {
 
 /// The statements the read side runs on a database's pools, outside any batch.
 pub(crate) trait ReadSidePools: Send + Sync {
+    /// The dialect the read-model tables' DDL is written in.
+    fn dialect(&self) -> Dialect;
+
     /// Tries to take the lease on a projection version for `owner`, for `ttl` where the
     /// backend's leases expire.
     fn try_lease<'a>(

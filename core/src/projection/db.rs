@@ -42,26 +42,6 @@ pub trait ProjectionStore: EventStore + Clone + 'static {
     fn projection_db(&self) -> ProjectionDb;
 }
 
-#[cfg(feature = "sqlite")]
-impl ProjectionStore for crate::SqliteStore {
-    fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::Sqlite {
-            writer: self.write_pool().clone(),
-            reader: self.read_pool().clone(),
-        }
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl ProjectionStore for crate::PostgresStore {
-    fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::Postgres {
-            pool: self.pool().clone(),
-            schema: self.schema().into(),
-        }
-    }
-}
-
 impl<S: ProjectionStore> ProjectionStore for std::sync::Arc<S> {
     fn projection_db(&self) -> ProjectionDb {
         (**self).projection_db()
@@ -127,21 +107,9 @@ impl ProjectionDb {
 }
 
 impl ProjectionDb {
+    /// The SQL dialect of the read-model tables' DDL.
     pub(super) fn dialect(&self) -> Dialect {
-        if self.is_postgres() {
-            Dialect::Postgres
-        } else {
-            Dialect::Sqlite
-        }
-    }
-
-    pub(super) fn is_postgres(&self) -> bool {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { .. } => false,
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { .. } => true,
-        }
+        self.read_side().dialect()
     }
 
     /// Begins a write transaction on the tables of projection version `key`.

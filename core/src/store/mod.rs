@@ -25,6 +25,8 @@ pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod transaction;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod transient;
 mod unique;
 mod validate;
 

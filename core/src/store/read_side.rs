@@ -22,6 +22,7 @@ use crate::projection::database::{
 use crate::projection::db::{ProjectionStatus, Stage};
 use crate::projection::dlq::DeadLetter;
 use crate::projection::lease::HeldLease;
+use crate::projection::read_model::Dialect;
 
 /// One statement of the read side, as each backend writes it.
 #[derive(Clone, Copy, Debug)]
@@ -158,6 +159,9 @@ pub(crate) trait ReadSideSql: Database {
 
     /// How the backend stores a projection version's list of tables.
     type Tables: for<'t> Encode<'t, Self> + Type<Self> + for<'r> Decode<'r, Self> + Send;
+
+    /// The dialect its read-model tables' DDL is written in.
+    const DIALECT: Dialect;
 
     /// The backend's read-side SQL files, one per table, each statement named.
     const SQL_FILES: &'static [&'static str];
@@ -495,6 +499,10 @@ where
             row.map(|row| Ok(position(row.try_get(0usize)?)))
                 .transpose()
         })
+    }
+
+    fn dialect(&self) -> Dialect {
+        DB::DIALECT
     }
 
     fn try_lease<'a>(

@@ -10,16 +10,19 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sqlx::Postgres;
 
-use crate::projection::ProjectionKey;
 use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
+use crate::projection::read_model::Dialect;
+use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore};
 use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
 impl ReadSideSql for Postgres {
     type Time = DateTime<Utc>;
     /// A `text[]`.
     type Tables = Vec<String>;
+
+    const DIALECT: Dialect = Dialect::Postgres;
 
     const SQL_FILES: &'static [&'static str] = &[
         include_str!("dead_letters.sql"),
@@ -130,5 +133,15 @@ impl HeldLease for SessionLease {
             sqlx::Connection::close(self.0).await?;
             Ok(())
         })
+    }
+}
+
+/// A store keeps its projections in its own database.
+impl ProjectionStore for crate::PostgresStore {
+    fn projection_db(&self) -> ProjectionDb {
+        ProjectionDb::Postgres {
+            pool: self.pool().clone(),
+            schema: self.schema().into(),
+        }
     }
 }

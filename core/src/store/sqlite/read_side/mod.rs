@@ -12,17 +12,20 @@ use sqlx::{Sqlite, SqlitePool};
 
 use serde_json::{Map, Value};
 
-use crate::projection::ProjectionKey;
 use crate::projection::batch_writes::sqlite_values;
 use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
+use crate::projection::read_model::Dialect;
+use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore};
 use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
 impl ReadSideSql for Sqlite {
     type Time = i64;
     /// A JSON array of names.
     type Tables = String;
+
+    const DIALECT: Dialect = Dialect::Sqlite;
 
     const SQL_FILES: &'static [&'static str] = &[
         include_str!("dead_letters.sql"),
@@ -165,5 +168,15 @@ impl HeldLease for RowLease {
                 .await?;
             Ok(())
         })
+    }
+}
+
+/// A store keeps its projections in its own database.
+impl ProjectionStore for crate::SqliteStore {
+    fn projection_db(&self) -> ProjectionDb {
+        ProjectionDb::Sqlite {
+            writer: self.write_pool().clone(),
+            reader: self.read_pool().clone(),
+        }
     }
 }
