@@ -159,25 +159,52 @@ fn migrator() -> Migrator {
         ),
         (
             3,
-            "projections",
-            include_str!("migrations/0003_projections.sql"),
+            "append notifications",
+            include_str!("migrations/0003_append_notify.sql"),
         ),
         (
             4,
-            "unique values",
-            include_str!("migrations/0004_unique_values.sql"),
+            "projections",
+            include_str!("migrations/0004_projections.sql"),
         ),
         (
             5,
-            "dead-letter kinds",
-            include_str!("migrations/0005_dead_letter_kind.sql"),
+            "append wake-ups",
+            include_str!("migrations/0005_append_wakeups.sql"),
         ),
         (
             6,
+            "unique values",
+            include_str!("migrations/0006_unique_values.sql"),
+        ),
+        (
+            7,
+            "dead-letter kinds",
+            include_str!("migrations/0007_dead_letter_kind.sql"),
+        ),
+        (
+            8,
             "read-model changes",
-            include_str!("migrations/0006_read_model_changes.sql"),
+            include_str!("migrations/0008_read_model_changes.sql"),
         ),
     ])
+}
+
+/// Moves the bookkeeping of a store migrated under the old SQLite numbering to the
+/// numbering every backend shares (see `renumber_migrations.sql`), before the migrator
+/// reads it.
+async fn renumber_migrations(writer: &SqlitePool) -> Result<()> {
+    let booked: bool = sqlx::query_scalar(include_str!("migrations_booked.sql"))
+        .fetch_one(writer)
+        .await?;
+    if booked {
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::raw_sql(include_str!("renumber_migrations.sql"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// The one write connection of a SQLite database: writers queue for it instead of
@@ -236,6 +263,7 @@ impl SqliteStore {
         .pragma("temp_store", "memory");
 
         let writer = writer_pool(base.clone()).await?;
+        renumber_migrations(&writer).await?;
         migrator().run(&writer).await?;
         let reader = match config.location {
             // An in-memory database exists only inside its one connection.
@@ -992,6 +1020,67 @@ impl SnapshotStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store migrated before migrations were numbered alike on every backend opens,
+    /// with its bookkeeping moved to the shared numbers and nothing run twice.
+    #[tokio::test]
+    async fn stores_numbered_the_old_way_are_renumbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let account = StreamId::new("account-1").unwrap();
+        let event = || EventData::new("Opened", serde_json::json!({}));
+        store
+            .append(&account, ExpectedVersion::NoStream, vec![event()])
+            .await
+            .unwrap();
+        // The bookkeeping as the old numbering left it: 1 to 6, with the same
+        // descriptions and checksums, and no migrations 3 and 5 of today's.
+        sqlx::raw_sql(
+            "DELETE FROM factum_migrations WHERE version IN (3, 5); \
+             UPDATE factum_migrations SET version = 3 WHERE version = 4; \
+             UPDATE factum_migrations SET version = 4 WHERE version = 6; \
+             UPDATE factum_migrations SET version = 5 WHERE version = 7; \
+             UPDATE factum_migrations SET version = 6 WHERE version = 8;",
+        )
+        .execute(store.write_pool())
+        .await
+        .unwrap();
+        drop(store);
+
+        let store = SqliteStore::open(&path).await.unwrap();
+        let booked: Vec<(i64, String)> =
+            sqlx::query_as("SELECT version, description FROM factum_migrations ORDER BY version")
+                .fetch_all(store.write_pool())
+                .await
+                .unwrap();
+        let names: Vec<&str> = booked.iter().map(|(_, d)| d.as_str()).collect();
+        assert_eq!(
+            booked.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            names,
+            [
+                "event store",
+                "snapshots",
+                "append notifications",
+                "projections",
+                "append wake-ups",
+                "unique values",
+                "dead-letter kinds",
+                "read-model changes"
+            ]
+        );
+        // The data is untouched, and the store still works.
+        store
+            .append(&account, ExpectedVersion::Exact(1), vec![event()])
+            .await
+            .unwrap();
+        // Opening again changes nothing.
+        drop(store);
+        SqliteStore::open(&path).await.unwrap();
+    }
 
     #[test]
     fn urls() {

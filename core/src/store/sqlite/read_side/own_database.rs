@@ -32,17 +32,17 @@ impl ProjectionDb {
                     (
                         1,
                         "projections",
-                        include_str!("../migrations/0003_projections.sql"),
+                        include_str!("../migrations/0004_projections.sql"),
                     ),
                     (
                         2,
                         "dead-letter kinds",
-                        include_str!("../migrations/0005_dead_letter_kind.sql"),
+                        include_str!("../migrations/0007_dead_letter_kind.sql"),
                     ),
                     (
                         3,
                         "read-model changes",
-                        include_str!("../migrations/0006_read_model_changes.sql"),
+                        include_str!("../migrations/0008_read_model_changes.sql"),
                     ),
                 ],
             )
