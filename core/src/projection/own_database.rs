@@ -34,10 +34,6 @@ use crate::store::{
 };
 use crate::{EventData, EventView, ExpectedVersion, Position, StreamId};
 
-/// Where a read-model database keeps the version of its projection tables (apart from
-/// the store's `factum_migrations`, so that the two never collide).
-pub(crate) const MIGRATIONS_TABLE: &str = "factum_read_model_migrations";
-
 /// An event store whose projections keep their read models in another database: the
 /// events stay in the store, the projections' tables, checkpoints, dead letters and
 /// delivery records live in the database opened with [`ProjectionDb::open_sqlite`] or

@@ -14,7 +14,7 @@ use super::sql::named;
 use crate::EventId;
 use crate::Position;
 use crate::projection::ProjectionKey;
-use crate::projection::changes::Changes;
+use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::{
     LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Settlement,
     TablesByProjection,
@@ -184,8 +184,8 @@ pub(crate) trait ReadSideSql: Database {
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
-    /// Records a batch's changes of a read model (see [`ReadSideTx::record_changes`]):
-    /// each backend stores rows as its tables hold them.
+    /// Inserts a batch's changes of a read model (see [`ReadSideTx::record_changes`],
+    /// which then trims the feed): each backend stores rows as its tables hold them.
     fn record_changes<'a>(
         tx: &'a mut sqlx::Transaction<'static, Self>,
         changes: &'a Changes<'a>,
@@ -423,7 +423,17 @@ where
     }
 
     fn record_changes<'a>(&'a mut self, changes: &'a Changes<'a>) -> BoxFuture<'a, Result<()>> {
-        DB::record_changes(self, changes)
+        Box::pin(async move {
+            DB::record_changes(self, changes).await?;
+            sqlx::query(sql::<DB>(Statement::TrimChanges))
+                .bind(changes.projection)
+                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
+                .bind(changes.model.table)
+                .bind(RETAINED)
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
     }
 
     fn delete_version<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>> {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sqlx::Postgres;
 
-use crate::projection::changes::{Changes, RETAINED};
+use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
 use crate::projection::read_model::Dialect;
@@ -77,13 +77,6 @@ impl ReadSideSql for Postgres {
                 .bind(ops)
                 .bind(rows)
                 .bind(changes.at)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query(sql::<Postgres>(Statement::TrimChanges))
-                .bind(changes.projection)
-                .bind(version)
-                .bind(changes.model.table)
-                .bind(RETAINED)
                 .execute(&mut **tx)
                 .await?;
             Ok(())

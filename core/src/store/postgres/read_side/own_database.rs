@@ -1,6 +1,5 @@
 //! Read models in a PostgreSQL database of their own ([`ProjectionDb::connect_postgres`]).
 
-use crate::projection::own_database::MIGRATIONS_TABLE;
 use crate::projection::{ProjectionDb, ProjectionError};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -25,26 +24,11 @@ impl ProjectionDb {
             .fetch_one(&pool)
             .await?;
         if !owned_by_store {
-            crate::store::migrations::migrator_in(
-                MIGRATIONS_TABLE,
-                &[
-                    (
-                        1,
-                        "projections",
-                        include_str!("../migrations/0004_projections.sql"),
-                    ),
-                    (
-                        2,
-                        "dead-letter kinds",
-                        include_str!("../migrations/0007_dead_letter_kind.sql"),
-                    ),
-                    (
-                        3,
-                        "read-model changes",
-                        include_str!("../migrations/0008_read_model_changes.sql"),
-                    ),
-                ],
-            )
+            crate::store::migrations::read_model_migrator([
+                include_str!("../migrations/0004_projections.sql"),
+                include_str!("../migrations/0007_dead_letter_kind.sql"),
+                include_str!("../migrations/0008_read_model_changes.sql"),
+            ])
             .run(&pool)
             .await
             .map_err(|e| ProjectionError::Database(e.into()))?;

@@ -13,7 +13,7 @@ use sqlx::{Sqlite, SqlitePool};
 use serde_json::{Map, Value};
 
 use crate::projection::batch_writes::sqlite_values;
-use crate::projection::changes::{Changes, RETAINED};
+use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
 use crate::projection::read_model::Dialect;
@@ -84,13 +84,6 @@ impl ReadSideSql for Sqlite {
                 .bind(model.table)
                 .bind(Value::Array(rows).to_string())
                 .bind(changes.at.timestamp_micros())
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query(sql::<Sqlite>(Statement::TrimChanges))
-                .bind(changes.projection)
-                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
-                .bind(model.table)
-                .bind(RETAINED)
                 .execute(&mut **tx)
                 .await?;
             Ok(())
