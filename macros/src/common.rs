@@ -74,3 +74,16 @@ pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
     let text = lines.join("\n").trim().to_owned();
     (!text.is_empty()).then_some(text)
 }
+
+/// What a check reported, one message per error, for the unit tests of the checks.
+#[cfg(test)]
+pub(crate) fn messages<T>(checked: darling::Result<T>) -> Vec<String> {
+    match checked {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .flatten()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect(),
+    }
+}

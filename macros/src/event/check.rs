@@ -264,20 +264,13 @@ mod tests {
 
     use super::check;
 
-    fn messages(input: syn::DeriveInput) -> Vec<String> {
-        match check(&input) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors
-                .flatten()
-                .into_iter()
-                .map(|e| e.to_string())
-                .collect(),
-        }
+    fn messages_of(input: syn::DeriveInput) -> Vec<String> {
+        crate::common::messages(check(&input))
     }
 
     #[test]
     fn independent_mistakes_are_reported_together() {
-        let found = messages(syn::parse_quote! {
+        let found = messages_of(syn::parse_quote! {
             #[event(colour = "red", version = 0)]
             struct Opened<T> { owner: T }
         });
@@ -289,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_mistyped_key_still_lets_the_shape_be_checked() {
-        let found = messages(syn::parse_quote! {
+        let found = messages_of(syn::parse_quote! {
             #[event(version = "two")]
             enum Opened { A }
         });

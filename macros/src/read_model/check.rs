@@ -254,10 +254,11 @@ fn checked_indexes(
 #[cfg(test)]
 mod tests {
     use super::check;
+    use crate::common::messages;
 
     #[test]
     fn the_attribute_and_every_field_are_checked_independently() {
-        let found: Vec<String> = match check(&syn::parse_quote! {
+        let found: Vec<String> = messages(check(&syn::parse_quote! {
             #[read_model(tabel = "balances", crate = 5)]
             struct Balance {
                 #[key(primary)]
@@ -266,14 +267,7 @@ mod tests {
                 owner: String,
                 Cents: i64,
             }
-        }) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors
-                .flatten()
-                .into_iter()
-                .map(|e| e.to_string())
-                .collect(),
-        };
+        }));
         assert_eq!(found.len(), 5, "{found:#?}");
         assert!(found.iter().any(|m| m.contains("Unknown field: `tabel`")));
         assert!(found.iter().any(|m| m.contains("Unexpected type `int`")));
