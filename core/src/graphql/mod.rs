@@ -83,8 +83,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use self::documents::Executor;
 use self::fetch::{QueryDb, RowValues};
 use self::sql::{Builder, Order};
-use crate::projection::read_model::{ColumnType, ReadModel, ReadModelDescriptor, quote_ident};
+use crate::projection::read_model::{ColumnType, ReadModel, ReadModelDescriptor};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
+use crate::store::ddl::quote_ident;
 use crate::{Position, ProjectionDescriptor};
 
 /// What a query did wrong, or what failed while answering it. The message is what the

@@ -7,9 +7,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::ApiError;
-use crate::projection::read_model::{
-    Column, ColumnType, Dialect, ReadModelDescriptor, quote_ident,
-};
+use crate::projection::read_model::{Column, ColumnType, Dialect, ReadModelDescriptor};
+use crate::store::ddl::quote_ident;
 
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]

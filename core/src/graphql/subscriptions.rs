@@ -27,7 +27,8 @@ use futures_util::Stream;
 use super::fetch::{self, QueryDb, RowValues};
 use super::sql::{Bind, Builder};
 use super::{Api, ApiError};
-use crate::projection::read_model::{Dialect, ReadModelDescriptor, quote_ident};
+use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::store::ddl::quote_ident;
 
 /// How often a waiting subscription looks for changes committed by another process.
 pub const POLL: Duration = Duration::from_millis(100);

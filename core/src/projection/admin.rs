@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use super::db::{ProjectionDb, ProjectionStatus, ProjectionStore, Stage};
-use super::tx::ident;
 use super::{ProjectionError, ProjectionKey};
 use crate::Position;
 use crate::projection::read_model::{KeyOf, ReadModel};
@@ -138,7 +137,7 @@ impl Projections {
                 live: live_now.0,
             });
         }
-        tx.conn.read_side().make_live(&key).await?;
+        tx.conn.make_live(&key).await?;
         tx.commit().await?;
         tracing::info!(
             projection = name,
@@ -167,10 +166,9 @@ impl Projections {
         let mut tx = self.db.begin(&key).await?;
         tx.lock_checkpoint(&key).await?;
         for table in &status.tables {
-            tx.execute(format!("DROP TABLE IF EXISTS {}", ident(table)))
-                .await?;
+            tx.conn.drop_table(table).await?;
         }
-        tx.conn.read_side().delete_version(&key).await?;
+        tx.conn.delete_version(&key).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,20 +8,20 @@
 //! made, and the results are written. So a batch of 10,000 events over 1,000 accounts
 //! costs three statements, not 20,000.
 //!
-//! PostgreSQL writes through `unnest` of one text array per column (cast to the column
-//! types) with `ON CONFLICT ... DO UPDATE`; SQLite through `json_each` of one JSON array
-//! of rows, in one prepared statement. Keys are unique within a statement by
-//! construction, which `ON CONFLICT` needs.
+//! Each backend writes them its own way (`store/<backend>/read_side/rows.rs`: PostgreSQL
+//! through `unnest` of one text array per column, SQLite through `json_each` of one JSON
+//! array of rows), both with `ON CONFLICT ... DO UPDATE`. Keys are unique within a
+//! statement by construction, which `ON CONFLICT` needs.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 
 use serde_json::{Map, Value};
-use sqlx::AssertSqlSafe;
 
 use super::ProjectionError;
-use super::tx::{Conn, fields, ident, key_column, row_error};
+use super::database::ReadSideTx;
+use super::tx::{fields, row_error};
 use crate::projection::read_model::{ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -307,7 +307,7 @@ impl WriteBuffer {
     /// [`changes`](super::changes)). Returns whether it recorded any.
     pub(super) async fn flush(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut dyn ReadSideTx,
         key: &super::ProjectionKey,
     ) -> Result<bool> {
         let (projection, version) = (key.name.as_str(), key.version);
@@ -319,21 +319,21 @@ impl WriteBuffer {
             let model = rows.descriptor();
             let waiting = rows.waiting_keys();
             if !waiting.is_empty() {
-                let stored = load(conn, model, version, &waiting).await?;
+                let stored = conn.load_rows(model, version, &waiting).await?;
                 rows.resolve(stored)?;
             }
             let (upserts, deletes) = rows.take_writes()?;
             // A deletion's change carries the row deleted: read it before it goes.
             let deleted = if model.changes && !deletes.is_empty() {
-                load(conn, model, version, &deletes).await?
+                conn.load_rows(model, version, &deletes).await?
             } else {
                 Vec::new()
             };
             if !upserts.is_empty() {
-                upsert(conn, model, version, &upserts).await?;
+                conn.upsert_rows(model, version, &upserts).await?;
             }
             if !deletes.is_empty() {
-                delete(conn, model, version, &deletes).await?;
+                conn.delete_rows(model, version, &deletes).await?;
             }
             if model.changes && !(upserts.is_empty() && deleted.is_empty()) {
                 super::changes::record(conn, projection, version, model, &upserts, &deleted)
@@ -348,239 +348,4 @@ impl WriteBuffer {
     pub(super) fn clear(&mut self) {
         self.models.clear();
     }
-}
-
-/// The stored rows of `keys`, as JSON objects of their fields.
-pub(super) async fn load(
-    conn: &mut Conn,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<Vec<Value>> {
-    let table = ident(&model.table_for(version));
-    let (predicate, bind) = keys_in(conn, model, keys)?;
-    let mut out = Vec::with_capacity(keys.len());
-    match (conn, bind) {
-        #[cfg(feature = "sqlite")]
-        (Conn::Sqlite(tx), KeysBind::Json(keys)) => {
-            let columns: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
-            let sql = format!(
-                "SELECT {} FROM {table} WHERE {predicate}",
-                columns.join(", ")
-            );
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .bind(keys)
-                .fetch_all(&mut **tx)
-                .await?;
-            for row in rows {
-                let mut map = Map::new();
-                for (i, col) in model.columns.iter().enumerate() {
-                    map.insert(
-                        col.name.to_owned(),
-                        super::tx::from_sqlite(model, col, &row, i)?,
-                    );
-                }
-                out.push(Value::Object(map));
-            }
-        }
-        #[cfg(feature = "postgres")]
-        (Conn::Postgres(tx), KeysBind::Texts(keys)) => {
-            let sql = format!("SELECT row_to_json(t)::text FROM {table} t WHERE {predicate}");
-            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(keys)
-                .fetch_all(&mut **tx)
-                .await?;
-            for text in rows {
-                out.push(serde_json::from_str(&text).map_err(|e| row_error(model, e))?);
-            }
-        }
-        #[allow(unreachable_patterns)]
-        _ => unreachable!("keys are bound for the connection's dialect"),
-    }
-    Ok(out)
-}
-
-/// The key predicate of a statement over `keys`, and the keys bound as its one parameter
-/// (SQLite: a JSON array read by `json_each`; PostgreSQL: a text array cast to the key's
-/// type).
-fn keys_in(
-    conn: &Conn,
-    model: &'static ReadModelDescriptor,
-    keys: &[Value],
-) -> Result<(String, KeysBind)> {
-    let key_col = key_column(model)?;
-    Ok(match conn {
-        #[cfg(feature = "sqlite")]
-        Conn::Sqlite(_) => {
-            let keys = keys
-                .iter()
-                .map(|k| sqlite_json(super::tx::to_sqlite(model, key_col, k)?))
-                .collect::<Result<Vec<_>>>()?;
-            (
-                format!(
-                    "{} IN (SELECT value FROM json_each(?1))",
-                    ident(key_col.name)
-                ),
-                KeysBind::Json(Value::Array(keys).to_string()),
-            )
-        }
-        #[cfg(feature = "postgres")]
-        Conn::Postgres(_) => {
-            let keys = keys
-                .iter()
-                .map(|k| super::tx::to_postgres(model, key_col, k))
-                .collect::<Result<Vec<_>>>()?;
-            (
-                format!(
-                    "{} = ANY($1::text[]::{}[])",
-                    ident(key_col.name),
-                    key_col.ty.postgres()
-                ),
-                KeysBind::Texts(keys),
-            )
-        }
-    })
-}
-
-/// Keys bound as [`keys_in`] says.
-enum KeysBind {
-    #[cfg(feature = "sqlite")]
-    Json(String),
-    #[cfg(feature = "postgres")]
-    Texts(Vec<Option<String>>),
-}
-
-/// A row's fields as SQLite stores them, in column order, as the JSON `json_extract`
-/// hands back as those values.
-#[cfg(feature = "sqlite")]
-pub(crate) fn sqlite_values(
-    model: &ReadModelDescriptor,
-    fields: &Map<String, Value>,
-) -> Result<Vec<Value>> {
-    let null = Value::Null;
-    model
-        .columns
-        .iter()
-        .map(|col| {
-            let v = fields.get(col.name).unwrap_or(&null);
-            sqlite_json(super::tx::to_sqlite(model, col, v)?)
-        })
-        .collect()
-}
-
-/// A SQLite value as the JSON `json_each` hands back as that value.
-#[cfg(feature = "sqlite")]
-pub(super) fn sqlite_json(value: super::tx::SqliteValue) -> Result<Value> {
-    use super::tx::SqliteValue;
-    Ok(match value {
-        SqliteValue::Null => Value::Null,
-        SqliteValue::Int(i) => Value::from(i),
-        SqliteValue::Real(r) => Value::from(r),
-        SqliteValue::Text(t) => Value::String(t),
-    })
-}
-
-/// The `ON CONFLICT` clause that makes an insert of whole rows an upsert.
-fn on_conflict(model: &ReadModelDescriptor, key: &str) -> String {
-    let updates: Vec<String> = model
-        .columns
-        .iter()
-        .filter(|c| c.name != model.key)
-        .map(|c| {
-            let n = ident(c.name);
-            format!("{n} = excluded.{n}")
-        })
-        .collect();
-    if updates.is_empty() {
-        format!("ON CONFLICT ({key}) DO NOTHING")
-    } else {
-        format!("ON CONFLICT ({key}) DO UPDATE SET {}", updates.join(", "))
-    }
-}
-
-/// Inserts or replaces `rows` (field maps) with one statement.
-async fn upsert(
-    conn: &mut Conn,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    rows: &[Map<String, Value>],
-) -> Result<()> {
-    let table = ident(&model.table_for(version));
-    let key = ident(key_column(model)?.name);
-    let names: Vec<String> = model.columns.iter().map(|c| ident(c.name)).collect();
-    let conflict = on_conflict(model, &key);
-    match conn {
-        #[cfg(feature = "sqlite")]
-        Conn::Sqlite(tx) => {
-            let picks: Vec<String> = (0..names.len())
-                .map(|i| format!("json_extract(value, '$[{i}]')"))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {table} ({}) SELECT {} FROM json_each(?1) WHERE true {conflict}",
-                names.join(", "),
-                picks.join(", ")
-            );
-            let array = rows
-                .iter()
-                .map(|row| sqlite_values(model, row).map(Value::Array))
-                .collect::<Result<Vec<_>>>()?;
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(Value::Array(array).to_string())
-                .execute(&mut **tx)
-                .await?;
-        }
-        #[cfg(feature = "postgres")]
-        Conn::Postgres(tx) => {
-            let arrays: Vec<String> = (1..=names.len()).map(|i| format!("${i}::text[]")).collect();
-            let picks: Vec<String> = model
-                .columns
-                .iter()
-                .map(|c| format!("u.{}::{}", ident(c.name), c.ty.postgres()))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {table} ({names}) SELECT {} FROM unnest({}) AS u ({names}) {conflict}",
-                picks.join(", "),
-                arrays.join(", "),
-                names = names.join(", "),
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            let null = Value::Null;
-            for col in model.columns {
-                let column = rows
-                    .iter()
-                    .map(|row| {
-                        super::tx::to_postgres(model, col, row.get(col.name).unwrap_or(&null))
-                    })
-                    .collect::<Result<Vec<Option<String>>>>()?;
-                query = query.bind(column);
-            }
-            query.execute(&mut **tx).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Deletes the rows of `keys` with one statement.
-async fn delete(
-    conn: &mut Conn,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<()> {
-    let table = ident(&model.table_for(version));
-    let (predicate, bind) = keys_in(conn, model, keys)?;
-    let sql = AssertSqlSafe(format!("DELETE FROM {table} WHERE {predicate}"));
-    match (conn, bind) {
-        #[cfg(feature = "sqlite")]
-        (Conn::Sqlite(tx), KeysBind::Json(keys)) => {
-            sqlx::query(sql).bind(keys).execute(&mut **tx).await?;
-        }
-        #[cfg(feature = "postgres")]
-        (Conn::Postgres(tx), KeysBind::Texts(keys)) => {
-            sqlx::query(sql).bind(keys).execute(&mut **tx).await?;
-        }
-        #[allow(unreachable_patterns)]
-        _ => unreachable!("keys are bound for the connection's dialect"),
-    }
-    Ok(())
 }

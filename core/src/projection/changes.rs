@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::ProjectionError;
-use super::tx::Conn;
+use super::database::ReadSideTx;
 use crate::projection::read_model::ReadModelDescriptor;
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -41,10 +41,10 @@ pub(crate) fn watch() -> watch::Receiver<u64> {
 }
 
 /// Records a batch's changes of `model`: `upserts` (the rows written, as field maps) and
-/// `deleted` (the stored rows deleted, as [`load`](super::batch_writes::load) returned
+/// `deleted` (the stored rows deleted, as [`ReadSideTx::load_rows`] returned
 /// them), then drops what falls out of the retained window.
 pub(super) async fn record(
-    conn: &mut Conn,
+    conn: &mut dyn ReadSideTx,
     projection: &str,
     version: u32,
     model: &'static ReadModelDescriptor,
@@ -59,7 +59,7 @@ pub(super) async fn record(
         deleted,
         at: chrono::Utc::now(),
     };
-    conn.read_side().record_changes(&changes).await
+    conn.record_changes(&changes).await
 }
 
 /// One batch's changes of one read model, to record.

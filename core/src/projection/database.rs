@@ -7,16 +7,18 @@
 //! The projection modules moved onto the seam name only these traits, never a backend
 //! (see `docs/ARCHITECTURE.md` for what is still to move).
 
+use std::any::Any;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use serde_json::{Map, Value};
 
 use super::changes::Changes;
 use super::db::ProjectionStatus;
 use super::dlq::{DeadLetter, LetterStatus};
 use super::failure::FailureKind;
-use super::read_model::Dialect;
+use super::read_model::ReadModelDescriptor;
 use super::lease::HeldLease;
 use super::{ProjectionError, ProjectionKey};
 use crate::{EventId, Position, RecordedEvent};
@@ -54,8 +56,70 @@ pub(crate) struct LetterFilter<'a> {
     pub(crate) parked_only: bool,
 }
 
-/// The statements a batch's transaction runs for the read side.
+/// A step of the savepoint an event is applied under when a batch is replayed event by
+/// event.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Savepoint {
+    /// Sets it.
+    Set,
+    /// Releases it (the event was applied).
+    Release,
+    /// Rolls back to it (the event failed).
+    RollBack,
+}
+
+/// A batch's transaction on the read side's database: the read-model rows, the
+/// projection's own statements, and the transaction's end. Each SQL backend implements it
+/// once, on its transaction type.
 pub(crate) trait ReadSideTx: Send {
+    /// The stored rows of `keys` in `model`'s table of `version`, as JSON objects of their
+    /// fields.
+    fn load_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>>;
+
+    /// Inserts or replaces `rows` (field maps) with one statement.
+    fn upsert_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Deletes the rows of `keys` with one statement.
+    fn delete_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Creates `model`'s table of `version` and its declared indexes, if missing.
+    fn create_tables<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Drops a read-model table, if it exists.
+    fn drop_table<'a>(&'a mut self, table: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Sets, releases or rolls back to the savepoint an event is applied under.
+    fn savepoint(&mut self, step: Savepoint) -> BoxFuture<'_, Result<()>>;
+
+    /// Commits.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<()>>;
+
+    /// The transaction itself, for its backend to hand its connection to SQL of the
+    /// user's ([`ProjectionTx::sqlite`](super::ProjectionTx)).
+    fn as_any(&mut self) -> &mut dyn Any;
+
+    /// The backend's name.
+    fn backend(&self) -> &'static str;
+
     /// Parks an event (a second park of the same position is ignored).
     fn park<'a>(&'a mut self, letter: &'a NewLetter<'a>) -> BoxFuture<'a, Result<()>>;
 
@@ -134,9 +198,6 @@ pub(crate) trait ReadSideTx: Send {
 
 /// The statements the read side runs on a database's pools, outside any batch.
 pub(crate) trait ReadSidePools: Send + Sync {
-    /// The dialect the read-model tables' DDL is written in.
-    fn dialect(&self) -> Dialect;
-
     /// Tries to take the lease on a projection version for `owner`, for `ttl` where the
     /// backend's leases expire.
     fn try_lease<'a>(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::database::ReadSidePools;
 use super::tx::{Conn, ProjectionTx};
 use super::{ProjectionError, ProjectionKey};
-use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::projection::read_model::ReadModelDescriptor;
 use crate::{EventStore, Position};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
@@ -107,31 +107,26 @@ impl ProjectionDb {
 }
 
 impl ProjectionDb {
-    /// The SQL dialect of the read-model tables' DDL.
-    pub(super) fn dialect(&self) -> Dialect {
-        self.read_side().dialect()
-    }
-
     /// Begins a write transaction on the tables of projection version `key`.
     pub(crate) async fn begin(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
-        let conn = match self {
+        let conn: Conn = match self {
             #[cfg(feature = "sqlite")]
             ProjectionDb::Sqlite { writer, .. } => {
-                Conn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+                Box::new(writer.begin_with("BEGIN IMMEDIATE").await?)
             }
             #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
+            ProjectionDb::Postgres { pool, .. } => Box::new(pool.begin().await?),
         };
         Ok(ProjectionTx::new(conn, key))
     }
 
     /// Begins a read-only transaction on the tables of projection version `key`.
     pub(super) async fn begin_read(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
-        let conn = match self {
+        let conn: Conn = match self {
             #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { reader, .. } => Conn::Sqlite(reader.begin().await?),
+            ProjectionDb::Sqlite { reader, .. } => Box::new(reader.begin().await?),
             #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => Conn::Postgres(pool.begin().await?),
+            ProjectionDb::Postgres { pool, .. } => Box::new(pool.begin().await?),
         };
         Ok(ProjectionTx::new(conn, key))
     }
@@ -147,7 +142,7 @@ impl ProjectionDb {
     ) -> Result<Position> {
         let tables: Vec<String> = models.iter().map(|m| m.table_for(key.version)).collect();
         let mut tx = self.begin(key).await?;
-        let side = tx.conn.read_side();
+        let side = &mut tx.conn;
         side.lock_registrations().await?;
         let owners = side.tables_of_others(&key.name).await?;
         for (owner, theirs) in owners {
@@ -160,13 +155,9 @@ impl ProjectionDb {
             }
         }
         for model in models {
-            tx.execute(model.create_table(key.version, self.dialect()))
-                .await?;
-            for index in model.create_indexes(key.version) {
-                tx.execute(index).await?;
-            }
+            tx.conn.create_tables(model, key.version).await?;
         }
-        let side = tx.conn.read_side();
+        let side = &mut tx.conn;
         side.register_projection(key, &tables, Utc::now()).await?;
         let checkpoint = side.checkpoint(key, false).await?.unwrap_or_default();
         tx.commit().await?;
@@ -206,7 +197,6 @@ impl ProjectionTx {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let moved = self
             .conn
-            .read_side()
             .advance_checkpoint(key, from, to, owner.map(|o| (o, until)), now)
             .await?;
         if moved {
@@ -226,6 +216,6 @@ impl ProjectionTx {
         &mut self,
         key: &ProjectionKey,
     ) -> Result<Option<Position>> {
-        self.conn.read_side().checkpoint(key, true).await
+        self.conn.checkpoint(key, true).await
     }
 }

@@ -111,7 +111,7 @@ impl ProjectionTx {
             attempts,
             at: Utc::now(),
         };
-        self.conn.read_side().park(&letter).await
+        self.conn.park(&letter).await
     }
 
     /// Whether `stream` has parked events for `key`.
@@ -120,7 +120,7 @@ impl ProjectionTx {
         key: &ProjectionKey,
         stream: &str,
     ) -> Result<bool> {
-        self.conn.read_side().stream_parked(key, stream).await
+        self.conn.stream_parked(key, stream).await
     }
 }
 
@@ -268,7 +268,6 @@ impl<S: ProjectionStore> DeadLetters<S> {
         let mut tx = self.db.begin(key).await?;
         tx.lock_checkpoint(key).await?;
         tx.conn
-            .read_side()
             .settle_letter(key, position, Settlement::Skip(reason))
             .await?;
         tx.commit().await?;
@@ -320,7 +319,6 @@ impl<S: ProjectionStore> DeadLetters<S> {
         match projection.handle(&mut tx, &event).await {
             Ok(()) => {
                 tx.conn
-                    .read_side()
                     .settle_letter(key, letter.position, Settlement::Remove)
                     .await?;
                 tx.commit().await?;
@@ -333,7 +331,6 @@ impl<S: ProjectionStore> DeadLetters<S> {
                 let mut tx = self.db.begin(key).await?;
                 tx.lock_checkpoint(key).await?;
                 tx.conn
-                    .read_side()
                     .record_letter_failure(key, letter.position, &reason, Utc::now())
                     .await?;
                 tx.commit().await?;

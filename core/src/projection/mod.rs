@@ -17,7 +17,7 @@ pub(crate) mod lease;
 pub(crate) mod own_database;
 pub mod rebuild;
 pub mod runner;
-mod tx;
+pub(crate) mod tx;
 
 use futures_util::future::BoxFuture;
 

@@ -31,24 +31,12 @@ pub enum ColumnType {
 impl ColumnType {
     /// The SQLite column type.
     pub fn sqlite(self) -> &'static str {
-        match self {
-            ColumnType::Text | ColumnType::Uuid | ColumnType::Json => "TEXT",
-            ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp => "INTEGER",
-            ColumnType::Real => "REAL",
-        }
+        crate::store::ddl::column_type(self, Dialect::Sqlite)
     }
 
     /// The PostgreSQL column type.
     pub fn postgres(self) -> &'static str {
-        match self {
-            ColumnType::Text => "text",
-            ColumnType::Integer => "bigint",
-            ColumnType::Real => "double precision",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Timestamp => "timestamptz",
-            ColumnType::Uuid => "uuid",
-            ColumnType::Json => "jsonb",
-        }
+        crate::store::ddl::column_type(self, Dialect::Postgres)
     }
 }
 
@@ -96,79 +84,20 @@ pub struct ReadModelDescriptor {
     pub description: &'static str,
 }
 
-/// The SQL dialect a read-model table is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
-/// An identifier quoted for SQL (both dialects use double quotes).
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::store::ddl::Dialect;
 
 impl ReadModelDescriptor {
     /// The `CREATE TABLE IF NOT EXISTS` of this read model's table for one projection
     /// version, as the projection runtime runs it and the code generator writes it.
     pub fn create_table(&self, version: u32, dialect: Dialect) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match dialect {
-                    Dialect::Sqlite => c.ty.sqlite(),
-                    Dialect::Postgres => c.ty.postgres(),
-                };
-                let key = if c.name == self.key {
-                    " PRIMARY KEY"
-                } else {
-                    ""
-                };
-                let null = if c.nullable || c.name == self.key {
-                    ""
-                } else {
-                    " NOT NULL"
-                };
-                format!("{} {ty}{null}{key}", quote_ident(c.name))
-            })
-            .collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            quote_ident(&self.table_for(version)),
-            columns.join(", ")
-        )
+        crate::store::ddl::create_table(self, version, dialect)
     }
 
     /// The `CREATE INDEX IF NOT EXISTS` statements of this read model's declared
     /// indexes for one projection version (the same on both dialects), as the projection
     /// runtime runs them and the code generator writes them.
     pub fn create_indexes(&self, version: u32) -> Vec<String> {
-        let table = self.table_for(version);
-        self.indexes
-            .iter()
-            .enumerate()
-            .map(|(i, index)| {
-                let mut columns: Vec<&str> = index.columns.to_vec();
-                if !columns.contains(&self.key) {
-                    columns.push(self.key);
-                }
-                // PostgreSQL cuts names at 63 bytes; a long one gets a short, unique name.
-                let mut name = format!("{table}_by_{}", index.columns.join("_"));
-                if name.len() > 63 {
-                    name = format!("{table}_i{i}");
-                }
-                let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-                format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-                    quote_ident(&name),
-                    quote_ident(&table),
-                    columns.join(", ")
-                )
-            })
-            .collect()
+        crate::store::ddl::create_indexes(self, version)
     }
 
     /// The table a projection version writes: `{table}_v{version}`.

@@ -41,6 +41,7 @@ use tracing::Instrument;
 
 use super::db::{ProjectionDb, ProjectionStore};
 use super::lease::Lease;
+use super::database::Savepoint;
 use super::failure::{self, FailureKind, MAX_OUTAGE_PAUSE};
 use super::{Projection, ProjectionError, ProjectionKey};
 use crate::projection::subscription::{Batch, Subscription};
@@ -748,7 +749,7 @@ async fn apply_each<P: Projection, S: ProjectionStore>(
             continue;
         }
         let stream = event.stream_id.as_str();
-        tx.execute("SAVEPOINT factum_event".into()).await?;
+        tx.savepoint(Savepoint::Set).await?;
         let outcome = match projection.handle(&mut tx, event).await {
             Ok(()) => tx
                 .flush()
@@ -758,7 +759,7 @@ async fn apply_each<P: Projection, S: ProjectionStore>(
         };
         let err = match outcome {
             Ok(()) => {
-                tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+                tx.savepoint(Savepoint::Release).await?;
                 step.applied += 1;
                 continue;
             }
@@ -768,9 +769,8 @@ async fn apply_each<P: Projection, S: ProjectionStore>(
             return Err(ProjectionError::Interrupted(err.to_string()));
         }
         tx.discard_writes();
-        tx.execute("ROLLBACK TO SAVEPOINT factum_event".into())
-            .await?;
-        tx.execute("RELEASE SAVEPOINT factum_event".into()).await?;
+        tx.savepoint(Savepoint::RollBack).await?;
+        tx.savepoint(Savepoint::Release).await?;
         let attempts = if i == start { tries + 1 } else { 1 };
         if attempts >= ctx.options.attempts {
             let kind = FailureKind::of(err.as_ref());

@@ -2,14 +2,11 @@
 //! projection's read-model tables.
 
 use serde_json::{Map, Value};
-use sqlx::AssertSqlSafe;
-#[cfg(feature = "sqlite")]
-use sqlx::Row;
 
 use super::ProjectionError;
 use super::batch_writes::{self, WriteBuffer};
-use super::database::ReadSideTx;
-use crate::projection::read_model::{Column, ColumnType, KeyOf, ReadModel, ReadModelDescriptor};
+use super::database::{ReadSideTx, Savepoint};
+use crate::projection::read_model::{Column, KeyOf, ReadModel, ReadModelDescriptor};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -37,45 +34,19 @@ pub struct ProjectionTx {
     poisoned: Option<String>,
 }
 
-pub(crate) enum Conn {
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl Conn {
-    /// The read side's statements on this transaction. (The one place that tells the
-    /// backends apart, until the transaction itself is a [`ReadSideTx`].)
-    pub(crate) fn read_side(&mut self) -> &mut dyn ReadSideTx {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => tx,
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => tx,
-        }
-    }
-}
+/// The batch's transaction, on whichever backend holds the read models.
+pub(crate) type Conn = Box<dyn ReadSideTx>;
 
 impl std::fmt::Debug for ProjectionTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let backend = match &self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(_) => "sqlite",
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => "postgres",
-        };
         f.debug_struct("ProjectionTx")
-            .field("backend", &backend)
+            .field("backend", &self.conn.backend())
             .field("projection", &self.key)
             .finish()
     }
 }
 
-/// Quotes an identifier (names come from derive-checked descriptors: `[a-z0-9_]`).
-pub(super) use crate::projection::read_model::quote_ident as ident;
-
-pub(super) fn row_error(
+pub(crate) fn row_error(
     model: &ReadModelDescriptor,
     reason: impl std::fmt::Display,
 ) -> ProjectionError {
@@ -85,129 +56,17 @@ pub(super) fn row_error(
     }
 }
 
-pub(super) fn key_column(model: &'static ReadModelDescriptor) -> Result<&'static Column> {
+pub(crate) fn key_column(model: &'static ReadModelDescriptor) -> Result<&'static Column> {
     model
         .key_column()
         .ok_or_else(|| row_error(model, format!("key column {:?} is not a column", model.key)))
 }
 
-/// A value ready to bind on SQLite.
-#[cfg(feature = "sqlite")]
-pub(super) enum SqliteValue {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-/// Converts a field's JSON value to what its column stores on SQLite.
-#[cfg(feature = "sqlite")]
-pub(super) fn to_sqlite(
-    model: &ReadModelDescriptor,
-    col: &Column,
-    value: &Value,
-) -> Result<SqliteValue> {
-    let bad = |what: &str| {
-        row_error(
-            model,
-            format!("field {} is {value} where {what} was expected", col.name),
-        )
-    };
-    Ok(match (col.ty, value) {
-        (_, Value::Null) => SqliteValue::Null,
-        (ColumnType::Integer, v) => {
-            SqliteValue::Int(v.as_i64().ok_or_else(|| bad("an integer within i64"))?)
-        }
-        (ColumnType::Real, v) => SqliteValue::Real(v.as_f64().ok_or_else(|| bad("a number"))?),
-        (ColumnType::Boolean, v) => {
-            SqliteValue::Int(v.as_bool().ok_or_else(|| bad("a boolean"))? as i64)
-        }
-        (ColumnType::Timestamp, Value::String(s)) => {
-            SqliteValue::Int(micros_of(s).ok_or_else(|| bad("an RFC 3339 time"))?)
-        }
-        (ColumnType::Text | ColumnType::Uuid, Value::String(s)) => SqliteValue::Text(s.clone()),
-        (ColumnType::Json, v) => SqliteValue::Text(v.to_string()),
-        (ColumnType::Timestamp, _) => return Err(bad("an RFC 3339 time")),
-        (ColumnType::Text | ColumnType::Uuid, _) => return Err(bad("a string")),
-    })
-}
-
-/// Reads column `i` of a SQLite row back into the JSON serde expects.
-#[cfg(feature = "sqlite")]
-pub(super) fn from_sqlite(
-    model: &ReadModelDescriptor,
-    col: &Column,
-    row: &sqlx::sqlite::SqliteRow,
-    i: usize,
-) -> Result<Value> {
-    let corrupt = |e: &dyn std::fmt::Display| row_error(model, format!("column {}: {e}", col.name));
-    Ok(match col.ty {
-        ColumnType::Integer => row
-            .try_get::<Option<i64>, _>(i)?
-            .map_or(Value::Null, Value::from),
-        ColumnType::Real => row
-            .try_get::<Option<f64>, _>(i)?
-            .map_or(Value::Null, Value::from),
-        ColumnType::Boolean => row
-            .try_get::<Option<i64>, _>(i)?
-            .map_or(Value::Null, |b| Value::Bool(b != 0)),
-        ColumnType::Timestamp => match row.try_get::<Option<i64>, _>(i)? {
-            None => Value::Null,
-            Some(micros) => {
-                let at = chrono::DateTime::from_timestamp_micros(micros)
-                    .ok_or_else(|| corrupt(&format!("{micros} is not a time")))?;
-                Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-            }
-        },
-        ColumnType::Text | ColumnType::Uuid => row
-            .try_get::<Option<String>, _>(i)?
-            .map_or(Value::Null, Value::String),
-        ColumnType::Json => match row.try_get::<Option<&str>, _>(i)? {
-            None => Value::Null,
-            Some(text) => serde_json::from_str(text).map_err(|e| corrupt(&e))?,
-        },
-    })
-}
-
 /// An RFC 3339 time as microseconds since the epoch (finer digits cut), if it is one.
-pub(super) fn micros_of(text: &str) -> Option<i64> {
+pub(crate) fn micros_of(text: &str) -> Option<i64> {
     text.parse::<chrono::DateTime<chrono::Utc>>()
         .ok()
         .map(|t| t.timestamp_micros())
-}
-
-/// The text PostgreSQL casts to the column's type (`$n::bigint` and so on).
-#[cfg(feature = "postgres")]
-pub(super) fn to_postgres(
-    model: &ReadModelDescriptor,
-    col: &Column,
-    value: &Value,
-) -> Result<Option<String>> {
-    Ok(match (col.ty, value) {
-        (_, Value::Null) => None,
-        (ColumnType::Json, v) => Some(v.to_string()),
-        // Stored to the microsecond, cut as on SQLite (PostgreSQL would round), so that
-        // a key finds its row whatever finer digits it carried.
-        (ColumnType::Timestamp, Value::String(s)) => Some(match micros_of(s) {
-            Some(micros) => chrono::DateTime::from_timestamp_micros(micros)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            None => s.clone(),
-        }),
-        (_, Value::String(s)) => Some(s.clone()),
-        (ColumnType::Integer | ColumnType::Real, Value::Number(n)) => Some(n.to_string()),
-        (ColumnType::Boolean, Value::Bool(b)) => Some(b.to_string()),
-        (_, v) => {
-            return Err(row_error(
-                model,
-                format!(
-                    "field {} is {v}, which a {} column cannot hold",
-                    col.name,
-                    col.ty.postgres()
-                ),
-            ));
-        }
-    })
 }
 
 pub(super) fn fields(model: &ReadModelDescriptor, value: Value) -> Result<Map<String, Value>> {
@@ -242,30 +101,6 @@ impl ProjectionTx {
         M::descriptor().table_for(self.key.version)
     }
 
-    /// The SQLite connection inside the transaction, if the store is SQLite. The row
-    /// changes made so far are written first, so your SQL sees them.
-    #[cfg(feature = "sqlite")]
-    pub async fn sqlite(&mut self) -> Result<Option<&mut sqlx::SqliteConnection>> {
-        self.flush().await?;
-        Ok(match &mut self.conn {
-            Conn::Sqlite(tx) => Some(&mut **tx),
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => None,
-        })
-    }
-
-    /// The PostgreSQL connection inside the transaction, if the store is PostgreSQL. The
-    /// row changes made so far are written first, so your SQL sees them.
-    #[cfg(feature = "postgres")]
-    pub async fn postgres(&mut self) -> Result<Option<&mut sqlx::PgConnection>> {
-        self.flush().await?;
-        Ok(match &mut self.conn {
-            Conn::Postgres(tx) => Some(&mut **tx),
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(_) => None,
-        })
-    }
-
     /// The row of `M` with this key, if there is one, as this batch left it.
     ///
     /// The first read of a key in a batch goes to the table; later reads, and the
@@ -280,13 +115,10 @@ impl ProjectionTx {
         if let Some(known) = self.writes.rows::<M>().known(&key)? {
             return Ok(known);
         }
-        let stored = batch_writes::load(
-            &mut self.conn,
-            model,
-            self.key.version,
-            std::slice::from_ref(&key),
-        )
-        .await?
+        let stored = self
+            .conn
+            .load_rows(model, self.key.version, std::slice::from_ref(&key))
+            .await?
         .into_iter()
         .next()
         .map(batch_writes::decode_row::<M>)
@@ -370,7 +202,7 @@ impl ProjectionTx {
         if self.writes.is_empty() {
             return Ok(());
         }
-        let result = self.writes.flush(&mut self.conn, &self.key).await;
+        let result = self.writes.flush(&mut *self.conn, &self.key).await;
         match result {
             Ok(recorded) => {
                 self.changed |= recorded;
@@ -391,31 +223,16 @@ impl ProjectionTx {
         self.poisoned = None;
     }
 
-    /// Runs a statement without parameters (savepoints, DDL) on either backend.
-    pub(super) async fn execute(&mut self, sql: String) -> Result<()> {
-        match &mut self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => {
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
-            }
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => {
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
-            }
-        }
-        Ok(())
+    /// Sets, releases or rolls back to the savepoint an event is applied under.
+    pub(super) async fn savepoint(&mut self, step: Savepoint) -> Result<()> {
+        self.conn.savepoint(step).await
     }
 
     /// Commits the batch.
     pub(crate) async fn commit(mut self) -> Result<()> {
         self.flush().await?;
         let changed = self.changed;
-        match self.conn {
-            #[cfg(feature = "sqlite")]
-            Conn::Sqlite(tx) => tx.commit().await?,
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(tx) => tx.commit().await?,
-        }
+        self.conn.commit().await?;
         if changed {
             super::changes::committed();
         }

@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use crate::aggregate::snapshot::SnapshotStore;
 use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
+pub(crate) mod ddl;
 mod idempotency;
 pub mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -10,19 +10,27 @@ use futures_util::future::BoxFuture;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use uuid::Uuid;
 
+use std::any::Any;
+
+use serde_json::{Map, Value};
+use sqlx::AssertSqlSafe;
+
+use super::ddl;
+use super::ddl::quote_ident;
 use super::sql::named;
 use crate::EventId;
 use crate::Position;
 use crate::projection::ProjectionKey;
 use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::{
-    LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Settlement,
+    LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Savepoint, Settlement,
     TablesByProjection,
 };
 use crate::projection::db::{ProjectionStatus, Stage};
 use crate::projection::dlq::DeadLetter;
 use crate::projection::lease::HeldLease;
-use crate::projection::read_model::Dialect;
+use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::projection::tx::key_column;
 
 /// One statement of the read side, as each backend writes it.
 #[derive(Clone, Copy, Debug)]
@@ -82,12 +90,18 @@ pub(crate) enum Statement {
     /// Gives a lease row back (backends whose leases are rows).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     ReleaseLease,
+    /// Sets the savepoint an event is applied under.
+    SetSavepoint,
+    /// Releases it.
+    ReleaseSavepoint,
+    /// Rolls back to it.
+    RollbackToSavepoint,
 }
 
 impl Statement {
     /// Every statement, for the test that each backend has them all.
     #[cfg(test)]
-    pub(crate) const ALL: [Statement; 25] = [
+    pub(crate) const ALL: [Statement; 28] = [
         Statement::ParkLetter,
         Statement::StreamParked,
         Statement::RemoveLetter,
@@ -113,6 +127,9 @@ impl Statement {
         Statement::TakeLease,
         Statement::RenewLease,
         Statement::ReleaseLease,
+        Statement::SetSavepoint,
+        Statement::ReleaseSavepoint,
+        Statement::RollbackToSavepoint,
     ];
 
     /// Its name in the backend's SQL files (`-- name: …`).
@@ -143,6 +160,9 @@ impl Statement {
             Statement::TakeLease => "take_lease",
             Statement::RenewLease => "renew_lease",
             Statement::ReleaseLease => "release_lease",
+            Statement::SetSavepoint => "set_savepoint",
+            Statement::ReleaseSavepoint => "release_savepoint",
+            Statement::RollbackToSavepoint => "rollback_to_savepoint",
         }
     }
 }
@@ -191,6 +211,31 @@ pub(crate) trait ReadSideSql: Database {
         changes: &'a Changes<'a>,
     ) -> BoxFuture<'a, Result<()>>;
 
+    /// The stored rows of `keys` in `model`'s table of `version`, as JSON objects of
+    /// their fields (see [`ReadSideTx::load_rows`]).
+    fn load_rows<'a>(
+        conn: &'a mut Self::Connection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>>;
+
+    /// Inserts or replaces `rows` with one statement (see [`ReadSideTx::upsert_rows`]).
+    fn upsert_rows<'a>(
+        conn: &'a mut Self::Connection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// Deletes the rows of `keys` with one statement (see [`ReadSideTx::delete_rows`]).
+    fn delete_rows<'a>(
+        conn: &'a mut Self::Connection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<()>>;
+
     /// Tries to take the lease on a projection version (see [`ReadSidePools::try_lease`]).
     fn try_lease<'a>(
         pools: &'a SqlPools<'a, Self>,
@@ -211,6 +256,36 @@ pub(crate) struct SqlPools<'a, DB: Database> {
 /// A projection version's number as every backend binds it (`integer` on PostgreSQL).
 pub(crate) fn version(key: &ProjectionKey) -> i32 {
     i32::try_from(key.version).unwrap_or(i32::MAX)
+}
+
+/// The `ON CONFLICT` clause that makes an insert of whole rows of `model` an upsert (alike
+/// on both backends).
+pub(crate) fn on_conflict(model: &'static ReadModelDescriptor) -> Result<String> {
+    let key = quote_ident(key_column(model)?.name);
+    let updates: Vec<String> = model
+        .columns
+        .iter()
+        .filter(|c| c.name != model.key)
+        .map(|c| {
+            let n = quote_ident(c.name);
+            format!("{n} = excluded.{n}")
+        })
+        .collect();
+    Ok(if updates.is_empty() {
+        format!("ON CONFLICT ({key}) DO NOTHING")
+    } else {
+        format!("ON CONFLICT ({key}) DO UPDATE SET {}", updates.join(", "))
+    })
+}
+
+/// Runs a statement without parameters (DDL) on `conn`.
+async fn run<DB>(conn: &mut DB::Connection, sql: String) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    sqlx::raw_sql(AssertSqlSafe(sql)).execute(conn).await?;
+    Ok(())
 }
 
 fn int(n: u64) -> i64 {
@@ -237,6 +312,80 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
+    fn load_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>> {
+        DB::load_rows(&mut **self, model, version, keys)
+    }
+
+    fn upsert_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>> {
+        DB::upsert_rows(&mut **self, model, version, rows)
+    }
+
+    fn delete_rows<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<()>> {
+        DB::delete_rows(&mut **self, model, version, keys)
+    }
+
+    fn create_tables<'a>(
+        &'a mut self,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            run::<DB>(&mut **self, ddl::create_table(model, version, DB::DIALECT)).await?;
+            for index in ddl::create_indexes(model, version) {
+                run::<DB>(&mut **self, index).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn drop_table<'a>(&'a mut self, table: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(run::<DB>(&mut **self, ddl::drop_table(table)))
+    }
+
+    fn savepoint(&mut self, step: Savepoint) -> BoxFuture<'_, Result<()>> {
+        let statement = match step {
+            Savepoint::Set => Statement::SetSavepoint,
+            Savepoint::Release => Statement::ReleaseSavepoint,
+            Savepoint::RollBack => Statement::RollbackToSavepoint,
+        };
+        Box::pin(async move {
+            sqlx::query(sql::<DB>(statement))
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<()>> {
+        Box::pin(async move {
+            sqlx::Transaction::commit(*self).await?;
+            Ok(())
+        })
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn backend(&self) -> &'static str {
+        DB::NAME
+    }
+
     fn park<'a>(&'a mut self, letter: &'a NewLetter<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let event = letter.event;
@@ -509,10 +658,6 @@ where
             row.map(|row| Ok(position(row.try_get(0usize)?)))
                 .transpose()
         })
-    }
-
-    fn dialect(&self) -> Dialect {
-        DB::DIALECT
     }
 
     fn try_lease<'a>(

@@ -12,7 +12,7 @@ impl ProjectionDb {
         use std::str::FromStr;
 
         crate::store::postgres::validate_schema(schema)?;
-        let quoted = crate::projection::read_model::quote_ident(schema);
+        let quoted = crate::store::ddl::quote_ident(schema);
         let options = PgConnectOptions::from_str(url)?.options([("search_path", quoted.as_str())]);
         let pool = crate::store::sql::ping_when_idle(PgPoolOptions::new())
             .max_connections(10)

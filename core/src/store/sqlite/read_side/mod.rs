@@ -3,6 +3,7 @@
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
 mod own_database;
+mod rows;
 
 use std::time::Duration;
 
@@ -12,12 +13,11 @@ use sqlx::{Sqlite, SqlitePool};
 
 use serde_json::{Map, Value};
 
-use crate::projection::batch_writes::sqlite_values;
 use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
-use crate::projection::read_model::Dialect;
-use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore};
+use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
 use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
 impl ReadSideSql for Sqlite {
@@ -32,6 +32,7 @@ impl ReadSideSql for Sqlite {
         include_str!("delivered.sql"),
         include_str!("projections.sql"),
         include_str!("changes.sql"),
+        include_str!("savepoints.sql"),
     ];
 
     const FENCES_BY_OWNER: bool = true;
@@ -65,7 +66,7 @@ impl ReadSideSql for Sqlite {
             // table.
             let model = changes.model;
             let stored = |fields: &Map<String, Value>| -> Result<Value> {
-                let values = sqlite_values(model, fields)?;
+                let values = rows::stored_values(model, fields)?;
                 let names = model.columns.iter().map(|c| c.name.to_owned());
                 Ok(Value::Object(names.zip(values).collect()))
             };
@@ -88,6 +89,33 @@ impl ReadSideSql for Sqlite {
                 .await?;
             Ok(())
         })
+    }
+
+    fn load_rows<'a>(
+        conn: &'a mut sqlx::SqliteConnection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>> {
+        Box::pin(rows::load(conn, model, version, keys))
+    }
+
+    fn upsert_rows<'a>(
+        conn: &'a mut sqlx::SqliteConnection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(rows::upsert(conn, model, version, rows))
+    }
+
+    fn delete_rows<'a>(
+        conn: &'a mut sqlx::SqliteConnection,
+        model: &'static ReadModelDescriptor,
+        version: u32,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(rows::delete(conn, model, version, keys))
     }
 
     fn try_lease<'a>(
@@ -171,5 +199,18 @@ impl ProjectionStore for crate::SqliteStore {
             writer: self.write_pool().clone(),
             reader: self.read_pool().clone(),
         }
+    }
+}
+
+impl ProjectionTx {
+    /// The SQLite connection inside the transaction, if the read models are in
+    /// SQLite. The row changes made so far are written first, so your SQL sees them.
+    pub async fn sqlite(&mut self) -> Result<Option<&mut sqlx::SqliteConnection>> {
+        self.flush().await?;
+        Ok(self
+            .conn
+            .as_any()
+            .downcast_mut::<sqlx::Transaction<'static, Sqlite>>()
+            .map(|tx| &mut **tx))
     }
 }

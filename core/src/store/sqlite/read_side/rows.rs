@@ -1,0 +1,202 @@
+//! Read-model rows on SQLite: how a field's JSON value is stored in its column and read
+//! back, and the batch statements over many keys (a JSON array read by `json_each`).
+
+use serde_json::{Map, Value};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use crate::projection::database::Result;
+use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
+use crate::projection::tx::{key_column, micros_of, row_error};
+use crate::store::ddl::quote_ident;
+use crate::store::read_side::on_conflict;
+
+/// A value ready to bind on SQLite.
+enum SqliteValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// Converts a field's JSON value to what its column stores on SQLite.
+fn to_sqlite(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result<SqliteValue> {
+    let bad = |what: &str| {
+        row_error(
+            model,
+            format!("field {} is {value} where {what} was expected", col.name),
+        )
+    };
+    Ok(match (col.ty, value) {
+        (_, Value::Null) => SqliteValue::Null,
+        (ColumnType::Integer, v) => {
+            SqliteValue::Int(v.as_i64().ok_or_else(|| bad("an integer within i64"))?)
+        }
+        (ColumnType::Real, v) => SqliteValue::Real(v.as_f64().ok_or_else(|| bad("a number"))?),
+        (ColumnType::Boolean, v) => {
+            SqliteValue::Int(v.as_bool().ok_or_else(|| bad("a boolean"))? as i64)
+        }
+        (ColumnType::Timestamp, Value::String(s)) => {
+            SqliteValue::Int(micros_of(s).ok_or_else(|| bad("an RFC 3339 time"))?)
+        }
+        (ColumnType::Text | ColumnType::Uuid, Value::String(s)) => SqliteValue::Text(s.clone()),
+        (ColumnType::Json, v) => SqliteValue::Text(v.to_string()),
+        (ColumnType::Timestamp, _) => return Err(bad("an RFC 3339 time")),
+        (ColumnType::Text | ColumnType::Uuid, _) => return Err(bad("a string")),
+    })
+}
+
+/// Reads column `i` of a SQLite row back into the JSON serde expects.
+fn from_sqlite(
+    model: &ReadModelDescriptor,
+    col: &Column,
+    row: &sqlx::sqlite::SqliteRow,
+    i: usize,
+) -> Result<Value> {
+    let corrupt = |e: &dyn std::fmt::Display| row_error(model, format!("column {}: {e}", col.name));
+    Ok(match col.ty {
+        ColumnType::Integer => row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        ColumnType::Real => row
+            .try_get::<Option<f64>, _>(i)?
+            .map_or(Value::Null, Value::from),
+        ColumnType::Boolean => row
+            .try_get::<Option<i64>, _>(i)?
+            .map_or(Value::Null, |b| Value::Bool(b != 0)),
+        ColumnType::Timestamp => match row.try_get::<Option<i64>, _>(i)? {
+            None => Value::Null,
+            Some(micros) => {
+                let at = chrono::DateTime::from_timestamp_micros(micros)
+                    .ok_or_else(|| corrupt(&format!("{micros} is not a time")))?;
+                Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            }
+        },
+        ColumnType::Text | ColumnType::Uuid => row
+            .try_get::<Option<String>, _>(i)?
+            .map_or(Value::Null, Value::String),
+        ColumnType::Json => match row.try_get::<Option<&str>, _>(i)? {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(text).map_err(|e| corrupt(&e))?,
+        },
+    })
+}
+
+/// A SQLite value as the JSON `json_each` hands back as that value.
+fn sqlite_json(value: SqliteValue) -> Value {
+    match value {
+        SqliteValue::Null => Value::Null,
+        SqliteValue::Int(i) => Value::from(i),
+        SqliteValue::Real(r) => Value::from(r),
+        SqliteValue::Text(t) => Value::String(t),
+    }
+}
+
+/// A row's fields as SQLite stores them, in column order, as the JSON `json_extract`
+/// hands back as those values.
+pub(super) fn stored_values(
+    model: &ReadModelDescriptor,
+    fields: &Map<String, Value>,
+) -> Result<Vec<Value>> {
+    let null = Value::Null;
+    model
+        .columns
+        .iter()
+        .map(|col| {
+            let v = fields.get(col.name).unwrap_or(&null);
+            Ok(sqlite_json(to_sqlite(model, col, v)?))
+        })
+        .collect()
+}
+
+/// The key predicate of a statement over `keys` (`?1`: a JSON array of the keys as
+/// stored), and that array.
+fn keys_in(model: &'static ReadModelDescriptor, keys: &[Value]) -> Result<(String, String)> {
+    let key_col = key_column(model)?;
+    let keys = keys
+        .iter()
+        .map(|k| Ok(sqlite_json(to_sqlite(model, key_col, k)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((
+        format!(
+            "{} IN (SELECT value FROM json_each(?1))",
+            quote_ident(key_col.name)
+        ),
+        Value::Array(keys).to_string(),
+    ))
+}
+
+/// The stored rows of `keys`, as JSON objects of their fields.
+pub(super) async fn load(
+    conn: &mut SqliteConnection,
+    model: &'static ReadModelDescriptor,
+    version: u32,
+    keys: &[Value],
+) -> Result<Vec<Value>> {
+    let table = quote_ident(&model.table_for(version));
+    let (predicate, keys) = keys_in(model, keys)?;
+    let columns: Vec<String> = model.columns.iter().map(|c| quote_ident(c.name)).collect();
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE {predicate}",
+        columns.join(", ")
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(keys)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut map = Map::new();
+            for (i, col) in model.columns.iter().enumerate() {
+                map.insert(col.name.to_owned(), from_sqlite(model, col, row, i)?);
+            }
+            Ok(Value::Object(map))
+        })
+        .collect()
+}
+
+/// Inserts or replaces `rows` (field maps) with one statement: a JSON array of rows,
+/// each an array of its values in column order.
+pub(super) async fn upsert(
+    conn: &mut SqliteConnection,
+    model: &'static ReadModelDescriptor,
+    version: u32,
+    rows: &[Map<String, Value>],
+) -> Result<()> {
+    let table = quote_ident(&model.table_for(version));
+    let names: Vec<String> = model.columns.iter().map(|c| quote_ident(c.name)).collect();
+    let picks: Vec<String> = (0..names.len())
+        .map(|i| format!("json_extract(value, '$[{i}]')"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM json_each(?1) WHERE true {}",
+        names.join(", "),
+        picks.join(", "),
+        on_conflict(model)?,
+    );
+    let array = rows
+        .iter()
+        .map(|row| stored_values(model, row).map(Value::Array))
+        .collect::<Result<Vec<_>>>()?;
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(Value::Array(array).to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the rows of `keys` with one statement.
+pub(super) async fn delete(
+    conn: &mut SqliteConnection,
+    model: &'static ReadModelDescriptor,
+    version: u32,
+    keys: &[Value],
+) -> Result<()> {
+    let table = quote_ident(&model.table_for(version));
+    let (predicate, keys) = keys_in(model, keys)?;
+    let sql = format!("DELETE FROM {table} WHERE {predicate}");
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(keys)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
