@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use factum::Event;
+use chrono::{DateTime, Utc};
+use factum::projection::{Envelope, HandlerError, ProjectionTx};
+use factum::{Event, ReadModel};
 use factum_catalog::asyncapi::{from_document, parse, to_document, to_yaml};
 use factum_catalog::compat::ALIASES;
 use factum_codegen::{Codegen, CodegenError};
@@ -54,6 +56,33 @@ fn millimetres(old: MeasuredV1) -> Measured {
 struct Noted {
     #[serde(alias = "payload")]
     data: serde_json::Value,
+}
+
+/// Where a parcel is, with declared indexes: one on a field, one on two columns.
+#[derive(ReadModel, Serialize, Deserialize)]
+#[read_model(table = "parcel_places", index(depot, weighed_at))]
+struct ParcelPlace {
+    #[key]
+    id: String,
+    #[index]
+    grams: i64,
+    depot: String,
+    weighed_at: DateTime<Utc>,
+}
+
+/// The projection that keeps [`ParcelPlace`] (linked in, so the registry lists it).
+struct ParcelPlaces;
+
+#[factum::projection(name = "parcel_places", read_models(ParcelPlace))]
+impl ParcelPlaces {
+    #[on]
+    async fn weighed(
+        &self,
+        _tx: &mut ProjectionTx,
+        _e: &Envelope<'_, Weighed>,
+    ) -> Result<(), HandlerError> {
+        Ok(())
+    }
 }
 
 fn codegen(dir: &Path) -> Codegen {
@@ -251,5 +280,46 @@ fn every_projection_version_has_its_tables_in_both_dialects() {
         "type BalanceConnection {",
     ] {
         assert!(sdl.contains(expected), "{expected:?} in\n{sdl}");
+    }
+}
+
+#[test]
+fn declared_indexes_are_in_the_ddl_of_both_dialects() {
+    // Linked in, to check that a read model without indexes gets none.
+    let _ = factum_tests::projections::Balances;
+    let dir = tempfile::tempdir().unwrap();
+    let files = codegen(dir.path()).files().unwrap();
+    let ddl = |ending: &str| {
+        files
+            .iter()
+            .find(|f| f.path.ends_with(ending))
+            .unwrap()
+            .content
+            .clone()
+    };
+    for ddl in [ddl("sqlite.sql"), ddl("postgres.sql")] {
+        let table = ddl
+            .find("CREATE TABLE IF NOT EXISTS \"parcel_places_v1\"")
+            .unwrap_or_else(|| panic!("no parcel_places_v1 in\n{ddl}"));
+        // Each declared index, the key last, after its table.
+        for index in [
+            "CREATE INDEX IF NOT EXISTS \"parcel_places_v1_by_grams\" \
+             ON \"parcel_places_v1\" (\"grams\", \"id\");\n",
+            "CREATE INDEX IF NOT EXISTS \"parcel_places_v1_by_depot_weighed_at\" \
+             ON \"parcel_places_v1\" (\"depot\", \"weighed_at\", \"id\");\n",
+        ] {
+            let at = ddl
+                .find(index)
+                .unwrap_or_else(|| panic!("{index:?} not in\n{ddl}"));
+            assert!(at > table, "{index:?} before its table in\n{ddl}");
+        }
+        assert_eq!(
+            ddl.matches("ON \"parcel_places_v1\"").count(),
+            2,
+            "two indexes declared:\n{ddl}"
+        );
+        // A read model that declares none gets none.
+        assert!(ddl.contains("CREATE TABLE IF NOT EXISTS \"balances_v1\""));
+        assert!(!ddl.contains("ON \"balances_v1\""), "{ddl}");
     }
 }

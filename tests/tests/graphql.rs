@@ -2,6 +2,8 @@
 //! SQLite and PostgreSQL: key lookup, every filter operator, and/or/not, multi-key
 //! ordering with nulls, forward and backward pagination through 300 rows, the page-size
 //! cap, the depth limit, `atLeastPosition` after a write, and SQL injection attempts.
+//! Also with the read models in a database of their own (a second SQLite file, a second
+//! PostgreSQL database), which the API then serves from.
 
 use std::time::Duration;
 
@@ -9,12 +11,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use factum::graphql::ReadModelApi;
 use factum::projection::{
     Envelope, HandlerError, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
-    Projections, RunnerOptions, RunningProjections,
+    Projections, RunnerOptions, RunningProjections, WithReadModels,
 };
 use factum::{Event, EventStore, ExpectedVersion, Position, ReadModel, StreamId};
-use factum_tests::backends;
+use factum_tests::backends::{self, ReadModelsApart};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
 
 const ITEMS: usize = 300;
 const NAMES: [&str; 9] = [
@@ -688,7 +691,8 @@ async fn unanswerable_rows_are_reported(server: &Server, writer: &sqlx::SqlitePo
     assert_eq!(body().await, general, "the plan hands the request over");
 }
 
-async fn suite<S: ProjectionStore>(store: &S) {
+/// Runs every check against an API over `store`'s read models; returns the server.
+async fn suite<S: ProjectionStore>(store: &S) -> Server {
     let server = serve(store).await;
     plans_answer_as_the_general_executor(&server).await;
     lookup_and_cap_and_depth(&server).await;
@@ -699,6 +703,96 @@ async fn suite<S: ProjectionStore>(store: &S) {
     if let ProjectionDb::Sqlite { writer, .. } = store.projection_db() {
         unanswerable_rows_are_reported(&server, &writer).await;
     }
+    server
+}
+
+/// How many rows the `items` table holds in `db`, or `None` if `db` has no such table.
+async fn items_rows(db: &ProjectionDb) -> Option<i64> {
+    match db {
+        ProjectionDb::Sqlite { reader, .. } => {
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'items_v1')",
+            )
+            .fetch_one(reader)
+            .await
+            .unwrap();
+            if !exists {
+                return None;
+            }
+            let count = sqlx::query_scalar("SELECT COUNT(*) FROM items_v1")
+                .fetch_one(reader)
+                .await
+                .unwrap();
+            Some(count)
+        }
+        ProjectionDb::Postgres { pool, schema } => {
+            let table = format!("{schema}.items_v1");
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                .bind(&table)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            if !exists {
+                return None;
+            }
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            let count = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            Some(count)
+        }
+        _ => unreachable!("both backends are enabled"),
+    }
+}
+
+/// Renames `item-001` in `db`'s `items` table, behind the projection's back.
+async fn rename_first_item(db: &ProjectionDb, name: &str) {
+    let done = match db {
+        ProjectionDb::Sqlite { writer, .. } => {
+            sqlx::query("UPDATE items_v1 SET name = $1 WHERE id = 'item-001'")
+                .bind(name)
+                .execute(writer)
+                .await
+                .map(|r| r.rows_affected())
+        }
+        ProjectionDb::Postgres { pool, schema } => {
+            let sql = format!("UPDATE {schema}.items_v1 SET name = $1 WHERE id = 'item-001'");
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(name)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        }
+        _ => unreachable!("both backends are enabled"),
+    };
+    assert_eq!(done.unwrap(), 1);
+}
+
+/// With the events in `events` and the read models in `views`, a database of their own,
+/// the whole suite passes through the API, and the API serves from `views`: the store's
+/// own database has no `items` table, `views` holds every row, and a row renamed in
+/// `views` behind the projection's back is what the API answers.
+async fn suite_with_read_models_apart<E: ProjectionStore>(events: &E, views: &ProjectionDb) {
+    let store = WithReadModels::new(events.clone(), views.clone());
+    let server = suite(&store).await;
+    assert_eq!(
+        items_rows(&events.projection_db()).await,
+        None,
+        "the store's own database has no read-model table"
+    );
+    // Every item, and the one `read_your_writes` listed.
+    assert_eq!(items_rows(views).await, Some(ITEMS as i64 + 1));
+    let marker = "renamed in the second database";
+    rename_first_item(views, marker).await;
+    let r = server
+        .query(r#"{ item(id: "item-001") { id name } }"#, json!({}))
+        .await;
+    assert_eq!(r["data"]["item"]["name"], marker, "{r}");
+    let found = server
+        .ids(json!({ "name": { "eq": marker } }), Value::Null, 10)
+        .await;
+    assert_eq!(found, ["item-001"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -717,4 +811,25 @@ async fn graphql_over_postgres() {
     };
     suite(store.store()).await;
     store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_from_read_models_in_a_second_sqlite_file() {
+    let events = backends::sqlite_file("graphql", factum_tests::conformance::limits())
+        .await
+        .unwrap();
+    let views = ReadModelsApart::sqlite().await;
+    suite_with_read_models_apart(events.store(), &views.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_from_read_models_in_a_second_postgres_database() {
+    let Some(events) = backends::postgres("graphql", factum_tests::conformance::limits()).await
+    else {
+        return;
+    };
+    let views = ReadModelsApart::postgres("graphql").await.unwrap();
+    suite_with_read_models_apart(events.store(), &views.db).await;
+    views.cleanup().await;
+    events.cleanup().await;
 }

@@ -1,11 +1,14 @@
 //! Crash test: a projection process (`src/bin/projector.rs`) is killed with SIGKILL at
 //! random points while it works through 20,000 events, and restarted; once it finishes,
 //! the read model must equal the fold of every event, each applied exactly once. Also
-//! with half the events appended while the kills happen, with the read models in a
+//! with half the events (or more) appended while the kills happen, at least two kills
+//! landing before the appender's last append returned, with the read models in a
 //! second PostgreSQL database, and with a kill while a handler blocks inside a batch's
 //! open transaction.
 
 use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use factum::projection::{
@@ -89,16 +92,37 @@ async fn wait_for_progress<S: ProjectionStore>(store: &S, head: Position, rng: &
 enum Appends {
     /// All before the first run.
     Before,
-    /// Half before, half while the kills happen.
+    /// Half before, half (or more: until [`LIVE_KILLS`] kills landed during the appends)
+    /// while the kills happen.
     Live,
 }
 
-/// Appends `n` events to streams `live-*`, 200 at a time, 20 ms apart.
-async fn append_slowly<S: EventStore>(store: S, n: usize) {
-    for chunk in 0..n / 200 {
+/// Kills that must land while the live appender is still appending.
+const LIVE_KILLS: usize = 2;
+
+/// The live appender's state, shared with the loop that kills the projector.
+#[derive(Debug)]
+struct Live {
+    /// Set until the appender's last append has returned.
+    appending: AtomicBool,
+    /// Kills after which the appender was still appending.
+    kills: AtomicUsize,
+}
+
+/// Appends at least `n` events to streams `live*`, 200 at a time, 20 ms apart, and goes
+/// on until [`LIVE_KILLS`] kills happened while it appended; returns how many it
+/// appended.
+async fn append_slowly<S: EventStore>(store: S, n: usize, live: Arc<Live>) -> usize {
+    let mut appended = 0;
+    let mut chunk = 0;
+    while appended < n || live.kills.load(Ordering::SeqCst) < LIVE_KILLS {
         fill(&store, &format!("live{chunk}"), 4, 200).await;
+        appended += 200;
+        chunk += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    live.appending.store(false, Ordering::SeqCst);
+    appended
 }
 
 /// Kills the projector (run with `args`) eight times at random points while it works,
@@ -109,6 +133,10 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
     args: Vec<String>,
     appends: Appends,
 ) {
+    let live = Arc::new(Live {
+        appending: AtomicBool::new(appends == Appends::Live),
+        kills: AtomicUsize::new(0),
+    });
     let appender = match appends {
         Appends::Before => {
             fill(store, "account", 40, EVENTS).await;
@@ -116,7 +144,11 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
         }
         Appends::Live => {
             fill(store, "account", 40, EVENTS / 2).await;
-            Some(tokio::spawn(append_slowly(store.clone(), EVENTS / 2)))
+            Some(tokio::spawn(append_slowly(
+                store.clone(),
+                EVENTS / 2,
+                live.clone(),
+            )))
         }
     };
     let mut rng = Lcg(seed());
@@ -129,8 +161,12 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
         wait_for_progress(store, head, &mut rng).await;
         kill(child);
         kills += 1;
+        // Still appending once the projector is dead: the kill landed during the appends.
+        let appending = live.appending.load(Ordering::SeqCst);
+        if appending {
+            live.kills.fetch_add(1, Ordering::SeqCst);
+        }
         let at = checkpoint(store).await;
-        let appending = appender.as_ref().is_some_and(|a| !a.is_finished());
         eprintln!(
             "kill {kills}: checkpoint {} of {}{}",
             at.0,
@@ -148,9 +184,17 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
         interrupted >= 2,
         "only {interrupted} kills landed while the projection was working; the test proved nothing"
     );
-    if let Some(appender) = appender {
-        appender.await.unwrap();
-    }
+    let events = match appender {
+        Some(appender) => {
+            let during = live.kills.load(Ordering::SeqCst);
+            assert!(
+                during >= LIVE_KILLS,
+                "only {during} of {kills} kills landed while events were appended live"
+            );
+            EVENTS / 2 + appender.await.unwrap()
+        }
+        None => EVENTS,
+    };
 
     // The last run finishes the work.
     let head = store.head_position().await.unwrap();
@@ -161,8 +205,12 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
         .await;
     kill(child);
     let reached = reached.expect("the projection finishes after its restarts");
-    eprintln!("finished at {} in {:?}", reached.0, started.elapsed());
-    assert_applied_exactly_once(store, EVENTS).await;
+    eprintln!(
+        "finished at {} in {:?}, {events} events",
+        reached.0,
+        started.elapsed()
+    );
+    assert_applied_exactly_once(store, events).await;
 }
 
 /// Kills the projector while a handler blocks inside a batch's open transaction (it
