@@ -101,6 +101,20 @@ impl ProjectionTx {
         M::descriptor().table_for(self.key.version)
     }
 
+    /// The connection inside the transaction if the read models are in `DB`, after the
+    /// row changes made so far are written (each backend's accessor, such as
+    /// `sqlite()`, calls this).
+    pub(crate) async fn connection<DB: sqlx::Database>(
+        &mut self,
+    ) -> Result<Option<&mut DB::Connection>> {
+        self.flush().await?;
+        Ok(self
+            .conn
+            .as_any()
+            .downcast_mut::<sqlx::Transaction<'static, DB>>()
+            .map(|tx| &mut **tx))
+    }
+
     /// The row of `M` with this key, if there is one, as this batch left it.
     ///
     /// The first read of a key in a batch goes to the table; later reads, and the

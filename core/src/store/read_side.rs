@@ -211,31 +211,6 @@ pub(crate) trait ReadSideSql: Database {
         changes: &'a Changes<'a>,
     ) -> BoxFuture<'a, Result<()>>;
 
-    /// The stored rows of `keys` in `model`'s table of `version`, as JSON objects of
-    /// their fields (see [`ReadSideTx::load_rows`]).
-    fn load_rows<'a>(
-        conn: &'a mut Self::Connection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>>;
-
-    /// Inserts or replaces `rows` with one statement (see [`ReadSideTx::upsert_rows`]).
-    fn upsert_rows<'a>(
-        conn: &'a mut Self::Connection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>>;
-
-    /// Deletes the rows of `keys` with one statement (see [`ReadSideTx::delete_rows`]).
-    fn delete_rows<'a>(
-        conn: &'a mut Self::Connection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<()>>;
-
     /// Tries to take the lease on a projection version (see [`ReadSidePools::try_lease`]).
     fn try_lease<'a>(
         pools: &'a SqlPools<'a, Self>,
@@ -243,6 +218,52 @@ pub(crate) trait ReadSideSql: Database {
         owner: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+}
+
+/// How a SQL backend stores read-model rows: binding keys, reading rows back, and
+/// writing many rows with one statement (each backend's `read_side/rows.rs`).
+pub(crate) trait RowSql: Database {
+    /// Many keys, bound as one parameter.
+    type Keys: for<'t> Encode<'t, Self> + Type<Self> + Send;
+
+    /// The predicate on `model`'s key column that a statement over `keys` filters by
+    /// (the keys bound as its first parameter), and the keys as bound.
+    fn keys_in(model: &'static ReadModelDescriptor, keys: &[Value])
+    -> Result<(String, Self::Keys)>;
+
+    /// The stored rows of `keys` in `model`'s table of `version`, as JSON objects of
+    /// their fields (see [`ReadSideTx::load_rows`]).
+    fn load_rows<'a>(
+        conn: &'a mut Self::Connection,
+        table: &'a Table,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>>;
+
+    /// Inserts or replaces `rows` with one statement (see [`ReadSideTx::upsert_rows`]).
+    fn upsert_rows<'a>(
+        conn: &'a mut Self::Connection,
+        table: &'a Table,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// A read model's table of one projection version, its names quoted for SQL.
+pub(crate) struct Table {
+    pub(crate) model: &'static ReadModelDescriptor,
+    /// The table's name.
+    pub(crate) name: String,
+    /// Its columns' names, in the descriptor's order.
+    pub(crate) columns: Vec<String>,
+}
+
+impl Table {
+    fn of(model: &'static ReadModelDescriptor, version: u32) -> Table {
+        Table {
+            model,
+            name: quote_ident(&model.table_for(version)),
+            columns: model.columns.iter().map(|c| quote_ident(c.name)).collect(),
+        }
+    }
 }
 
 /// A database's pools as the read side uses them: dead letters are listed on `reader`;
@@ -299,7 +320,7 @@ fn position(stored: i64) -> Position {
 
 impl<DB> ReadSideTx for sqlx::Transaction<'static, DB>
 where
-    DB: ReadSideSql,
+    DB: ReadSideSql + RowSql,
     DB::Arguments: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,
@@ -318,7 +339,7 @@ where
         version: u32,
         keys: &'a [Value],
     ) -> BoxFuture<'a, Result<Vec<Value>>> {
-        DB::load_rows(&mut **self, model, version, keys)
+        Box::pin(async move { DB::load_rows(&mut **self, &Table::of(model, version), keys).await })
     }
 
     fn upsert_rows<'a>(
@@ -327,7 +348,9 @@ where
         version: u32,
         rows: &'a [Map<String, Value>],
     ) -> BoxFuture<'a, Result<()>> {
-        DB::upsert_rows(&mut **self, model, version, rows)
+        Box::pin(
+            async move { DB::upsert_rows(&mut **self, &Table::of(model, version), rows).await },
+        )
     }
 
     fn delete_rows<'a>(
@@ -336,7 +359,16 @@ where
         version: u32,
         keys: &'a [Value],
     ) -> BoxFuture<'a, Result<()>> {
-        DB::delete_rows(&mut **self, model, version, keys)
+        Box::pin(async move {
+            let table = Table::of(model, version);
+            let (predicate, keys) = DB::keys_in(model, keys)?;
+            let sql = format!("DELETE FROM {} WHERE {predicate}", table.name);
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(keys)
+                .execute(&mut **self)
+                .await?;
+            Ok(())
+        })
     }
 
     fn create_tables<'a>(

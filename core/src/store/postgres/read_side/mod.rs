@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use serde_json::{Map, Value};
 use sqlx::Postgres;
 
 use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
-use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::projection::read_model::Dialect;
 use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
 use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
@@ -86,33 +85,6 @@ impl ReadSideSql for Postgres {
         })
     }
 
-    fn load_rows<'a>(
-        conn: &'a mut sqlx::PgConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>> {
-        Box::pin(rows::load(conn, model, version, keys))
-    }
-
-    fn upsert_rows<'a>(
-        conn: &'a mut sqlx::PgConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(rows::upsert(conn, model, version, rows))
-    }
-
-    fn delete_rows<'a>(
-        conn: &'a mut sqlx::PgConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(rows::delete(conn, model, version, keys))
-    }
-
     fn try_lease<'a>(
         pools: &'a SqlPools<'a, Self>,
         key: &'a ProjectionKey,
@@ -173,11 +145,6 @@ impl ProjectionTx {
     /// The PostgreSQL connection inside the transaction, if the read models are in
     /// PostgreSQL. The row changes made so far are written first, so your SQL sees them.
     pub async fn postgres(&mut self) -> Result<Option<&mut sqlx::PgConnection>> {
-        self.flush().await?;
-        Ok(self
-            .conn
-            .as_any()
-            .downcast_mut::<sqlx::Transaction<'static, Postgres>>()
-            .map(|tx| &mut **tx))
+        self.connection::<Postgres>().await
     }
 }

@@ -2,14 +2,15 @@
 //! rows read back with `row_to_json`, and the batch statements over many keys as text
 //! arrays (`unnest` for upserts, `= ANY` for loads and deletes).
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres};
 
 use crate::projection::database::Result;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 use crate::projection::tx::{key_column, micros_of, row_error};
 use crate::store::ddl::quote_ident;
-use crate::store::read_side::on_conflict;
+use crate::store::read_side::{RowSql, Table, on_conflict};
 
 /// The text PostgreSQL casts to the column's type (`$n::bigint` and so on).
 fn to_postgres(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result<Option<String>> {
@@ -40,95 +41,86 @@ fn to_postgres(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Resu
     })
 }
 
-/// The key predicate of a statement over `keys` (`$1`: a text array cast to the key's
-/// type), and that array.
-fn keys_in(
-    model: &'static ReadModelDescriptor,
-    keys: &[Value],
-) -> Result<(String, Vec<Option<String>>)> {
-    let key_col = key_column(model)?;
-    let keys = keys
-        .iter()
-        .map(|k| to_postgres(model, key_col, k))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((
-        format!(
-            "{} = ANY($1::text[]::{}[])",
-            quote_ident(key_col.name),
-            key_col.ty.postgres()
-        ),
-        keys,
-    ))
-}
+impl RowSql for Postgres {
+    /// A text array, cast to the key's type.
+    type Keys = Vec<Option<String>>;
 
-/// The stored rows of `keys`, as JSON objects of their fields.
-pub(super) async fn load(
-    conn: &mut PgConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<Vec<Value>> {
-    let table = quote_ident(&model.table_for(version));
-    let (predicate, keys) = keys_in(model, keys)?;
-    let sql = format!("SELECT row_to_json(t)::text FROM {table} t WHERE {predicate}");
-    let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(keys)
-        .fetch_all(conn)
-        .await?;
-    rows.iter()
-        .map(|text| serde_json::from_str(text).map_err(|e| row_error(model, e)))
-        .collect()
-}
-
-/// Inserts or replaces `rows` (field maps) with one statement: one text array per
-/// column, unnested together.
-pub(super) async fn upsert(
-    conn: &mut PgConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    rows: &[Map<String, Value>],
-) -> Result<()> {
-    let table = quote_ident(&model.table_for(version));
-    let names: Vec<String> = model.columns.iter().map(|c| quote_ident(c.name)).collect();
-    let arrays: Vec<String> = (1..=names.len()).map(|i| format!("${i}::text[]")).collect();
-    let picks: Vec<String> = model
-        .columns
-        .iter()
-        .map(|c| format!("u.{}::{}", quote_ident(c.name), c.ty.postgres()))
-        .collect();
-    let sql = format!(
-        "INSERT INTO {table} ({names}) SELECT {} FROM unnest({}) AS u ({names}) {}",
-        picks.join(", "),
-        arrays.join(", "),
-        on_conflict(model)?,
-        names = names.join(", "),
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    let null = Value::Null;
-    for col in model.columns {
-        let column = rows
+    fn keys_in(
+        model: &'static ReadModelDescriptor,
+        keys: &[Value],
+    ) -> Result<(String, Vec<Option<String>>)> {
+        let key_col = key_column(model)?;
+        let keys = keys
             .iter()
-            .map(|row| to_postgres(model, col, row.get(col.name).unwrap_or(&null)))
-            .collect::<Result<Vec<Option<String>>>>()?;
-        query = query.bind(column);
+            .map(|k| to_postgres(model, key_col, k))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            format!(
+                "{} = ANY($1::text[]::{}[])",
+                quote_ident(key_col.name),
+                key_col.ty.postgres()
+            ),
+            keys,
+        ))
     }
-    query.execute(conn).await?;
-    Ok(())
-}
 
-/// Deletes the rows of `keys` with one statement.
-pub(super) async fn delete(
-    conn: &mut PgConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<()> {
-    let table = quote_ident(&model.table_for(version));
-    let (predicate, keys) = keys_in(model, keys)?;
-    let sql = format!("DELETE FROM {table} WHERE {predicate}");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(keys)
-        .execute(conn)
-        .await?;
-    Ok(())
+    fn load_rows<'a>(
+        conn: &'a mut PgConnection,
+        table: &'a Table,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>> {
+        let model = table.model;
+        Box::pin(async move {
+            let (predicate, keys) = Self::keys_in(model, keys)?;
+            let sql = format!(
+                "SELECT row_to_json(t)::text FROM {} t WHERE {predicate}",
+                table.name
+            );
+            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(keys)
+                .fetch_all(conn)
+                .await?;
+            rows.iter()
+                .map(|text| serde_json::from_str(text).map_err(|e| row_error(model, e)))
+                .collect()
+        })
+    }
+
+    /// One statement over one text array per column, unnested together.
+    fn upsert_rows<'a>(
+        conn: &'a mut PgConnection,
+        table: &'a Table,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>> {
+        let model = table.model;
+        Box::pin(async move {
+            let names = table.columns.join(", ");
+            let arrays: Vec<String> = (1..=table.columns.len())
+                .map(|i| format!("${i}::text[]"))
+                .collect();
+            let picks: Vec<String> = model
+                .columns
+                .iter()
+                .map(|c| format!("u.{}::{}", quote_ident(c.name), c.ty.postgres()))
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} ({names}) SELECT {} FROM unnest({}) AS u ({names}) {}",
+                table.name,
+                picks.join(", "),
+                arrays.join(", "),
+                on_conflict(model)?,
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let null = Value::Null;
+            for col in model.columns {
+                let column = rows
+                    .iter()
+                    .map(|row| to_postgres(model, col, row.get(col.name).unwrap_or(&null)))
+                    .collect::<Result<Vec<Option<String>>>>()?;
+                query = query.bind(column);
+            }
+            query.execute(conn).await?;
+            Ok(())
+        })
+    }
 }

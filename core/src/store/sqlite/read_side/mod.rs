@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
-use crate::projection::read_model::{Dialect, ReadModelDescriptor};
+use crate::projection::read_model::Dialect;
 use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
 use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
 
@@ -89,33 +89,6 @@ impl ReadSideSql for Sqlite {
                 .await?;
             Ok(())
         })
-    }
-
-    fn load_rows<'a>(
-        conn: &'a mut sqlx::SqliteConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>> {
-        Box::pin(rows::load(conn, model, version, keys))
-    }
-
-    fn upsert_rows<'a>(
-        conn: &'a mut sqlx::SqliteConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(rows::upsert(conn, model, version, rows))
-    }
-
-    fn delete_rows<'a>(
-        conn: &'a mut sqlx::SqliteConnection,
-        model: &'static ReadModelDescriptor,
-        version: u32,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(rows::delete(conn, model, version, keys))
     }
 
     fn try_lease<'a>(
@@ -206,11 +179,6 @@ impl ProjectionTx {
     /// The SQLite connection inside the transaction, if the read models are in
     /// SQLite. The row changes made so far are written first, so your SQL sees them.
     pub async fn sqlite(&mut self) -> Result<Option<&mut sqlx::SqliteConnection>> {
-        self.flush().await?;
-        Ok(self
-            .conn
-            .as_any()
-            .downcast_mut::<sqlx::Transaction<'static, Sqlite>>()
-            .map(|tx| &mut **tx))
+        self.connection::<Sqlite>().await
     }
 }

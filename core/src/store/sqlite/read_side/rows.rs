@@ -1,14 +1,15 @@
 //! Read-model rows on SQLite: how a field's JSON value is stored in its column and read
 //! back, and the batch statements over many keys (a JSON array read by `json_each`).
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
 use crate::projection::database::Result;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 use crate::projection::tx::{key_column, micros_of, row_error};
 use crate::store::ddl::quote_ident;
-use crate::store::read_side::on_conflict;
+use crate::store::read_side::{RowSql, Table, on_conflict};
 
 /// A value ready to bind on SQLite.
 enum SqliteValue {
@@ -108,95 +109,82 @@ pub(super) fn stored_values(
         .collect()
 }
 
-/// The key predicate of a statement over `keys` (`?1`: a JSON array of the keys as
-/// stored), and that array.
-fn keys_in(model: &'static ReadModelDescriptor, keys: &[Value]) -> Result<(String, String)> {
-    let key_col = key_column(model)?;
-    let keys = keys
-        .iter()
-        .map(|k| Ok(sqlite_json(to_sqlite(model, key_col, k)?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((
-        format!(
-            "{} IN (SELECT value FROM json_each(?1))",
-            quote_ident(key_col.name)
-        ),
-        Value::Array(keys).to_string(),
-    ))
-}
+impl RowSql for Sqlite {
+    /// A JSON array of the keys as stored, read by `json_each`.
+    type Keys = String;
 
-/// The stored rows of `keys`, as JSON objects of their fields.
-pub(super) async fn load(
-    conn: &mut SqliteConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<Vec<Value>> {
-    let table = quote_ident(&model.table_for(version));
-    let (predicate, keys) = keys_in(model, keys)?;
-    let columns: Vec<String> = model.columns.iter().map(|c| quote_ident(c.name)).collect();
-    let sql = format!(
-        "SELECT {} FROM {table} WHERE {predicate}",
-        columns.join(", ")
-    );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(keys)
-        .fetch_all(conn)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let mut map = Map::new();
-            for (i, col) in model.columns.iter().enumerate() {
-                map.insert(col.name.to_owned(), from_sqlite(model, col, row, i)?);
-            }
-            Ok(Value::Object(map))
+    fn keys_in(model: &'static ReadModelDescriptor, keys: &[Value]) -> Result<(String, String)> {
+        let key_col = key_column(model)?;
+        let keys = keys
+            .iter()
+            .map(|k| Ok(sqlite_json(to_sqlite(model, key_col, k)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            format!(
+                "{} IN (SELECT value FROM json_each(?1))",
+                quote_ident(key_col.name)
+            ),
+            Value::Array(keys).to_string(),
+        ))
+    }
+
+    fn load_rows<'a>(
+        conn: &'a mut SqliteConnection,
+        table: &'a Table,
+        keys: &'a [Value],
+    ) -> BoxFuture<'a, Result<Vec<Value>>> {
+        let model = table.model;
+        Box::pin(async move {
+            let (predicate, keys) = Self::keys_in(model, keys)?;
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {predicate}",
+                table.columns.join(", "),
+                table.name
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(keys)
+                .fetch_all(conn)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let mut map = Map::new();
+                    for (i, col) in model.columns.iter().enumerate() {
+                        map.insert(col.name.to_owned(), from_sqlite(model, col, row, i)?);
+                    }
+                    Ok(Value::Object(map))
+                })
+                .collect()
         })
-        .collect()
-}
+    }
 
-/// Inserts or replaces `rows` (field maps) with one statement: a JSON array of rows,
-/// each an array of its values in column order.
-pub(super) async fn upsert(
-    conn: &mut SqliteConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    rows: &[Map<String, Value>],
-) -> Result<()> {
-    let table = quote_ident(&model.table_for(version));
-    let names: Vec<String> = model.columns.iter().map(|c| quote_ident(c.name)).collect();
-    let picks: Vec<String> = (0..names.len())
-        .map(|i| format!("json_extract(value, '$[{i}]')"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) SELECT {} FROM json_each(?1) WHERE true {}",
-        names.join(", "),
-        picks.join(", "),
-        on_conflict(model)?,
-    );
-    let array = rows
-        .iter()
-        .map(|row| stored_values(model, row).map(Value::Array))
-        .collect::<Result<Vec<_>>>()?;
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(Value::Array(array).to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Deletes the rows of `keys` with one statement.
-pub(super) async fn delete(
-    conn: &mut SqliteConnection,
-    model: &'static ReadModelDescriptor,
-    version: u32,
-    keys: &[Value],
-) -> Result<()> {
-    let table = quote_ident(&model.table_for(version));
-    let (predicate, keys) = keys_in(model, keys)?;
-    let sql = format!("DELETE FROM {table} WHERE {predicate}");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(keys)
-        .execute(conn)
-        .await?;
-    Ok(())
+    /// One statement over a JSON array of rows, each an array of its values in column
+    /// order.
+    fn upsert_rows<'a>(
+        conn: &'a mut SqliteConnection,
+        table: &'a Table,
+        rows: &'a [Map<String, Value>],
+    ) -> BoxFuture<'a, Result<()>> {
+        let model = table.model;
+        Box::pin(async move {
+            let picks: Vec<String> = (0..table.columns.len())
+                .map(|i| format!("json_extract(value, '$[{i}]')"))
+                .collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) SELECT {} FROM json_each(?1) WHERE true {}",
+                table.name,
+                table.columns.join(", "),
+                picks.join(", "),
+                on_conflict(model)?,
+            );
+            let array = rows
+                .iter()
+                .map(|row| stored_values(model, row).map(Value::Array))
+                .collect::<Result<Vec<_>>>()?;
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(Value::Array(array).to_string())
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
 }
