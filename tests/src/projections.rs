@@ -236,6 +236,16 @@ pub async fn expected_balances<S: EventStore>(store: &S) -> BTreeMap<String, Bal
     out
 }
 
+/// The `i`th event of an append in round `round`: a deposit of `10 + i` cents, or every
+/// seventh a withdrawal of 3.
+pub fn mixed(round: usize, i: usize) -> EventData {
+    if (round + i) % 7 == 6 {
+        withdrawal(3)
+    } else {
+        deposit(10 + i as i64, None)
+    }
+}
+
 /// Appends `n` events to `account-{i}` streams (`accounts` of them), in batches of up to
 /// 50 per append, deposits with the odd withdrawal.
 pub async fn fill<S: EventStore>(store: &S, prefix: &str, accounts: usize, n: usize) {
@@ -247,15 +257,7 @@ pub async fn fill<S: EventStore>(store: &S, prefix: &str, accounts: usize, n: us
                 break;
             }
             let batch = 50.min(n - written);
-            let events = (0..batch)
-                .map(|i| {
-                    if (round + i) % 7 == 6 {
-                        withdrawal(3)
-                    } else {
-                        deposit(10 + i as i64, None)
-                    }
-                })
-                .collect();
+            let events = (0..batch).map(|i| mixed(round, i)).collect();
             let stream = StreamId::new(format!("{prefix}-{a}")).expect("stream id");
             store
                 .append(&stream, ExpectedVersion::Any, events)

@@ -22,7 +22,7 @@ use factum::projection::{
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::{EventStore, ExpectedVersion, Position, StreamId};
 use factum_tests::backends::{self, ReadModelsApart};
-use factum_tests::projections::{Balances, assert_applied_exactly_once, deposit, fill, withdrawal};
+use factum_tests::projections::{Balances, assert_applied_exactly_once, fill, mixed};
 
 const EVENTS: usize = 6_000;
 /// At least this many rounds of terminations, 10 to 40 ms apart.
@@ -162,15 +162,7 @@ where
             let mut i = 0;
             while appended < EVENTS / 2 || !done.load(Ordering::SeqCst) {
                 let stream = StreamId::new(format!("live-{}", i % 20)).unwrap();
-                let events = (0..LIVE_CHUNK)
-                    .map(|j| {
-                        if (i + j) % 7 == 6 {
-                            withdrawal(3)
-                        } else {
-                            deposit(10 + j as i64, None)
-                        }
-                    })
-                    .collect();
+                let events = (0..LIVE_CHUNK).map(|j| mixed(i, j)).collect();
                 writer
                     .append(&stream, ExpectedVersion::Any, events)
                     .await
