@@ -231,20 +231,18 @@ pub(crate) trait RowSql: Database {
     fn keys_in(model: &'static ReadModelDescriptor, keys: &[Value])
     -> Result<(String, Self::Keys)>;
 
-    /// The stored rows of `keys` in `model`'s table of `version`, as JSON objects of
-    /// their fields (see [`ReadSideTx::load_rows`]).
-    fn load_rows<'a>(
-        conn: &'a mut Self::Connection,
-        table: &'a Table,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>>;
+    /// What a load of `table`'s rows selects (the table is aliased `t`).
+    fn row_select(table: &Table) -> String;
+
+    /// A row a load of `table` read, as a JSON object of its fields.
+    fn decode_row(table: &Table, row: &Self::Row) -> Result<Value>;
 
     /// Inserts or replaces `rows` with one statement (see [`ReadSideTx::upsert_rows`]).
-    fn upsert_rows<'a>(
-        conn: &'a mut Self::Connection,
-        table: &'a Table,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>>;
+    fn upsert_rows(
+        conn: &mut Self::Connection,
+        table: &Table,
+        rows: &[Map<String, Value>],
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A read model's table of one projection version, its names quoted for SQL.
@@ -339,7 +337,20 @@ where
         version: u32,
         keys: &'a [Value],
     ) -> BoxFuture<'a, Result<Vec<Value>>> {
-        Box::pin(async move { DB::load_rows(&mut **self, &Table::of(model, version), keys).await })
+        Box::pin(async move {
+            let table = Table::of(model, version);
+            let (predicate, keys) = DB::keys_in(model, keys)?;
+            let sql = format!(
+                "SELECT {} FROM {} t WHERE {predicate}",
+                DB::row_select(&table),
+                table.name
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(keys)
+                .fetch_all(&mut **self)
+                .await?;
+            rows.iter().map(|row| DB::decode_row(&table, row)).collect()
+        })
     }
 
     fn upsert_rows<'a>(

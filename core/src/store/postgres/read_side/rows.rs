@@ -2,9 +2,9 @@
 //! rows read back with `row_to_json`, and the batch statements over many keys as text
 //! arrays (`unnest` for upserts, `= ANY` for loads and deletes).
 
-use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, PgConnection, Postgres};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 
 use crate::projection::database::Result;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
@@ -64,63 +64,49 @@ impl RowSql for Postgres {
         ))
     }
 
-    fn load_rows<'a>(
-        conn: &'a mut PgConnection,
-        table: &'a Table,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>> {
-        let model = table.model;
-        Box::pin(async move {
-            let (predicate, keys) = Self::keys_in(model, keys)?;
-            let sql = format!(
-                "SELECT row_to_json(t)::text FROM {} t WHERE {predicate}",
-                table.name
-            );
-            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(keys)
-                .fetch_all(conn)
-                .await?;
-            rows.iter()
-                .map(|text| serde_json::from_str(text).map_err(|e| row_error(model, e)))
-                .collect()
-        })
+    /// The row as JSON text.
+    fn row_select(_: &Table) -> String {
+        "row_to_json(t)::text".to_owned()
+    }
+
+    fn decode_row(table: &Table, row: &PgRow) -> Result<Value> {
+        let text: &str = row.try_get(0)?;
+        serde_json::from_str(text).map_err(|e| row_error(table.model, e))
     }
 
     /// One statement over one text array per column, unnested together.
-    fn upsert_rows<'a>(
-        conn: &'a mut PgConnection,
-        table: &'a Table,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>> {
+    async fn upsert_rows(
+        conn: &mut PgConnection,
+        table: &Table,
+        rows: &[Map<String, Value>],
+    ) -> Result<()> {
         let model = table.model;
-        Box::pin(async move {
-            let names = table.columns.join(", ");
-            let arrays: Vec<String> = (1..=table.columns.len())
-                .map(|i| format!("${i}::text[]"))
-                .collect();
-            let picks: Vec<String> = model
-                .columns
+        let names = table.columns.join(", ");
+        let arrays: Vec<String> = (1..=table.columns.len())
+            .map(|i| format!("${i}::text[]"))
+            .collect();
+        let picks: Vec<String> = model
+            .columns
+            .iter()
+            .map(|c| format!("u.{}::{}", quote_ident(c.name), c.ty.postgres()))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({names}) SELECT {} FROM unnest({}) AS u ({names}) {}",
+            table.name,
+            picks.join(", "),
+            arrays.join(", "),
+            on_conflict(model)?,
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let null = Value::Null;
+        for col in model.columns {
+            let column = rows
                 .iter()
-                .map(|c| format!("u.{}::{}", quote_ident(c.name), c.ty.postgres()))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {} ({names}) SELECT {} FROM unnest({}) AS u ({names}) {}",
-                table.name,
-                picks.join(", "),
-                arrays.join(", "),
-                on_conflict(model)?,
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            let null = Value::Null;
-            for col in model.columns {
-                let column = rows
-                    .iter()
-                    .map(|row| to_postgres(model, col, row.get(col.name).unwrap_or(&null)))
-                    .collect::<Result<Vec<Option<String>>>>()?;
-                query = query.bind(column);
-            }
-            query.execute(conn).await?;
-            Ok(())
-        })
+                .map(|row| to_postgres(model, col, row.get(col.name).unwrap_or(&null)))
+                .collect::<Result<Vec<Option<String>>>>()?;
+            query = query.bind(column);
+        }
+        query.execute(conn).await?;
+        Ok(())
     }
 }

@@ -1,8 +1,8 @@
 //! Read-model rows on SQLite: how a field's JSON value is stored in its column and read
 //! back, and the batch statements over many keys (a JSON array read by `json_each`).
 
-use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
 use crate::projection::database::Result;
@@ -50,7 +50,7 @@ fn to_sqlite(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result
 fn from_sqlite(
     model: &ReadModelDescriptor,
     col: &Column,
-    row: &sqlx::sqlite::SqliteRow,
+    row: &SqliteRow,
     i: usize,
 ) -> Result<Value> {
     let corrupt = |e: &dyn std::fmt::Display| row_error(model, format!("column {}: {e}", col.name));
@@ -128,63 +128,45 @@ impl RowSql for Sqlite {
         ))
     }
 
-    fn load_rows<'a>(
-        conn: &'a mut SqliteConnection,
-        table: &'a Table,
-        keys: &'a [Value],
-    ) -> BoxFuture<'a, Result<Vec<Value>>> {
+    fn row_select(table: &Table) -> String {
+        table.columns.join(", ")
+    }
+
+    fn decode_row(table: &Table, row: &SqliteRow) -> Result<Value> {
         let model = table.model;
-        Box::pin(async move {
-            let (predicate, keys) = Self::keys_in(model, keys)?;
-            let sql = format!(
-                "SELECT {} FROM {} WHERE {predicate}",
-                table.columns.join(", "),
-                table.name
-            );
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .bind(keys)
-                .fetch_all(conn)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let mut map = Map::new();
-                    for (i, col) in model.columns.iter().enumerate() {
-                        map.insert(col.name.to_owned(), from_sqlite(model, col, row, i)?);
-                    }
-                    Ok(Value::Object(map))
-                })
-                .collect()
-        })
+        let mut map = Map::new();
+        for (i, col) in model.columns.iter().enumerate() {
+            map.insert(col.name.to_owned(), from_sqlite(model, col, row, i)?);
+        }
+        Ok(Value::Object(map))
     }
 
     /// One statement over a JSON array of rows, each an array of its values in column
     /// order.
-    fn upsert_rows<'a>(
-        conn: &'a mut SqliteConnection,
-        table: &'a Table,
-        rows: &'a [Map<String, Value>],
-    ) -> BoxFuture<'a, Result<()>> {
+    async fn upsert_rows(
+        conn: &mut SqliteConnection,
+        table: &Table,
+        rows: &[Map<String, Value>],
+    ) -> Result<()> {
         let model = table.model;
-        Box::pin(async move {
-            let picks: Vec<String> = (0..table.columns.len())
-                .map(|i| format!("json_extract(value, '$[{i}]')"))
-                .collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) SELECT {} FROM json_each(?1) WHERE true {}",
-                table.name,
-                table.columns.join(", "),
-                picks.join(", "),
-                on_conflict(model)?,
-            );
-            let array = rows
-                .iter()
-                .map(|row| stored_values(model, row).map(Value::Array))
-                .collect::<Result<Vec<_>>>()?;
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(Value::Array(array).to_string())
-                .execute(conn)
-                .await?;
-            Ok(())
-        })
+        let picks: Vec<String> = (0..table.columns.len())
+            .map(|i| format!("json_extract(value, '$[{i}]')"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM json_each(?1) WHERE true {}",
+            table.name,
+            table.columns.join(", "),
+            picks.join(", "),
+            on_conflict(model)?,
+        );
+        let array = rows
+            .iter()
+            .map(|row| stored_values(model, row).map(Value::Array))
+            .collect::<Result<Vec<_>>>()?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(Value::Array(array).to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 }
