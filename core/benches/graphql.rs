@@ -24,8 +24,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use factum::graphql::ReadModelApi;
 use factum::projection::{
-    Envelope, HandlerError, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
-    Projections,
+    Envelope, HandlerError, ProjectionRunner, ProjectionStore, ProjectionTx, Projections,
 };
 use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::store::sqlite::SqliteStore;
@@ -108,8 +107,10 @@ async fn fill<S: ProjectionStore>(store: &S) {
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .unwrap()
         .timestamp_micros();
-    match store.projection_db() {
-        ProjectionDb::Sqlite { writer, .. } => {
+    let db = store.projection_db();
+    match (db.sqlite(), db.postgres()) {
+        (Some(sqlite), _) => {
+            let writer = sqlite.writer().clone();
             let sql = format!(
                 "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
                  INSERT INTO items_v1 SELECT printf('item-%06d', i), 'item ' || i, \
@@ -126,7 +127,8 @@ async fn fill<S: ProjectionStore>(store: &S) {
                 .unwrap();
             sqlx::query("ANALYZE").execute(&writer).await.unwrap();
         }
-        ProjectionDb::Postgres { pool, .. } => {
+        (_, Some(pg)) => {
+            let pool = pg.writer().clone();
             let sql = format!(
                 "INSERT INTO items_v1 SELECT format('item-%s', lpad(i::text, 6, '0')), 'item ' || i, \
                  CASE WHEN i % 7 = 0 THEN NULL ELSE (i * 37) % 1001 END, (i % 13) * 1.5, i % 3 <> 0, \
@@ -298,8 +300,10 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
     // store's own force generic plans for their fixed statements, which no hand-written
     // read query would want.
     let held = rt.block_on(async {
-        match store.projection_db() {
-            ProjectionDb::Postgres { pool, .. } => {
+        let db = store.projection_db();
+        match (db.postgres(), db.sqlite()) {
+            (Some(pg), _) => {
+                let pool = pg.writer();
                 let options = (*pool.connect_options())
                     .clone()
                     .options([("plan_cache_mode", "auto")]);
@@ -308,7 +312,8 @@ fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &
                     .unwrap();
                 Held::Postgres(tokio::sync::Mutex::new(connection))
             }
-            ProjectionDb::Sqlite { reader, .. } => {
+            (_, Some(sqlite)) => {
+                let reader = sqlite.reader();
                 Held::Sqlite(tokio::sync::Mutex::new(reader.acquire().await.unwrap()))
             }
             _ => unreachable!(),

@@ -511,15 +511,17 @@ fn bench_apart<S, A>(
     g.finish();
     // The balances the second database holds equal the baseline's.
     let last = next.load(Ordering::Relaxed) - 1;
-    let ProjectionDb::Postgres { pool, .. } = apart.projection_db() else {
-        unreachable!("the read models are in PostgreSQL")
-    };
+    let db = apart.projection_db();
+    let pool = db
+        .postgres()
+        .expect("the read models are in PostgreSQL")
+        .writer();
     let sql = format!(
         "SELECT account, cents FROM {}",
         Balance::descriptor().table_for(last)
     );
     let ours: HashMap<String, i64> = rt
-        .block_on(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&pool))
+        .block_on(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool))
         .unwrap()
         .into_iter()
         .collect();
@@ -591,7 +593,7 @@ fn postgres(c: &mut Criterion) {
     let views = rt.block_on(second_database(&url, &schema));
     let apart = WithReadModels::new(store.clone(), views.clone());
     bench_apart(c, &rt, (store, used + 1), apart, &raw);
-    if let ProjectionDb::Postgres { pool, .. } = &views {
+    if let Some(pool) = views.postgres().map(|pg| pg.writer()) {
         let drop = format!("DROP SCHEMA {schema} CASCADE");
         rt.block_on(sqlx::query(AssertSqlSafe(drop)).execute(pool))
             .unwrap();

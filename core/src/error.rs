@@ -264,12 +264,12 @@ pub enum StoreError {
     Background(String),
 
     /// The database failed.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(sql)]
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
     /// Schema migrations failed on connect.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(sql)]
     #[error(
         "schema migration failed: {0}; check that the database user may create tables in the configured schema"
     )]

@@ -52,7 +52,7 @@
 macro_rules! cfg_sql {
     ($($item:item)*) => {
         $(
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[cfg(sql)]
             $item
         )*
     };
@@ -64,7 +64,7 @@ use factum_names as names;
 pub mod aggregate;
 pub mod error;
 pub mod event;
-#[cfg(all(feature = "graphql", any(feature = "sqlite", feature = "postgres")))]
+#[cfg(all(feature = "graphql", sql))]
 pub mod graphql;
 pub mod projection;
 pub mod registry;
@@ -112,10 +112,10 @@ pub use factum_macros::ReadModel;
 /// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
 pub use factum_macros::aggregate;
 /// `#[factum::process_manager(...)]`: see [`saga`](mod@saga).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub use factum_macros::process_manager;
 /// `#[factum::projection(...)]`: see [`projection`](mod@projection).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub use factum_macros::projection;
 
 /// The names most programs use, for `use factum::prelude::*;`: the derives and attribute
@@ -150,7 +150,7 @@ pub mod __private {
 
 /// The sqlx version Factum is built on, for code that shares its pools or names its types
 /// (`SqliteSynchronous`, `sqlx::Error`) without a separate, possibly mismatched, dependency.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub use sqlx;
 
 /// The schemars version event schemas are generated with: `#[derive(Event)]` needs the

@@ -187,10 +187,44 @@ impl ReadModelsApart {
 
     /// Drops a PostgreSQL read-model schema (call at the end of a passing test).
     pub async fn cleanup(self) {
-        if let ProjectionDb::Postgres { pool, schema } = &self.db {
+        if let Pools::Postgres { pool, schema } = pools(&self.db) {
             let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            let _ = sqlx::query(AssertSqlSafe(sql)).execute(pool).await;
+            let _ = sqlx::query(AssertSqlSafe(sql)).execute(&pool).await;
         }
+    }
+}
+
+/// The pools of a projection database, for tests that check its tables with SQL of
+/// their own.
+pub enum Pools {
+    /// A SQLite database.
+    Sqlite {
+        /// Its write connection.
+        writer: sqlx::SqlitePool,
+        /// Its read connections.
+        reader: sqlx::SqlitePool,
+    },
+    /// A PostgreSQL database.
+    Postgres {
+        /// Its pool.
+        pool: sqlx::PgPool,
+        /// The schema its tables are in.
+        schema: String,
+    },
+}
+
+/// The pools of `db`.
+pub fn pools(db: &ProjectionDb) -> Pools {
+    if let Some(sqlite) = db.sqlite() {
+        return Pools::Sqlite {
+            writer: sqlite.writer().clone(),
+            reader: sqlite.reader().clone(),
+        };
+    }
+    let pg = db.postgres().expect("read models in SQLite or PostgreSQL");
+    Pools::Postgres {
+        pool: pg.writer().clone(),
+        schema: pg.schema().unwrap_or("public").to_owned(),
     }
 }
 

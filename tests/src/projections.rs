@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use factum::projection::dlq::DeadLetters;
-use factum::projection::{
-    Envelope, HandlerError, ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx,
-};
+use factum::projection::{Envelope, HandlerError, ProjectionKey, ProjectionStore, ProjectionTx};
 use factum::{EventData, EventStore, ExpectedVersion, ReadModel, StreamId};
 use serde::{Deserialize, Serialize};
 
@@ -282,17 +280,17 @@ pub async fn assert_applied_exactly_once<S: ProjectionStore>(store: &S, events: 
     );
     let sql = "SELECT account, cents, events, last_version FROM balances_v1 ORDER BY account";
     let counts = "SELECT COUNT(*), MIN(times), MAX(times) FROM applied_v1";
-    let (rows, applied): (Vec<Row>, (i64, i64, i64)) = match store.projection_db() {
-        ProjectionDb::Sqlite { reader, .. } => (
-            sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
-            sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
-        ),
-        ProjectionDb::Postgres { pool, .. } => (
-            sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
-            sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
-        ),
-        _ => unreachable!("both backends are enabled"),
-    };
+    let (rows, applied): (Vec<Row>, (i64, i64, i64)) =
+        match crate::backends::pools(&store.projection_db()) {
+            crate::backends::Pools::Sqlite { reader, .. } => (
+                sqlx::query_as(sql).fetch_all(&reader).await.unwrap(),
+                sqlx::query_as(counts).fetch_one(&reader).await.unwrap(),
+            ),
+            crate::backends::Pools::Postgres { pool, .. } => (
+                sqlx::query_as(sql).fetch_all(&pool).await.unwrap(),
+                sqlx::query_as(counts).fetch_one(&pool).await.unwrap(),
+            ),
+        };
     let want: Vec<Row> = expected
         .values()
         .map(|b| (b.account.clone(), b.cents, b.events, b.last_version))

@@ -700,7 +700,7 @@ async fn suite<S: ProjectionStore>(store: &S) -> Server {
     ordering_and_pagination(&server).await;
     injection_finds_nothing_and_breaks_nothing(&server).await;
     read_your_writes(&server, store).await;
-    if let ProjectionDb::Sqlite { writer, .. } = store.projection_db() {
+    if let backends::Pools::Sqlite { writer, .. } = backends::pools(&store.projection_db()) {
         unanswerable_rows_are_reported(&server, &writer).await;
     }
     server
@@ -708,28 +708,28 @@ async fn suite<S: ProjectionStore>(store: &S) -> Server {
 
 /// How many rows the `items` table holds in `db`, or `None` if `db` has no such table.
 async fn items_rows(db: &ProjectionDb) -> Option<i64> {
-    match db {
-        ProjectionDb::Sqlite { reader, .. } => {
+    match backends::pools(db) {
+        backends::Pools::Sqlite { reader, .. } => {
             let exists: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'items_v1')",
             )
-            .fetch_one(reader)
+            .fetch_one(&reader)
             .await
             .unwrap();
             if !exists {
                 return None;
             }
             let count = sqlx::query_scalar("SELECT COUNT(*) FROM items_v1")
-                .fetch_one(reader)
+                .fetch_one(&reader)
                 .await
                 .unwrap();
             Some(count)
         }
-        ProjectionDb::Postgres { pool, schema } => {
+        backends::Pools::Postgres { pool, schema } => {
             let table = format!("{schema}.items_v1");
             let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
                 .bind(&table)
-                .fetch_one(pool)
+                .fetch_one(&pool)
                 .await
                 .unwrap();
             if !exists {
@@ -737,34 +737,32 @@ async fn items_rows(db: &ProjectionDb) -> Option<i64> {
             }
             let sql = format!("SELECT COUNT(*) FROM {table}");
             let count = sqlx::query_scalar(AssertSqlSafe(sql))
-                .fetch_one(pool)
+                .fetch_one(&pool)
                 .await
                 .unwrap();
             Some(count)
         }
-        _ => unreachable!("both backends are enabled"),
     }
 }
 
 /// Renames `item-001` in `db`'s `items` table, behind the projection's back.
 async fn rename_first_item(db: &ProjectionDb, name: &str) {
-    let done = match db {
-        ProjectionDb::Sqlite { writer, .. } => {
+    let done = match backends::pools(db) {
+        backends::Pools::Sqlite { writer, .. } => {
             sqlx::query("UPDATE items_v1 SET name = $1 WHERE id = 'item-001'")
                 .bind(name)
-                .execute(writer)
+                .execute(&writer)
                 .await
                 .map(|r| r.rows_affected())
         }
-        ProjectionDb::Postgres { pool, schema } => {
+        backends::Pools::Postgres { pool, schema } => {
             let sql = format!("UPDATE {schema}.items_v1 SET name = $1 WHERE id = 'item-001'");
             sqlx::query(AssertSqlSafe(sql))
                 .bind(name)
-                .execute(pool)
+                .execute(&pool)
                 .await
                 .map(|r| r.rows_affected())
         }
-        _ => unreachable!("both backends are enabled"),
     };
     assert_eq!(done.unwrap(), 1);
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use factum::graphql::ReadModelApi;
 use factum::projection::{
-    Envelope, HandlerError, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
-    RunnerOptions,
+    Envelope, HandlerError, ProjectionRunner, ProjectionStore, ProjectionTx, RunnerOptions,
 };
 use factum::{EventData, ExpectedVersion, ReadModel, StreamId};
 use factum_tests::backends;
@@ -160,8 +159,8 @@ async fn recorded<S: ProjectionStore>(
     store: &S,
     after: i64,
 ) -> Vec<(i64, String, String, String, i64)> {
-    let rows: Vec<(i64, String, String)> = match store.projection_db() {
-        ProjectionDb::Sqlite { reader, .. } => sqlx::query_as(
+    let rows: Vec<(i64, String, String)> = match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => sqlx::query_as(
             "SELECT seq, op, row FROM factum_read_model_changes WHERE projection = 'tickets' \
              AND seq > ?1 ORDER BY seq",
         )
@@ -169,7 +168,7 @@ async fn recorded<S: ProjectionStore>(
         .fetch_all(&reader)
         .await
         .unwrap(),
-        ProjectionDb::Postgres { pool, .. } => sqlx::query_as(
+        backends::Pools::Postgres { pool, .. } => sqlx::query_as(
             "SELECT seq, op, row::text FROM read_model_changes WHERE projection = 'tickets' \
              AND seq > $1 ORDER BY seq",
         )
@@ -177,7 +176,6 @@ async fn recorded<S: ProjectionStore>(
         .fetch_all(&pool)
         .await
         .unwrap(),
-        _ => unreachable!("both backends are enabled"),
     };
     rows.into_iter()
         .map(|(seq, op, row)| {

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use factum::projection::{
-    ProjectionDb, ProjectionKey, ProjectionStore, Projections, WithReadModels,
-};
+use factum::projection::{ProjectionKey, ProjectionStore, Projections, WithReadModels};
 use factum::{EventStore, Position};
 use factum_tests::backends::{self, ReadModelsApart};
 use factum_tests::projections::{Balances, assert_applied_exactly_once, fill};
@@ -318,7 +316,7 @@ async fn postgres_projection_with_read_models_apart_survives_sigkill() {
         return;
     };
     let views = ReadModelsApart::postgres("projection_crash").await.unwrap();
-    let ProjectionDb::Postgres { schema, .. } = &views.db else {
+    let backends::Pools::Postgres { schema, .. } = backends::pools(&views.db) else {
         unreachable!("PostgreSQL read models")
     };
     let mut args = postgres_args(&store);

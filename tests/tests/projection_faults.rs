@@ -242,12 +242,12 @@ async fn terminated_connections_in_a_second_database() {
     let views = ReadModelsApart::postgres("projection_faults")
         .await
         .unwrap();
-    let ProjectionDb::Postgres { schema, .. } = &views.db else {
+    let backends::Pools::Postgres { schema, .. } = backends::pools(&views.db) else {
         unreachable!("PostgreSQL read models")
     };
     let url = backends::second_pg_url("projection_faults").await.unwrap();
     let name = backends::unique_schema("faults");
-    let cut = ProjectionDb::connect_postgres(&named(&url, &name), schema)
+    let cut = ProjectionDb::connect_postgres(&named(&url, &name), &schema)
         .await
         .unwrap();
     let victim = WithReadModels::new(store.store().clone(), cut);

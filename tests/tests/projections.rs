@@ -34,18 +34,17 @@ fn options() -> RunnerOptions {
 /// Every row of a read model in a projection version's table, by key.
 async fn rows<S: ProjectionStore>(store: &S, table: &str) -> BTreeMap<String, Balance> {
     let sql = format!("SELECT account, cents, events, last_version FROM {table}");
-    let rows: Vec<(String, i64, i64, i64)> = match store.projection_db() {
-        factum::projection::ProjectionDb::Sqlite { reader, .. } => {
+    let rows: Vec<(String, i64, i64, i64)> = match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&reader)
                 .await
         }
-        factum::projection::ProjectionDb::Postgres { pool, .. } => {
+        backends::Pools::Postgres { pool, .. } => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&pool)
                 .await
         }
-        _ => unreachable!("both backends are enabled"),
     }
     .expect("read the read model");
     rows.into_iter()
@@ -66,14 +65,9 @@ async fn rows<S: ProjectionStore>(store: &S, table: &str) -> BTreeMap<String, Ba
 /// `(times applied, events)` over the `applied` table of balances v1.
 async fn applied_counts<S: ProjectionStore>(store: &S) -> (i64, i64, i64) {
     let sql = "SELECT COUNT(*), COALESCE(MIN(times), 0), COALESCE(MAX(times), 0) FROM applied_v1";
-    match store.projection_db() {
-        factum::projection::ProjectionDb::Sqlite { reader, .. } => {
-            sqlx::query_as(sql).fetch_one(&reader).await
-        }
-        factum::projection::ProjectionDb::Postgres { pool, .. } => {
-            sqlx::query_as(sql).fetch_one(&pool).await
-        }
-        _ => unreachable!("both backends are enabled"),
+    match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => sqlx::query_as(sql).fetch_one(&reader).await,
+        backends::Pools::Postgres { pool, .. } => sqlx::query_as(sql).fetch_one(&pool).await,
     }
     .expect("read the applied table")
 }
@@ -426,20 +420,15 @@ async fn blue_green_rebuild<S: ProjectionStore>(store: &S) {
     projections.drop_version("balances", 1).await.unwrap();
     let versions = projections.versions("balances").await.unwrap();
     assert_eq!(versions.len(), 1);
-    let gone = match store.projection_db() {
-        factum::projection::ProjectionDb::Sqlite { reader, .. } => {
-            sqlx::query("SELECT 1 FROM balances_v1")
-                .fetch_all(&reader)
-                .await
-                .is_err()
-        }
-        factum::projection::ProjectionDb::Postgres { pool, .. } => {
-            sqlx::query("SELECT 1 FROM balances_v1")
-                .fetch_all(&pool)
-                .await
-                .is_err()
-        }
-        _ => unreachable!(),
+    let gone = match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => sqlx::query("SELECT 1 FROM balances_v1")
+            .fetch_all(&reader)
+            .await
+            .is_err(),
+        backends::Pools::Postgres { pool, .. } => sqlx::query("SELECT 1 FROM balances_v1")
+            .fetch_all(&pool)
+            .await
+            .is_err(),
     };
     assert!(gone, "v1's tables are dropped");
 }

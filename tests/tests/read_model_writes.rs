@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use factum::projection::dlq::DeadLetters;
 use factum::projection::{
-    Envelope, FailureKind, HandlerError, Projection, ProjectionDb, ProjectionKey, ProjectionRunner,
+    Envelope, FailureKind, HandlerError, Projection, ProjectionKey, ProjectionRunner,
     ProjectionStore, ProjectionTx, Projections, RunnerOptions,
 };
 use factum::{EventData, ExpectedVersion, ReadModel, StreamId};
@@ -158,16 +158,15 @@ fn fold(ops: &[RowOp]) -> BTreeMap<String, (i64, i64)> {
 async fn counters<S: ProjectionStore>(store: &S, prefix: &str) -> BTreeMap<String, (i64, i64)> {
     let table = Counter::descriptor().table_for(1);
     let sql = format!("SELECT key, n, touched FROM {table}");
-    let rows: Vec<(String, i64, i64)> = match store.projection_db() {
-        ProjectionDb::Sqlite { reader, .. } => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(String, i64, i64)> = match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_all(&reader)
             .await
             .unwrap(),
-        ProjectionDb::Postgres { pool, .. } => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        backends::Pools::Postgres { pool, .. } => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_all(&pool)
             .await
             .unwrap(),
-        _ => unreachable!("both backends are enabled"),
     };
     rows.into_iter()
         .filter(|(k, _, _)| k.starts_with(prefix))
@@ -378,8 +377,8 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
         .unwrap();
     run_to_head(store, Typed, options(8, 8)).await;
     // The declared indexes exist, with the key appended.
-    let indexes: Vec<String> = match store.projection_db() {
-        ProjectionDb::Sqlite { reader, .. } => sqlx::query_scalar(
+    let indexes: Vec<String> = match backends::pools(&store.projection_db()) {
+        backends::Pools::Sqlite { reader, .. } => sqlx::query_scalar(
             "SELECT name || ':' || (SELECT group_concat(name, ',') FROM pragma_index_info(m.name)) \
              FROM sqlite_master m WHERE type = 'index' AND tbl_name = 'every_type_v1' \
              AND sql IS NOT NULL ORDER BY name",
@@ -387,7 +386,7 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
         .fetch_all(&reader)
         .await
         .unwrap(),
-        ProjectionDb::Postgres { pool, .. } => sqlx::query_scalar(
+        backends::Pools::Postgres { pool, .. } => sqlx::query_scalar(
             "SELECT i.relname || ':' || string_agg(a.attname, ',' ORDER BY k.n) \
              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
              JOIN pg_class t ON t.oid = x.indrelid \
@@ -400,7 +399,6 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
         .fetch_all(&pool)
         .await
         .unwrap(),
-        _ => unreachable!("both backends are enabled"),
     };
     assert_eq!(
         indexes,

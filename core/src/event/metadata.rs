@@ -95,13 +95,4 @@ impl Metadata {
             serde_json::to_string(self).ok()
         }
     }
-
-    /// Parses stored metadata (`None` or JSON text).
-    #[cfg(feature = "postgres")]
-    pub(crate) fn from_stored(text: Option<&str>) -> Result<Self, serde_json::Error> {
-        match text {
-            None => Ok(Metadata::default()),
-            Some(text) => serde_json::from_str(text),
-        }
-    }
 }

@@ -1,32 +1,14 @@
 #![doc = include_str!("../../docs/graphql.md")]
 
-mod connections;
 mod direct;
 mod documents;
-mod fetch;
-#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
-mod index_plans;
 mod schema;
-mod sql;
+pub(crate) use schema::field_name;
 mod subscriptions;
-
-/// The PostgreSQL URL for the module's unit tests, from `FACTUM_TEST_PG`; `None` (the
-/// test is skipped, and says so) when it is unset outside CI. CI must set it.
-#[cfg(all(test, feature = "postgres"))]
-pub(crate) fn test_pg_url() -> Option<String> {
-    match std::env::var("FACTUM_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("FACTUM_TEST_PG must be set in CI"),
-        _ => {
-            eprintln!("SKIPPED, needs PostgreSQL: set FACTUM_TEST_PG");
-            None
-        }
-    }
-}
 
 /// A read model for the module's unit tests.
 #[cfg(test)]
-mod fixture {
+pub(crate) mod fixture {
     use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 
     static COLUMNS: [Column; 4] = [
@@ -81,11 +63,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use self::documents::Executor;
-use self::fetch::{QueryDb, RowValues};
-use self::sql::{Builder, Order};
 use crate::projection::read_model::{ColumnType, ReadModel, ReadModelDescriptor};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
-use crate::store::ddl::quote_ident;
+use crate::store::queries::{self, Bounds, Order, QueryDb, RowValues};
 use crate::{Position, ProjectionDescriptor};
 
 /// What a query did wrong, or what failed while answering it. The message is what the
@@ -183,7 +163,7 @@ pub(crate) struct Api {
     db: Option<ProjectionDb>,
     /// The database queries run on, made on first use (inside the runtime): see
     /// `ProjectionDb::for_queries`.
-    query_db: OnceLock<QueryDb>,
+    query_db: OnceLock<Box<dyn QueryDb>>,
     /// Live versions by projection, with when they were looked up.
     live: Mutex<HashMap<String, (u32, Instant)>>,
     projections: Option<Projections>,
@@ -360,11 +340,12 @@ async fn graphiql() -> Html<String> {
 }
 
 impl Api {
-    fn db(&self) -> Result<(&QueryDb, &Projections), ApiError> {
+    fn db(&self) -> Result<(&dyn QueryDb, &Projections), ApiError> {
         match (&self.db, &self.projections) {
-            (Some(db), Some(projections)) => {
-                Ok((self.query_db.get_or_init(|| db.for_queries()), projections))
-            }
+            (Some(db), Some(projections)) => Ok((
+                &**self.query_db.get_or_init(|| db.for_queries()),
+                projections,
+            )),
             _ => Err(ApiError::NoDatabase),
         }
     }
@@ -422,7 +403,7 @@ impl Api {
     {
         let table = self.table(index, at_least, false).await?;
         match query(table).await {
-            Err(ApiError::Database(err)) if is_missing_table(&err) => {
+            Err(ApiError::Database(err)) if self.db()?.0.sql().is_missing_table(&err) => {
                 query(self.table(index, None, true).await?).await
             }
             other => other,
@@ -444,18 +425,8 @@ impl Api {
             .ok_or_else(|| ApiError::UnknownField(model.key.to_owned()))?;
         let key = &key;
         self.on_live_table(index, at_least, |table| async move {
-            let mut b = Builder::new(db.sql_dialect(), model);
-            let p = b.value(key_column, key)?;
-            b.statement.sql = format!(
-                "SELECT {} FROM {} WHERE {} = {p}",
-                b.select_list(),
-                quote_ident(&table),
-                quote_ident(model.key)
-            );
-            Ok(fetch::rows(db, model, &b.statement)
-                .await?
-                .into_iter()
-                .next())
+            let statement = queries::statements::by_key(db.sql(), model, &table, key_column, key)?;
+            Ok(db.rows(model, &statement).await?.into_iter().next())
         })
         .await
     }
@@ -496,8 +467,8 @@ impl Api {
         let (filter, bounds_ref) = (&args.filter, &bounds);
         let (table, mut rows) = self
             .on_live_table(index, args.at_least, |table| async move {
-                let statement = bounds_ref.statement(db, model, &table, filter.as_ref())?;
-                Ok((table, fetch::rows(db, model, &statement).await?))
+                let statement = bounds_ref.statement(db.sql(), model, &table, filter.as_ref())?;
+                Ok((table, db.rows(model, &statement).await?))
             })
             .await?;
         let more = rows.len() > limit;
@@ -535,16 +506,9 @@ impl Api {
     pub(crate) async fn count(&self, page: &Page) -> Result<i64, ApiError> {
         let (db, _) = self.db()?;
         let model = self.exposed[page.model].model;
-        let mut b = Builder::new(db.sql_dialect(), model);
-        let where_clause = match &page.filter {
-            Some(filter) => format!(" WHERE {}", b.filter(filter)?),
-            None => String::new(),
-        };
-        b.statement.sql = format!(
-            "SELECT COUNT(*) FROM {}{where_clause}",
-            quote_ident(&page.table)
-        );
-        fetch::count(db, &b.statement).await
+        let statement =
+            queries::statements::count(db.sql(), model, &page.table, page.filter.as_ref())?;
+        db.count(&statement).await
     }
 }
 
@@ -585,73 +549,6 @@ impl Page {
     pub(crate) fn end_cursor(&self) -> Option<String> {
         self.edges.last().map(Edge::cursor)
     }
-}
-
-/// Where a page starts and ends, and in which order it is read.
-struct Bounds {
-    after: Option<Vec<Value>>,
-    before: Option<Vec<Value>>,
-    orders: Vec<Order>,
-    /// Reading with `last`: the order reversed, the rows reversed back afterwards.
-    backward: bool,
-    limit: usize,
-}
-
-impl Bounds {
-    /// The page's statement: filter, cursor bounds, order, and one row more than the
-    /// page, to know whether there is another.
-    fn statement(
-        &self,
-        db: &QueryDb,
-        model: &ReadModelDescriptor,
-        table: &str,
-        filter: Option<&Value>,
-    ) -> Result<sql::Statement, ApiError> {
-        let mut b = Builder::new(db.sql_dialect(), model);
-        let mut conditions = Vec::new();
-        if let Some(filter) = filter {
-            conditions.push(b.filter(filter)?);
-        }
-        if let Some(values) = &self.after {
-            conditions.push(b.keyset(&self.orders, values, false)?);
-        }
-        if let Some(values) = &self.before {
-            conditions.push(b.keyset(&self.orders, values, true)?);
-        }
-        let scan_orders: Vec<Order> = if self.backward {
-            self.orders
-                .iter()
-                .map(|o| Order {
-                    column: o.column,
-                    descending: !o.descending,
-                    nulls_first: !o.nulls_first,
-                })
-                .collect()
-        } else {
-            self.orders.clone()
-        };
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        b.statement.sql = format!(
-            "SELECT {} FROM {}{where_clause} ORDER BY {} LIMIT {}",
-            b.select_list(),
-            quote_ident(table),
-            b.order_by(&scan_orders),
-            self.limit + 1
-        );
-        Ok(b.statement)
-    }
-}
-
-/// Whether the database says the table does not exist.
-fn is_missing_table(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|e| {
-        // PostgreSQL: undefined_table; SQLite says so in its message.
-        e.code().as_deref() == Some("42P01") || e.message().contains("no such table")
-    })
 }
 
 /// The `orderBy` argument resolved to columns, with the key appended as the tiebreaker.
@@ -772,7 +669,7 @@ fn decode_cursor(
         .zip(orders)
         .map(|(v, o)| match (v, model.columns[o.column].ty) {
             (serde_json::Value::String(bits), ColumnType::Real) => u64::from_str_radix(bits, 16)
-                .map(|bits| sql::float_value(f64::from_bits(bits)))
+                .map(|bits| queries::float_value(f64::from_bits(bits)))
                 .map_err(|_| ApiError::BadCursor),
             _ => Value::from_json(v.clone()).map_err(|_| ApiError::BadCursor),
         })

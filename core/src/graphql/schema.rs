@@ -11,9 +11,9 @@ use async_graphql::dynamic::{
 use async_graphql::{Error, Name, ValidationMode, Value};
 use indexmap::IndexMap;
 
-use super::fetch::RowValues;
 use super::{Api, Edge, Exposed, ListArgs, Page};
 use crate::projection::read_model::{ColumnType, ReadModelDescriptor};
+use crate::store::queries::RowValues;
 
 /// `updated_at` → `updatedAt`.
 pub(crate) fn field_name(column: &str) -> String {

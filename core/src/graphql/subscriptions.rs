@@ -24,11 +24,9 @@ use async_graphql::dynamic::{
 };
 use futures_util::Stream;
 
-use super::fetch::{self, QueryDb, RowValues};
-use super::sql::{Bind, Builder};
 use super::{Api, ApiError};
-use crate::projection::read_model::{Dialect, ReadModelDescriptor};
-use crate::store::ddl::quote_ident;
+use crate::projection::read_model::ReadModelDescriptor;
+use crate::store::queries::{ChangesPage, RowValues};
 
 /// How often a waiting subscription looks for changes committed by another process.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -130,7 +128,13 @@ impl Api {
         let version = projections.live(&exposed.projection).await?.key.version;
         let mut wake = crate::projection::changes::watch();
         wake.mark_unchanged();
-        let after = last_seq(db, exposed.model, &exposed.projection, version).await?;
+        let feed = ChangesPage {
+            sql: db.sql(),
+            model: exposed.model,
+            projection: &exposed.projection,
+            version,
+        };
+        let after = db.count(&feed.last_seq()).await?;
         let follow = Follow {
             api: self.clone(),
             index,
@@ -149,20 +153,18 @@ impl Api {
                     }
                     let (db, _) = f.api.db()?;
                     let exposed = &f.api.exposed[f.index];
-                    let (model, projection) = (exposed.model, &exposed.projection);
+                    let feed = ChangesPage {
+                        sql: db.sql(),
+                        model: exposed.model,
+                        projection: &exposed.projection,
+                        version: f.version,
+                    };
                     // The next page of the feed, whatever the filter keeps of it: the
                     // subscription moves past every change it has looked at.
-                    let upto = page_end(db, model, projection, f.version, f.after).await?;
+                    let upto = db.count(&feed.page_end(f.after, PAGE)).await?;
                     if upto > f.after {
-                        let statement = page(
-                            db,
-                            model,
-                            projection,
-                            f.version,
-                            (f.after, upto),
-                            f.filter.as_ref(),
-                        )?;
-                        for (row, seq, op) in fetch::changes(db, model, &statement).await? {
+                        let statement = feed.changes((f.after, upto), f.filter.as_ref())?;
+                        for (row, seq, op) in db.changes(exposed.model, &statement).await? {
                             f.ready.push_back(Change { seq, op, row });
                         }
                         f.after = upto;
@@ -173,116 +175,4 @@ impl Api {
             },
         ))
     }
-}
-
-/// The `seq` of the last of the next [`PAGE`] changes after `after` (`after` if none).
-async fn page_end(
-    db: &QueryDb,
-    model: &ReadModelDescriptor,
-    projection: &str,
-    version: u32,
-    after: i64,
-) -> Result<i64, ApiError> {
-    let mut b = Builder::new(db.sql_dialect(), model);
-    let feed = feed_of(&mut b, "", projection, version, model);
-    let a = b.param(Bind::Int(after));
-    b.statement.sql = format!(
-        "SELECT COALESCE(MAX(seq), {a}) FROM (SELECT seq FROM {} \
-         WHERE {feed} AND seq > {a} ORDER BY seq LIMIT {PAGE}) AS page",
-        changes_table(db.sql_dialect())
-    );
-    fetch::count(db, &b.statement).await
-}
-
-/// The newest change's `seq` of a read model's version (0 if none).
-async fn last_seq(
-    db: &QueryDb,
-    model: &ReadModelDescriptor,
-    projection: &str,
-    version: u32,
-) -> Result<i64, ApiError> {
-    let mut b = Builder::new(db.sql_dialect(), model);
-    let feed = feed_of(&mut b, "", projection, version, model);
-    b.statement.sql = format!(
-        "SELECT COALESCE(MAX(seq), 0) FROM {} WHERE {feed}",
-        changes_table(db.sql_dialect())
-    );
-    fetch::count(db, &b.statement).await
-}
-
-/// The predicate picking one read model version's changes (columns prefixed with
-/// `prefix`), its values bound on `b`.
-fn feed_of(
-    b: &mut Builder<'_>,
-    prefix: &str,
-    projection: &str,
-    version: u32,
-    model: &ReadModelDescriptor,
-) -> String {
-    let p = b.param(Bind::Text(projection.to_owned()));
-    let v = b.param(Bind::Int(i64::from(version)));
-    let m = b.param(Bind::Text(model.table.to_owned()));
-    format!("{prefix}projection = {p} AND {prefix}version = {v} AND {prefix}model = {m}")
-}
-
-fn changes_table(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "read_model_changes",
-        Dialect::Sqlite => "factum_read_model_changes",
-    }
-}
-
-/// The statement reading the changes in `(after, upto]`: each change's row as the
-/// table's columns (PostgreSQL `jsonb_populate_record` of the table's row type; SQLite
-/// `json_extract` of each column), filtered like a query, in `seq` order.
-fn page(
-    db: &QueryDb,
-    model: &ReadModelDescriptor,
-    projection: &str,
-    version: u32,
-    (after, upto): (i64, i64),
-    filter: Option<&Value>,
-) -> Result<super::sql::Statement, ApiError> {
-    let dialect = db.sql_dialect();
-    let mut b = Builder::new(dialect, model);
-    let feed = feed_of(&mut b, "c.", projection, version, model);
-    let (a, u) = (b.param(Bind::Int(after)), b.param(Bind::Int(upto)));
-    let rows = match dialect {
-        Dialect::Postgres => format!(
-            "SELECT t.*, c.seq AS factum_change_seq, c.op AS factum_change_op \
-             FROM read_model_changes c \
-             CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, c.row) AS t \
-             WHERE {feed} AND c.seq > {a} AND c.seq <= {u}",
-            quote_ident(&model.table_for(version))
-        ),
-        Dialect::Sqlite => {
-            let columns: Vec<String> = model
-                .columns
-                .iter()
-                .map(|c| {
-                    format!(
-                        "json_extract(c.row, '$.{}') AS {}",
-                        c.name,
-                        quote_ident(c.name)
-                    )
-                })
-                .collect();
-            format!(
-                "SELECT {}, c.seq AS factum_change_seq, c.op AS factum_change_op \
-                 FROM factum_read_model_changes c \
-                 WHERE {feed} AND c.seq > {a} AND c.seq <= {u}",
-                columns.join(", ")
-            )
-        }
-    };
-    let condition = match filter {
-        Some(filter) => b.filter(filter)?,
-        None => "TRUE".to_owned(),
-    };
-    b.statement.sql = format!(
-        "SELECT {}, factum_change_seq, factum_change_op FROM ({rows}) AS t \
-         WHERE {condition} ORDER BY factum_change_seq",
-        b.select_list()
-    );
-    Ok(b.statement)
 }

@@ -196,6 +196,20 @@ pub(crate) trait ReadSideTx: Send {
     fn delete_version<'a>(&'a mut self, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;
 }
 
+/// A database the read side keeps its tables in: its statements outside any batch,
+/// and the transactions batches and reads run in. Each SQL backend implements it once
+/// ([`SqlDatabase`](crate::store::read_side::SqlDatabase) of its driver, in
+/// `store/<backend>/read_side/`), and [`ProjectionDb`](super::ProjectionDb) holds one.
+pub(crate) trait ReadSideDb: ReadSidePools + Any + std::fmt::Debug {
+    /// Begins a transaction: on the write connection if `write`, else a read-only one.
+    fn begin(&self, write: bool) -> BoxFuture<'_, Result<Box<dyn ReadSideTx>>>;
+
+    /// The database the GraphQL API queries, through connections of its own (see
+    /// `graphql/connections.rs`).
+    #[cfg(feature = "graphql")]
+    fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb>;
+}
+
 /// The statements the read side runs on a database's pools, outside any batch.
 pub(crate) trait ReadSidePools: Send + Sync {
     /// Tries to take the lease on a projection version for `owner`, for `ttl` where the

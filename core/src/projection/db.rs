@@ -5,34 +5,24 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::database::ReadSidePools;
-use super::tx::{Conn, ProjectionTx};
+use std::any::Any;
+use std::sync::Arc;
+
+use super::database::{ReadSideDb, ReadSidePools};
+use super::tx::ProjectionTx;
+use crate::store::read_side::SqlDatabase;
 use super::{ProjectionError, ProjectionKey};
 use crate::projection::read_model::ReadModelDescriptor;
 use crate::{EventStore, Position};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
-/// The database a store keeps projections in: its own.
+/// The database a store keeps projections in: its own, or one of their own
+/// ([`open_sqlite`](Self::open_sqlite), [`connect_postgres`](Self::connect_postgres)).
+/// Cloning it shares its pools.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum ProjectionDb {
-    /// A SQLite store's write and read pools.
-    #[cfg(feature = "sqlite")]
-    Sqlite {
-        /// The single write connection.
-        writer: sqlx::SqlitePool,
-        /// Read connections.
-        reader: sqlx::SqlitePool,
-    },
-    /// A PostgreSQL store's pool (its `search_path` is the store's schema).
-    #[cfg(feature = "postgres")]
-    Postgres {
-        /// The pool.
-        pool: sqlx::PgPool,
-        /// The schema.
-        schema: std::sync::Arc<str>,
-    },
+pub struct ProjectionDb {
+    db: Arc<dyn ReadSideDb>,
 }
 
 /// A store that can keep projections: read models, checkpoints and dead letters live in
@@ -87,54 +77,42 @@ pub struct ProjectionStatus {
 }
 
 impl ProjectionDb {
-    /// The read side's statements on this database's pools. (The one place that tells
-    /// the backends apart, until the database itself is a [`ReadSidePools`].)
-    pub(crate) fn read_side(&self) -> Box<dyn ReadSidePools + '_> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { writer, reader } => {
-                Box::new(crate::store::read_side::SqlPools { writer, reader })
-            }
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => {
-                Box::new(crate::store::read_side::SqlPools {
-                    writer: pool,
-                    reader: pool,
-                })
-            }
-        }
+    /// A database of a backend's.
+    pub(crate) fn new(db: impl ReadSideDb) -> Self {
+        ProjectionDb { db: Arc::new(db) }
     }
-}
 
-impl ProjectionDb {
+    /// The SQL database, if its driver is `DB` (as [`sqlite`](Self::sqlite) and
+    /// [`postgres`](Self::postgres) ask).
+    pub fn sql<DB: sqlx::Database>(&self) -> Option<&SqlDatabase<DB>> {
+        let db: &dyn Any = &*self.db;
+        db.downcast_ref()
+    }
+
+    /// The read side's statements on this database's pools.
+    pub(crate) fn read_side(&self) -> &dyn ReadSidePools {
+        &*self.db
+    }
+
+    /// The database the GraphQL API queries, through connections of its own.
+    #[cfg(feature = "graphql")]
+    pub(crate) fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb> {
+        self.db.for_queries()
+    }
+
     /// Begins a write transaction on the tables of projection version `key`.
     pub(crate) async fn begin(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
-        let conn: Conn = match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { writer, .. } => {
-                Box::new(writer.begin_with("BEGIN IMMEDIATE").await?)
-            }
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => Box::new(pool.begin().await?),
-        };
-        Ok(ProjectionTx::new(conn, key))
+        Ok(ProjectionTx::new(self.db.begin(true).await?, key))
     }
 
     /// Begins a read-only transaction on the tables of projection version `key`.
     pub(super) async fn begin_read(&self, key: &ProjectionKey) -> Result<ProjectionTx> {
-        let conn: Conn = match self {
-            #[cfg(feature = "sqlite")]
-            ProjectionDb::Sqlite { reader, .. } => Box::new(reader.begin().await?),
-            #[cfg(feature = "postgres")]
-            ProjectionDb::Postgres { pool, .. } => Box::new(pool.begin().await?),
-        };
-        Ok(ProjectionTx::new(conn, key))
+        Ok(ProjectionTx::new(self.db.begin(false).await?, key))
     }
 
     /// Makes sure the projection version has its row and its tables, and returns its
     /// checkpoint. The first version of a name goes live at once; later ones build
     /// beside it until [`Projections::switch`].
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn register(
         &self,
         key: &ProjectionKey,
@@ -173,15 +151,12 @@ impl ProjectionDb {
     pub(crate) async fn checkpoint(&self, key: &ProjectionKey) -> Result<Option<Position>> {
         self.read_side().checkpoint(key).await
     }
-
 }
-
 
 impl ProjectionTx {
     /// Moves the checkpoint from `from` to `to`, if it is still at `from` (and, on
     /// SQLite, the lease is still `owner`'s, which this renews): the fence that keeps
     /// two instances from both applying a batch.
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
     pub(crate) async fn advance(
         &mut self,
         key: &ProjectionKey,

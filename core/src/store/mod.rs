@@ -14,19 +14,21 @@ use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Resu
 pub(crate) mod ddl;
 mod idempotency;
 pub mod memory;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub(crate) mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(all(feature = "graphql", sql))]
+pub(crate) mod queries;
+#[cfg(sql)]
 pub(crate) mod read_side;
 mod signal;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod transaction;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(sql)]
 pub(crate) mod transient;
 mod unique;
 mod validate;
@@ -475,7 +477,7 @@ pub struct StoreLimits {
 
 impl StoreLimits {
     /// Refuses limits no store can work with.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[cfg(sql)]
     pub(crate) fn check(&self) -> Result<()> {
         if self.max_event_size == 0 || self.max_append_size == 0 {
             return Err(crate::StoreError::InvalidConfig(

@@ -11,6 +11,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use uuid::Uuid;
 
 use std::any::Any;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
@@ -23,8 +24,8 @@ use crate::Position;
 use crate::projection::ProjectionKey;
 use crate::projection::changes::{Changes, RETAINED};
 use crate::projection::database::{
-    LetterFilter, LetterRow, NewLetter, ReadSidePools, ReadSideTx, Result, Savepoint, Settlement,
-    TablesByProjection,
+    LetterFilter, LetterRow, NewLetter, ReadSideDb, ReadSidePools, ReadSideTx, Result, Savepoint,
+    Settlement, TablesByProjection,
 };
 use crate::projection::db::{ProjectionStatus, Stage};
 use crate::projection::dlq::DeadLetter;
@@ -90,6 +91,8 @@ pub(crate) enum Statement {
     /// Gives a lease row back (backends whose leases are rows).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     ReleaseLease,
+    /// Begins a batch's transaction.
+    BeginWrite,
     /// Sets the savepoint an event is applied under.
     SetSavepoint,
     /// Releases it.
@@ -101,7 +104,7 @@ pub(crate) enum Statement {
 impl Statement {
     /// Every statement, for the test that each backend has them all.
     #[cfg(test)]
-    pub(crate) const ALL: [Statement; 28] = [
+    pub(crate) const ALL: [Statement; 29] = [
         Statement::ParkLetter,
         Statement::StreamParked,
         Statement::RemoveLetter,
@@ -127,6 +130,7 @@ impl Statement {
         Statement::TakeLease,
         Statement::RenewLease,
         Statement::ReleaseLease,
+        Statement::BeginWrite,
         Statement::SetSavepoint,
         Statement::ReleaseSavepoint,
         Statement::RollbackToSavepoint,
@@ -160,6 +164,7 @@ impl Statement {
             Statement::TakeLease => "take_lease",
             Statement::RenewLease => "renew_lease",
             Statement::ReleaseLease => "release_lease",
+            Statement::BeginWrite => "begin_write",
             Statement::SetSavepoint => "set_savepoint",
             Statement::ReleaseSavepoint => "release_savepoint",
             Statement::RollbackToSavepoint => "rollback_to_savepoint",
@@ -211,9 +216,13 @@ pub(crate) trait ReadSideSql: Database {
         changes: &'a Changes<'a>,
     ) -> BoxFuture<'a, Result<()>>;
 
+    /// The database the GraphQL API queries (see [`ReadSideDb::for_queries`]).
+    #[cfg(feature = "graphql")]
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb>;
+
     /// Tries to take the lease on a projection version (see [`ReadSidePools::try_lease`]).
     fn try_lease<'a>(
-        pools: &'a SqlPools<'a, Self>,
+        db: &'a SqlDatabase<Self>,
         key: &'a ProjectionKey,
         owner: &'a str,
         ttl: Duration,
@@ -264,12 +273,65 @@ impl Table {
     }
 }
 
-/// A database's pools as the read side uses them: dead letters are listed on `reader`;
-/// deliveries are checked on `writer`, so a check sees the record just written. (On
-/// PostgreSQL both are the one pool.)
-pub(crate) struct SqlPools<'a, DB: Database> {
-    pub(crate) writer: &'a Pool<DB>,
-    pub(crate) reader: &'a Pool<DB>,
+/// A SQL database that holds read models, projection rows, dead letters and delivery
+/// records: a store's own, or one of their own ([`ProjectionDb::open_sqlite`],
+/// [`ProjectionDb::connect_postgres`]). Reach it with [`ProjectionDb::sqlite`] or
+/// [`ProjectionDb::postgres`] to run SQL of your own on it.
+///
+/// Dead letters are listed on the read pool; deliveries are checked on the write pool,
+/// so that a check sees the record just written. (On PostgreSQL both are the one pool.)
+///
+/// [`ProjectionDb::open_sqlite`]: crate::projection::ProjectionDb::open_sqlite
+/// [`ProjectionDb::connect_postgres`]: crate::projection::ProjectionDb::connect_postgres
+/// [`ProjectionDb::sqlite`]: crate::projection::ProjectionDb::sqlite
+/// [`ProjectionDb::postgres`]: crate::projection::ProjectionDb::postgres
+#[derive(Clone, Debug)]
+pub struct SqlDatabase<DB: Database> {
+    pub(crate) writer: Pool<DB>,
+    pub(crate) reader: Pool<DB>,
+    pub(crate) schema: Option<Arc<str>>,
+}
+
+impl<DB: Database> SqlDatabase<DB> {
+    /// The pool batches write with (on SQLite its single write connection).
+    pub fn writer(&self) -> &Pool<DB> {
+        &self.writer
+    }
+
+    /// The pool queries read with (on PostgreSQL the same pool as [`writer`](Self::writer)).
+    pub fn reader(&self) -> &Pool<DB> {
+        &self.reader
+    }
+
+    /// The PostgreSQL schema the tables are in (`None` on SQLite).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
+
+impl<DB> ReadSideDb for SqlDatabase<DB>
+where
+    DB: ReadSideSql,
+    SqlDatabase<DB>: ReadSidePools,
+    sqlx::Transaction<'static, DB>: ReadSideTx,
+{
+    fn begin(&self, write: bool) -> BoxFuture<'_, Result<Box<dyn ReadSideTx>>> {
+        Box::pin(async move {
+            let tx = if write {
+                self.writer
+                    .begin_with(sql::<DB>(Statement::BeginWrite))
+                    .await?
+            } else {
+                self.reader.begin().await?
+            };
+            Ok(Box::new(tx) as Box<dyn ReadSideTx>)
+        })
+    }
+
+    #[cfg(feature = "graphql")]
+    fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb> {
+        DB::for_queries(self)
+    }
 }
 
 /// A projection version's number as every backend binds it (`integer` on PostgreSQL).
@@ -646,7 +708,7 @@ where
     }
 }
 
-impl<DB> ReadSidePools for SqlPools<'_, DB>
+impl<DB> ReadSidePools for SqlDatabase<DB>
 where
     DB: ReadSideSql,
     DB::Arguments: IntoArguments<DB>,
@@ -672,7 +734,7 @@ where
         Box::pin(async move {
             let rows = sqlx::query(sql::<DB>(Statement::Statuses))
                 .bind(name)
-                .fetch_all(self.reader)
+                .fetch_all(&self.reader)
                 .await?;
             rows.iter()
                 .map(|row| {
@@ -696,7 +758,7 @@ where
             let row = sqlx::query(sql::<DB>(Statement::Checkpoint))
                 .bind(key.name.as_str())
                 .bind(version(key))
-                .fetch_optional(self.reader)
+                .fetch_optional(&self.reader)
                 .await?;
             row.map(|row| Ok(position(row.try_get(0usize)?)))
                 .transpose()
@@ -723,7 +785,7 @@ where
                 .bind(version(key))
                 .bind(filter.stream)
                 .bind(filter.parked_only)
-                .fetch_all(self.reader)
+                .fetch_all(&self.reader)
                 .await?;
             rows.iter()
                 .map(|row| {
@@ -752,7 +814,7 @@ where
             let row = sqlx::query(sql::<DB>(Statement::Delivered))
                 .bind(consumer)
                 .bind(id.as_uuid())
-                .fetch_one(self.writer)
+                .fetch_one(&self.writer)
                 .await?;
             Ok(row.try_get(0usize)?)
         })
@@ -769,7 +831,7 @@ where
                 .bind(consumer)
                 .bind(id.as_uuid())
                 .bind(DB::time(at))
-                .execute(self.writer)
+                .execute(&self.writer)
                 .await?;
             Ok(DB::rows_affected(&done) == 1)
         })

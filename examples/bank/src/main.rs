@@ -370,20 +370,20 @@ async fn statement<S: ProjectionStore>(
     let sql = format!(
         "SELECT kind, cents, balance_after FROM {table} WHERE account = $1 ORDER BY recorded_at, event_id"
     );
-    Ok(match store.projection_db() {
-        factum::projection::ProjectionDb::Sqlite { reader, .. } => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(account)
-                .fetch_all(&reader)
-                .await?
-        }
-        factum::projection::ProjectionDb::Postgres { pool, .. } => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(account)
-                .fetch_all(&pool)
-                .await?
-        }
-        _ => Vec::new(),
+    let db = store.projection_db();
+    let sql = sqlx::AssertSqlSafe(sql);
+    Ok(if let Some(sqlite) = db.sqlite() {
+        sqlx::query_as(sql)
+            .bind(account)
+            .fetch_all(sqlite.reader())
+            .await?
+    } else if let Some(pg) = db.postgres() {
+        sqlx::query_as(sql)
+            .bind(account)
+            .fetch_all(pg.reader())
+            .await?
+    } else {
+        Vec::new()
     })
 }
 

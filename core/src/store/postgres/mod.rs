@@ -753,9 +753,14 @@ fn decode(row: &PgRow, stream: &StreamId, at: usize) -> Result<RecordedEvent> {
         event_type: row.try_get_unchecked(at + 1)?,
         schema_version: row.try_get_unchecked::<i32, _>(at + 2)? as u32,
         payload: Payload::from_stored(row.try_get_unchecked(at + 3)?),
-        metadata: Metadata::from_stored(metadata).map_err(|e| corrupt(position, e))?,
+        metadata: metadata_of(metadata).map_err(|e| corrupt(position, e))?,
         recorded_at: row.try_get_unchecked::<DateTime<Utc>, _>(at + 5)?,
     })
+}
+
+/// Stored metadata (`NULL` for none, else JSON text).
+fn metadata_of(text: Option<&str>) -> Result<Metadata, serde_json::Error> {
+    text.map_or(Ok(Metadata::default()), serde_json::from_str)
 }
 
 /// Decodes a row of `read_all.sql`, sharing the stream id with the previous row when it
@@ -1277,6 +1282,20 @@ impl SnapshotStore for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// The PostgreSQL URL for the crate's unit tests, from `FACTUM_TEST_PG`; `None` (the
+/// test is skipped, and says so) when it is unset outside CI. CI must set it.
+#[cfg(all(test, feature = "graphql"))]
+pub(crate) fn test_pg_url() -> Option<String> {
+    match std::env::var("FACTUM_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("FACTUM_TEST_PG must be set in CI"),
+        _ => {
+            eprintln!("SKIPPED, needs PostgreSQL: set FACTUM_TEST_PG");
+            None
+        }
     }
 }
 

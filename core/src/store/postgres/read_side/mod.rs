@@ -3,6 +3,8 @@
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
 mod own_database;
+#[cfg(feature = "graphql")]
+mod queries;
 mod rows;
 
 use std::time::Duration;
@@ -16,7 +18,7 @@ use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
 use crate::projection::read_model::Dialect;
 use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
-use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
+use crate::store::read_side::{ReadSideSql, SqlDatabase, Statement, sql, version};
 
 impl ReadSideSql for Postgres {
     type Time = DateTime<Utc>;
@@ -30,7 +32,7 @@ impl ReadSideSql for Postgres {
         include_str!("delivered.sql"),
         include_str!("projections.sql"),
         include_str!("changes.sql"),
-        include_str!("savepoints.sql"),
+        include_str!("transactions.sql"),
     ];
 
     const FENCES_BY_OWNER: bool = false;
@@ -85,8 +87,13 @@ impl ReadSideSql for Postgres {
         })
     }
 
+    #[cfg(feature = "graphql")]
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb> {
+        queries::for_queries(db)
+    }
+
     fn try_lease<'a>(
-        pools: &'a SqlPools<'a, Self>,
+        db: &'a SqlDatabase<Self>,
         key: &'a ProjectionKey,
         _owner: &'a str,
         _ttl: Duration,
@@ -94,7 +101,7 @@ impl ReadSideSql for Postgres {
         Box::pin(async move {
             // A connection of its own, detached from the pool: the lock lasts while the
             // runner holds it, and ends with it if the process dies.
-            let mut conn = pools.writer.acquire().await?.detach();
+            let mut conn = db.writer.acquire().await?.detach();
             let got: bool = sqlx::query_scalar(sql::<Postgres>(Statement::TakeLease))
                 .bind(&key.name)
                 .bind(version(key))
@@ -134,10 +141,18 @@ impl HeldLease for SessionLease {
 /// A store keeps its projections in its own database.
 impl ProjectionStore for crate::PostgresStore {
     fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::Postgres {
-            pool: self.pool().clone(),
-            schema: self.schema().into(),
-        }
+        ProjectionDb::new(SqlDatabase {
+            writer: self.pool().clone(),
+            reader: self.pool().clone(),
+            schema: Some(self.schema().into()),
+        })
+    }
+}
+
+impl ProjectionDb {
+    /// The PostgreSQL database, if the read models are in PostgreSQL.
+    pub fn postgres(&self) -> Option<&SqlDatabase<Postgres>> {
+        self.sql()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Read models in a PostgreSQL database of their own ([`ProjectionDb::connect_postgres`]).
 
 use crate::projection::{ProjectionDb, ProjectionError};
+use crate::store::read_side::SqlDatabase;
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -33,9 +34,10 @@ impl ProjectionDb {
             .await
             .map_err(|e| ProjectionError::Database(e.into()))?;
         }
-        Ok(ProjectionDb::Postgres {
-            pool,
-            schema: schema.into(),
-        })
+        Ok(ProjectionDb::new(SqlDatabase {
+            writer: pool.clone(),
+            reader: pool,
+            schema: Some(schema.into()),
+        }))
     }
 }

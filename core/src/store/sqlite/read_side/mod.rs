@@ -3,6 +3,8 @@
 //! statements are run by the shared read side ([`crate::store::read_side`]).
 
 mod own_database;
+#[cfg(feature = "graphql")]
+mod queries;
 mod rows;
 
 use std::time::Duration;
@@ -18,7 +20,7 @@ use crate::projection::database::Result;
 use crate::projection::lease::HeldLease;
 use crate::projection::read_model::Dialect;
 use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
-use crate::store::read_side::{ReadSideSql, SqlPools, Statement, sql, version};
+use crate::store::read_side::{ReadSideSql, SqlDatabase, Statement, sql, version};
 
 impl ReadSideSql for Sqlite {
     type Time = i64;
@@ -32,7 +34,7 @@ impl ReadSideSql for Sqlite {
         include_str!("delivered.sql"),
         include_str!("projections.sql"),
         include_str!("changes.sql"),
-        include_str!("savepoints.sql"),
+        include_str!("transactions.sql"),
     ];
 
     const FENCES_BY_OWNER: bool = true;
@@ -91,8 +93,13 @@ impl ReadSideSql for Sqlite {
         })
     }
 
+    #[cfg(feature = "graphql")]
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb> {
+        queries::for_queries(db)
+    }
+
     fn try_lease<'a>(
-        pools: &'a SqlPools<'a, Self>,
+        db: &'a SqlDatabase<Self>,
         key: &'a ProjectionKey,
         owner: &'a str,
         ttl: Duration,
@@ -104,11 +111,11 @@ impl ReadSideSql for Sqlite {
                 .bind(owner)
                 .bind(expiry(ttl))
                 .bind(Utc::now().timestamp_micros())
-                .execute(pools.writer)
+                .execute(&db.writer)
                 .await?;
             Ok((taken.rows_affected() == 1).then(|| {
                 Box::new(RowLease {
-                    writer: pools.writer.clone(),
+                    writer: db.writer.clone(),
                     owner: owner.to_owned(),
                 }) as Box<dyn HeldLease>
             }))
@@ -168,10 +175,18 @@ impl HeldLease for RowLease {
 /// A store keeps its projections in its own database.
 impl ProjectionStore for crate::SqliteStore {
     fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::Sqlite {
+        ProjectionDb::new(SqlDatabase {
             writer: self.write_pool().clone(),
             reader: self.read_pool().clone(),
-        }
+            schema: None,
+        })
+    }
+}
+
+impl ProjectionDb {
+    /// The SQLite database, if the read models are in SQLite.
+    pub fn sqlite(&self) -> Option<&SqlDatabase<Sqlite>> {
+        self.sql()
     }
 }
 

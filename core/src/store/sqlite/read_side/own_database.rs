@@ -1,6 +1,7 @@
 //! Read models in a SQLite file of their own ([`ProjectionDb::open_sqlite`]).
 
 use crate::projection::{ProjectionDb, ProjectionError};
+use crate::store::read_side::SqlDatabase;
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -35,6 +36,10 @@ impl ProjectionDb {
             .map_err(|e| ProjectionError::Database(e.into()))?;
         }
         let reader = reader_pool(base, 4).await?;
-        Ok(ProjectionDb::Sqlite { writer, reader })
+        Ok(ProjectionDb::new(SqlDatabase {
+            writer,
+            reader,
+            schema: None,
+        }))
     }
 }

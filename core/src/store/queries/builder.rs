@@ -1,13 +1,13 @@
-//! The SQL behind the GraphQL read-model API: filters, keyset pages, counts and key
-//! lookups, built as text with numbered parameters (every value the client sends is a
-//! bound parameter, never SQL text) for SQLite or PostgreSQL.
+//! The predicates and orderings of a query: a client's filter, its ordering, and the
+//! keyset bounds of its cursors, as SQL text with numbered parameters.
 
-use async_graphql::{Name, Number, Value};
-use chrono::{DateTime, SecondsFormat, Utc};
+use async_graphql::{Name, Value};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::ApiError;
-use crate::projection::read_model::{Column, ColumnType, Dialect, ReadModelDescriptor};
+use super::QuerySql;
+use crate::graphql::ApiError;
+use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 use crate::store::ddl::quote_ident;
 
 /// A bound parameter.
@@ -17,7 +17,10 @@ pub(crate) enum Bind {
     Int(i64),
     Real(f64),
     Bool(bool),
+    /// (Only PostgreSQL binds times and UUIDs as such.)
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Time(DateTime<Utc>),
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Uuid(Uuid),
 }
 
@@ -37,7 +40,8 @@ pub(crate) struct Order {
 }
 
 impl Order {
-    fn flipped(self) -> Order {
+    /// The same column in the opposite direction, `NULL`s on the other side.
+    pub(crate) fn flipped(self) -> Order {
         Order {
             column: self.column,
             descending: !self.descending,
@@ -46,17 +50,17 @@ impl Order {
     }
 }
 
-/// Builds one statement: text plus parameters numbered in the dialect's style.
+/// Builds one statement: text plus parameters numbered in the backend's style.
 pub(crate) struct Builder<'m> {
-    pub dialect: Dialect,
+    pub sql: &'static dyn QuerySql,
     pub model: &'m ReadModelDescriptor,
     pub statement: Statement,
 }
 
 impl<'m> Builder<'m> {
-    pub fn new(dialect: Dialect, model: &'m ReadModelDescriptor) -> Self {
+    pub fn new(sql: &'static dyn QuerySql, model: &'m ReadModelDescriptor) -> Self {
         Builder {
-            dialect,
+            sql,
             model,
             statement: Statement::default(),
         }
@@ -65,11 +69,7 @@ impl<'m> Builder<'m> {
     /// Adds a parameter and returns its placeholder.
     fn bind(&mut self, value: Bind) -> String {
         self.statement.binds.push(value);
-        let n = self.statement.binds.len();
-        match self.dialect {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
-        }
+        self.sql.placeholder(self.statement.binds.len())
     }
 
     /// Whether a column can hold NULL (the key cannot).
@@ -82,15 +82,12 @@ impl<'m> Builder<'m> {
         quote_ident(self.model.columns[index].name)
     }
 
-    /// The select list: every column, JSON ones as text on PostgreSQL.
+    /// The select list: every column, as the backend decodes it.
     pub fn select_list(&self) -> String {
         self.model
             .columns
             .iter()
-            .map(|c| match (self.dialect, c.ty) {
-                (Dialect::Postgres, ColumnType::Json) => format!("{}::text", quote_ident(c.name)),
-                _ => quote_ident(c.name),
-            })
+            .map(|c| self.sql.select_column(c, quote_ident(c.name)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -102,7 +99,7 @@ impl<'m> Builder<'m> {
 
     /// A GraphQL input value as a parameter for `column`.
     pub fn value(&mut self, column: usize, value: &Value) -> Result<String, ApiError> {
-        let bind = to_bind(self.dialect, &self.model.columns[column], value)?;
+        let bind = to_bind(self.sql, &self.model.columns[column], value)?;
         Ok(self.bind(bind))
     }
 
@@ -163,7 +160,6 @@ impl<'m> Builder<'m> {
 
     fn operator(&mut self, column: usize, op: &Name, operand: &Value) -> Result<String, ApiError> {
         let col = self.column(column);
-        let sqlite = self.dialect == Dialect::Sqlite;
         // `eq: null` and friends mean "is null": parameters are never NULL.
         if matches!(operand, Value::Null) {
             return Ok(match op.as_str() {
@@ -180,11 +176,7 @@ impl<'m> Builder<'m> {
             "eq" => comparison(self, "=")?,
             "ne" => {
                 let p = self.value(column, operand)?;
-                if sqlite {
-                    format!("{col} IS NOT {p}")
-                } else {
-                    format!("{col} IS DISTINCT FROM {p}")
-                }
+                self.sql.distinct(&col, &p)
             }
             "lt" => comparison(self, "<")?,
             "lte" => comparison(self, "<=")?,
@@ -219,19 +211,11 @@ impl<'m> Builder<'m> {
             },
             "contains" => {
                 let p = self.value(column, operand)?;
-                if sqlite {
-                    format!("instr({col}, {p}) > 0")
-                } else {
-                    format!("strpos({col}, {p}) > 0")
-                }
+                self.sql.contains(&col, &p)
             }
             "startsWith" => {
                 let p = self.value(column, operand)?;
-                if sqlite {
-                    format!("substr({col}, 1, length({p})) = {p}")
-                } else {
-                    format!("starts_with({col}, {p})")
-                }
+                self.sql.starts_with(&col, &p)
             }
             "eqInsensitive" => {
                 let p = self.value(column, operand)?;
@@ -254,11 +238,7 @@ impl<'m> Builder<'m> {
                     format!("{escaped}%")
                 };
                 let p = self.bind(Bind::Text(pattern));
-                if sqlite {
-                    format!("lower({col}) LIKE lower({p}) ESCAPE '\\'")
-                } else {
-                    format!("{col} ILIKE {p} ESCAPE '\\'")
-                }
+                self.sql.like_insensitive(&col, &p)
             }
             other => return Err(ApiError::UnknownOperator(other.to_owned())),
         })
@@ -271,12 +251,7 @@ impl<'m> Builder<'m> {
         orders
             .iter()
             .map(|o| {
-                // Where each dialect puts NULLs unless told: SQLite takes them as the
-                // smallest values, PostgreSQL as the largest.
-                let default_first = match self.dialect {
-                    Dialect::Sqlite => !o.descending,
-                    Dialect::Postgres => o.descending,
-                };
+                let default_first = self.sql.nulls_first_by_default(o.descending);
                 let nulls = if self.nullable(o.column) && o.nulls_first != default_first {
                     if o.nulls_first {
                         " NULLS FIRST"
@@ -367,10 +342,10 @@ pub(crate) fn column_by_field(model: &ReadModelDescriptor, field: &str) -> Optio
     model
         .columns
         .iter()
-        .position(|c| super::schema::field_name(c.name) == field)
+        .position(|c| crate::graphql::field_name(c.name) == field)
 }
 
-fn to_bind(dialect: Dialect, column: &Column, value: &Value) -> Result<Bind, ApiError> {
+fn to_bind(sql: &dyn QuerySql, column: &Column, value: &Value) -> Result<Bind, ApiError> {
     let bad = |reason: &str| ApiError::BadValue {
         column: column.name,
         reason: reason.to_owned(),
@@ -391,17 +366,11 @@ fn to_bind(dialect: Dialect, column: &Column, value: &Value) -> Result<Bind, Api
             let at = DateTime::parse_from_rfc3339(s)
                 .map_err(|e| bad(&format!("expected an RFC 3339 time: {e}")))?
                 .with_timezone(&Utc);
-            match dialect {
-                Dialect::Sqlite => Bind::Int(at.timestamp_micros()),
-                Dialect::Postgres => Bind::Time(at),
-            }
+            sql.time(at)
         }
         (ColumnType::Uuid, Value::String(s)) => {
             let id = Uuid::parse_str(s).map_err(|e| bad(&format!("expected a UUID: {e}")))?;
-            match dialect {
-                Dialect::Sqlite => Bind::Text(id.to_string()),
-                Dialect::Postgres => Bind::Uuid(id),
-            }
+            sql.uuid(id)
         }
         (ColumnType::Json, _) => return Err(bad("JSON columns cannot be compared")),
         (ty, other) => {
@@ -412,16 +381,7 @@ fn to_bind(dialect: Dialect, column: &Column, value: &Value) -> Result<Bind, Api
     })
 }
 
-/// A time as the API shows it: RFC 3339 with microseconds, in UTC.
-pub(crate) fn time_value(at: DateTime<Utc>) -> Value {
-    Value::String(at.to_rfc3339_opts(SecondsFormat::Micros, true))
-}
-
-pub(crate) fn float_value(x: f64) -> Value {
-    Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
 
@@ -441,13 +401,13 @@ mod tests {
                 nulls_first: false,
             },
         ];
-        let mut b = Builder::new(Dialect::Postgres, &MODEL);
+        let mut b = Builder::new(&sqlx::Postgres, &MODEL);
         let sql = b
             .keyset(&orders, &[Value::Null, Value::String("k".into())], false)
             .unwrap();
         // After a NULL score (NULLs last): only other NULL scores with a greater key.
         assert_eq!(sql, "((\"score\" IS NULL AND \"id\" > $1))");
-        let mut b = Builder::new(Dialect::Sqlite, &MODEL);
+        let mut b = Builder::new(&sqlx::Sqlite, &MODEL);
         let sql = b
             .keyset(&orders, &[Value::from(5), Value::String("k".into())], false)
             .unwrap();
@@ -476,12 +436,12 @@ mod tests {
                 nulls_first: false,
             },
         ];
-        let sqlite = Builder::new(Dialect::Sqlite, &MODEL).order_by(&orders);
+        let sqlite = Builder::new(&sqlx::Sqlite, &MODEL).order_by(&orders);
         assert_eq!(
             sqlite,
             "\"score\" DESC, \"name\" ASC NULLS LAST, \"id\" ASC"
         );
-        let postgres = Builder::new(Dialect::Postgres, &MODEL).order_by(&orders);
+        let postgres = Builder::new(&sqlx::Postgres, &MODEL).order_by(&orders);
         assert_eq!(
             postgres,
             "\"score\" DESC NULLS LAST, \"name\" ASC, \"id\" ASC"
@@ -490,7 +450,7 @@ mod tests {
 
     #[test]
     fn like_patterns_are_escaped_and_values_are_parameters() {
-        let mut b = Builder::new(Dialect::Postgres, &MODEL);
+        let mut b = Builder::new(&sqlx::Postgres, &MODEL);
         let filter = Value::from_json(serde_json::json!({
             "name": { "containsInsensitive": "50%_off\\" },
             "or": [{ "id": { "eq": "x' OR 1=1 --" } }, { "not": { "score": { "in": [] } } }]
