@@ -1,11 +1,11 @@
-//! The read side's seam: what projections, the dead-letter queue and deduplication need
-//! from a database, as two traits each SQL backend implements once, with its SQL beside
-//! it (`store/<backend>/read_side/`).
+//! The read side's seam: what projections, the dead-letter queue, deduplication and the
+//! GraphQL API need from a database, as traits each SQL backend implements once, with
+//! its SQL beside it (`store/<backend>/read_side/`).
 //!
-//! [`ReadSideTx`] is the part that runs inside a batch's transaction (so it commits with
-//! the checkpoint); [`ReadSidePools`] the part that runs on the pools, outside any batch.
-//! The projection modules moved onto the seam name only these traits, never a backend
-//! (see `docs/ARCHITECTURE.md` for what is still to move).
+//! [`ReadSideDb`] is a database ([`ProjectionDb`](super::ProjectionDb) holds one);
+//! [`ReadSideTx`] the part that runs inside a batch's transaction (so it commits with the
+//! checkpoint); [`ReadSidePools`] the part that runs on the pools, outside any batch. The
+//! projection modules name only these traits, never a backend.
 
 use std::any::Any;
 use std::time::Duration;
@@ -205,7 +205,7 @@ pub(crate) trait ReadSideDb: ReadSidePools + Any + std::fmt::Debug {
     fn begin(&self, write: bool) -> BoxFuture<'_, Result<Box<dyn ReadSideTx>>>;
 
     /// The database the GraphQL API queries, through connections of its own (see
-    /// `graphql/connections.rs`).
+    /// `store/queries/connections.rs`).
     #[cfg(feature = "graphql")]
     fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb>;
 }
