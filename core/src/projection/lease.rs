@@ -26,6 +26,20 @@ pub(crate) trait HeldLease: Send + Sync + std::fmt::Debug {
     fn release<'a>(self: Box<Self>, key: &'a ProjectionKey) -> BoxFuture<'a, Result<()>>;
 }
 
+/// What a runner asks for when it tries to take a lease.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LeaseAsk<'a> {
+    /// The projection version.
+    pub(crate) key: &'a ProjectionKey,
+    /// Who asks.
+    pub(crate) owner: &'a str,
+    /// How long the lease lasts unless renewed, where the backend's leases expire.
+    pub(crate) ttl: Duration,
+}
+
+/// A lease taken, or `None` if another runner holds it.
+pub(crate) type Taken<'a> = BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+
 /// The right to run a projection version, held by one runner at a time.
 #[derive(Debug)]
 pub(crate) struct Lease(pub(crate) Box<dyn HeldLease>);

@@ -29,7 +29,7 @@ use crate::projection::database::{
 };
 use crate::projection::db::{ProjectionStatus, Stage};
 use crate::projection::dlq::DeadLetter;
-use crate::projection::lease::HeldLease;
+use crate::projection::lease::{HeldLease, LeaseAsk, Taken};
 use crate::projection::read_model::{Dialect, ReadModelDescriptor};
 use crate::projection::tx::key_column;
 
@@ -91,6 +91,8 @@ pub(crate) enum Statement {
     /// Gives a lease row back (backends whose leases are rows).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     ReleaseLease,
+    /// Whether a database holds a store's migrations (which keep the projection tables).
+    OwnedByStore,
     /// Begins a batch's transaction.
     BeginWrite,
     /// Sets the savepoint an event is applied under.
@@ -104,7 +106,7 @@ pub(crate) enum Statement {
 impl Statement {
     /// Every statement, for the test that each backend has them all.
     #[cfg(test)]
-    pub(crate) const ALL: [Statement; 29] = [
+    pub(crate) const ALL: [Statement; 30] = [
         Statement::ParkLetter,
         Statement::StreamParked,
         Statement::RemoveLetter,
@@ -130,6 +132,7 @@ impl Statement {
         Statement::TakeLease,
         Statement::RenewLease,
         Statement::ReleaseLease,
+        Statement::OwnedByStore,
         Statement::BeginWrite,
         Statement::SetSavepoint,
         Statement::ReleaseSavepoint,
@@ -164,6 +167,7 @@ impl Statement {
             Statement::TakeLease => "take_lease",
             Statement::RenewLease => "renew_lease",
             Statement::ReleaseLease => "release_lease",
+            Statement::OwnedByStore => "owned_by_store",
             Statement::BeginWrite => "begin_write",
             Statement::SetSavepoint => "set_savepoint",
             Statement::ReleaseSavepoint => "release_savepoint",
@@ -172,13 +176,68 @@ impl Statement {
     }
 }
 
+/// A backend's read-side SQL files (`SQL_FILES`), one per kind of object, named alike
+/// on every backend and read from the folder of the file that names them.
+macro_rules! read_side_files {
+    () => {
+        [
+            include_str!("dead_letters.sql"),
+            include_str!("delivered.sql"),
+            include_str!("projections.sql"),
+            include_str!("changes.sql"),
+            include_str!("transactions.sql"),
+        ]
+    };
+}
+pub(crate) use read_side_files;
+
+/// A backend's entry points to its read side: its store's [`ProjectionStore`] impl (the
+/// store's own database, `$database` of the store `$store`), and the accessors named
+/// after it on [`ProjectionDb`] and [`ProjectionTx`] (downcasts to its driver `$driver`).
+///
+/// [`ProjectionStore`]: crate::projection::ProjectionStore
+/// [`ProjectionDb`]: crate::projection::ProjectionDb
+/// [`ProjectionTx`]: crate::projection::ProjectionTx
+macro_rules! read_side_of {
+    (
+        $store_type:ty, $driver:ty, $connection:ty, $name:ident, $label:literal,
+        |$store:ident| $database:expr
+    ) => {
+        /// A store keeps its projections in its own database.
+        impl $crate::projection::ProjectionStore for $store_type {
+            fn projection_db(&self) -> $crate::projection::ProjectionDb {
+                let $store = self;
+                $crate::projection::ProjectionDb::new($database)
+            }
+        }
+
+        impl $crate::projection::ProjectionDb {
+            #[doc = concat!("The ", $label, " database, if the read models are in ", $label, ".")]
+            pub fn $name(&self) -> Option<&$crate::store::read_side::SqlDatabase<$driver>> {
+                self.sql()
+            }
+        }
+
+        impl $crate::projection::ProjectionTx {
+            #[doc = concat!("The ", $label, " connection inside the transaction, if the read models are in ", $label, ".")]
+            /// The row changes made so far are written first, so your SQL sees them.
+            pub async fn $name(
+                &mut self,
+            ) -> $crate::projection::database::Result<Option<&mut $connection>> {
+                self.connection::<$driver>().await
+            }
+        }
+    };
+}
+pub(crate) use read_side_of;
+
 /// The text of `statement` on `DB`.
 pub(crate) fn sql<DB: ReadSideSql>(statement: Statement) -> &'static str {
     named(DB::SQL_FILES, statement.name())
 }
 
 /// What a SQL backend supplies to the shared read side.
-pub(crate) trait ReadSideSql: Database {
+pub(crate) trait ReadSideSql: Database + QueryBackend {
     /// How the backend stores a point in time.
     type Time: for<'t> Encode<'t, Self> + Type<Self> + for<'r> Decode<'r, Self> + Send;
 
@@ -193,6 +252,10 @@ pub(crate) trait ReadSideSql: Database {
 
     /// Whether the checkpoint's fence also checks (and renews) a lease owner's row.
     const FENCES_BY_OWNER: bool;
+
+    /// The backend's store migrations, some of which a read-model database of its own
+    /// runs ([`crate::store::migrations::read_model_migrator`]).
+    const MIGRATIONS: &'static [super::migrations::Step];
 
     /// `tables` as stored.
     fn tables(tables: &[String]) -> Self::Tables;
@@ -209,24 +272,13 @@ pub(crate) trait ReadSideSql: Database {
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
-    /// Inserts a batch's changes of a read model (see [`ReadSideTx::record_changes`],
-    /// which then trims the feed): each backend stores rows as its tables hold them.
-    fn record_changes<'a>(
-        tx: &'a mut sqlx::Transaction<'static, Self>,
-        changes: &'a Changes<'a>,
-    ) -> BoxFuture<'a, Result<()>>;
-
-    /// The database the GraphQL API queries (see [`ReadSideDb::for_queries`]).
-    #[cfg(feature = "graphql")]
-    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb>;
+    /// A batch's changes of a read model as its `record_changes` statement takes them
+    /// (see [`ReadSideTx::record_changes`]): a JSON array of `[op, row]` pairs in order,
+    /// each row as the backend's tables hold it.
+    fn change_rows(changes: &Changes<'_>) -> Result<String>;
 
     /// Tries to take the lease on a projection version (see [`ReadSidePools::try_lease`]).
-    fn try_lease<'a>(
-        db: &'a SqlDatabase<Self>,
-        key: &'a ProjectionKey,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>>;
+    fn try_lease<'a>(db: &'a SqlDatabase<Self>, ask: LeaseAsk<'a>) -> Taken<'a>;
 }
 
 /// How a SQL backend stores read-model rows: binding keys, reading rows back, and
@@ -307,6 +359,44 @@ impl<DB: Database> SqlDatabase<DB> {
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }
+}
+
+/// What a backend's read side needs for the GraphQL API: its [`QueryRows`] with the
+/// feature, nothing without it.
+///
+/// [`QueryRows`]: crate::store::queries::QueryRows
+#[cfg(feature = "graphql")]
+pub(crate) use crate::store::queries::QueryRows as QueryBackend;
+
+/// What a backend's read side needs for the GraphQL API: nothing without the feature.
+#[cfg(not(feature = "graphql"))]
+pub(crate) trait QueryBackend {}
+
+#[cfg(not(feature = "graphql"))]
+impl<T> QueryBackend for T {}
+
+/// Opens a read-model database of its own on `pool`: unless it holds a store's
+/// migrations (which keep the projection tables), creates or updates its projection
+/// tables.
+pub(crate) async fn prepare_own_database<DB>(pool: &Pool<DB>) -> Result<()>
+where
+    DB: ReadSideSql,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let owned_by_store: bool = sqlx::query_scalar(sql::<DB>(Statement::OwnedByStore))
+        .fetch_one(pool)
+        .await?;
+    if !owned_by_store {
+        super::migrations::read_model_migrator(DB::MIGRATIONS)
+            .run(pool)
+            .await
+            .map_err(|e| crate::projection::ProjectionError::Database(e.into()))?;
+    }
+    Ok(())
 }
 
 impl<DB> ReadSideDb for SqlDatabase<DB>
@@ -678,7 +768,15 @@ where
 
     fn record_changes<'a>(&'a mut self, changes: &'a Changes<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            DB::record_changes(self, changes).await?;
+            let rows = DB::change_rows(changes)?;
+            sqlx::query(sql::<DB>(Statement::RecordChanges))
+                .bind(changes.projection)
+                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
+                .bind(changes.model.table)
+                .bind(rows.as_str())
+                .bind(DB::time(changes.at))
+                .execute(&mut **self)
+                .await?;
             sqlx::query(sql::<DB>(Statement::TrimChanges))
                 .bind(changes.projection)
                 .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
@@ -771,7 +869,7 @@ where
         owner: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
-        DB::try_lease(self, key, owner, ttl)
+        DB::try_lease(self, LeaseAsk { key, owner, ttl })
     }
 
     fn letters<'a>(

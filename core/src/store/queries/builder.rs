@@ -366,11 +366,11 @@ fn to_bind(sql: &dyn QuerySql, column: &Column, value: &Value) -> Result<Bind, A
             let at = DateTime::parse_from_rfc3339(s)
                 .map_err(|e| bad(&format!("expected an RFC 3339 time: {e}")))?
                 .with_timezone(&Utc);
-            sql.time(at)
+            sql.bind_time(at)
         }
         (ColumnType::Uuid, Value::String(s)) => {
             let id = Uuid::parse_str(s).map_err(|e| bad(&format!("expected a UUID: {e}")))?;
-            sql.uuid(id)
+            sql.bind_uuid(id)
         }
         (ColumnType::Json, _) => return Err(bad("JSON columns cannot be compared")),
         (ty, other) => {

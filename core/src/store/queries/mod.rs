@@ -29,6 +29,7 @@ pub(crate) use statements::{Bounds, ChangesPage};
 
 use crate::graphql::ApiError;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
+use crate::store::read_side::SqlDatabase;
 
 /// A read-model row: one value per column, in the descriptor's order.
 pub(crate) type RowValues = Vec<Value>;
@@ -60,10 +61,10 @@ pub(crate) trait QuerySql: Send + Sync {
     fn nulls_first_by_default(&self, descending: bool) -> bool;
 
     /// A time as the backend's read-model tables store it.
-    fn time(&self, at: DateTime<Utc>) -> Bind;
+    fn bind_time(&self, at: DateTime<Utc>) -> Bind;
 
     /// A UUID as the backend's read-model tables store it.
-    fn uuid(&self, id: Uuid) -> Bind;
+    fn bind_uuid(&self, id: Uuid) -> Bind;
 
     /// The change feed's table.
     fn changes_table(&self) -> &'static str;
@@ -71,7 +72,7 @@ pub(crate) trait QuerySql: Send + Sync {
     /// The changes selected by `feed` (the change feed aliased `c`), each change's row as
     /// the columns of `model`'s table of `version`, then `factum_change_seq` and
     /// `factum_change_op`.
-    fn change_rows(&self, model: &ReadModelDescriptor, version: u32, feed: &str) -> String;
+    fn feed_rows(&self, model: &ReadModelDescriptor, version: u32, feed: &str) -> String;
 
     /// Whether `err` says the table does not exist.
     fn is_missing_table(&self, err: &sqlx::Error) -> bool;
@@ -94,6 +95,10 @@ pub(crate) trait QueryRows: Database + HasStatementCache + QuerySql {
 
     /// The backend's [`QuerySql`].
     fn query_sql() -> &'static dyn QuerySql;
+
+    /// The database the API queries, through connections of its own (see
+    /// [`Connections`]).
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn QueryDb>;
 }
 
 /// The database the API queries, through connections of its own.

@@ -147,7 +147,7 @@ impl ChangesPage<'_> {
         let feed = self.feed(&mut b, "c.");
         let (a, u) = (b.param(Bind::Int(after)), b.param(Bind::Int(upto)));
         let feed = format!("{feed} AND c.seq > {a} AND c.seq <= {u}");
-        let rows = self.sql.change_rows(self.model, self.version, &feed);
+        let rows = self.sql.feed_rows(self.model, self.version, &feed);
         let condition = match filter {
             Some(filter) => b.filter(filter)?,
             None => "TRUE".to_owned(),

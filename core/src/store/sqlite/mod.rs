@@ -145,49 +145,11 @@ pub struct SqliteStore {
     appends: Arc<group_commit::GroupCommit>,
 }
 
+/// The store's migrations, with this backend's SQL.
+pub(crate) const MIGRATIONS: [migrations::Step; 8] = migrations::steps!("migrations");
+
 fn migrator() -> Migrator {
-    migrations::migrator(&[
-        (
-            1,
-            "event store",
-            include_str!("migrations/0001_event_store.sql"),
-        ),
-        (
-            2,
-            "snapshots",
-            include_str!("migrations/0002_snapshots.sql"),
-        ),
-        (
-            3,
-            "append notifications",
-            include_str!("migrations/0003_append_notify.sql"),
-        ),
-        (
-            4,
-            "projections",
-            include_str!("migrations/0004_projections.sql"),
-        ),
-        (
-            5,
-            "append wake-ups",
-            include_str!("migrations/0005_append_wakeups.sql"),
-        ),
-        (
-            6,
-            "unique values",
-            include_str!("migrations/0006_unique_values.sql"),
-        ),
-        (
-            7,
-            "dead-letter kinds",
-            include_str!("migrations/0007_dead_letter_kind.sql"),
-        ),
-        (
-            8,
-            "read-model changes",
-            include_str!("migrations/0008_read_model_changes.sql"),
-        ),
-    ])
+    migrations::migrator(&MIGRATIONS)
 }
 
 /// Moves the bookkeeping of a store migrated under the old SQLite numbering to the

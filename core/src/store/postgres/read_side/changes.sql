@@ -2,10 +2,11 @@
 -- `-- name:` line.
 
 -- name: record_changes
--- $4 and $5: the operations and the rows (JSON text), recorded in array order; $6: when.
+-- $4 is a JSON array of [op, row] pairs, rows as their fields, recorded in array order;
+-- $5: when.
 INSERT INTO read_model_changes (projection, version, model, op, row, committed_at)
-SELECT $1, $2, $3, u.op, u.row::jsonb, $6
-FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS u (op, row, n)
+SELECT $1, $2, $3, u.change ->> 0, u.change -> 1, $5
+FROM jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS u (change, n)
 ORDER BY u.n
 
 -- name: trim_changes

@@ -11,14 +11,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
+use serde_json::Value;
 use sqlx::Postgres;
 
+use crate::projection::ProjectionKey;
 use crate::projection::changes::Changes;
 use crate::projection::database::Result;
-use crate::projection::lease::HeldLease;
+use crate::projection::lease::{HeldLease, LeaseAsk, Taken};
 use crate::projection::read_model::Dialect;
-use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
-use crate::store::read_side::{ReadSideSql, SqlDatabase, Statement, sql, version};
+use crate::store::migrations::Step;
+use crate::store::read_side::{
+    ReadSideSql, SqlDatabase, Statement, read_side_files, read_side_of, sql, version,
+};
 
 impl ReadSideSql for Postgres {
     type Time = DateTime<Utc>;
@@ -27,15 +31,11 @@ impl ReadSideSql for Postgres {
 
     const DIALECT: Dialect = Dialect::Postgres;
 
-    const SQL_FILES: &'static [&'static str] = &[
-        include_str!("dead_letters.sql"),
-        include_str!("delivered.sql"),
-        include_str!("projections.sql"),
-        include_str!("changes.sql"),
-        include_str!("transactions.sql"),
-    ];
+    const SQL_FILES: &'static [&'static str] = &read_side_files!();
 
     const FENCES_BY_OWNER: bool = false;
+
+    const MIGRATIONS: &'static [Step] = &super::MIGRATIONS;
 
     fn tables(tables: &[String]) -> Vec<String> {
         tables.to_vec()
@@ -57,56 +57,33 @@ impl ReadSideSql for Postgres {
         result.rows_affected()
     }
 
-    fn record_changes<'a>(
-        tx: &'a mut sqlx::Transaction<'static, Self>,
-        changes: &'a Changes<'a>,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let count = changes.upserts.len() + changes.deleted.len();
-            let mut ops = Vec::with_capacity(count);
-            let mut rows = Vec::with_capacity(count);
-            for row in changes.upserts {
-                ops.push("upsert");
-                rows.push(serde_json::Value::Object(row.clone()).to_string());
-            }
-            for row in changes.deleted {
-                ops.push("delete");
-                rows.push(row.to_string());
-            }
-            let version = i32::try_from(changes.version).unwrap_or(i32::MAX);
-            sqlx::query(sql::<Postgres>(Statement::RecordChanges))
-                .bind(changes.projection)
-                .bind(version)
-                .bind(changes.model.table)
-                .bind(ops)
-                .bind(rows)
-                .bind(changes.at)
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        })
+    fn change_rows(changes: &Changes<'_>) -> Result<String> {
+        // Rows as their fields, which `jsonb_populate_record` reads back as the table's
+        // row type.
+        let upserts = changes
+            .upserts
+            .iter()
+            .map(|row| ("upsert", Value::Object(row.clone())));
+        let deleted = changes.deleted.iter().map(|row| ("delete", row.clone()));
+        let rows: Vec<Value> = upserts
+            .chain(deleted)
+            .map(|(op, row)| Value::Array(vec![op.into(), row]))
+            .collect();
+        Ok(Value::Array(rows).to_string())
     }
 
-    #[cfg(feature = "graphql")]
-    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb> {
-        queries::for_queries(db)
-    }
-
-    fn try_lease<'a>(
-        db: &'a SqlDatabase<Self>,
-        key: &'a ProjectionKey,
-        _owner: &'a str,
-        _ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
+    fn try_lease<'a>(db: &'a SqlDatabase<Self>, ask: LeaseAsk<'a>) -> Taken<'a> {
         Box::pin(async move {
             // A connection of its own, detached from the pool: the lock lasts while the
             // runner holds it, and ends with it if the process dies.
             let mut conn = db.writer.acquire().await?.detach();
             let got: bool = sqlx::query_scalar(sql::<Postgres>(Statement::TakeLease))
-                .bind(&key.name)
-                .bind(version(key))
+                .bind(&ask.key.name)
+                .bind(version(ask.key))
                 .fetch_one(&mut conn)
                 .await?;
+            // The lock needs no owner and does not expire: it ends with its session.
+            tracing::debug!(projection = ?ask.key, owner = ask.owner, ttl = ?ask.ttl, got, "session lock");
             Ok(got.then(|| Box::new(SessionLease(conn)) as Box<dyn HeldLease>))
         })
     }
@@ -138,28 +115,15 @@ impl HeldLease for SessionLease {
     }
 }
 
-/// A store keeps its projections in its own database.
-impl ProjectionStore for crate::PostgresStore {
-    fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::new(SqlDatabase {
-            writer: self.pool().clone(),
-            reader: self.pool().clone(),
-            schema: Some(self.schema().into()),
-        })
+read_side_of!(
+    crate::PostgresStore,
+    Postgres,
+    sqlx::PgConnection,
+    postgres,
+    "PostgreSQL",
+    |store| SqlDatabase {
+        writer: store.pool().clone(),
+        reader: store.pool().clone(),
+        schema: Some(store.schema().into()),
     }
-}
-
-impl ProjectionDb {
-    /// The PostgreSQL database, if the read models are in PostgreSQL.
-    pub fn postgres(&self) -> Option<&SqlDatabase<Postgres>> {
-        self.sql()
-    }
-}
-
-impl ProjectionTx {
-    /// The PostgreSQL connection inside the transaction, if the read models are in
-    /// PostgreSQL. The row changes made so far are written first, so your SQL sees them.
-    pub async fn postgres(&mut self) -> Result<Option<&mut sqlx::PgConnection>> {
-        self.connection::<Postgres>().await
-    }
-}
+);

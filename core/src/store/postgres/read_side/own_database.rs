@@ -1,7 +1,7 @@
 //! Read models in a PostgreSQL database of their own ([`ProjectionDb::connect_postgres`]).
 
 use crate::projection::{ProjectionDb, ProjectionError};
-use crate::store::read_side::SqlDatabase;
+use crate::store::read_side::{SqlDatabase, prepare_own_database};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -20,20 +20,7 @@ impl ProjectionDb {
             .connect_with(options)
             .await?;
         crate::store::postgres::create_schema(&pool, &quoted).await?;
-        // A store's own schema: its migrations keep the projection tables.
-        let owned_by_store: bool = sqlx::query_scalar(include_str!("owned_by_store.sql"))
-            .fetch_one(&pool)
-            .await?;
-        if !owned_by_store {
-            crate::store::migrations::read_model_migrator([
-                include_str!("../migrations/0004_projections.sql"),
-                include_str!("../migrations/0007_dead_letter_kind.sql"),
-                include_str!("../migrations/0008_read_model_changes.sql"),
-            ])
-            .run(&pool)
-            .await
-            .map_err(|e| ProjectionError::Database(e.into()))?;
-        }
+        prepare_own_database(&pool).await?;
         Ok(ProjectionDb::new(SqlDatabase {
             writer: pool.clone(),
             reader: pool,

@@ -56,3 +56,7 @@ DELETE FROM projections WHERE name = $1 AND version = $2
 -- it lasts while the runner holds the connection, and ends with it if the process dies.
 SELECT pg_try_advisory_lock(hashtext(current_schema() || ':projections'),
                             hashtext($1 || ':' || $2::text))
+
+-- name: owned_by_store
+-- Whether this schema is a store's own, whose migrations keep the projection tables.
+SELECT to_regclass('projections') IS NOT NULL AND to_regclass('factum_migrations') IS NOT NULL

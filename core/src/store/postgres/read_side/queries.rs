@@ -17,7 +17,7 @@ use crate::store::read_side::SqlDatabase;
 /// whose connections it keeps between queries. They let the planner plan each query for
 /// its values: the store forces generic plans, which suit its fixed statements but not
 /// filters whose selectivity depends on what the client asks.
-pub(super) fn for_queries(db: &SqlDatabase<Postgres>) -> Box<dyn QueryDb> {
+fn for_queries_on(db: &SqlDatabase<Postgres>) -> Box<dyn QueryDb> {
     let options = (*db.reader.connect_options())
         .clone()
         .options([("plan_cache_mode", "auto")]);
@@ -60,11 +60,11 @@ impl QuerySql for Postgres {
         descending
     }
 
-    fn time(&self, at: DateTime<Utc>) -> Bind {
+    fn bind_time(&self, at: DateTime<Utc>) -> Bind {
         Bind::Time(at)
     }
 
-    fn uuid(&self, id: Uuid) -> Bind {
+    fn bind_uuid(&self, id: Uuid) -> Bind {
         Bind::Uuid(id)
     }
 
@@ -72,7 +72,7 @@ impl QuerySql for Postgres {
         "read_model_changes"
     }
 
-    fn change_rows(&self, model: &ReadModelDescriptor, version: u32, feed: &str) -> String {
+    fn feed_rows(&self, model: &ReadModelDescriptor, version: u32, feed: &str) -> String {
         format!(
             "SELECT t.*, c.seq AS factum_change_seq, c.op AS factum_change_op \
              FROM read_model_changes c \
@@ -113,6 +113,10 @@ impl QueryRows for Postgres {
 
     fn query_sql() -> &'static dyn QuerySql {
         &Postgres
+    }
+
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn QueryDb> {
+        for_queries_on(db)
     }
 }
 

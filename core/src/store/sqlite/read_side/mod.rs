@@ -15,12 +15,15 @@ use sqlx::{Sqlite, SqlitePool};
 
 use serde_json::{Map, Value};
 
+use crate::projection::ProjectionKey;
 use crate::projection::changes::Changes;
 use crate::projection::database::Result;
-use crate::projection::lease::HeldLease;
+use crate::projection::lease::{HeldLease, LeaseAsk, Taken};
 use crate::projection::read_model::Dialect;
-use crate::projection::{ProjectionDb, ProjectionKey, ProjectionStore, ProjectionTx};
-use crate::store::read_side::{ReadSideSql, SqlDatabase, Statement, sql, version};
+use crate::store::migrations::Step;
+use crate::store::read_side::{
+    ReadSideSql, SqlDatabase, Statement, read_side_files, read_side_of, sql, version,
+};
 
 impl ReadSideSql for Sqlite {
     type Time = i64;
@@ -29,15 +32,11 @@ impl ReadSideSql for Sqlite {
 
     const DIALECT: Dialect = Dialect::Sqlite;
 
-    const SQL_FILES: &'static [&'static str] = &[
-        include_str!("dead_letters.sql"),
-        include_str!("delivered.sql"),
-        include_str!("projections.sql"),
-        include_str!("changes.sql"),
-        include_str!("transactions.sql"),
-    ];
+    const SQL_FILES: &'static [&'static str] = &read_side_files!();
 
     const FENCES_BY_OWNER: bool = true;
+
+    const MIGRATIONS: &'static [Step] = &super::MIGRATIONS;
 
     fn tables(tables: &[String]) -> String {
         serde_json::Value::from(tables).to_string()
@@ -59,51 +58,28 @@ impl ReadSideSql for Sqlite {
         result.rows_affected()
     }
 
-    fn record_changes<'a>(
-        tx: &'a mut sqlx::Transaction<'static, Self>,
-        changes: &'a Changes<'a>,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            // Rows as the table holds them, so that a filter reads them as it reads the
-            // table.
-            let model = changes.model;
-            let stored = |fields: &Map<String, Value>| -> Result<Value> {
-                let values = rows::stored_values(model, fields)?;
-                let names = model.columns.iter().map(|c| c.name.to_owned());
-                Ok(Value::Object(names.zip(values).collect()))
-            };
-            let empty = Map::new();
-            let mut rows = Vec::with_capacity(changes.upserts.len() + changes.deleted.len());
-            for row in changes.upserts {
-                rows.push(Value::Array(vec!["upsert".into(), stored(row)?]));
-            }
-            for row in changes.deleted {
-                let fields = row.as_object().unwrap_or(&empty);
-                rows.push(Value::Array(vec!["delete".into(), stored(fields)?]));
-            }
-            sqlx::query(sql::<Sqlite>(Statement::RecordChanges))
-                .bind(changes.projection)
-                .bind(i32::try_from(changes.version).unwrap_or(i32::MAX))
-                .bind(model.table)
-                .bind(Value::Array(rows).to_string())
-                .bind(changes.at.timestamp_micros())
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        })
+    fn change_rows(changes: &Changes<'_>) -> Result<String> {
+        // Rows as the table holds them, so that a filter reads them as it reads the table.
+        let model = changes.model;
+        let stored = |fields: &Map<String, Value>| -> Result<Value> {
+            let values = rows::stored_values(model, fields)?;
+            let names = model.columns.iter().map(|c| c.name.to_owned());
+            Ok(Value::Object(names.zip(values).collect()))
+        };
+        let empty = Map::new();
+        let mut rows = Vec::with_capacity(changes.upserts.len() + changes.deleted.len());
+        for row in changes.upserts {
+            rows.push(Value::Array(vec!["upsert".into(), stored(row)?]));
+        }
+        for row in changes.deleted {
+            let fields = row.as_object().unwrap_or(&empty);
+            rows.push(Value::Array(vec!["delete".into(), stored(fields)?]));
+        }
+        Ok(Value::Array(rows).to_string())
     }
 
-    #[cfg(feature = "graphql")]
-    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn crate::store::queries::QueryDb> {
-        queries::for_queries(db)
-    }
-
-    fn try_lease<'a>(
-        db: &'a SqlDatabase<Self>,
-        key: &'a ProjectionKey,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<Box<dyn HeldLease>>>> {
+    fn try_lease<'a>(db: &'a SqlDatabase<Self>, ask: LeaseAsk<'a>) -> Taken<'a> {
+        let LeaseAsk { key, owner, ttl } = ask;
         Box::pin(async move {
             let taken = sqlx::query(sql::<Sqlite>(Statement::TakeLease))
                 .bind(&key.name)
@@ -172,28 +148,15 @@ impl HeldLease for RowLease {
     }
 }
 
-/// A store keeps its projections in its own database.
-impl ProjectionStore for crate::SqliteStore {
-    fn projection_db(&self) -> ProjectionDb {
-        ProjectionDb::new(SqlDatabase {
-            writer: self.write_pool().clone(),
-            reader: self.read_pool().clone(),
-            schema: None,
-        })
+read_side_of!(
+    crate::SqliteStore,
+    Sqlite,
+    sqlx::SqliteConnection,
+    sqlite,
+    "SQLite",
+    |store| SqlDatabase {
+        writer: store.write_pool().clone(),
+        reader: store.read_pool().clone(),
+        schema: None,
     }
-}
-
-impl ProjectionDb {
-    /// The SQLite database, if the read models are in SQLite.
-    pub fn sqlite(&self) -> Option<&SqlDatabase<Sqlite>> {
-        self.sql()
-    }
-}
-
-impl ProjectionTx {
-    /// The SQLite connection inside the transaction, if the read models are in
-    /// SQLite. The row changes made so far are written first, so your SQL sees them.
-    pub async fn sqlite(&mut self) -> Result<Option<&mut sqlx::SqliteConnection>> {
-        self.connection::<Sqlite>().await
-    }
-}
+);

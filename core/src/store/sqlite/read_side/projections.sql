@@ -72,3 +72,8 @@ WHERE name = ?1 AND version = ?2 AND lease_owner = ?3
 -- name: release_lease
 UPDATE factum_projections SET lease_owner = NULL, lease_expires_at = NULL
 WHERE name = ?1 AND version = ?2 AND lease_owner = ?3
+
+-- name: owned_by_store
+-- Whether this database is a store's own, whose migrations keep the projection tables.
+SELECT (SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name IN ('factum_projections', 'factum_migrations')) = 2

@@ -16,7 +16,7 @@ use crate::store::read_side::SqlDatabase;
 /// connections as the store reads with), whose connections it keeps between queries;
 /// in memory, where the one connection is the store's writer too, the store's own pool,
 /// whose connections it hands back after each query.
-pub(super) fn for_queries(db: &SqlDatabase<Sqlite>) -> Box<dyn QueryDb> {
+fn for_queries_on(db: &SqlDatabase<Sqlite>) -> Box<dyn QueryDb> {
     let options = db.reader.connect_options();
     if std::sync::Arc::ptr_eq(&options, &db.writer.connect_options()) {
         return Box::new(Connections::new(db.reader.clone(), false));
@@ -57,11 +57,11 @@ impl QuerySql for Sqlite {
         !descending
     }
 
-    fn time(&self, at: DateTime<Utc>) -> Bind {
+    fn bind_time(&self, at: DateTime<Utc>) -> Bind {
         Bind::Int(at.timestamp_micros())
     }
 
-    fn uuid(&self, id: Uuid) -> Bind {
+    fn bind_uuid(&self, id: Uuid) -> Bind {
         Bind::Text(id.to_string())
     }
 
@@ -69,7 +69,7 @@ impl QuerySql for Sqlite {
         "factum_read_model_changes"
     }
 
-    fn change_rows(&self, model: &ReadModelDescriptor, _version: u32, feed: &str) -> String {
+    fn feed_rows(&self, model: &ReadModelDescriptor, _version: u32, feed: &str) -> String {
         let columns: Vec<String> = model
             .columns
             .iter()
@@ -117,6 +117,10 @@ impl QueryRows for Sqlite {
     fn query_sql() -> &'static dyn QuerySql {
         &Sqlite
     }
+
+    fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn QueryDb> {
+        for_queries_on(db)
+    }
 }
 
 #[cfg(test)]
@@ -143,13 +147,13 @@ mod tests {
         // every write.
         let memory = SqliteStore::open_in_memory().await.unwrap();
         let db = memory.projection_db();
-        assert!(!for_queries(db.sqlite().unwrap()).keeps());
+        assert!(!for_queries_on(db.sqlite().unwrap()).keeps());
         let dir = tempfile::tempdir().unwrap();
         let file = SqliteStore::open(dir.path().join("db.sqlite"))
             .await
             .unwrap();
         let db = file.projection_db();
-        assert!(for_queries(db.sqlite().unwrap()).keeps());
+        assert!(for_queries_on(db.sqlite().unwrap()).keeps());
     }
 
     #[tokio::test]
