@@ -98,7 +98,7 @@ async fn fill<S: ProjectionStore>(store: &S) {
     let runner = ProjectionRunner::new(store.clone())
         .with_projection(Items)
         .start();
-    Projections::new(store)
+    Projections::new(store.clone())
         .wait_for("items", factum::Position::START, Duration::from_secs(30))
         .await
         .unwrap();
@@ -261,7 +261,7 @@ fn json_bytes(value: serde_json::Value) -> Bytes {
 
 fn bench_backend<S: ProjectionStore>(c: &mut Criterion, rt: &Runtime, backend: &str, store: S) {
     rt.block_on(fill(&store));
-    let api = ReadModelApi::new(&store).expose::<Item>("items");
+    let api = ReadModelApi::new(store.clone()).expose::<Item>("items");
     let router = api.router().unwrap();
     let schema = api.schema().unwrap();
     let listener = rt

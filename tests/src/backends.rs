@@ -78,7 +78,7 @@ pub fn unique_schema(prefix: &str) -> String {
 /// A memory store.
 pub async fn memory(_test: &str, limits: StoreLimits) -> Option<TestStore<MemoryStore>> {
     Some(TestStore {
-        store: MemoryStore::with_limits(limits),
+        store: MemoryStore::new().with_limits(limits),
         _dir: None,
         pg_schema: None,
     })

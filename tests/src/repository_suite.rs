@@ -329,13 +329,10 @@ pub async fn unreadable_events_are_typed_errors<S: EventStore + Clone + 'static>
         }
         other => panic!("expected UnknownEvent, got {other:?}"),
     }
-    let skipping = Repository::<Account, _>::with_options(
-        store,
-        RepositoryOptions {
-            unknown_events: UnknownEvents::Skip,
-            ..RepositoryOptions::default()
-        },
-    );
+    let skipping = Repository::<Account, _>::new(store).with_options(RepositoryOptions {
+        unknown_events: UnknownEvents::Skip,
+        ..RepositoryOptions::default()
+    });
     let loaded = skipping.load("odd").await.unwrap();
     assert_eq!((loaded.version, loaded.state.open), (2, true));
 

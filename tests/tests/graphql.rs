@@ -198,11 +198,11 @@ async fn serve<S: ProjectionStore>(store: &S) -> Server {
         )
         .with_projection(Items)
         .start();
-    Projections::new(store)
+    Projections::new(store.clone())
         .wait_for("items", last, Duration::from_secs(30))
         .await
         .expect("the projection catches up");
-    let api = ReadModelApi::new(store)
+    let api = ReadModelApi::new(store.clone())
         .expose::<Item>("items")
         .max_page_size(50)
         .max_depth(6)

@@ -201,7 +201,7 @@ async fn filtered_changes_arrive_in_commit_order<S: ProjectionStore + Send + Syn
         )
         .with_projection(Tickets)
         .start();
-    let router = ReadModelApi::new(store)
+    let router = ReadModelApi::new(store.clone())
         .expose::<Ticket>("tickets")
         .router()
         .unwrap();
@@ -212,7 +212,7 @@ async fn filtered_changes_arrive_in_commit_order<S: ProjectionStore + Send + Syn
     // The projection exists (and the API finds its live version) before anyone subscribes.
     append(store, "warmup", "open", 1).await;
     let head = store.head_position().await.unwrap();
-    factum::projection::Projections::new(store)
+    factum::projection::Projections::new(store.clone())
         .wait_for("tickets", head, WAIT)
         .await
         .unwrap();
@@ -269,7 +269,7 @@ async fn filtered_changes_arrive_in_commit_order<S: ProjectionStore + Send + Syn
             w.await.unwrap();
         }
         let head = store.head_position().await.unwrap();
-        factum::projection::Projections::new(store)
+        factum::projection::Projections::new(store.clone())
             .wait_for("tickets", head, WAIT)
             .await
             .unwrap();
@@ -316,7 +316,7 @@ async fn filtered_changes_arrive_in_commit_order<S: ProjectionStore + Send + Syn
             last.insert(c.2.clone(), (c.3.clone(), c.4));
         }
     }
-    let projections = factum::projection::Projections::new(store);
+    let projections = factum::projection::Projections::new(store.clone());
     for (id, (status, priority)) in &last {
         let row: Ticket = projections.get("tickets", id).await.unwrap().unwrap();
         assert_eq!((&row.status, row.priority), (status, *priority), "{id}");

@@ -111,7 +111,7 @@ async fn sagas_carry_ids_and_compensate<S: ProjectionStore + SnapshotStore>(stor
         )
         .await
         .unwrap();
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     loop {
         let head = store.head_position().await.unwrap();
         projections
@@ -163,7 +163,7 @@ async fn sagas_carry_ids_and_compensate<S: ProjectionStore + SnapshotStore>(stor
 }
 
 async fn dedup_delivers_once<S: ProjectionStore>(store: &S) {
-    let dedup = Dedup::new(store, "mailer");
+    let dedup = Dedup::new(store.clone(), "mailer");
     let id = factum::EventId::new();
     assert!(!dedup.delivered(id).await.unwrap());
     let first = dedup
@@ -186,7 +186,12 @@ async fn dedup_delivers_once<S: ProjectionStore>(store: &S) {
     assert!(failed.is_err());
     assert!(!dedup.delivered(other).await.unwrap());
     // Another consumer has its own record.
-    assert!(!Dedup::new(store, "indexer").delivered(id).await.unwrap());
+    assert!(
+        !Dedup::new(store.clone(), "indexer")
+            .delivered(id)
+            .await
+            .unwrap()
+    );
 }
 
 factum_tests::sql_backend_tests!(sagas_carry_ids_and_compensate, dedup_delivers_once);

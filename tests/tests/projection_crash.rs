@@ -64,7 +64,7 @@ fn kill(mut child: Child) {
 }
 
 async fn checkpoint<S: ProjectionStore>(store: &S) -> Position {
-    Projections::new(store)
+    Projections::new(store.clone())
         .checkpoint(&ProjectionKey::of::<Balances>())
         .await
         .expect("read the checkpoint")
@@ -198,7 +198,7 @@ async fn crash_and_restart<S: ProjectionStore + Send + Sync>(
     let head = store.head_position().await.unwrap();
     let child = spawn(&args);
     let started = Instant::now();
-    let reached = Projections::new(store)
+    let reached = Projections::new(store.clone())
         .wait_for("balances", head, Duration::from_secs(240))
         .await;
     kill(child);
@@ -240,7 +240,7 @@ async fn kill_inside_an_open_transaction<S: ProjectionStore + Send + Sync>(
     assert!(stuck < head, "the blocked run had not finished");
     eprintln!("killed while blocked at checkpoint {}", stuck.0);
     let child = spawn(&args);
-    let reached = Projections::new(store)
+    let reached = Projections::new(store.clone())
         .wait_for("balances", head, Duration::from_secs(240))
         .await;
     kill(child);

@@ -209,7 +209,7 @@ where
         cuts.terminated,
     );
     let head = writer.head_position().await.unwrap();
-    let reached = Projections::new(checker)
+    let reached = Projections::new(checker.clone())
         .wait_for("balances", head, Duration::from_secs(120))
         .await;
     running.stop().await.unwrap();

@@ -74,7 +74,7 @@ async fn applied_counts<S: ProjectionStore>(store: &S) -> (i64, i64, i64) {
 
 async fn caught_up<S: ProjectionStore>(store: &S, name: &str) -> Position {
     let head = store.head_position().await.expect("head");
-    Projections::new(store)
+    Projections::new(store.clone())
         .wait_for(name, head, WAIT)
         .await
         .expect("the projection catches up")
@@ -141,7 +141,7 @@ async fn live_projections_follow_concurrent_writers<S: ProjectionStore>(store: &
         "each event applied once"
     );
     // Reading through the live version gives the same rows.
-    let one: Balance = Projections::new(store)
+    let one: Balance = Projections::new(store.clone())
         .get("balances", "account-3")
         .await
         .unwrap()
@@ -169,7 +169,7 @@ async fn read_your_writes<S: ProjectionStore + factum::SnapshotStore>(store: &S)
         .await
         .unwrap();
     let position = *done.positions.last().unwrap();
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     let reached = projections
         .wait_for("balances", position, WAIT)
         .await
@@ -366,7 +366,7 @@ async fn blue_green_rebuild<S: ProjectionStore>(store: &S) {
         .options(options())
         .with_projection(BalancesV2)
         .start();
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     // v1 serves while v2 builds.
     let live = projections.live("balances").await.unwrap();
     assert_eq!(live.key.version, 1);
@@ -471,7 +471,7 @@ async fn rebuild_to_the_end<S: ProjectionStore>(store: &S) {
     .expect("the rebuild finishes")
     .unwrap();
     writer.await.unwrap();
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     assert!(report.switched);
     assert_eq!(projections.live("balances").await.unwrap().key.version, 2);
     let v1_at = projections

@@ -407,7 +407,7 @@ async fn every_type_round_trips<S: ProjectionStore + Send + Sync>(store: &S) {
             "every_type_v1_by_text_at:text,at,id"
         ]
     );
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     for (i, id) in ids.iter().enumerate() {
         let row: EveryType = projections.get("typed", id).await.unwrap().unwrap();
         let mut expected = sample(*id);
@@ -494,7 +494,7 @@ async fn failures_of_the_surroundings_never_park<S: ProjectionStore + Send + Syn
         dlq.list(&key).await.unwrap().is_empty(),
         "nothing was parked"
     );
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     for k in ["k0", "k1", "k2"] {
         let tally: Tally = projections.get("interrupted", k).await.unwrap().unwrap();
         assert_eq!(tally.applied, 2, "{k}: each event applied once");

@@ -195,7 +195,7 @@ pub(crate) struct Page {
 
 impl ReadModelApi {
     /// An API over `store`'s read models, exposing none yet.
-    pub fn new<S: ProjectionStore>(store: &S) -> Self {
+    pub fn new<S: ProjectionStore>(store: S) -> Self {
         ReadModelApi {
             db: Some(store.projection_db()),
             exposed: Vec::new(),
@@ -205,7 +205,7 @@ impl ReadModelApi {
 
     /// An API exposing every read model of every (non-generic) projection linked into
     /// the program, as [`projections`](crate::projections) lists them.
-    pub fn from_registry<S: ProjectionStore>(store: &S) -> Self {
+    pub fn from_registry<S: ProjectionStore>(store: S) -> Self {
         Self::new(store).expose_registered(&crate::projections())
     }
 

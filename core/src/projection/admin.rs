@@ -18,7 +18,7 @@ pub struct Projections {
 
 impl Projections {
     /// Projections kept in `store`'s database.
-    pub fn new<S: ProjectionStore>(store: &S) -> Self {
+    pub fn new<S: ProjectionStore>(store: S) -> Self {
         Projections {
             db: store.projection_db(),
         }

@@ -37,7 +37,7 @@ pub struct Dedup {
 
 impl Dedup {
     /// The record of `consumer` (a stable name for the sink) in `store`'s database.
-    pub fn new<S: ProjectionStore>(store: &S, consumer: impl Into<String>) -> Self {
+    pub fn new<S: ProjectionStore>(store: S, consumer: impl Into<String>) -> Self {
         Dedup {
             db: store.projection_db(),
             consumer: consumer.into(),

@@ -18,7 +18,7 @@
 //! let views = ProjectionDb::open_sqlite("views.db").await?;
 //! let store = WithReadModels::new(events, views);
 //! let running = ProjectionRunner::new(store.clone()).with_projection(balances).start();
-//! let projections = Projections::new(&store); // reads views.db
+//! let projections = Projections::new(store.clone()); // reads views.db
 //! # running.stop().await?; Ok(()) }
 //! ```
 //!
@@ -50,7 +50,7 @@ use crate::{EventData, EventView, ExpectedVersion, Position, StreamId};
 /// let views = ProjectionDb::open_sqlite("views.db").await?;
 /// let store = WithReadModels::new(events, views);
 /// let running = ProjectionRunner::new(store.clone()).with_projection(balances).start();
-/// let projections = Projections::new(&store); // reads views.db
+/// let projections = Projections::new(store.clone()); // reads views.db
 /// # running.stop().await?; Ok(()) }
 /// ```
 ///

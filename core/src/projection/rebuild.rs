@@ -112,7 +112,7 @@ impl<S: ProjectionStore> Rebuild<S> {
         mut on_progress: impl FnMut(&RebuildProgress) + Send,
     ) -> Result<RebuildReport> {
         let key = ProjectionKey::of::<P>();
-        let projections = Projections::new(&self.store);
+        let projections = Projections::new(self.store.clone());
         let target = self.store.head_position().await?;
         let started = Instant::now();
         let running = ProjectionRunner::new(self.store.clone())

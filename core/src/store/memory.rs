@@ -79,12 +79,10 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// An empty store with the given limits.
-    pub fn with_limits(limits: StoreLimits) -> Self {
-        MemoryStore {
-            limits,
-            ..MemoryStore::default()
-        }
+    /// The store with `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: StoreLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {

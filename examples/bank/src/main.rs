@@ -224,7 +224,7 @@ where
     let views = ProjectionRunner::new(store.clone())
         .with_projection(BankViews)
         .start();
-    let app = factum::graphql::ReadModelApi::from_registry(&store).router()?;
+    let app = factum::graphql::ReadModelApi::from_registry(store.clone()).router()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "\nGraphQL API at http://{}/graphql (open it in a browser for GraphiQL); Ctrl-C stops.",
@@ -263,7 +263,7 @@ where
             accounts: Repository::new(store.clone()),
         })
         .start();
-    let projections = Projections::new(store);
+    let projections = Projections::new(store.clone());
     let wait = Duration::from_secs(30);
 
     let carol = format!("carol.{run}");
@@ -364,7 +364,7 @@ async fn statement<S: ProjectionStore>(
     store: &S,
     account: &str,
 ) -> Result<Vec<(String, i64, i64)>, Error> {
-    let table = Projections::new(store)
+    let table = Projections::new(store.clone())
         .table::<views::Transaction>("bank_views")
         .await?;
     let sql = format!(

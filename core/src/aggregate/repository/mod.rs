@@ -211,11 +211,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// A repository with default options: the state cache on, conflicts retried for up
     /// to 5 seconds.
     pub fn new(store: S) -> Self {
-        Self::with_options(store, RepositoryOptions::default())
-    }
-
-    /// A repository with the given options.
-    pub fn with_options(store: S, options: RepositoryOptions) -> Self {
+        let options = RepositoryOptions::default();
         let slots = Slots::new(options.cache.clone());
         Repository {
             inner: Arc::new(Inner {
@@ -250,6 +246,18 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         Repository {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The repository with `options` instead of the defaults (and an empty state cache
+    /// sized by them).
+    pub fn with_options(self, options: RepositoryOptions) -> Self
+    where
+        S: Clone,
+    {
+        self.rebuild(|inner| {
+            inner.slots = Slots::new(options.cache.clone());
+            inner.options = options;
+        })
     }
 
     /// Takes and uses snapshots by `policy`, kept in the same store. The state type must
