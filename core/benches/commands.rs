@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{EventData, EventSet, EventStore, ExpectedVersion, Metadata, Repository, StreamId};
+use factum::{PostgresConfig, PostgresStore};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use tokio::runtime::Runtime;

@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use factum::SqliteStore;
 use factum::graphql::ReadModelApi;
 use factum::projection::{
     Envelope, HandlerError, ProjectionRunner, ProjectionStore, ProjectionTx, Projections,
 };
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
 use factum::{Event, ReadModel};
+use factum::{PostgresConfig, PostgresStore};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};

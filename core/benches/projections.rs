@@ -30,15 +30,15 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
+use factum::SqliteStore;
 use factum::projection::{
     Envelope, HandlerError, Projection, ProjectionDb, ProjectionKey, ProjectionRunner,
     ProjectionStore, ProjectionTx, WithReadModels,
 };
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
 use factum::{
     EventData, EventStore, ExpectedVersion, ReadModel, ReadModelDescriptor, RecordedEvent, StreamId,
 };
+use factum::{PostgresConfig, PostgresStore};
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};

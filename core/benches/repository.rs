@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use factum::Backend;
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{
     EventData, EventSet, EventStore, ExpectedVersion, Metadata, Repository, Snapshot, StreamId,
 };
+use factum::{PostgresConfig, PostgresStore};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use tokio::runtime::Runtime;

@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{EventData, EventStore, ExpectedVersion, Position, ReadAll, ReadStream, StreamId};
+use factum::{PostgresConfig, PostgresStore};
 use futures_util::TryStreamExt;
 use sqlx::AssertSqlSafe;
 use tokio::runtime::Runtime;

@@ -26,15 +26,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use factum::SqliteStore;
 use factum::projection::subscription::Subscription;
 use factum::projection::{
     HandlerError, Projection, ProjectionKey, ProjectionRunner, ProjectionStore, ProjectionTx,
 };
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
 use factum::{
     EventData, EventStore, ExpectedVersion, ReadModelDescriptor, RecordedEvent, StreamId,
 };
+use factum::{PostgresConfig, PostgresStore};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};

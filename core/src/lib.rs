@@ -11,7 +11,7 @@
 //! # #[cfg(feature = "sqlite")]
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use factum::{EventData, EventStore, ExpectedVersion, ReadStream, StreamId};
-//! use factum::store::sqlite::SqliteStore;
+//! use factum::SqliteStore;
 //! use futures_util::TryStreamExt;
 //!
 //! let store = SqliteStore::open_in_memory().await?;
@@ -34,6 +34,13 @@
 //!
 //! Most programs start with `use factum::prelude::*;`: the derives and attribute macros,
 //! the traits they implement and the types a command handler or projection names.
+//!
+//! Every public item has one path. The store, its value types, events, aggregates and the
+//! repository are at the crate root (`factum::SqliteStore`, `factum::EventStore`,
+//! `factum::Repository`); the read side has modules of its own ([`projection`],
+//! `saga` and `graphql` with their features), and [`testing`] holds the aggregate test
+//! helpers. Components built over a store take it by value (`Repository::new(store)`);
+//! `with_*` methods configure what was built.
 //!
 //! ## Features
 //!
@@ -61,43 +68,52 @@ macro_rules! cfg_sql {
 /// The name rules `factum-macros` also checks at compile time.
 use factum_names as names;
 
-pub mod aggregate;
-pub mod error;
-pub mod event;
+// The layers. Each type has one public path: what most programs name is re-exported
+// here from the layers whose modules are private (`aggregate`, `event`, `stream`,
+// `store`, `error`, `registry`); the layers with vocabulary of their own are public
+// modules and keep it (`projection`, `saga`, `graphql`, `testing`).
+mod aggregate;
+mod error;
+mod event;
 #[cfg(all(feature = "graphql", sql))]
 pub mod graphql;
 pub mod projection;
-pub mod registry;
+mod registry;
 cfg_sql! {
     pub mod saga;
 }
-pub mod store;
-pub mod stream;
+mod store;
+mod stream;
 
 pub use aggregate::snapshot::{Snapshot, SnapshotPolicy, SnapshotStore};
+pub use aggregate::testing;
 pub use error::{ActualVersion, BlockingTransaction, IdConflictReason, Result, StoreError};
 pub use event::{
-    Event, EventData, EventId, EventView, Metadata, Payload, RecordedEvent, UpcastError,
+    Event, EventData, EventId, EventView, MAX_EVENT_TYPE_LEN, Metadata, Payload, RecordedEvent,
+    UpcastError,
 };
-pub use projection::read_model::{Dialect, ReadModel, ReadModelDescriptor};
+pub use projection::read_model::{ReadModel, ReadModelDescriptor};
 pub use registry::{
     AggregateDescriptor, EventDescriptor, ProjectionDescriptor, aggregates, events, projections,
     read_models, schema_of,
 };
-pub use store::memory::MemoryStore;
+pub use store::ddl::Dialect;
+pub use store::memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "postgres")]
-pub use store::postgres::{PostgresConfig, PostgresStore};
+pub use store::postgres::{PostgresConfig, PostgresStore, PostgresTransaction};
 #[cfg(feature = "sqlite")]
-pub use store::sqlite::{SqliteConfig, SqliteStore};
+pub use store::sqlite::{SqliteConfig, SqliteStore, SqliteTransaction};
 pub use store::{
-    AppendResult, Backend, DEFAULT_MAX_EVENT_SIZE, Direction, EventStore, EventStream, ReadAll,
-    ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue,
-    Uniqueness,
+    AppendResult, AppendWatcher, Backend, DEFAULT_MAX_APPEND_SIZE, DEFAULT_MAX_EVENT_SIZE,
+    Direction, EventStore, EventStream, MAX_BATCH_LEN, MAX_UNIQUE_SCOPE_LEN, MAX_UNIQUE_VALUE_LEN,
+    MAX_UNIQUE_VALUES, ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo,
+    TransactionalStore, UniqueValue, Uniqueness,
 };
-pub use stream::{ExpectedVersion, Position, StreamId};
+pub use stream::{ExpectedVersion, MAX_STREAM_ID_LEN, Position, StreamId};
 
 pub use aggregate::repository::{
-    Executed, Loaded, Repository, RepositoryError, RepositoryOptions, UnknownEvents,
+    CacheOptions, Executed, Loaded, Repository, RepositoryError, RepositoryOptions, RetryPolicy,
+    UnknownEvents,
 };
 pub use aggregate::{
     Aggregate, Applies, Decision, Dispatch, EventSet, Handles, IntoDecision, MemberOf,
@@ -107,9 +123,9 @@ pub use aggregate::{
 pub use factum_macros::Event;
 /// `#[derive(EventSet)]`: see [`EventSet`].
 pub use factum_macros::EventSet;
-/// `#[derive(ReadModel)]`: see [`read_model`](mod@projection::read_model).
+/// `#[derive(ReadModel)]`: see [`ReadModel`].
 pub use factum_macros::ReadModel;
-/// `#[factum::aggregate(...)]`: see [`aggregate`](mod@aggregate).
+/// `#[factum::aggregate(...)]`: see [`Aggregate`].
 pub use factum_macros::aggregate;
 /// `#[factum::process_manager(...)]`: see [`saga`](mod@saga).
 #[cfg(sql)]

@@ -3,9 +3,9 @@
 use std::ops::Deref;
 
 use factum::projection::ProjectionDb;
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::{SqliteConfig, SqliteStore};
 use factum::{MemoryStore, StoreLimits};
+use factum::{PostgresConfig, PostgresStore};
+use factum::{SqliteConfig, SqliteStore};
 use sqlx::AssertSqlSafe;
 
 /// A store under test plus whatever must live as long as it (a temporary directory, a

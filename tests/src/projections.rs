@@ -214,7 +214,7 @@ pub fn withdrawal(cents: i64) -> EventData {
 pub async fn expected_balances<S: EventStore>(store: &S) -> BTreeMap<String, Balance> {
     use futures_util::TryStreamExt;
     let mut out: BTreeMap<String, Balance> = BTreeMap::new();
-    let mut events = store.read_all(factum::store::ReadAll::from(factum::Position::START));
+    let mut events = store.read_all(factum::ReadAll::from(factum::Position::START));
     while let Some(e) = events.try_next().await.expect("read the log") {
         let cents = match e.event_type.as_str() {
             "test.Deposited" => e.decode::<Deposited>().expect("deposit").cents,

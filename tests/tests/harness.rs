@@ -1,6 +1,6 @@
 //! The given / when / then harness, including what it says when a test fails.
 
-use factum::aggregate::testing::given;
+use factum::testing::given;
 use factum_tests::domain::{
     Account, AccountError, Deposit, Deposited, Open, Opened, Withdraw, WithdrawalRejected,
     Withdrawn,

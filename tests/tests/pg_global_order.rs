@@ -24,10 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use factum::projection::subscription::Subscription;
-use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::{
     EventData, EventId, EventStore, ExpectedVersion, Position, ReadAll, StoreError, StreamId,
 };
+use factum::{PostgresConfig, PostgresStore};
 use factum_tests::backends;
 use futures_util::TryStreamExt;
 use serde_json::json;
@@ -697,7 +697,7 @@ async fn positions_stay_above_a_restored_head() {
         return;
     };
     let schema = backends::unique_schema("restored");
-    let config = || factum::store::postgres::PostgresConfig::new(&url).schema(&schema);
+    let config = || factum::PostgresConfig::new(&url).schema(&schema);
     let store = PostgresStore::connect_with(config()).await.unwrap();
     // What a restore from a busier cluster looks like: an event far ahead of our ids.
     let ahead: i64 = sqlx::query_scalar(

@@ -19,8 +19,8 @@ use factum::projection::{
     ProjectionDb, ProjectionKey, ProjectionRunner, ProjectionStore, Projections, RunnerOptions,
     WithReadModels,
 };
-use factum::store::postgres::{PostgresConfig, PostgresStore};
 use factum::{EventStore, ExpectedVersion, Position, StreamId};
+use factum::{PostgresConfig, PostgresStore};
 use factum_tests::backends::{self, ReadModelsApart};
 use factum_tests::projections::{Balances, assert_applied_exactly_once, fill, mixed};
 

@@ -442,7 +442,7 @@ async fn check_balances_key() {
     assert_eq!(<BalancesV2 as Projection>::VERSION, 2);
     assert_eq!(
         <Applied as factum::ReadModel>::descriptor().columns[0].ty,
-        factum::projection::read_model::ColumnType::Uuid
+        factum::projection::ColumnType::Uuid
     );
 }
 

@@ -2,7 +2,7 @@
 //! histories and random snapshot points (and for time travel to any version).
 
 use factum::Backend;
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{MemoryStore, Metadata, Repository, SnapshotPolicy};
 use factum_tests::domain::{Account, Deposit, Open, Withdraw};
 use proptest::prelude::*;

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use factum::store::Uniqueness;
+use factum::Uniqueness;
 use factum::{
     EventData, EventId, EventStore, ExpectedVersion, Position, ReadAll, ReadStream, StoreError,
     StreamId,

@@ -1,7 +1,7 @@
 //! SQLite reads page by page; a stream deleted between two pages must end the read with
 //! `StreamDeleted`, not look like a stream that simply ended early.
 
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{EventData, EventStore, ExpectedVersion, ReadStream, StoreError, StreamId};
 use futures_util::StreamExt;
 use serde_json::json;

@@ -12,8 +12,8 @@ store_conformance_tests!(postgres, backends::postgres, TestStore::cleanup);
 
 /// What only PostgreSQL has: transaction ids in positions, and the marker lock.
 mod postgres_transactions {
-    use factum::store::{StoreTransaction, TransactionalStore};
     use factum::{EventData, EventStore, ExpectedVersion, ReadAll, StoreError, StreamId};
+    use factum::{StoreTransaction, TransactionalStore};
     use factum_tests::backends::{self, CallerRows};
     use futures_util::TryStreamExt;
     use serde_json::json;

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/aggregates.md")]
+//! Aggregates: state rebuilt from events, the commands they handle, and the event sets they apply (re-exported at the crate root; the guide is on [`Aggregate`]).
 
 pub mod repository;
 pub mod snapshot;
@@ -57,6 +57,8 @@ pub trait Dispatch<A> {
 }
 
 /// State rebuilt from events. Implemented by `#[factum::aggregate]`.
+///
+#[doc = include_str!("../../docs/aggregates.md")]
 pub trait Aggregate: Default + Send + Sync + 'static {
     /// The category of the aggregate's streams: instance `42` lives in `{CATEGORY}-42`.
     const CATEGORY: &'static str;

@@ -1,14 +1,4 @@
-//! Snapshots: an aggregate's state saved at a version, so loading a long stream reads the
-//! snapshot and only the events after it.
-//!
-//! Snapshots belong to the aggregate type that wrote them (several types may fold the
-//! same stream) and are tagged with its [`STATE_VERSION`](crate::Aggregate::STATE_VERSION):
-//! when the state type changes shape, raise it, and older snapshots are ignored (never
-//! mis-read) and rebuilt by the policy. A snapshot that fails to decode is ignored too
-//! (with a `tracing` warning) and the stream is replayed. Only the latest snapshot of a
-//! stream and type is kept: one replaces it if it is at a later stream version of the same
-//! state version, or of a later state version; code of an older state version never
-//! replaces what newer code wrote.
+//! Snapshots (the guide is on [`SnapshotStore`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -34,6 +24,18 @@ pub struct Snapshot {
 
 /// Where snapshots are kept. Every backend implements it, in the same database as its
 /// events.
+///
+/// Snapshots: an aggregate's state saved at a version, so loading a long stream reads the
+/// snapshot and only the events after it.
+///
+/// Snapshots belong to the aggregate type that wrote them (several types may fold the
+/// same stream) and are tagged with its [`STATE_VERSION`](crate::Aggregate::STATE_VERSION):
+/// when the state type changes shape, raise it, and older snapshots are ignored (never
+/// mis-read) and rebuilt by the policy. A snapshot that fails to decode is ignored too
+/// (with a `tracing` warning) and the stream is replayed. Only the latest snapshot of a
+/// stream and type is kept: one replaces it if it is at a later stream version of the same
+/// state version, or of a later state version; code of an older state version never
+/// replaces what newer code wrote.
 pub trait SnapshotStore: Send + Sync {
     /// The latest snapshot of `stream` written for the aggregate type `aggregate`, if any.
     fn load_snapshot(
@@ -43,7 +45,7 @@ pub trait SnapshotStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Snapshot>>> + Send;
 
     /// Saves `snapshot` as the latest of `stream` for its aggregate type, unless the stored
-    /// one is newer (see the [module docs](self)).
+    /// one is newer (see [`SnapshotStore`]).
     fn save_snapshot(
         &self,
         stream: &StreamId,

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/events.md")]
+//! Events: the versioned `Event` trait, upcasting, and the stored record (re-exported at the crate root; the guide is on [`Event`]).
 
 mod id;
 mod metadata;
@@ -15,13 +15,15 @@ use serde_json::Value;
 
 use crate::registry::EventDescriptor;
 
-/// A versioned domain event. Derive it with `#[derive(Event)]`; see the
-/// [module docs](self) and the derive's documentation for the attributes.
+/// A versioned domain event. Derive it with `#[derive(Event)]`; see below and the
+/// derive's documentation for the attributes.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a Factum event",
     label = "not an event",
     note = "derive it: `#[derive(factum::Event, Serialize, Deserialize, JsonSchema)]`"
 )]
+///
+#[doc = include_str!("../../docs/events.md")]
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable type name stored with every event of this type.
     const NAME: &'static str;

@@ -1,13 +1,4 @@
-//! Whose fault a failure is: the event's (park it after its attempts) or the
-//! surroundings' (retry the batch, with backoff, for as long as it takes).
-//!
-//! A lost or refused connection, an exhausted pool, a serialisation failure or deadlock,
-//! a statement timeout, a busy SQLite database or a server shutting down says nothing
-//! about the event being applied: the runner rolls the batch back, waits outside any
-//! transaction, and applies it again, however long the outage lasts (its lag grows and
-//! shows in [`Progress`](super::Progress) and the lag metrics). Only what the handler
-//! says is wrong with an event parks it, and the dead-letter entry records which
-//! [`FailureKind`] it was.
+//! Telling failures apart (the guide is on [`FailureKind`]).
 
 use crate::store::transient::is_transient_sqlx;
 use std::error::Error as StdError;
@@ -24,6 +15,17 @@ pub const MAX_OUTAGE_PAUSE: Duration = Duration::from_secs(30);
 /// Why an event was parked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+///
+/// Whose fault a failure is: the event's (park it after its attempts) or the
+/// surroundings' (retry the batch, with backoff, for as long as it takes).
+///
+/// A lost or refused connection, an exhausted pool, a serialisation failure or deadlock,
+/// a statement timeout, a busy SQLite database or a server shutting down says nothing
+/// about the event being applied: the runner rolls the batch back, waits outside any
+/// transaction, and applies it again, however long the outage lasts (its lag grows and
+/// shows in [`Progress`](super::Progress) and the lag metrics). Only what the handler
+/// says is wrong with an event parks it, and the dead-letter entry records which
+/// [`FailureKind`] it was.
 pub enum FailureKind {
     /// The handler returned an error of its own.
     Handler,

@@ -1,7 +1,9 @@
 #![doc = include_str!("../../docs/projections.md")]
 
-pub mod read_model;
+pub(crate) mod read_model;
 pub mod subscription;
+
+pub use read_model::{Column, ColumnType, Index, KeyOf};
 
 cfg_sql! {
 mod admin;
@@ -12,11 +14,11 @@ pub(crate) mod db;
 pub mod dedup;
 pub mod dlq;
 mod envelope;
-pub mod failure;
+pub(crate) mod failure;
 pub(crate) mod lease;
 pub(crate) mod own_database;
 pub mod rebuild;
-pub mod runner;
+pub(crate) mod runner;
 pub(crate) mod tx;
 
 use futures_util::future::BoxFuture;
@@ -24,9 +26,10 @@ use futures_util::future::BoxFuture;
 pub use admin::Projections;
 pub use db::{ProjectionDb, ProjectionStatus, ProjectionStore, Stage};
 pub use envelope::Envelope;
-pub use failure::FailureKind;
+pub use failure::{FailureKind, MAX_OUTAGE_PAUSE, is_transient};
 pub use own_database::WithReadModels;
 pub use runner::{Progress, ProjectionRunner, RunnerOptions, RunningProjections};
+pub use crate::store::read_side::SqlDatabase;
 pub use tx::ProjectionTx;
 
 use crate::{ReadModelDescriptor, RecordedEvent};

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/read-models.md")]
+//! Read models: the tables projections write, described for DDL and queries (the guide is on [`ReadModel`]).
 
 use std::borrow::Borrow;
 
@@ -84,7 +84,7 @@ pub struct ReadModelDescriptor {
     pub description: &'static str,
 }
 
-pub use crate::store::ddl::Dialect;
+pub(crate) use crate::store::ddl::Dialect;
 
 impl ReadModelDescriptor {
     /// The `CREATE TABLE IF NOT EXISTS` of this read model's table for one projection
@@ -117,6 +117,8 @@ impl ReadModelDescriptor {
     label = "not a read model",
     note = "derive it: `#[derive(factum::ReadModel, Serialize, Deserialize)]` with one `#[key]` field"
 )]
+///
+#[doc = include_str!("../../docs/read-models.md")]
 pub trait ReadModel: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The key field's type.
     type Key: Serialize + Send + Sync;

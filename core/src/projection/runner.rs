@@ -1,31 +1,4 @@
-//! The projection runner: runs projections in the background, each by at most one
-//! instance at a time, batch by batch, with its checkpoint in each batch's transaction.
-//!
-//! ```no_run
-//! # use factum::projection::{ProjectionRunner, RunnerOptions};
-//! # async fn demo<P: factum::projection::Projection>(store: factum::SqliteStore, balances: P) -> Result<(), factum::projection::ProjectionError> {
-//! let running = ProjectionRunner::new(store)
-//!     .options(RunnerOptions::default().batch_size(200))
-//!     .with_projection(balances)
-//!     .start();
-//! // ... serve; `running.progress()` tells how far each projection is ...
-//! running.stop().await?;
-//! # Ok(()) }
-//! ```
-//!
-//! **Leases.** Before it runs a projection version, a runner takes its lease: a session
-//! advisory lock on PostgreSQL (released by the database if the process dies), a lease
-//! row with an expiry on SQLite (renewed with every batch and while idle). Another
-//! instance waits until it can take it. Each batch also moves the checkpoint only from
-//! the value the runner read, so even an instance that lost its lease without noticing
-//! cannot apply a batch twice: its commit fails with
-//! [`LeaseLost`](super::ProjectionError::LeaseLost) and it goes back to waiting.
-//!
-//! **Failures.** A batch is applied in one transaction. If a handler fails, the batch is
-//! rolled back and applied again event by event, each under a savepoint, retrying a
-//! failing event a few times with backoff; an event that still fails is parked in the
-//! [dead-letter queue](super::dlq) together with every later event of its stream, and
-//! the other streams go on.
+//! The projection runner (the guide is on [`ProjectionRunner`]).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -197,7 +170,36 @@ struct Ctx<S> {
     interrupted: bool,
 }
 
-/// Runs projections. See the [module docs](self).
+/// Runs projections.
+///
+/// The projection runner: runs projections in the background, each by at most one
+/// instance at a time, batch by batch, with its checkpoint in each batch's transaction.
+///
+/// ```no_run
+/// # use factum::projection::{ProjectionRunner, RunnerOptions};
+/// # async fn demo<P: factum::projection::Projection>(store: factum::SqliteStore, balances: P) -> Result<(), factum::projection::ProjectionError> {
+/// let running = ProjectionRunner::new(store)
+///     .options(RunnerOptions::default().batch_size(200))
+///     .with_projection(balances)
+///     .start();
+/// // ... serve; `running.progress()` tells how far each projection is ...
+/// running.stop().await?;
+/// # Ok(()) }
+/// ```
+///
+/// **Leases.** Before it runs a projection version, a runner takes its lease: a session
+/// advisory lock on PostgreSQL (released by the database if the process dies), a lease
+/// row with an expiry on SQLite (renewed with every batch and while idle). Another
+/// instance waits until it can take it. Each batch also moves the checkpoint only from
+/// the value the runner read, so even an instance that lost its lease without noticing
+/// cannot apply a batch twice: its commit fails with
+/// [`LeaseLost`](super::ProjectionError::LeaseLost) and it goes back to waiting.
+///
+/// **Failures.** A batch is applied in one transaction. If a handler fails, the batch is
+/// rolled back and applied again event by event, each under a savepoint, retrying a
+/// failing event a few times with backoff; an event that still fails is parked in the
+/// [dead-letter queue](super::dlq) together with every later event of its stream, and
+/// the other streams go on.
 pub struct ProjectionRunner<S> {
     store: S,
     options: RunnerOptions,

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/event-store.md")]
+//! The event store: the `EventStore` contract, its value types, and the backends (re-exported at the crate root; the guide is on [`EventStore`]).
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -37,7 +37,7 @@ pub(crate) use signal::AppendSignal;
 pub use signal::AppendWatcher;
 pub use transaction::{StoreTransaction, TransactionalStore};
 pub use unique::{UniqueValue, Uniqueness};
-pub use validate::{MAX_UNIQUE_SCOPE_LEN, MAX_UNIQUE_VALUE_LEN, MAX_UNIQUE_VALUES};
+pub use validate::{MAX_BATCH_LEN, MAX_UNIQUE_SCOPE_LEN, MAX_UNIQUE_VALUE_LEN, MAX_UNIQUE_VALUES};
 
 pub(crate) use validate::PreparedBatch;
 pub(crate) use validate::{prepare_batch, prepare_uniqueness};
@@ -57,7 +57,9 @@ pub trait Backend: EventStore + SnapshotStore + Clone + 'static {}
 
 impl<S: EventStore + SnapshotStore + Clone + 'static> Backend for S {}
 
-/// An append-only event journal. See the [module docs](self) for the guarantees.
+/// An append-only event journal, and the guarantees every backend keeps.
+///
+#[doc = include_str!("../../docs/event-store.md")]
 pub trait EventStore: Send + Sync {
     /// Appends `events` to `stream`, all or nothing, if the stream satisfies `expected`.
     ///

@@ -450,7 +450,7 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use factum::aggregate::testing::given;
+    use factum::testing::given;
 
     fn opened() -> AccountEvent {
         AccountOpened {

@@ -26,12 +26,12 @@ mod views;
 
 use std::process::ExitCode;
 
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
+use factum::SqliteStore;
 use factum::{
     EventData, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
     RepositoryError, SnapshotPolicy, SnapshotStore, StoreError,
 };
+use factum::{PostgresConfig, PostgresStore};
 use futures_util::TryStreamExt;
 
 use std::time::Duration;

@@ -17,9 +17,9 @@ pub(super) fn generate(model: &ReadModel) -> TokenStream {
     let columns = model.columns.iter().map(|c| {
         let (name, ty, nullable, description) = (&c.name, &c.ty, c.nullable, &c.description);
         quote! {
-            #f::projection::read_model::Column {
+            #f::projection::Column {
                 name: #name,
-                ty: #f::projection::read_model::ColumnType::#ty,
+                ty: #f::projection::ColumnType::#ty,
                 nullable: #nullable,
                 description: #description,
             }
@@ -38,7 +38,7 @@ pub(super) fn generate(model: &ReadModel) -> TokenStream {
                     table: #table,
                     key: #key_name,
                     columns: &[#(#columns),*],
-                    indexes: &[#(#f::projection::read_model::Index { columns: &[#(#indexes),*] }),*],
+                    indexes: &[#(#f::projection::Index { columns: &[#(#indexes),*] }),*],
                     changes: #changes,
                     description: #description,
                 };

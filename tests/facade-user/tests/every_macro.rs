@@ -34,7 +34,7 @@ fn constants_and_descriptors() {
 
 #[test]
 fn registrations_reach_the_catalog() {
-    let events = acme::factum::registry::events();
+    let events = acme::factum::events();
     let deposited = events
         .iter()
         .find(|e| e.name == "facade.Deposited")
@@ -42,17 +42,17 @@ fn registrations_reach_the_catalog() {
     assert_eq!(deposited.version, 2);
     assert_eq!(deposited.upcasters, [1]);
     assert!(
-        acme::factum::registry::aggregates()
+        acme::factum::aggregates()
             .iter()
             .any(|a| a.category == "account")
     );
     assert!(
-        acme::factum::registry::read_models()
+        acme::factum::read_models()
             .iter()
             .any(|m| m.table == "balances")
     );
     assert!(
-        acme::factum::registry::projections()
+        acme::factum::projections()
             .iter()
             .any(|p| p.name == "balances")
     );

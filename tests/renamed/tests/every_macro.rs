@@ -37,7 +37,7 @@ fn constants_and_descriptors() {
 
 #[test]
 fn registrations_reach_the_catalog() {
-    let events = my_factum::registry::events();
+    let events = my_factum::events();
     let deposited = events
         .iter()
         .find(|e| e.name == "renamed.Deposited")
@@ -45,17 +45,17 @@ fn registrations_reach_the_catalog() {
     assert_eq!(deposited.version, 2);
     assert_eq!(deposited.upcasters, [1]);
     assert!(
-        my_factum::registry::aggregates()
+        my_factum::aggregates()
             .iter()
             .any(|a| a.category == "account")
     );
     assert!(
-        my_factum::registry::read_models()
+        my_factum::read_models()
             .iter()
             .any(|m| m.table == "balances")
     );
     assert!(
-        my_factum::registry::projections()
+        my_factum::projections()
             .iter()
             .any(|p| p.name == "balances")
     );

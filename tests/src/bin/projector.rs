@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use factum::SqliteStore;
 use factum::projection::{
     HandlerError, Projection, ProjectionDb, ProjectionRunner, ProjectionStore, ProjectionTx,
     RunnerOptions, WithReadModels,
 };
-use factum::store::postgres::{PostgresConfig, PostgresStore};
-use factum::store::sqlite::SqliteStore;
+use factum::{PostgresConfig, PostgresStore};
 use factum::{ReadModelDescriptor, RecordedEvent};
 use factum_tests::projections::Balances;
 use futures_util::future::BoxFuture;

@@ -23,7 +23,7 @@ use crate::{Aggregate, StreamId};
 /// Bounds of the aggregate state cache. On by default.
 ///
 /// ```
-/// use factum::aggregate::repository::CacheOptions;
+/// use factum::CacheOptions;
 /// let small = CacheOptions { max_states: 1_000, max_bytes: 16 << 20 };
 /// let off = CacheOptions::off();
 /// # let _ = (small, off);

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../../docs/repository.md")]
+//! The repository: loading aggregates and running commands against them (the guide is on [`Repository`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -165,6 +165,8 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
 /// Cheap to clone: clones share the state cache and the per-aggregate writers, so share
 /// one repository per aggregate type in a process (clone it into tasks) rather than
 /// building one per request.
+///
+#[doc = include_str!("../../../docs/repository.md")]
 pub struct Repository<A: Aggregate, S> {
     inner: Arc<Inner<A, S>>,
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 ///
 /// ```
 /// use std::time::Duration;
-/// use factum::aggregate::repository::RetryPolicy;
+/// use factum::RetryPolicy;
 /// let patient = RetryPolicy::default().budget(Duration::from_secs(30));
 /// # let _ = patient;
 /// ```

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../../docs/postgres.md")]
+//! The PostgreSQL backend (the guide is on [`PostgresStore`]).
 
 pub(crate) mod read_side;
 
@@ -145,6 +145,8 @@ const SETTLED_POSITION_SQL: &str = concat!(
 
 /// An event store in a PostgreSQL schema. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
+///
+#[doc = include_str!("../../../docs/postgres.md")]
 pub struct PostgresStore {
     pool: PgPool,
     limits: StoreLimits,

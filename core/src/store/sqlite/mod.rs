@@ -1,17 +1,4 @@
-//! The SQLite backend: Factum's embedded default (a file, or `:memory:`).
-//!
-//! # Concurrency
-//!
-//! SQLite allows one writer at a time. Rather than let concurrent appends race for the
-//! file lock and fail with "database is locked", the store owns exactly one write
-//! connection and callers queue for it (fairly, in arrival order). Appends that queue
-//! while it is busy share one `BEGIN IMMEDIATE` transaction, each in a savepoint, and so
-//! one sync to disk (see `group_commit.rs`); a lone append has a transaction of its own. Reads use a separate pool and, in WAL mode, never
-//! wait for the writer. Other processes writing the same file wait up to the busy timeout.
-//!
-//! Because there is one writer, rowid order is commit order, so the global position is
-//! simply the `INTEGER PRIMARY KEY` of `factum_events` and no committed event can appear
-//! behind a reader's position.
+//! The SQLite backend (the guide is on [`SqliteStore`]).
 
 mod group_commit;
 mod pages;
@@ -137,6 +124,21 @@ impl SqliteConfig {
 
 /// An event store in a SQLite database. Cheap to clone (the pools are shared).
 #[derive(Clone, Debug)]
+///
+/// The SQLite backend: Factum's embedded default (a file, or `:memory:`).
+///
+/// # Concurrency
+///
+/// SQLite allows one writer at a time. Rather than let concurrent appends race for the
+/// file lock and fail with "database is locked", the store owns exactly one write
+/// connection and callers queue for it (fairly, in arrival order). Appends that queue
+/// while it is busy share one `BEGIN IMMEDIATE` transaction, each in a savepoint, and so
+/// one sync to disk (see `group_commit.rs`); a lone append has a transaction of its own. Reads use a separate pool and, in WAL mode, never
+/// wait for the writer. Other processes writing the same file wait up to the busy timeout.
+///
+/// Because there is one writer, rowid order is commit order, so the global position is
+/// simply the `INTEGER PRIMARY KEY` of `factum_events` and no committed event can appear
+/// behind a reader's position.
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -843,7 +845,7 @@ impl TransactionalStore for SqliteStore {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use factum::store::{StoreTransaction, TransactionalStore};
+/// use factum::{StoreTransaction, TransactionalStore};
 /// use factum::{EventData, ExpectedVersion, SqliteStore, StreamId};
 ///
 /// let store = SqliteStore::open_in_memory().await?;

@@ -82,7 +82,7 @@ impl User {
 }
 
 pub fn main() {
-    use factum::aggregate::testing::given;
+    use factum::testing::given;
 
     given::<User>([])
         .when(Register("ada@example.com".into()))

@@ -1,6 +1,6 @@
 use factum::saga::{ProcessManager, Reaction};
 use factum::projection::{Envelope, HandlerError, Projection, ProjectionTx};
-use factum::projection::read_model::ColumnType;
+use factum::projection::ColumnType;
 use factum::{Event, ReadModel};
 use serde::{Deserialize, Serialize};
 
