@@ -37,7 +37,7 @@
 //!
 //! Every public item has one path. The store, its value types, events, aggregates and the
 //! repository are at the crate root (`factum::SqliteStore`, `factum::EventStore`,
-//! `factum::Repository`); the read side has modules of its own ([`projection`],
+//! `factum::Repository`); the read side has modules of its own ([`projection`](mod@projection),
 //! `saga` and `graphql` with their features), and [`testing`] holds the aggregate test
 //! helpers. Components built over a store take it by value (`Repository::new(store)`);
 //! `with_*` methods configure what was built.
