@@ -192,22 +192,18 @@ macro_rules! read_side_files {
 pub(crate) use read_side_files;
 
 /// A backend's entry points to its read side: its store's [`ProjectionStore`] impl (the
-/// store's own database, `$database` of the store `$store`), and the accessors named
-/// after it on [`ProjectionDb`] and [`ProjectionTx`] (downcasts to its driver `$driver`).
+/// store's own database, from its `read_side()`), and the accessors named after it on
+/// [`ProjectionDb`] and [`ProjectionTx`] (downcasts to its driver `$driver`).
 ///
 /// [`ProjectionStore`]: crate::projection::ProjectionStore
 /// [`ProjectionDb`]: crate::projection::ProjectionDb
 /// [`ProjectionTx`]: crate::projection::ProjectionTx
 macro_rules! read_side_of {
-    (
-        $store_type:ty, $driver:ty, $connection:ty, $name:ident, $label:literal,
-        |$store:ident| $database:expr
-    ) => {
+    ($store_type:ty, $driver:ty, $connection:ty, $name:ident, $label:literal) => {
         /// A store keeps its projections in its own database.
         impl $crate::projection::ProjectionStore for $store_type {
             fn projection_db(&self) -> $crate::projection::ProjectionDb {
-                let $store = self;
-                $crate::projection::ProjectionDb::new($database)
+                $crate::projection::ProjectionDb::new(self.read_side())
             }
         }
 

@@ -402,6 +402,15 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// The store's schema, where the read side keeps projections.
+    pub(crate) fn read_side(&self) -> super::read_side::SqlDatabase<sqlx::Postgres> {
+        super::read_side::SqlDatabase {
+            writer: self.pool.clone(),
+            reader: self.pool.clone(),
+            schema: Some(self.schema().into()),
+        }
+    }
+
     async fn append_batch(
         &self,
         batch: PreparedBatch,

@@ -94,7 +94,7 @@ pub(crate) trait QueryRows: Database + HasStatementCache + QuerySql {
     fn decode_own(row: &Self::Row, i: usize, ty: ColumnType) -> Result<Option<Value>, sqlx::Error>;
 
     /// The backend's [`QuerySql`].
-    fn query_sql() -> &'static dyn QuerySql;
+    const QUERY_SQL: &'static dyn QuerySql;
 
     /// The database the API queries, through connections of its own (see
     /// [`Connections`]).
@@ -176,7 +176,7 @@ where
     usize: ColumnIndex<DB::Row>,
 {
     fn sql(&self) -> &'static dyn QuerySql {
-        DB::query_sql()
+        DB::QUERY_SQL
     }
 
     fn rows<'a>(
@@ -229,7 +229,7 @@ where
     #[cfg(all(test, feature = "sqlite", feature = "postgres"))]
     fn explain<'a>(&'a self, statement: &'a Statement) -> BoxFuture<'a, Result<String, ApiError>> {
         Box::pin(async move {
-            let sql = || AssertSqlSafe(DB::query_sql().explain(&statement.sql));
+            let sql = || AssertSqlSafe(DB::QUERY_SQL.explain(&statement.sql));
             let rows = run!(self, statement, sqlx::query(sql()), fetch_all)?;
             // The plan's text is the last column on either backend.
             let lines = rows

@@ -258,6 +258,15 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// The store's database, where the read side keeps projections.
+    pub(crate) fn read_side(&self) -> super::read_side::SqlDatabase<sqlx::Sqlite> {
+        super::read_side::SqlDatabase {
+            writer: self.writer.clone(),
+            reader: self.reader.clone(),
+            schema: None,
+        }
+    }
+
     async fn append_batch(
         &self,
         batch: PreparedBatch,

@@ -120,10 +120,5 @@ read_side_of!(
     Postgres,
     sqlx::PgConnection,
     postgres,
-    "PostgreSQL",
-    |store| SqlDatabase {
-        writer: store.pool().clone(),
-        reader: store.pool().clone(),
-        schema: Some(store.schema().into()),
-    }
+    "PostgreSQL"
 );

@@ -13,20 +13,6 @@ use crate::store::ddl::quote_ident;
 use crate::store::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
 use crate::store::read_side::SqlDatabase;
 
-/// The database the API queries: a pool of its own (as many connections as the store's),
-/// whose connections it keeps between queries. They let the planner plan each query for
-/// its values: the store forces generic plans, which suit its fixed statements but not
-/// filters whose selectivity depends on what the client asks.
-fn for_queries_on(db: &SqlDatabase<Postgres>) -> Box<dyn QueryDb> {
-    let options = (*db.reader.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "auto")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(db.reader.options().get_max_connections())
-        .connect_lazy_with(options);
-    Box::new(Connections::new(pool, true))
-}
-
 impl QuerySql for Postgres {
     fn placeholder(&self, n: usize) -> String {
         format!("${n}")
@@ -111,12 +97,20 @@ impl QueryRows for Postgres {
         })
     }
 
-    fn query_sql() -> &'static dyn QuerySql {
-        &Postgres
-    }
+    const QUERY_SQL: &'static dyn QuerySql = &Postgres;
 
+    /// The database the API queries: a pool of its own (as many connections as the store's),
+    /// whose connections it keeps between queries. They let the planner plan each query for
+    /// its values: the store forces generic plans, which suit its fixed statements but not
+    /// filters whose selectivity depends on what the client asks.
     fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn QueryDb> {
-        for_queries_on(db)
+        let options = (*db.reader.connect_options())
+            .clone()
+            .options([("plan_cache_mode", "auto")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(db.reader.options().get_max_connections())
+            .connect_lazy_with(options);
+        Box::new(Connections::new(pool, true))
     }
 }
 

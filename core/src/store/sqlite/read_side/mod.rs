@@ -153,10 +153,5 @@ read_side_of!(
     Sqlite,
     sqlx::SqliteConnection,
     sqlite,
-    "SQLite",
-    |store| SqlDatabase {
-        writer: store.write_pool().clone(),
-        reader: store.read_pool().clone(),
-        schema: None,
-    }
+    "SQLite"
 );

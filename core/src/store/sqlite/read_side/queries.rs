@@ -12,21 +12,6 @@ use crate::store::ddl::quote_ident;
 use crate::store::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
 use crate::store::read_side::SqlDatabase;
 
-/// The database the API queries: a pool of its own on the same file (as many
-/// connections as the store reads with), whose connections it keeps between queries;
-/// in memory, where the one connection is the store's writer too, the store's own pool,
-/// whose connections it hands back after each query.
-fn for_queries_on(db: &SqlDatabase<Sqlite>) -> Box<dyn QueryDb> {
-    let options = db.reader.connect_options();
-    if std::sync::Arc::ptr_eq(&options, &db.writer.connect_options()) {
-        return Box::new(Connections::new(db.reader.clone(), false));
-    }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(db.reader.options().get_max_connections())
-        .connect_lazy_with((*options).clone());
-    Box::new(Connections::new(pool, true))
-}
-
 impl QuerySql for Sqlite {
     fn placeholder(&self, n: usize) -> String {
         format!("?{n}")
@@ -114,12 +99,21 @@ impl QueryRows for Sqlite {
         })
     }
 
-    fn query_sql() -> &'static dyn QuerySql {
-        &Sqlite
-    }
+    const QUERY_SQL: &'static dyn QuerySql = &Sqlite;
 
+    /// The database the API queries: a pool of its own on the same file (as many
+    /// connections as the store reads with), whose connections it keeps between queries;
+    /// in memory, where the one connection is the store's writer too, the store's own pool,
+    /// whose connections it hands back after each query.
     fn for_queries(db: &SqlDatabase<Self>) -> Box<dyn QueryDb> {
-        for_queries_on(db)
+        let options = db.reader.connect_options();
+        if std::sync::Arc::ptr_eq(&options, &db.writer.connect_options()) {
+            return Box::new(Connections::new(db.reader.clone(), false));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(db.reader.options().get_max_connections())
+            .connect_lazy_with((*options).clone());
+        Box::new(Connections::new(pool, true))
     }
 }
 
@@ -147,13 +141,13 @@ mod tests {
         // every write.
         let memory = SqliteStore::open_in_memory().await.unwrap();
         let db = memory.projection_db();
-        assert!(!for_queries_on(db.sqlite().unwrap()).keeps());
+        assert!(!Sqlite::for_queries(db.sqlite().unwrap()).keeps());
         let dir = tempfile::tempdir().unwrap();
         let file = SqliteStore::open(dir.path().join("db.sqlite"))
             .await
             .unwrap();
         let db = file.projection_db();
-        assert!(for_queries_on(db.sqlite().unwrap()).keeps());
+        assert!(Sqlite::for_queries(db.sqlite().unwrap()).keeps());
     }
 
     #[tokio::test]
