@@ -97,10 +97,10 @@ pub use registry::{
     AggregateDescriptor, EventDescriptor, ProjectionDescriptor, aggregates, events, projections,
     read_models, schema_of,
 };
-pub use store::ddl::Dialect;
 pub use store::memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "postgres")]
 pub use store::postgres::{PostgresConfig, PostgresStore, PostgresTransaction};
+pub use store::sql::ddl::Dialect;
 #[cfg(feature = "sqlite")]
 pub use store::sqlite::{SqliteConfig, SqliteStore, SqliteTransaction};
 pub use store::{

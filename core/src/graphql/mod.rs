@@ -65,7 +65,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use self::documents::Executor;
 use crate::projection::read_model::{ColumnType, ReadModel, ReadModelDescriptor};
 use crate::projection::{ProjectionDb, ProjectionError, ProjectionStore, Projections};
-use crate::store::queries::{self, Bounds, Order, QueryDb, RowValues};
+use crate::store::sql::queries::{self, Bounds, Order, QueryDb, RowValues};
 use crate::{Position, ProjectionDescriptor};
 
 /// What a query did wrong, or what failed while answering it. The message is what the

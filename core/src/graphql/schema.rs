@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 
 use super::{Api, Edge, Exposed, ListArgs, Page};
 use crate::projection::read_model::{ColumnType, ReadModelDescriptor};
-use crate::store::queries::RowValues;
+use crate::store::sql::queries::RowValues;
 
 /// `updated_at` → `updatedAt`.
 pub(crate) fn field_name(column: &str) -> String {

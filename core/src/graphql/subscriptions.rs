@@ -26,7 +26,7 @@ use futures_util::Stream;
 
 use super::{Api, ApiError};
 use crate::projection::read_model::ReadModelDescriptor;
-use crate::store::queries::{ChangesPage, RowValues};
+use crate::store::sql::queries::{ChangesPage, RowValues};
 
 /// How often a waiting subscription looks for changes committed by another process.
 pub const POLL: Duration = Duration::from_millis(100);

@@ -198,7 +198,7 @@ pub(crate) trait ReadSideTx: Send {
 
 /// A database the read side keeps its tables in: its statements outside any batch,
 /// and the transactions batches and reads run in. Each SQL backend implements it once
-/// ([`SqlDatabase`](crate::store::read_side::SqlDatabase) of its driver, in
+/// ([`SqlDatabase`](crate::store::sql::read_side::SqlDatabase) of its driver, in
 /// `store/<backend>/read_side/`), and [`ProjectionDb`](super::ProjectionDb) holds one.
 pub(crate) trait ReadSideDb: ReadSidePools + Any + std::fmt::Debug {
     /// Begins a transaction: on the write connection if `write`, else a read-only one.
@@ -207,7 +207,7 @@ pub(crate) trait ReadSideDb: ReadSidePools + Any + std::fmt::Debug {
     /// The database the GraphQL API queries, through connections of its own (see
     /// `store/queries/connections.rs`).
     #[cfg(feature = "graphql")]
-    fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb>;
+    fn for_queries(&self) -> Box<dyn crate::store::sql::queries::QueryDb>;
 }
 
 /// The statements the read side runs on a database's pools, outside any batch.

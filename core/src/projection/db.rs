@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::database::{ReadSideDb, ReadSidePools};
 use super::tx::ProjectionTx;
-use crate::store::read_side::SqlDatabase;
+use crate::store::sql::read_side::SqlDatabase;
 use super::{ProjectionError, ProjectionKey};
 use crate::projection::read_model::ReadModelDescriptor;
 use crate::{EventStore, Position};
@@ -96,7 +96,7 @@ impl ProjectionDb {
 
     /// The database the GraphQL API queries, through connections of its own.
     #[cfg(feature = "graphql")]
-    pub(crate) fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb> {
+    pub(crate) fn for_queries(&self) -> Box<dyn crate::store::sql::queries::QueryDb> {
         self.db.for_queries()
     }
 

@@ -29,7 +29,7 @@ pub use envelope::Envelope;
 pub use failure::{FailureKind, MAX_OUTAGE_PAUSE, is_transient};
 pub use own_database::WithReadModels;
 pub use runner::{Progress, ProjectionRunner, RunnerOptions, RunningProjections};
-pub use crate::store::read_side::SqlDatabase;
+pub use crate::store::sql::read_side::SqlDatabase;
 pub use tx::ProjectionTx;
 
 use crate::{ReadModelDescriptor, RecordedEvent};

@@ -31,12 +31,12 @@ pub enum ColumnType {
 impl ColumnType {
     /// The SQLite column type.
     pub fn sqlite(self) -> &'static str {
-        crate::store::ddl::column_type(self, Dialect::Sqlite)
+        crate::store::sql::ddl::column_type(self, Dialect::Sqlite)
     }
 
     /// The PostgreSQL column type.
     pub fn postgres(self) -> &'static str {
-        crate::store::ddl::column_type(self, Dialect::Postgres)
+        crate::store::sql::ddl::column_type(self, Dialect::Postgres)
     }
 }
 
@@ -84,20 +84,20 @@ pub struct ReadModelDescriptor {
     pub description: &'static str,
 }
 
-pub(crate) use crate::store::ddl::Dialect;
+pub(crate) use crate::store::sql::ddl::Dialect;
 
 impl ReadModelDescriptor {
     /// The `CREATE TABLE IF NOT EXISTS` of this read model's table for one projection
     /// version, as the projection runtime runs it and the code generator writes it.
     pub fn create_table(&self, version: u32, dialect: Dialect) -> String {
-        crate::store::ddl::create_table(self, version, dialect)
+        crate::store::sql::ddl::create_table(self, version, dialect)
     }
 
     /// The `CREATE INDEX IF NOT EXISTS` statements of this read model's declared
     /// indexes for one projection version (the same on both dialects), as the projection
     /// runtime runs them and the code generator writes them.
     pub fn create_indexes(&self, version: u32) -> Vec<String> {
-        crate::store::ddl::create_indexes(self, version)
+        crate::store::sql::ddl::create_indexes(self, version)
     }
 
     /// The table a projection version writes: `{table}_v{version}`.

@@ -11,19 +11,11 @@ use futures_util::TryStreamExt;
 use crate::aggregate::snapshot::SnapshotStore;
 use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
-pub(crate) mod ddl;
 mod idempotency;
 pub mod memory;
-#[cfg(sql)]
-pub(crate) mod migrations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(all(feature = "graphql", sql))]
-pub(crate) mod queries;
-#[cfg(sql)]
-pub(crate) mod read_side;
 mod signal;
-#[cfg(sql)]
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

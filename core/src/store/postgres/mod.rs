@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
-use super::migrations;
+use super::sql::migrations;
 use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
@@ -403,8 +403,8 @@ impl PostgresStore {
     }
 
     /// The store's schema, where the read side keeps projections.
-    pub(crate) fn read_side(&self) -> super::read_side::SqlDatabase<sqlx::Postgres> {
-        super::read_side::SqlDatabase {
+    pub(crate) fn read_side(&self) -> super::sql::read_side::SqlDatabase<sqlx::Postgres> {
+        super::sql::read_side::SqlDatabase {
             writer: self.pool.clone(),
             reader: self.pool.clone(),
             schema: Some(self.schema().into()),

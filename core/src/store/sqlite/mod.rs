@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use super::idempotency::{StoredId, resolve_retry};
-use super::migrations;
+use super::sql::migrations;
 use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
@@ -259,8 +259,8 @@ impl SqliteStore {
     }
 
     /// The store's database, where the read side keeps projections.
-    pub(crate) fn read_side(&self) -> super::read_side::SqlDatabase<sqlx::Sqlite> {
-        super::read_side::SqlDatabase {
+    pub(crate) fn read_side(&self) -> super::sql::read_side::SqlDatabase<sqlx::Sqlite> {
+        super::sql::read_side::SqlDatabase {
             writer: self.writer.clone(),
             reader: self.reader.clone(),
             schema: None,

@@ -1,7 +1,7 @@
 //! Read models in a PostgreSQL database of their own ([`ProjectionDb::connect_postgres`]).
 
 use crate::projection::{ProjectionDb, ProjectionError};
-use crate::store::read_side::{SqlDatabase, prepare_own_database};
+use crate::store::sql::read_side::{SqlDatabase, prepare_own_database};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 
@@ -13,7 +13,7 @@ impl ProjectionDb {
         use std::str::FromStr;
 
         crate::store::postgres::validate_schema(schema)?;
-        let quoted = crate::store::ddl::quote_ident(schema);
+        let quoted = crate::store::sql::ddl::quote_ident(schema);
         let options = PgConnectOptions::from_str(url)?.options([("search_path", quoted.as_str())]);
         let pool = crate::store::sql::ping_when_idle(PgPoolOptions::new())
             .max_connections(10)

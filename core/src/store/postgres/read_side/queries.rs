@@ -9,9 +9,9 @@ use sqlx::postgres::{PgPoolOptions, PgRow, Postgres};
 use uuid::Uuid;
 
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
-use crate::store::ddl::quote_ident;
-use crate::store::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
-use crate::store::read_side::SqlDatabase;
+use crate::store::sql::ddl::quote_ident;
+use crate::store::sql::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
+use crate::store::sql::read_side::SqlDatabase;
 
 impl QuerySql for Postgres {
     fn placeholder(&self, n: usize) -> String {

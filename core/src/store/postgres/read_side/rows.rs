@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 use crate::projection::database::Result;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 use crate::projection::tx::{key_column, micros_of, row_error};
-use crate::store::ddl::quote_ident;
-use crate::store::read_side::{RowSql, Table, on_conflict};
+use crate::store::sql::ddl::quote_ident;
+use crate::store::sql::read_side::{RowSql, Table, on_conflict};
 
 /// The text PostgreSQL casts to the column's type (`$n::bigint` and so on).
 fn to_postgres(model: &ReadModelDescriptor, col: &Column, value: &Value) -> Result<Option<String>> {

@@ -1,6 +1,6 @@
 //! The read side on SQLite: its SQL (one file per table), times as microseconds since
 //! the epoch, and leases as rows of `factum_projections` renewed while running. The
-//! statements are run by the shared read side ([`crate::store::read_side`]).
+//! statements are run by the shared read side ([`crate::store::sql::read_side`]).
 
 mod own_database;
 #[cfg(feature = "graphql")]
@@ -20,8 +20,8 @@ use crate::projection::changes::Changes;
 use crate::projection::database::Result;
 use crate::projection::lease::{HeldLease, LeaseAsk, Taken};
 use crate::projection::read_model::Dialect;
-use crate::store::migrations::Step;
-use crate::store::read_side::{
+use crate::store::sql::migrations::Step;
+use crate::store::sql::read_side::{
     ReadSideSql, SqlDatabase, Statement, read_side_files, read_side_of, sql, version,
 };
 

@@ -1,7 +1,7 @@
 //! Read models in a SQLite file of their own ([`ProjectionDb::open_sqlite`]).
 
 use crate::projection::{ProjectionDb, ProjectionError};
-use crate::store::read_side::{SqlDatabase, prepare_own_database};
+use crate::store::sql::read_side::{SqlDatabase, prepare_own_database};
 
 type Result<T, E = ProjectionError> = std::result::Result<T, E>;
 

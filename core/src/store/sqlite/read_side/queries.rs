@@ -8,9 +8,9 @@ use sqlx::sqlite::{Sqlite, SqlitePoolOptions, SqliteRow};
 use uuid::Uuid;
 
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
-use crate::store::ddl::quote_ident;
-use crate::store::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
-use crate::store::read_side::SqlDatabase;
+use crate::store::sql::ddl::quote_ident;
+use crate::store::sql::queries::{Bind, Connections, QueryDb, QueryRows, QuerySql, time_value};
+use crate::store::sql::read_side::SqlDatabase;
 
 impl QuerySql for Sqlite {
     fn placeholder(&self, n: usize) -> String {
@@ -121,7 +121,7 @@ impl QueryRows for Sqlite {
 mod tests {
     use super::*;
     use crate::projection::ProjectionStore;
-    use crate::store::queries::connections::execute;
+    use crate::store::sql::queries::connections::execute;
     use crate::store::sqlite::SqliteStore;
 
     async fn pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {

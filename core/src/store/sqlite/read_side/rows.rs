@@ -8,8 +8,8 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 use crate::projection::database::Result;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
 use crate::projection::tx::{key_column, micros_of, row_error};
-use crate::store::ddl::quote_ident;
-use crate::store::read_side::{RowSql, Table, on_conflict};
+use crate::store::sql::ddl::quote_ident;
+use crate::store::sql::read_side::{RowSql, Table, on_conflict};
 
 /// A value ready to bind on SQLite.
 enum SqliteValue {

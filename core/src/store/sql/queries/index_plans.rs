@@ -161,7 +161,7 @@ async fn sqlite_pages_walk_declared_indexes() {
         .connect_with(options.read_only(true))
         .await
         .unwrap();
-    let db = ProjectionDb::new(crate::store::read_side::SqlDatabase {
+    let db = ProjectionDb::new(crate::store::sql::read_side::SqlDatabase {
         writer,
         reader,
         schema: None,

@@ -18,7 +18,7 @@ use sqlx::AssertSqlSafe;
 
 use super::ddl;
 use super::ddl::quote_ident;
-use super::sql::named;
+use super::named;
 use crate::EventId;
 use crate::Position;
 use crate::projection::ProjectionKey;
@@ -209,7 +209,7 @@ macro_rules! read_side_of {
 
         impl $crate::projection::ProjectionDb {
             #[doc = concat!("The ", $label, " database, if the read models are in ", $label, ".")]
-            pub fn $name(&self) -> Option<&$crate::store::read_side::SqlDatabase<$driver>> {
+            pub fn $name(&self) -> Option<&$crate::store::sql::read_side::SqlDatabase<$driver>> {
                 self.sql()
             }
         }
@@ -250,7 +250,7 @@ pub(crate) trait ReadSideSql: Database + QueryBackend {
     const FENCES_BY_OWNER: bool;
 
     /// The backend's store migrations, some of which a read-model database of its own
-    /// runs ([`crate::store::migrations::read_model_migrator`]).
+    /// runs ([`crate::store::sql::migrations::read_model_migrator`]).
     const MIGRATIONS: &'static [super::migrations::Step];
 
     /// `tables` as stored.
@@ -360,9 +360,9 @@ impl<DB: Database> SqlDatabase<DB> {
 /// What a backend's read side needs for the GraphQL API: its [`QueryRows`] with the
 /// feature, nothing without it.
 ///
-/// [`QueryRows`]: crate::store::queries::QueryRows
+/// [`QueryRows`]: crate::store::sql::queries::QueryRows
 #[cfg(feature = "graphql")]
-pub(crate) use crate::store::queries::QueryRows as QueryBackend;
+pub(crate) use crate::store::sql::queries::QueryRows as QueryBackend;
 
 /// What a backend's read side needs for the GraphQL API: nothing without the feature.
 #[cfg(not(feature = "graphql"))]
@@ -415,7 +415,7 @@ where
     }
 
     #[cfg(feature = "graphql")]
-    fn for_queries(&self) -> Box<dyn crate::store::queries::QueryDb> {
+    fn for_queries(&self) -> Box<dyn crate::store::sql::queries::QueryDb> {
         DB::for_queries(self)
     }
 }

@@ -29,7 +29,7 @@ pub(crate) use statements::{Bounds, ChangesPage};
 
 use crate::graphql::ApiError;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
-use crate::store::read_side::SqlDatabase;
+use crate::store::sql::read_side::SqlDatabase;
 
 /// A read-model row: one value per column, in the descriptor's order.
 pub(crate) type RowValues = Vec<Value>;

@@ -1,4 +1,18 @@
-//! Small pieces both SQL backends need.
+//! What the SQL backends share, as sqlx's core is to its drivers: the DDL of read-model
+//! tables (built without either backend, for the code generator), the migrator, the read
+//! side's and the GraphQL API's statements composed once from standard SQL (each backend
+//! gives what it writes its own way through a trait, in `store/<backend>/`), and small
+//! pieces: pool settings, pings, finding a named statement in a `.sql` file.
+
+pub(crate) mod ddl;
+#[cfg(sql)]
+pub(crate) mod migrations;
+#[cfg(all(feature = "graphql", sql))]
+pub(crate) mod queries;
+#[cfg(sql)]
+pub(crate) mod read_side;
+
+cfg_sql! {
 
 use std::time::Duration;
 
@@ -53,7 +67,7 @@ pub(crate) fn corrupt(position: i64, reason: impl ToString) -> StoreError {
 /// The statement named `name` among `files`: SQL files that hold several statements, each
 /// after a line `-- name: <name>` and up to the next such line, with its comments.
 /// Empty if there is none, which runs nothing: so the code asks only for the names of
-/// `store::read_side::Statement`, and a unit test checks every backend has each it uses.
+/// `store::sql::read_side::Statement`, and a unit test checks every backend has each it uses.
 pub(crate) fn named(files: &[&'static str], name: &str) -> &'static str {
     const MARK: &str = "-- name: ";
     for file in files {
@@ -85,4 +99,5 @@ mod named_tests {
         assert_eq!(named(&[FILE], "third"), "");
         assert_eq!(named(&[FILE], "firs"), "");
     }
+}
 }

@@ -6,7 +6,7 @@ use async_graphql::Value;
 use super::{Bind, Builder, Order, QuerySql, Statement};
 use crate::graphql::ApiError;
 use crate::projection::read_model::ReadModelDescriptor;
-use crate::store::ddl::quote_ident;
+use crate::store::sql::ddl::quote_ident;
 
 /// The row of `table` whose key is `key`.
 pub(crate) fn by_key(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::QuerySql;
 use crate::graphql::ApiError;
 use crate::projection::read_model::{Column, ColumnType, ReadModelDescriptor};
-use crate::store::ddl::quote_ident;
+use crate::store::sql::ddl::quote_ident;
 
 /// A bound parameter.
 #[derive(Clone, Debug, PartialEq)]
