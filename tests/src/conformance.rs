@@ -1618,8 +1618,11 @@ pub async fn locked_stream_holds_other_writers_until_commit<S: CallerRows>(store
             .await
             .unwrap();
         order.lock().unwrap().push("transaction appended");
+        // Recorded before the commit is sent: once it lands the plain append may finish
+        // before this future is polled again, so "after the commit returned" is not an
+        // order the test can observe.
+        order.lock().unwrap().push("transaction committing");
         tx.commit().await.unwrap();
-        order.lock().unwrap().push("transaction committed");
         done
     };
     let writer = async {
@@ -1639,7 +1642,7 @@ pub async fn locked_stream_holds_other_writers_until_commit<S: CallerRows>(store
         *order.lock().unwrap(),
         [
             "transaction appended",
-            "transaction committed",
+            "transaction committing",
             "plain appended"
         ]
     );
