@@ -95,7 +95,7 @@ impl std::fmt::Display for FailureKind {
 }
 
 /// Whether `err`, or any error it came from, is a failure of the surroundings (the
-/// connection, the server, contention) rather than of the event: see the module docs.
+/// connection, the server, contention) rather than of the event: see [`FailureKind`].
 pub fn is_transient(err: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {

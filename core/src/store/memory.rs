@@ -79,7 +79,8 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The store with `limits` instead of the defaults.
+    /// This handle with `limits` (limits belong to a handle: clones made before keep
+    /// theirs, and all share the same events).
     pub fn with_limits(mut self, limits: StoreLimits) -> Self {
         self.limits = limits;
         self

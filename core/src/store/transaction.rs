@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/store-transactions.md")]
+//! Appends inside the caller's transaction (the guide is on [`TransactionalStore`]).
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -7,6 +7,8 @@ use super::{AppendResult, EventStore, ReadStream, Uniqueness};
 use crate::{EventData, EventView, ExpectedVersion, Result, StreamId};
 
 /// A store that can append inside a transaction the caller also writes in.
+///
+#[doc = include_str!("../../docs/store-transactions.md")]
 pub trait TransactionalStore: EventStore {
     /// The transaction type.
     type Transaction: StoreTransaction;

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../docs/unique-values.md")]
+//! Values unique across streams (the guide is on [`Uniqueness`]).
 
 /// One value in one scope.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,6 +20,8 @@ impl UniqueValue {
 }
 
 /// The unique values an append claims and releases. Empty by default.
+///
+#[doc = include_str!("../../docs/unique-values.md")]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Uniqueness {
     claims: Vec<UniqueValue>,

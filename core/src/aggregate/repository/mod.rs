@@ -251,7 +251,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 
     /// The repository with `options` instead of the defaults (and an empty state cache
-    /// sized by them).
+    /// sized by them). Call it before sharing the repository: a clone made earlier keeps
+    /// the old options and cache.
     pub fn with_options(self, options: RepositoryOptions) -> Self
     where
         S: Clone,

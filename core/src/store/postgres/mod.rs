@@ -905,7 +905,7 @@ impl EventStore for PostgresStore {
         };
         // Rows are streamed straight from one query (memory stays at one row whatever
         // the events' sizes); a query that comes up short is followed by the wait for
-        // older in-flight transactions described in the module docs.
+        // older in-flight transactions described on `PostgresStore`.
         stream::try_unfold(cursor, move |mut cursor| {
             async move {
                 loop {

@@ -103,3 +103,56 @@ pub(crate) fn read_model_migrator(store: &[Step]) -> Migrator {
         .collect();
     migrator_in(READ_MODEL_MIGRATIONS_TABLE, &steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a read-model database's migrations were when each backend listed them by
+    /// hand: databases made then hold these versions, descriptions and checksums, and a
+    /// migrator that differs would refuse to open them.
+    fn as_listed(folder: [&'static str; 3]) -> Migrator {
+        let [projections, letter_kinds, changes] = folder;
+        migrator_in(
+            READ_MODEL_MIGRATIONS_TABLE,
+            &[
+                (1, "projections", projections),
+                (2, "dead-letter kinds", letter_kinds),
+                (3, "read-model changes", changes),
+            ],
+        )
+    }
+
+    fn pinned(migrator: &Migrator) -> Vec<(i64, String, Vec<u8>)> {
+        migrator
+            .iter()
+            .map(|m| (m.version, m.description.to_string(), m.checksum.to_vec()))
+            .collect()
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_read_model_migrations_keep_their_versions_and_checksums() {
+        let listed = as_listed([
+            include_str!("../sqlite/migrations/0004_projections.sql"),
+            include_str!("../sqlite/migrations/0007_dead_letter_kind.sql"),
+            include_str!("../sqlite/migrations/0008_read_model_changes.sql"),
+        ]);
+        let picked = read_model_migrator(&crate::store::sqlite::MIGRATIONS);
+        assert_eq!(pinned(&picked), pinned(&listed));
+        assert_eq!(pinned(&picked).len(), 3);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_read_model_migrations_keep_their_versions_and_checksums() {
+        let listed = as_listed([
+            include_str!("../postgres/migrations/0004_projections.sql"),
+            include_str!("../postgres/migrations/0007_dead_letter_kind.sql"),
+            include_str!("../postgres/migrations/0008_read_model_changes.sql"),
+        ]);
+        let picked = read_model_migrator(&crate::store::postgres::MIGRATIONS);
+        assert_eq!(pinned(&picked), pinned(&listed));
+        assert_eq!(pinned(&picked).len(), 3);
+    }
+}
