@@ -4,7 +4,8 @@
 //! - `asyncapi.yaml` (and `asyncapi.json` on request): the AsyncAPI 3.0 event catalog
 //!   (layout in [`factum_catalog::asyncapi`]);
 //! - `schema.graphql`: the SDL of the GraphQL read-model API
-//!   ([`factum::graphql::ReadModelApi`]) over every projection's read models;
+//!   ([`factum::graphql::ReadModelApi`]) over every projection's read models (a note
+//!   saying so, for a domain without read models);
 //! - `ddl/sqlite.sql` and `ddl/postgres.sql`: the read-model tables of every projection
 //!   version.
 //!
@@ -36,6 +37,10 @@ use factum_catalog::asyncapi::{from_document, parse, to_document, to_json, to_ya
 use factum_catalog::compat::ALIASES;
 use factum_catalog::{Catalog, CatalogError, Category, EventEntry};
 use serde_json::Value;
+
+/// `schema.graphql` of a domain without read models.
+const NO_READ_MODELS: &str =
+    "# This domain has no read models, so it has no GraphQL read-model API.\n";
 
 /// What can go wrong generating or checking.
 #[derive(Debug, thiserror::Error)]
@@ -221,9 +226,14 @@ impl Codegen {
                 content: to_json(&document),
             });
         }
-        let sdl = factum::graphql::ReadModelApi::schema_only(&self.projections)
-            .sdl()
-            .map_err(|e| CodegenError::Graphql(e.0))?;
+        let sdl = if self.projections.iter().any(|p| !p.read_models.is_empty()) {
+            factum::graphql::ReadModelApi::schema_only(&self.projections)
+                .sdl()
+                .map_err(|e| CodegenError::Graphql(e.0))?
+        } else {
+            // A domain crate with events only: GraphQL has no schema without a field.
+            NO_READ_MODELS.to_owned()
+        };
         files.push(GeneratedFile {
             path: "schema.graphql".into(),
             content: format!("{HEADER_HASH}{sdl}"),
