@@ -159,8 +159,8 @@ fn message(entry: &EventEntry, version: u32, key: &str) -> Value {
         (None, true) => None,
     };
     if let Some(description) = description {
-        if let Some(summary) = description.lines().next().filter(|l| !l.is_empty()) {
-            message["summary"] = Value::String(summary.to_owned());
+        if let Some(summary) = summary(&description) {
+            message["summary"] = Value::String(summary);
         }
         message["description"] = Value::String(description);
     }
@@ -332,5 +332,51 @@ pub fn parse(text: &str) -> Result<Value, CatalogError> {
         serde_json::from_str(text).map_err(|e| CatalogError::Parse(e.to_string()))
     } else {
         yaml_serde::from_str(text).map_err(|e| CatalogError::Parse(e.to_string()))
+    }
+}
+
+/// The first sentence of a description's first paragraph, whole and on one line (a doc
+/// comment's paragraph wraps over several lines; a summary cut at the first line break
+/// would stop mid-sentence). The whole paragraph if it has no sentence end.
+fn summary(description: &str) -> Option<String> {
+    let paragraph = description
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if paragraph.is_empty() {
+        return None;
+    }
+    let end = paragraph.char_indices().find_map(|(i, c)| {
+        let after = i + c.len_utf8();
+        (matches!(c, '.' | '!' | '?') && paragraph[after..].starts_with(' ')).then_some(after)
+    });
+    Some(match end {
+        Some(end) => paragraph[..end].to_owned(),
+        None => paragraph,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+
+    #[test]
+    fn a_summary_is_the_first_whole_sentence() {
+        // A doc paragraph wrapped mid-sentence (bank.WithdrawalRejected's).
+        let doc = "A withdrawal was refused for lack of funds: kept as a fact, so that \"who tried to\noverdraw\" can be answered. More text.\n\nA second paragraph.";
+        assert_eq!(
+            summary(doc).as_deref(),
+            Some(
+                "A withdrawal was refused for lack of funds: kept as a fact, so that \"who tried to overdraw\" can be answered."
+            )
+        );
+        assert_eq!(summary("Money in.").as_deref(), Some("Money in."));
+        assert_eq!(
+            summary("Names `bank.Deposited` and\nwraps").as_deref(),
+            Some("Names `bank.Deposited` and wraps")
+        );
+        assert_eq!(summary("\n\nlater"), None);
     }
 }
