@@ -309,7 +309,31 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        if old_types.contains("number")
+            && new_types.contains("number")
+            && new.get("format").and_then(Value::as_str) == Some("float")
+            && old.get("format").and_then(Value::as_str) != Some("float")
+        {
+            self.push(
+                path,
+                "the number narrowed to a 32-bit float: stored values beyond its range read \
+                 as infinity, and the rest lose precision"
+                    .into(),
+            );
+        }
         if old_types.contains("string") && new_types.contains("string") {
+            let (old_range, new_range) = (length_range(old, "Length"), length_range(new, "Length"));
+            if !fits(old_range, new_range) {
+                self.push(
+                    path,
+                    format!(
+                        "the string length narrowed from {} to {}: longer or shorter stored \
+                         strings are refused",
+                        show(old_range),
+                        show(new_range)
+                    ),
+                );
+            }
             let old_format = old.get("format").and_then(Value::as_str);
             let new_format = new.get("format").and_then(Value::as_str);
             if let Some(format) = new_format
@@ -447,7 +471,34 @@ impl<'a> Checker<'a> {
 
     fn compare_items(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         let item_path = format!("{path}[]");
+        let (old_range, new_range) = (length_range(old, "Items"), length_range(new, "Items"));
+        if !fits(old_range, new_range) {
+            self.push(
+                path,
+                format!(
+                    "the array length narrowed from {} to {}: stored arrays of other lengths \
+                     are refused",
+                    show(old_range),
+                    show(new_range)
+                ),
+            );
+            return;
+        }
         match (old.get("items"), new.get("items")) {
+            // A tuple read as a fixed-size array, or the other way round: the same JSON
+            // when the lengths agree (checked above) and each position fits.
+            (Some(Value::Array(old_items)), Some(new_items)) if !new_items.is_array() => {
+                for (i, o) in old_items.iter().enumerate() {
+                    self.compare(o, new_items, &format!("{path}[{i}]"), depth + 1);
+                }
+            }
+            (Some(old_items), Some(Value::Array(new_items)))
+                if !old_items.is_array() && old_range.0 == old_range.1 =>
+            {
+                for (i, n) in new_items.iter().enumerate() {
+                    self.compare(old_items, n, &format!("{path}[{i}]"), depth + 1);
+                }
+            }
             (Some(Value::Array(old_items)), Some(Value::Array(new_items))) => {
                 if old_items.len() != new_items.len() {
                     self.push(
@@ -599,6 +650,30 @@ fn aliases_of<'v>(root: &'v Value, property: &'v Value) -> Vec<&'v str> {
         }
     }
     found
+}
+
+/// The lengths a schema admits, from `min<what>` and `max<what>` (`what` is `Length`
+/// for strings, `Items` for arrays).
+fn length_range(schema: &Value, what: &str) -> (u64, u64) {
+    let bound = |key: String| schema.get(key).and_then(Value::as_u64);
+    (
+        bound(format!("min{what}")).unwrap_or(0),
+        bound(format!("max{what}")).unwrap_or(u64::MAX),
+    )
+}
+
+/// Whether every length of `old` is one of `new`.
+fn fits(old: (u64, u64), new: (u64, u64)) -> bool {
+    new.0 <= old.0 && old.1 <= new.1
+}
+
+/// A length range, for a report.
+fn show((low, high): (u64, u64)) -> String {
+    match (low, high) {
+        (low, u64::MAX) => format!("{low} or more"),
+        (low, high) if low == high => format!("exactly {low}"),
+        (low, high) => format!("{low} to {high}"),
+    }
 }
 
 /// The integers a schema admits: its format's range cut by `minimum`/`maximum`. An

@@ -82,6 +82,44 @@ macro_rules! case {
     };
 }
 
+// ---- numbers, strings and arrays: formats, lengths, tuples (issue 14) ------------------
+
+case!(c28_tuple_becomes_fixed_array: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u32) } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } });
+
+case!(c29_fixed_array_becomes_tuple: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u64) } });
+
+case!(c30_char_becomes_string: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: char } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: String } });
+
+case!(c31_float_widened: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f32 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } });
+
+case!(b28_double_narrowed_to_float: breaking("32-bit float"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f32 } });
+
+case!(b29_string_becomes_char: breaking("string length narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: String } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: char } });
+
+case!(b30_list_becomes_fixed_array: breaking("array length narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<u32> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: [u32; 3] } });
+
+case!(b31_tuple_becomes_longer_array: breaking("array length narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u32) } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 3] } });
+
+case!(b32_tuple_position_narrowed_in_array: breaking("integer range narrowed"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u64) } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } });
+
 // ---- compatible, same version -------------------------------------------------------
 
 case!(c01_optional_field_added: compatible,
