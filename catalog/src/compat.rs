@@ -227,6 +227,7 @@ impl<'a> Checker<'a> {
             for alternative in alternatives {
                 self.compare(alternative, new, path, depth + 1);
             }
+            self.untagged_order(old, new, path, depth);
             return;
         }
         // An enumeration of stored values is judged value by value, whatever shape the
@@ -348,6 +349,67 @@ impl<'a> Checker<'a> {
                     ),
                 );
             }
+        }
+    }
+
+    /// Untagged alternatives (`anyOf`) are tried in order: a stored value is read as the
+    /// first alternative that accepts it. If the one that reads an old alternative's values
+    /// now differs from the one that read them before, while that one is still there (a
+    /// variant moved up, or a new one placed before it that accepts them), stored values
+    /// silently change variant.
+    fn untagged_order(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        if old.get("anyOf").is_none() || new.get("anyOf").is_none() {
+            return;
+        }
+        // Nested untagged unions are tried depth first, in order: one flat list.
+        let old_alts = flat_alternatives(self.old_root, old);
+        let new_alts = flat_alternatives(self.new_root, new);
+        let accepts = |root: &'a Value, alternative: &'a Value, candidate: &'a Value| {
+            let mut trial = Checker {
+                old_root: self.old_root,
+                new_root: root,
+                out: Vec::new(),
+                seen: self.seen.clone(),
+            };
+            trial.compare(alternative, candidate, path, depth + 1);
+            trial.out.is_empty()
+        };
+        let mut moved = Vec::new();
+        for &alternative in &old_alts {
+            let Some(before) = old_alts
+                .iter()
+                .position(|o| accepts(self.old_root, alternative, o))
+            else {
+                continue;
+            };
+            let Some(after) = new_alts
+                .iter()
+                .position(|n| accepts(self.new_root, alternative, n))
+            else {
+                continue;
+            };
+            let reader = resolve(self.old_root, old_alts[before]);
+            let still_there = new_alts
+                .iter()
+                .position(|n| resolve(self.new_root, n) == reader);
+            if let Some(same) = still_there
+                && same != after
+            {
+                moved.push((same, after));
+            }
+        }
+        for (same, after) in moved {
+            self.push(
+                path,
+                format!(
+                    "untagged alternatives are tried in order: values read as alternative {} \
+                     (of {}) are now read as alternative {}, which comes before it and accepts \
+                     them",
+                    same + 1,
+                    new_alts.len(),
+                    after + 1
+                ),
+            );
         }
     }
 
@@ -562,6 +624,25 @@ fn is_any(schema: &Value) -> bool {
         }),
         _ => false,
     }
+}
+
+/// The alternatives of an untagged union (`anyOf`) in the order serde tries them, nested
+/// unions flattened in place; a schema that is no union is its own one alternative.
+fn flat_alternatives<'v>(root: &'v Value, schema: &'v Value) -> Vec<&'v Value> {
+    fn walk<'v>(root: &'v Value, schema: &'v Value, depth: usize, out: &mut Vec<&'v Value>) {
+        let schema = resolve(root, schema);
+        match schema.get("anyOf").and_then(Value::as_array) {
+            Some(alternatives) if depth < 16 => {
+                for alternative in alternatives {
+                    walk(root, alternative, depth + 1, out);
+                }
+            }
+            _ => out.push(schema),
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, schema, 0, &mut out);
+    out
 }
 
 fn alternatives_of(schema: &Value) -> Option<&Vec<Value>> {

@@ -484,3 +484,61 @@ fn the_corpus_is_balanced_and_large_enough() {
         "{compatible} vs {breaking}"
     );
 }
+
+case!(b33_second_flattened_part_gains_required_field: breaking("v2"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct A { pub a: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct B { pub b: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct A { pub a: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct B { pub b: u32, pub v2: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } });
+
+case!(b34_map_values_narrowed: breaking("range"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u64> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u8> } });
+
+case!(b35_recursive_type_gains_required_field: breaking("x"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node>, pub x: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } });
+
+case!(b36_untagged_variants_reordered: breaking("untagged"),
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Float(f64) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(b37_untagged_variant_inserted_before_one_it_shadows: breaking("untagged"),
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(c32_untagged_variant_appended: compatible,
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String), Flag(bool) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(c33_untagged_variant_inserted_first_that_takes_nothing_stored: compatible,
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Flag(bool), Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(c34_untagged_unchanged_with_a_shadowed_variant: compatible,
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(c35_map_values_widened_to_optional: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u32> } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, Option<u64>> } });
+
+case!(c36_recursive_type_gains_optional_field: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node>, pub x: Option<u32> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } });
