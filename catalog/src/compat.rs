@@ -29,6 +29,11 @@ use crate::schema::resolve;
 /// (`#[serde(alias = "…")]`); the code generator writes it.
 pub const ALIASES: &str = "x-aliases";
 
+/// The keyword on an event's payload schema that lists the fields whose stored values
+/// the author accepts to lose (`#[event(dropped = "…")]`, as paths such as `amount` or
+/// `lines[].note`); the code generator writes it.
+pub const DROPPED: &str = "x-dropped";
+
 /// One change that stops the new code from reading events the old code stored.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct BreakingChange {
@@ -151,6 +156,7 @@ pub fn check_schema(old: &Value, new: &Value) -> Vec<SchemaProblem> {
         new_root: new,
         out: Vec::new(),
         seen: BTreeSet::new(),
+        dropped: dropped_of(new),
     };
     checker.compare(old, new, "", 0);
     checker.out
@@ -162,6 +168,8 @@ struct Checker<'a> {
     out: Vec<SchemaProblem>,
     /// Pairs of schemas (by address) already compared on this path, for recursive types.
     seen: BTreeSet<(usize, usize)>,
+    /// The fields whose loss the new schema acknowledges ([`DROPPED`]).
+    dropped: BTreeSet<&'a str>,
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -370,6 +378,7 @@ impl<'a> Checker<'a> {
                 new_root: root,
                 out: Vec::new(),
                 seen: self.seen.clone(),
+                dropped: self.dropped.clone(),
             };
             trial.compare(alternative, candidate, path, depth + 1);
             trial.out.is_empty()
@@ -423,6 +432,7 @@ impl<'a> Checker<'a> {
                 new_root: self.new_root,
                 out: Vec::new(),
                 seen: self.seen.clone(),
+                dropped: self.dropped.clone(),
             };
             trial.compare(old, alternative, path, depth + 1);
             if trial.out.is_empty() {
@@ -507,6 +517,32 @@ impl<'a> Checker<'a> {
                     "the field was removed and the new type denies unknown fields, so stored \
                      events that have it are refused"
                         .into(),
+                );
+            }
+        }
+        // A field no longer read: serde skips it, and its stored values are lost without
+        // an error (a rename without an alias reads every stored value as missing).
+        let kept_in_map = matches!(
+            new.get("additionalProperties"),
+            Some(Value::Object(_)) | Some(Value::Bool(true))
+        );
+        if !closed && !kept_in_map {
+            for name in old_props.keys() {
+                let field_path = join(path, name);
+                if consumed.contains(name.as_str())
+                    || new_props.contains_key(name)
+                    || self.dropped.contains(field_path.as_str())
+                {
+                    continue;
+                }
+                self.push(
+                    &field_path,
+                    format!(
+                        "no field reads it any more, so its stored values would be dropped \
+                         without an error; if a field was renamed, say so with \
+                         #[serde(alias = \"{name}\")], or acknowledge the loss with \
+                         #[event(dropped = \"{field_path}\")]"
+                    ),
                 );
             }
         }
@@ -643,6 +679,17 @@ fn flat_alternatives<'v>(root: &'v Value, schema: &'v Value) -> Vec<&'v Value> {
     let mut out = Vec::new();
     walk(root, schema, 0, &mut out);
     out
+}
+
+/// The fields whose loss a payload schema acknowledges ([`DROPPED`]).
+fn dropped_of(schema: &Value) -> BTreeSet<&str> {
+    schema
+        .get(DROPPED)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 fn alternatives_of(schema: &Value) -> Option<&Vec<Value>> {

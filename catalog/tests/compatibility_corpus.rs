@@ -130,7 +130,7 @@ case!(c02_defaulted_field_added: compatible,
     old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
     new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, #[serde(default)] pub tags: Vec<String> } });
 
-case!(c03_field_removed_open_content: compatible,
+case!(b38_field_removed_its_values_dropped: breaking("dropped without an error"),
     old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
     new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } });
 
@@ -542,3 +542,59 @@ case!(c36_recursive_type_gains_optional_field: compatible,
           #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } }
     new { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node>, pub x: Option<u32> }
           #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } });
+
+// ---- data lost without an error: serde accepts, the values are gone (issue 14) --------
+
+case!(b39_required_renamed_into_optional_without_alias: breaking("#[serde(alias = \"amount\")]"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub total: Option<u32> } });
+
+case!(b40_renamed_into_optional_under_rename_all: breaking("dropped without an error"),
+    old { #[derive(JsonSchema, Deserialize)] #[serde(rename_all = "camelCase")] pub struct E { pub unit_price: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(rename_all = "camelCase")] pub struct E { pub price: Option<u32> } });
+
+case!(b41_nested_field_renamed_into_optional: breaking("line.amount"),
+    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub amount: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Line { #[serde(default)] pub total: u32 }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } });
+
+case!(c37_renamed_into_optional_with_alias: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E {
+              #[serde(alias = "amount")] #[schemars(extend("x-aliases" = ["amount"]))] pub total: Option<u32> } });
+
+case!(c38_field_kept_in_a_flattened_map: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String,
+              #[serde(flatten)] pub rest: std::collections::BTreeMap<String, serde_json::Value> } });
+
+/// A drop the author acknowledged (`#[event(dropped = "…")]`, written into the payload
+/// schema by the code generator) is not reported; another field's still is.
+#[test]
+fn c39_acknowledged_drop_is_compatible() {
+    let (old, mut new) = schemas!(
+        old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub note: String }
+              #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64, pub lines: Vec<Line> } }
+        new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub memo: Option<String> }
+              #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub lines: Vec<Line> } }
+    );
+    new[factum_catalog::compat::DROPPED] = json!(["b", "lines[].note"]);
+    assert_eq!(same_version(old.clone(), new.clone()), Vec::<String>::new());
+    new[factum_catalog::compat::DROPPED] = json!(["b"]);
+    let report = same_version(old, new);
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(report[0].contains("lines[].note"), "{report:?}");
+}
+
+case!(c40_list_items_widened_in_a_nested_struct: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub qty: Vec<u32> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } }
+    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub qty: Vec<u64> }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } });
+
+case!(c41_untagged_variant_payload_widened_in_place: compatible,
+    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u64), Text(String) }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
