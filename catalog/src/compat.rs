@@ -9,12 +9,17 @@
 //!   whatever the old one allowed;
 //! - **breaking**: a required field added without a default, a field that was optional
 //!   becoming required, a changed type (widening `integer` to `number` is fine), a
-//!   narrower integer, a removed enum variant, a rename without `#[serde(alias)]`,
-//!   removing a field from a type that denies unknown fields, a version going back, an
-//!   event type removed without being deprecated first;
-//! - **compatible**: an optional (or defaulted) field added, a field removed (unknown
-//!   fields are ignored), an enum variant added, a new event type, a new version with
-//!   its upcaster, description changes.
+//!   narrower integer, a 64-bit float read as 32 bits, a narrower string or array length
+//!   (`String` to `char`, a list to a fixed array), a removed enum variant, untagged
+//!   alternatives reordered so that stored values are read as another one, a field no
+//!   longer read (its stored values would be dropped without an error: a rename wants
+//!   `#[serde(alias)]`, a deliberate loss `#[event(dropped = "…")]`), removing a field
+//!   from a type that denies unknown fields, a version going back, an event type
+//!   removed without being deprecated first;
+//! - **compatible**: an optional (or defaulted) field added, a field removed with its
+//!   loss acknowledged, an enum variant added, a tuple read as a fixed-size array of
+//!   the same length, a new event type, a new version with its upcaster, description
+//!   changes.
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -34,7 +34,7 @@ use std::process::ExitCode;
 
 use factum::{AggregateDescriptor, Dialect, EventDescriptor, ProjectionDescriptor};
 use factum_catalog::asyncapi::{from_document, parse, to_document, to_json, to_yaml};
-use factum_catalog::compat::ALIASES;
+use factum_catalog::compat::{ALIASES, DROPPED};
 use factum_catalog::{Catalog, CatalogError, Category, EventEntry};
 use serde_json::Value;
 
@@ -352,6 +352,11 @@ fn entry_of(descriptor: &EventDescriptor) -> EventEntry {
             property.insert(ALIASES.into(), Value::from(aliases.to_vec()));
         }
     }
+    if !descriptor.dropped.is_empty()
+        && let Some(root) = schema.as_object_mut()
+    {
+        root.insert(DROPPED.into(), Value::from(descriptor.dropped.to_vec()));
+    }
     let mut entry = EventEntry::new(descriptor.name, descriptor.version, schema);
     // Older versions whose upcaster input has a schema: the code states how it reads them.
     for (version, older) in (descriptor.older_schemas)() {
@@ -392,4 +397,55 @@ fn ddl(projections: &[ProjectionDescriptor], dialect: Dialect) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use factum::Event;
+    use factum_catalog::{Catalog, check};
+    use serde::{Deserialize, Serialize};
+
+    /// Version 1 as first written: a price and a note.
+    #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+    struct PricedBefore {
+        price: u32,
+        note: String,
+    }
+
+    /// The note is gone, and its stored values with it, knowingly.
+    #[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+    #[event(name = "test.Priced", dropped = "note")]
+    struct Priced {
+        price: u32,
+    }
+
+    /// The same change, not acknowledged.
+    #[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+    #[event(name = "test.Priced")]
+    struct PricedUnacknowledged {
+        price: u32,
+    }
+
+    fn catalog(entry: EventEntry) -> Catalog {
+        Catalog {
+            events: [(entry.name.clone(), entry)].into(),
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn an_acknowledged_drop_reaches_the_catalog_and_passes_the_gate() {
+        let before = serde_json::to_value(factum::schema_of::<PricedBefore>()).unwrap();
+        let before = catalog(EventEntry::new("test.Priced", 1, before));
+
+        let entry = entry_of(&Priced::descriptor());
+        assert_eq!(entry.schemas[&1][DROPPED], serde_json::json!(["note"]));
+        assert!(check(&before, &catalog(entry)).is_empty());
+
+        let silent = entry_of(&PricedUnacknowledged::descriptor());
+        let report = check(&before, &catalog(silent));
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert_eq!(report[0].path, "v1.note");
+    }
 }

@@ -34,6 +34,10 @@ pub struct EventDescriptor {
     /// The schemas of older versions the code still knows: the input type of each
     /// upcaster, where that type implements `JsonSchema` (`Value` for JSON upcasters).
     pub older_schemas: fn() -> Vec<(u32, Schema)>,
+    /// Fields the current version no longer has and whose stored values the author
+    /// accepts to lose (`#[event(dropped = "…")]`), as paths (`amount`, `lines[].note`).
+    /// The catalog records them, so that the compatibility gate lets the loss pass.
+    pub dropped: &'static [&'static str],
 }
 
 impl EventDescriptor {
@@ -49,6 +53,7 @@ impl EventDescriptor {
         schema: fn() -> Schema,
         aliases: &'static [(&'static str, &'static [&'static str])],
         older_schemas: fn() -> Vec<(u32, Schema)>,
+        dropped: &'static [&'static str],
     ) -> Self {
         EventDescriptor {
             name,
@@ -60,6 +65,7 @@ impl EventDescriptor {
             schema,
             aliases,
             older_schemas,
+            dropped,
         }
     }
 

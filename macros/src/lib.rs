@@ -34,6 +34,7 @@ use proc_macro::TokenStream;
 ///     upcast(from = 1, with = v1_to_v2),       // fn(Old) -> New
 ///     upcast(from = 2, try_with = v2_to_v3),   // fn(Old) -> Result<New, E: Display>
 ///     deprecated = "use bank.Credited",        // or just `deprecated`
+///     dropped = "memo",                        // repeatable: see below
 ///     crate = "my_factum",                     // default: "::factum"
 /// )]
 /// struct Deposited { … }
@@ -42,6 +43,12 @@ use proc_macro::TokenStream;
 /// Every version below the current one needs exactly one upcaster. Each upcaster's
 /// input and output types are what it reads and writes (`serde_json::Value` works for
 /// both). The doc comment becomes the event's description in the catalog.
+///
+/// `dropped = "path"` acknowledges that the current version no longer reads a field that
+/// stored events hold (`memo`, `line.note`, `lines[].note`): serde skips it, so its
+/// values are lost without an error, and the catalog's compatibility gate calls that
+/// breaking unless the loss is acknowledged here. A renamed field wants
+/// `#[serde(alias = "old")]` instead, which keeps the values.
 ///
 /// `crate = "path"` is the path at which the generated code finds Factum, when it is not
 /// `::factum`: `"my_factum"` for a dependency renamed in Cargo.toml, `"acme::factum"` for

@@ -7,14 +7,21 @@ use darling::FromMeta;
 use darling::error::Accumulator;
 use darling::util::{Override, SpannedValue};
 
-use super::serde_names::serde_aliases;
+use super::serde_names::{serde_aliases, serialized_names};
 use crate::args::{helper_args, typed};
 use crate::common::{conclude, doc_text};
 use crate::crate_path::CratePath;
 use crate::names::{EventTypeProblem, event_type_problem};
 
 /// The keys of `#[event(...)]`.
-const KEYS: &[&str] = &["crate", "deprecated", "name", "upcast", "version"];
+const KEYS: &[&str] = &[
+    "crate",
+    "deprecated",
+    "dropped",
+    "name",
+    "upcast",
+    "version",
+];
 
 #[derive(FromMeta)]
 struct EventArgs {
@@ -28,6 +35,8 @@ struct EventArgs {
     upcast: Vec<UpcastArgs>,
     #[darling(default)]
     deprecated: Option<Override<String>>,
+    #[darling(multiple)]
+    dropped: Vec<SpannedValue<String>>,
 }
 
 #[derive(FromMeta)]
@@ -53,6 +62,8 @@ pub(super) struct Event {
     pub description: Option<String>,
     /// `(serialized field name, serde aliases)`.
     pub aliases: Vec<(String, Vec<String>)>,
+    /// Paths of fields whose stored values the author accepts to lose.
+    pub dropped: Vec<String>,
 }
 
 /// A checked upcaster.
@@ -85,6 +96,7 @@ fn checked(input: &syn::DeriveInput, errors: &mut Accumulator) -> Option<Event> 
         errors.push(darling::Error::custom("event versions start at 1").with_span(&version_span));
     }
     let upcasters = checked_upcasters(&args, version, version_span, errors);
+    let dropped = checked_dropped(input, &args.dropped, errors);
     Some(Event {
         krate: args.krate,
         ident: input.ident.clone(),
@@ -97,7 +109,39 @@ fn checked(input: &syn::DeriveInput, errors: &mut Accumulator) -> Option<Event> 
         }),
         description: doc_text(&input.attrs),
         aliases: serde_aliases(input),
+        dropped,
     })
+}
+
+/// `dropped = "…"`: each a field path (`amount`, `line.note`, `lines[].note`) that is no
+/// field of the type now (a top-level one is checked here), named once.
+fn checked_dropped(
+    input: &syn::DeriveInput,
+    dropped: &[SpannedValue<String>],
+    errors: &mut Accumulator,
+) -> Vec<String> {
+    let fields = serialized_names(input);
+    let mut seen = std::collections::BTreeSet::new();
+    for path in dropped {
+        let problem = if path.is_empty() {
+            Some("name the dropped field's path, such as `amount` or `lines[].note`".to_owned())
+        } else if fields.iter().any(|f| f == path.as_str()) {
+            Some(format!(
+                "`{}` is still a field of `{}`: `dropped` names a field the type no longer \
+                 has, whose stored values are lost",
+                path.as_str(),
+                input.ident
+            ))
+        } else if !seen.insert(path.as_str()) {
+            Some(format!("`{}` is named twice", path.as_str()))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            errors.push(darling::Error::custom(problem).with_span(&path.span()));
+        }
+    }
+    dropped.iter().map(|p| p.as_str().to_owned()).collect()
 }
 
 /// A struct, not generic.

@@ -31,6 +31,7 @@ pub(super) fn generate(event: &Event) -> TokenStream {
         .aliases
         .iter()
         .map(|(field, names)| quote!((#field, &[#(#names),*])));
+    let dropped = &event.dropped;
 
     quote! {
         impl #f::Event for #ident {
@@ -71,6 +72,7 @@ pub(super) fn generate(event: &Event) -> TokenStream {
                         }
                         older_schemas
                     },
+                    &[#(#dropped),*],
                 )
             }
         }

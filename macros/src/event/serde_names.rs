@@ -7,6 +7,25 @@ use proc_macro2::TokenStream;
 /// field with `#[serde(alias = "…")]`, the serialized name following the field's
 /// `rename` and the struct's `rename_all`.
 pub(super) fn serde_aliases(input: &syn::DeriveInput) -> Vec<(String, Vec<String>)> {
+    serialized_fields(input)
+        .into_iter()
+        .filter_map(|(name, field)| {
+            let aliases = serde_strings(&field.attrs, "alias");
+            (!aliases.is_empty()).then_some((name, aliases))
+        })
+        .collect()
+}
+
+/// The name each named field is serialized under, following its `rename` and the
+/// struct's `rename_all`.
+pub(super) fn serialized_names(input: &syn::DeriveInput) -> Vec<String> {
+    serialized_fields(input)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn serialized_fields(input: &syn::DeriveInput) -> Vec<(String, &syn::Field)> {
     let syn::Data::Struct(data) = &input.data else {
         return Vec::new();
     };
@@ -14,10 +33,6 @@ pub(super) fn serde_aliases(input: &syn::DeriveInput) -> Vec<(String, Vec<String
     let mut out = Vec::new();
     for field in &data.fields {
         let Some(ident) = &field.ident else { continue };
-        let aliases = serde_strings(&field.attrs, "alias");
-        if aliases.is_empty() {
-            continue;
-        }
         let raw = ident.to_string().trim_start_matches("r#").to_owned();
         let name = serde_strings(&field.attrs, "rename")
             .into_iter()
@@ -26,7 +41,7 @@ pub(super) fn serde_aliases(input: &syn::DeriveInput) -> Vec<(String, Vec<String
                 Some(rule) => apply_rename_rule(rule, &raw),
                 None => raw,
             });
-        out.push((name, aliases));
+        out.push((name, field));
     }
     out
 }
