@@ -162,6 +162,7 @@ pub fn check_schema(old: &Value, new: &Value) -> Vec<SchemaProblem> {
         out: Vec::new(),
         seen: BTreeSet::new(),
         dropped: dropped_of(new),
+        whole_objects: true,
     };
     checker.compare(old, new, "", 0);
     checker.out
@@ -175,6 +176,10 @@ struct Checker<'a> {
     seen: BTreeSet<(usize, usize)>,
     /// The fields whose loss the new schema acknowledges ([`DROPPED`]).
     dropped: BTreeSet<&'a str>,
+    /// Whether a field the new object does not read is lost. Not while an old object is
+    /// tried against one alternative of a flattened enum: the struct around it reads
+    /// the other fields.
+    whole_objects: bool,
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -215,13 +220,19 @@ impl<'a> Checker<'a> {
             self.compare_objects(old, new, path, depth);
             match (alternatives_of(old), alternatives_of(new)) {
                 (Some(old_alts), Some(new_alts)) => {
+                    let whole = std::mem::replace(&mut self.whole_objects, false);
                     for alternative in old_alts {
                         self.fits_one(alternative, new_alts, path, depth);
                     }
+                    self.whole_objects = whole;
                 }
                 // Stored events must still fit one of the new alternatives (an optional
                 // flattened enum has one that accepts anything).
-                (None, Some(new_alts)) => self.fits_one(old, new_alts, path, depth),
+                (None, Some(new_alts)) => {
+                    let whole = std::mem::replace(&mut self.whole_objects, false);
+                    self.fits_one(old, new_alts, path, depth);
+                    self.whole_objects = whole;
+                }
                 // Alternatives gone: what they stored is now unknown fields, ignored unless
                 // the new type denies them, which `compare_objects` does not see; say so.
                 (Some(_), None) if new.get("additionalProperties") == Some(&Value::Bool(false)) => {
@@ -384,6 +395,7 @@ impl<'a> Checker<'a> {
                 out: Vec::new(),
                 seen: self.seen.clone(),
                 dropped: self.dropped.clone(),
+                whole_objects: self.whole_objects,
             };
             trial.compare(alternative, candidate, path, depth + 1);
             trial.out.is_empty()
@@ -438,6 +450,7 @@ impl<'a> Checker<'a> {
                 out: Vec::new(),
                 seen: self.seen.clone(),
                 dropped: self.dropped.clone(),
+                whole_objects: self.whole_objects,
             };
             trial.compare(old, alternative, path, depth + 1);
             if trial.out.is_empty() {
@@ -489,7 +502,10 @@ impl<'a> Checker<'a> {
                                 .into(),
                         );
                     }
+                    // A field's own value is a whole object again.
+                    let whole = std::mem::replace(&mut self.whole_objects, true);
                     self.compare(&old_props[source], new_prop, &field_path, depth + 1);
+                    self.whole_objects = whole;
                 }
                 None if new_required.contains(name.as_str()) => {
                     let gone: Vec<&str> = old_props
@@ -531,11 +547,27 @@ impl<'a> Checker<'a> {
             new.get("additionalProperties"),
             Some(Value::Object(_)) | Some(Value::Bool(true))
         );
-        if !closed && !kept_in_map {
+        if self.whole_objects && !closed && !kept_in_map {
+            // Fields a flattened enum of the new type reads (its alternatives' fields).
+            let in_alternatives: BTreeSet<&str> = alternatives_of(new)
+                .into_iter()
+                .flatten()
+                .flat_map(|alternative| {
+                    let alternative = resolve(self.new_root, alternative);
+                    let own = alternative.get("properties").and_then(Value::as_object);
+                    let aliased = own.into_iter().flat_map(|props| {
+                        props.values().flat_map(|p| aliases_of(self.new_root, p))
+                    });
+                    own.into_iter()
+                        .flat_map(|props| props.keys().map(String::as_str))
+                        .chain(aliased)
+                })
+                .collect();
             for name in old_props.keys() {
                 let field_path = join(path, name);
                 if consumed.contains(name.as_str())
                     || new_props.contains_key(name)
+                    || in_alternatives.contains(name.as_str())
                     || self.dropped.contains(field_path.as_str())
                 {
                     continue;

@@ -598,3 +598,15 @@ case!(c41_untagged_variant_payload_widened_in_place: compatible,
           #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
     new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u64), Text(String) }
           #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+
+case!(c42_fields_moved_into_a_flattened_enum: compatible,
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { Card }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub kind: Kind, pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(tag = "kind")] pub enum Kind { Card { amount: u32 }, Cash { amount: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub kind: Kind } });
+
+case!(b42_field_moved_into_a_flattened_enum_under_another_name: breaking("alternatives"),
+    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { Card, Cash }
+          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind, pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize)] #[serde(tag = "kind")] pub enum Kind { Card { total: u32 }, Cash { total: u32 } }
+          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub kind: Kind } });
