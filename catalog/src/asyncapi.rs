@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::error::CatalogError;
-use crate::model::{Catalog, Category, EventEntry};
+use crate::model::{Catalog, Category, Consumer, ConsumerKind, EventEntry};
 use crate::schema::{hoist, inline};
 
 /// The AsyncAPI version written.
@@ -32,6 +32,10 @@ pub const ASYNCAPI_VERSION: &str = "3.0.0";
 pub const ENVELOPE_TRAIT: &str = "envelope";
 /// The extension key holding Factum's own facts about a message.
 pub const EXTENSION: &str = "x-factum";
+
+/// The extension of the document's `info` that lists the consumers (projections and
+/// process managers) and the events each handles.
+pub const CONSUMERS: &str = "x-factum-consumers";
 
 /// The envelope headers every stored event carries, as one JSON Schema.
 fn envelope_headers() -> Value {
@@ -96,6 +100,41 @@ pub fn to_document(catalog: &Catalog) -> Value {
         );
         channels.insert(name.clone(), channel);
     }
+    // Each consumer receives, from each category, the current versions of the events it
+    // handles (older versions reach it upcast).
+    for consumer in &catalog.consumers {
+        for (category_name, category) in &catalog.categories {
+            let refs: Vec<Value> = category
+                .events
+                .intersection(&consumer.events)
+                .filter_map(|event| catalog.events.get(event))
+                .map(|entry| {
+                    let key = entry.key(entry.version);
+                    json!({ "$ref": format!("#/channels/{category_name}/messages/{key}") })
+                })
+                .collect();
+            if refs.is_empty() {
+                continue;
+            }
+            operations.insert(
+                format!(
+                    "{}.{}.{category_name}",
+                    consumer.kind.as_str(),
+                    consumer.name
+                ),
+                json!({
+                    "action": "receive",
+                    "title": format!(
+                        "The {} `{}` handles `{category_name}` events",
+                        consumer.kind.as_str().replace('-', " "),
+                        consumer.name
+                    ),
+                    "channel": { "$ref": format!("#/channels/{category_name}") },
+                    "messages": refs,
+                }),
+            );
+        }
+    }
 
     let mut messages = Map::new();
     let mut schemas = Map::new();
@@ -117,6 +156,16 @@ pub fn to_document(catalog: &Catalog) -> Value {
     let mut info = json!({ "title": catalog.title, "version": catalog.version });
     if let Some(description) = &catalog.description {
         info["description"] = Value::String(description.clone());
+    }
+    // Every consumer with every event it handles, whether or not a channel carries them
+    // (the operations above are what AsyncAPI tools draw; this is what the catalog reads).
+    let consumers: Vec<Value> = catalog
+        .consumers
+        .iter()
+        .map(|c| json!({ "kind": c.kind.as_str(), "name": c.name, "events": c.events }))
+        .collect();
+    if !consumers.is_empty() {
+        info[CONSUMERS] = Value::Array(consumers);
     }
     json!({
         "asyncapi": ASYNCAPI_VERSION,
@@ -296,7 +345,30 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
             categories.insert(name.clone(), category);
         }
     }
+    let mut consumers = BTreeSet::new();
+    for (i, facts) in info
+        .get(CONSUMERS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = text(facts, "kind")
+            .and_then(|k| ConsumerKind::parse(&k))
+            .ok_or_else(|| invalid(format!("`info.{CONSUMERS}[{i}]`: unknown consumer kind")))?;
+        let name = text(facts, "name")
+            .ok_or_else(|| invalid(format!("`info.{CONSUMERS}[{i}]` has no name")))?;
+        let events = facts
+            .get("events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect();
+        consumers.insert(Consumer { kind, name, events });
+    }
     Ok(Catalog {
+        consumers,
         title: text(&info, "title").unwrap_or_default(),
         version: text(&info, "version").unwrap_or_default(),
         description: text(&info, "description"),

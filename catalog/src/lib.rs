@@ -36,7 +36,7 @@ pub mod schema;
 pub use compat::{BreakingChange, check, check_schema};
 pub use diff::{Change, changelog, diff};
 pub use error::CatalogError;
-pub use model::{Catalog, Category, EventEntry};
+pub use model::{Catalog, Category, Consumer, ConsumerKind, EventEntry};
 pub use render::render_html;
 
 use std::path::Path;

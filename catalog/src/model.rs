@@ -23,6 +23,57 @@ pub struct Catalog {
     pub categories: BTreeMap<String, Category>,
     /// Event types, by stored type name.
     pub events: BTreeMap<String, EventEntry>,
+    /// The projections and process managers that handle the events, with the events each
+    /// handles.
+    pub consumers: BTreeSet<Consumer>,
+}
+
+/// What reads events to act on them: a projection or a process manager.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Consumer {
+    /// A projection or a process manager.
+    pub kind: ConsumerKind,
+    /// Its name (a projection's with its version: `balances@v2`).
+    pub name: String,
+    /// The event types it handles, by stored type name.
+    pub events: BTreeSet<String>,
+}
+
+/// The kinds of [`Consumer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConsumerKind {
+    /// A projection into read models.
+    Projection,
+    /// A process manager (saga), which sends commands.
+    ProcessManager,
+}
+
+impl ConsumerKind {
+    /// As written in the catalog: `projection` or `process-manager`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerKind::Projection => "projection",
+            ConsumerKind::ProcessManager => "process-manager",
+        }
+    }
+
+    /// The kind written as [`as_str`](Self::as_str) gives it.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "projection" => Some(ConsumerKind::Projection),
+            "process-manager" => Some(ConsumerKind::ProcessManager),
+            _ => None,
+        }
+    }
+}
+
+impl Catalog {
+    /// The consumers that handle `event`.
+    pub fn consumers_of<'c>(&'c self, event: &'c str) -> impl Iterator<Item = &'c Consumer> {
+        self.consumers
+            .iter()
+            .filter(move |c| c.events.contains(event))
+    }
 }
 
 /// A stream category: one AsyncAPI channel.

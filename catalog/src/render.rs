@@ -91,6 +91,17 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
             escape(&categories.join(", "))
         );
     }
+    let consumers: Vec<String> = catalog
+        .consumers_of(&entry.name)
+        .map(|c| format!("{} {}", c.kind.as_str().replace('-', " "), c.name))
+        .collect();
+    if !consumers.is_empty() {
+        let _ = write!(
+            html,
+            "<dt>Handled by</dt><dd class=\"consumers\">{}</dd>",
+            escape(&consumers.join(", "))
+        );
+    }
     if let Some(rust_type) = &entry.rust_type {
         let _ = write!(
             html,

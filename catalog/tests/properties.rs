@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use factum_catalog::asyncapi::{from_document, parse, to_document, to_yaml};
-use factum_catalog::{Catalog, Category, EventEntry, check};
+use factum_catalog::{Catalog, Category, Consumer, ConsumerKind, EventEntry, check};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -115,8 +115,9 @@ fn catalog() -> impl Strategy<Value = Catalog> {
     (
         prop::collection::vec(entry(), 1..6),
         prop::collection::vec("[a-z]{1,6}", 1..3),
+        prop::collection::vec((any::<bool>(), "[a-z]{1,6}", any::<u8>()), 0..4),
     )
-        .prop_map(|(entries, categories)| {
+        .prop_map(|(entries, categories, consumers)| {
             let events: std::collections::BTreeMap<String, EventEntry> =
                 entries.into_iter().map(|e| (e.name.clone(), e)).collect();
             let categories = categories
@@ -138,12 +139,33 @@ fn catalog() -> impl Strategy<Value = Catalog> {
                     )
                 })
                 .collect();
+            // Consumers handling a subset of the events each (by the bits of a byte; an
+            // event of another domain too, which no channel carries).
+            let consumers = consumers
+                .into_iter()
+                .map(|(manager, name, mask)| Consumer {
+                    kind: if manager {
+                        ConsumerKind::ProcessManager
+                    } else {
+                        ConsumerKind::Projection
+                    },
+                    name,
+                    events: events
+                        .keys()
+                        .enumerate()
+                        .filter(|(i, _)| mask & (1 << i) != 0)
+                        .map(|(_, k)| k.clone())
+                        .chain((mask & 0x80 != 0).then(|| "other.Elsewhere".to_owned()))
+                        .collect(),
+                })
+                .collect();
             Catalog {
                 title: "random".into(),
                 version: "0.1.0".into(),
                 description: None,
                 categories,
                 events,
+                consumers,
             }
         })
 }

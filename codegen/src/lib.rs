@@ -32,10 +32,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use factum::{AggregateDescriptor, Dialect, EventDescriptor, ProjectionDescriptor};
+use factum::{
+    AggregateDescriptor, Dialect, EventDescriptor, ProcessManagerDescriptor, ProjectionDescriptor,
+};
 use factum_catalog::asyncapi::{from_document, parse, to_document, to_json, to_yaml};
 use factum_catalog::compat::{ALIASES, DROPPED};
-use factum_catalog::{Catalog, CatalogError, Category, EventEntry};
+use factum_catalog::{Catalog, CatalogError, Category, Consumer, ConsumerKind, EventEntry};
 use serde_json::Value;
 
 /// `schema.graphql` of a domain without read models.
@@ -106,6 +108,7 @@ pub struct Codegen {
     events: Vec<EventDescriptor>,
     aggregates: Vec<AggregateDescriptor>,
     projections: Vec<ProjectionDescriptor>,
+    process_managers: Vec<ProcessManagerDescriptor>,
 }
 
 impl Codegen {
@@ -125,6 +128,7 @@ impl Codegen {
             events: factum::events(),
             aggregates: factum::aggregates(),
             projections: factum::projections(),
+            process_managers: factum::process_managers(),
         }
     }
 
@@ -150,6 +154,21 @@ impl Codegen {
     /// Only these aggregates.
     pub fn with_aggregates(mut self, aggregates: Vec<AggregateDescriptor>) -> Self {
         self.aggregates = aggregates;
+        self
+    }
+
+    /// Adds a process manager the registry cannot list (a generic one):
+    /// `.with_process_manager(ProcessManagerDescriptor::of::<Transfers<SqliteStore>>())`.
+    pub fn with_process_manager(mut self, manager: ProcessManagerDescriptor) -> Self {
+        if !self.process_managers.iter().any(|m| m.name == manager.name) {
+            self.process_managers.push(manager);
+        }
+        self
+    }
+
+    /// Only these process managers.
+    pub fn with_process_managers(mut self, managers: Vec<ProcessManagerDescriptor>) -> Self {
+        self.process_managers = managers;
         self
     }
 
@@ -191,12 +210,24 @@ impl Codegen {
                 .events
                 .extend(aggregate.events.iter().map(|e| (*e).to_owned()));
         }
+        let handled = |handles: &[&str]| handles.iter().map(|e| (*e).to_owned()).collect();
+        let projections = self.projections.iter().map(|p| Consumer {
+            kind: ConsumerKind::Projection,
+            name: format!("{}@v{}", p.name, p.version),
+            events: handled(p.handles),
+        });
+        let managers = self.process_managers.iter().map(|m| Consumer {
+            kind: ConsumerKind::ProcessManager,
+            name: m.name.to_owned(),
+            events: handled(m.handles),
+        });
         let mut catalog = Catalog {
             title: self.title.clone(),
             version: self.version.clone(),
             description: self.description.clone(),
             categories,
             events,
+            consumers: projections.chain(managers).collect(),
         };
         if let Some(committed) = self.committed_catalog()? {
             catalog.keep_history_from(&committed);

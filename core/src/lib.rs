@@ -94,8 +94,8 @@ pub use event::{
 };
 pub use projection::read_model::{ReadModel, ReadModelDescriptor};
 pub use registry::{
-    AggregateDescriptor, EventDescriptor, ProjectionDescriptor, aggregates, events, projections,
-    read_models, schema_of,
+    AggregateDescriptor, EventDescriptor, ProcessManagerDescriptor, ProjectionDescriptor,
+    aggregates, events, process_managers, projections, read_models, schema_of,
 };
 pub use store::memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "postgres")]
@@ -157,7 +157,8 @@ pub mod __private {
     pub use crate::event::{run_upcaster, try_run_upcaster};
     pub use crate::registry::{
         AggregateRegistration, EventRegistration, InputHasNoSchema, InputHasSchema,
-        ProjectionRegistration, ReadModelRegistration, probe_input, projection_descriptor,
+        ProcessManagerRegistration, ProjectionRegistration, ReadModelRegistration, probe_input,
+        process_manager_descriptor, projection_descriptor,
     };
     pub use futures_util::future::BoxFuture;
     pub use inventory;

@@ -212,6 +212,8 @@ pub struct ProjectionDescriptor {
     pub version: u32,
     /// The read models it writes.
     pub read_models: Vec<&'static ReadModelDescriptor>,
+    /// The event types it handles (their stored names), for the catalog's consumers.
+    pub handles: &'static [&'static str],
 }
 
 /// One registered projection, submitted by `#[factum::projection]` on a non-generic type.
@@ -225,11 +227,13 @@ pub fn projection_descriptor(
     name: &'static str,
     version: u32,
     read_models: Vec<&'static ReadModelDescriptor>,
+    handles: &'static [&'static str],
 ) -> ProjectionDescriptor {
     ProjectionDescriptor {
         name,
         version,
         read_models,
+        handles,
     }
 }
 
@@ -240,5 +244,40 @@ pub fn projections() -> Vec<ProjectionDescriptor> {
         .map(|registration| (registration.0)())
         .collect();
     all.sort_by(|a, b| a.name.cmp(b.name).then(a.version.cmp(&b.version)));
+    all
+}
+
+/// What the catalog knows about a process manager: its name and the events it reacts to.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProcessManagerDescriptor {
+    /// Its name.
+    pub name: &'static str,
+    /// The event types it reacts to (their stored names).
+    pub handles: &'static [&'static str],
+}
+
+/// One registered process manager, submitted by `#[factum::process_manager]` on a
+/// non-generic type.
+#[doc(hidden)]
+pub struct ProcessManagerRegistration(pub fn() -> ProcessManagerDescriptor);
+
+inventory::collect!(ProcessManagerRegistration);
+
+#[doc(hidden)]
+pub fn process_manager_descriptor(
+    name: &'static str,
+    handles: &'static [&'static str],
+) -> ProcessManagerDescriptor {
+    ProcessManagerDescriptor { name, handles }
+}
+
+/// Every non-generic process manager linked into this program, sorted by name.
+pub fn process_managers() -> Vec<ProcessManagerDescriptor> {
+    let mut all: Vec<_> = inventory::iter::<ProcessManagerRegistration>
+        .into_iter()
+        .map(|registration| (registration.0)())
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(b.name));
     all
 }

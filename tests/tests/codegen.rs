@@ -323,3 +323,43 @@ fn declared_indexes_are_in_the_ddl_of_both_dialects() {
         assert!(!ddl.contains("ON \"balances_v1\""), "{ddl}");
     }
 }
+
+/// A process manager of this test, registered by its macro.
+struct Notifier;
+
+#[factum::process_manager(name = "notifier")]
+impl Notifier {
+    #[on]
+    async fn weighed(
+        &self,
+        _cx: &factum::saga::Reaction,
+        _e: &Envelope<'_, Weighed>,
+    ) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn projections_and_process_managers_are_recorded_as_consumers() {
+    use factum_catalog::ConsumerKind;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = codegen(dir.path()).catalog().unwrap();
+    let consumer = |kind, name: &str| {
+        catalog
+            .consumers
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
+            .unwrap_or_else(|| panic!("{name} in {:?}", catalog.consumers))
+    };
+    let places = consumer(ConsumerKind::Projection, "parcel_places@v1");
+    assert_eq!(
+        places.events.iter().collect::<Vec<_>>(),
+        [<Weighed as Event>::NAME]
+    );
+    let notifier = consumer(ConsumerKind::ProcessManager, "notifier");
+    assert!(notifier.events.contains(<Weighed as Event>::NAME));
+    // The document lists them, and reads them back.
+    let document = to_document(&catalog);
+    let back = from_document(&parse(&to_yaml(&document).unwrap()).unwrap()).unwrap();
+    assert_eq!(back.consumers, catalog.consumers);
+}

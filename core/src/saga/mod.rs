@@ -393,3 +393,11 @@ async fn react_leased<P: ProcessManager, S: ProjectionStore>(
         }
     }
 }
+
+impl crate::ProcessManagerDescriptor {
+    /// The descriptor of process manager `P`, for one the registry cannot list (a generic
+    /// type, such as one over its store): hand it to the code generator.
+    pub fn of<P: ProcessManager>() -> Self {
+        crate::registry::process_manager_descriptor(P::NAME, P::EVENT_TYPES)
+    }
+}

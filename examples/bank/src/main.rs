@@ -456,6 +456,10 @@ fn codegen(args: Vec<String>) -> ExitCode {
         "Bank accounts on an event-sourced ledger: deposits, withdrawals, refused \
          overdrafts kept as facts, and transfers between accounts.",
     )
+    // Generic over its store, so the registry cannot list it by itself.
+    .with_process_manager(factum::ProcessManagerDescriptor::of::<
+        Transfers<factum::SqliteStore>,
+    >())
     .run(args)
 }
 

@@ -48,6 +48,7 @@ fn projection_impl(reactor: &Reactor) -> TokenStream {
                         <#ty as #f::projection::Projection>::NAME,
                         <#ty as #f::projection::Projection>::VERSION,
                         <#ty as #f::projection::Projection>::read_models(),
+                        <#ty as #f::projection::Projection>::EVENT_TYPES,
                     )
                 })
             }
@@ -93,7 +94,22 @@ fn process_manager_impl(reactor: &Reactor) -> TokenStream {
     let categories = &reactor.categories;
     let names = event_names(f, &reactor.handlers);
     let arms = dispatch_arms(f, &reactor.handlers, &quote!(cx));
+    // Generic process managers cannot be listed, like generic projections.
+    let registration = block.generics.params.is_empty().then(|| {
+        quote! {
+            #f::__private::inventory::submit! {
+                #f::__private::ProcessManagerRegistration(|| {
+                    #f::__private::process_manager_descriptor(
+                        <#ty as #f::saga::ProcessManager>::NAME,
+                        <#ty as #f::saga::ProcessManager>::EVENT_TYPES,
+                    )
+                })
+            }
+        }
+    });
     quote! {
+        #registration
+
         impl #impl_generics #f::saga::ProcessManager for #ty #where_clause {
             const NAME: &'static str = #name;
             const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
