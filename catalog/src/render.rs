@@ -70,6 +70,21 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         html.push_str(" <span class=\"badge deprecated\">deprecated</span>");
     }
     html.push_str("</h2>\n");
+    // A link to each version's section (`#bank.Deposited.v1`), newest first as below.
+    let versions: Vec<String> = entry
+        .schemas
+        .keys()
+        .rev()
+        .map(|v| {
+            let anchor = escape(&entry.key(*v));
+            format!("<a href=\"#{anchor}\">v{v}</a>")
+        })
+        .collect();
+    let _ = writeln!(
+        html,
+        "<p class=\"versions\">Versions: {}</p>",
+        versions.join(" ")
+    );
     if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
         let _ = writeln!(
             html,
@@ -130,7 +145,8 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         let current = *version == entry.version;
         let _ = writeln!(
             html,
-            "<details{}><summary>Version {version}{}</summary>",
+            "<details id=\"{}\"{}><summary>Version {version}{}</summary>",
+            escape(&entry.key(*version)),
             if current { " open" } else { "" },
             if current { " (current)" } else { "" }
         );
