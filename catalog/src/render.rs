@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::model::{Catalog, EventEntry};
+use crate::model::{Catalog, Category, Consumer, EventEntry};
 use crate::schema::{example, resolve};
 
 /// Renders `catalog` as a complete HTML document.
@@ -49,6 +49,9 @@ pub fn render_html(catalog: &Catalog) -> String {
         html.push_str("</ul></section>\n");
     }
     html.push_str("</nav>\n<main>\n");
+    for (name, category) in &catalog.categories {
+        render_flow(&mut html, catalog, name, category);
+    }
     for entry in catalog.events.values() {
         render_event(&mut html, catalog, entry);
     }
@@ -57,6 +60,109 @@ pub fn render_html(catalog: &Catalog) -> String {
         "<p id=\"nothing\" hidden>No event matches.</p>\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     );
     html
+}
+
+/// One category's flow as an inline SVG: its streams, the events they hold, and the
+/// projections and process managers that handle each event. No script, no network.
+fn render_flow(html: &mut String, catalog: &Catalog, name: &str, category: &Category) {
+    const ROW: usize = 26;
+    const BOX_H: usize = 20;
+    let events: Vec<&String> = category.events.iter().collect();
+    let consumers: Vec<&Consumer> = catalog
+        .consumers
+        .iter()
+        .filter(|c| c.events.iter().any(|e| category.events.contains(e)))
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    let rows = events.len().max(consumers.len());
+    let height = rows * ROW + 10;
+    let middle = |count: usize, i: usize| (height - count * ROW) / 2 + i * ROW + ROW / 2;
+    let (source_x, event_x, consumer_x, width) = (10, 200, 520, 760);
+    let _ = write!(
+        html,
+        "<section class=\"flow\" data-category=\"{0}\"><h2>Flow of {0} streams</h2>\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" aria-label=\"Events of {0} streams and who handles them\">",
+        escape(name)
+    );
+    let node = |html: &mut String, x: usize, y: usize, w: usize, class: &str, text: &str| {
+        let _ = write!(
+            html,
+            "<g class=\"node {class}\"><rect x=\"{x}\" y=\"{}\" width=\"{w}\" height=\"{BOX_H}\" rx=\"4\"/>\
+             <text x=\"{}\" y=\"{}\">{}</text></g>",
+            y - BOX_H / 2,
+            x + 6,
+            y + 5,
+            escape(text)
+        );
+    };
+    let edge = |html: &mut String, x1: usize, y1: usize, x2: usize, y2: usize| {
+        let _ = write!(
+            html,
+            "<line class=\"edge\" x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\"/>"
+        );
+    };
+    let source_y = height / 2;
+    for (i, event) in events.iter().enumerate() {
+        edge(
+            html,
+            source_x + 150,
+            source_y,
+            event_x,
+            middle(events.len(), i),
+        );
+        for (j, consumer) in consumers.iter().enumerate() {
+            if consumer.events.contains(*event) {
+                edge(
+                    html,
+                    event_x + 250,
+                    middle(events.len(), i),
+                    consumer_x,
+                    middle(consumers.len(), j),
+                );
+            }
+        }
+    }
+    node(
+        html,
+        source_x,
+        source_y,
+        150,
+        "streams",
+        &format!("{name} streams"),
+    );
+    for (i, event) in events.iter().enumerate() {
+        let version = catalog.events.get(*event).map_or(0, |e| e.version);
+        let deprecated = catalog
+            .events
+            .get(*event)
+            .is_some_and(|e| e.deprecated.is_some());
+        let class = if deprecated {
+            "event deprecated"
+        } else {
+            "event"
+        };
+        let label = format!("{event} v{version}");
+        node(html, event_x, middle(events.len(), i), 250, class, &label);
+    }
+    for (j, consumer) in consumers.iter().enumerate() {
+        let label = format!(
+            "{} {}",
+            consumer.kind.as_str().replace('-', " "),
+            consumer.name
+        );
+        node(
+            html,
+            consumer_x,
+            middle(consumers.len(), j),
+            230,
+            "consumer",
+            &label,
+        );
+    }
+    html.push_str("</svg></section>\n");
 }
 
 fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
@@ -262,7 +368,9 @@ header{grid-area:h;padding:1rem 2rem;background:#1d3557;color:#fff}header input{
 nav{grid-area:n;padding:1rem;border-right:1px solid #ddd;overflow:auto}nav ul{padding-left:1rem}main{grid-area:m;padding:1rem 2rem}\
 article{border:1px solid #ddd;border-radius:6px;padding:0 1rem 1rem;margin-bottom:1rem}.badge{font-size:.7em;background:#457b9d;color:#fff;border-radius:4px;padding:.1em .4em}\
 .badge.deprecated{background:#e63946}p.deprecated{color:#e63946}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
-pre{background:#f4f4f4;padding:.5rem;overflow:auto}dt{font-weight:bold}";
+pre{background:#f4f4f4;padding:.5rem;overflow:auto}dt{font-weight:bold}\
+.flow svg{max-width:100%;height:auto;font-size:12px}.flow .node rect{fill:#f1faee;stroke:#1d3557}.flow .node.streams rect{fill:#a8dadc}\
+.flow .node.consumer rect{fill:#fefae0}.flow .node.deprecated rect{stroke-dasharray:4 2;fill:#f8d7da}.flow .edge{stroke:#457b9d;stroke-width:1}";
 
 const SCRIPT: &str = "const box=document.getElementById('search');\
 box.addEventListener('input',()=>{const q=box.value.trim().toLowerCase();let shown=0;\

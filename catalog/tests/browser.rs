@@ -1,6 +1,6 @@
 //! The HTML catalog in a real browser (headless Chromium): the search box filters the
-//! events and the list, says when nothing matches, and every link to an event or a
-//! version lands on its section. Run on the bank example's committed catalog.
+//! events and the list, says when nothing matches, every link to an event or a version
+//! lands on its section, and each category's flow diagram is drawn. Run on the bank example's committed catalog.
 //!
 //! Chromium comes from Debian's `chromium` package (`.ci/run` installs it). Without it
 //! the test says so and passes, except under CI, where it fails.
@@ -33,6 +33,18 @@ const targets = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeUR
 report.links = targets.length;
 report.broken = targets.filter(id => !document.getElementById(id));
 report.versionLinks = targets.filter(id => /\.v\d+$/.test(id)).length;
+report.flows = [...document.querySelectorAll('section.flow')].map(s => {
+  const svg = s.querySelector('svg');
+  const box = svg.getBBox();
+  return {
+    category: s.dataset.category,
+    events: svg.querySelectorAll('g.node.event').length,
+    consumers: svg.querySelectorAll('g.node.consumer').length,
+    edges: svg.querySelectorAll('line.edge').length,
+    width: box.width,
+    height: box.height,
+  };
+});
 document.body.setAttribute('data-report', JSON.stringify(report));
 }
 </script>
@@ -141,4 +153,26 @@ fn search_filters_and_every_link_lands() {
         .map(|e| e.schemas.len() as u64)
         .sum();
     assert_eq!(report["versionLinks"], versions, "{report}");
+    // One flow diagram per category, drawn (a laid-out box), with a node per event and
+    // per consumer and at least an edge per event.
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), catalog.categories.len(), "{report}");
+    for flow in flows {
+        let name = flow["category"].as_str().unwrap();
+        let category = &catalog.categories[name];
+        assert_eq!(flow["events"], category.events.len() as u64, "{flow}");
+        let consumers = catalog
+            .consumers
+            .iter()
+            .filter(|c| c.events.iter().any(|e| category.events.contains(e)))
+            .count();
+        assert!(consumers > 0, "the bank's events have consumers");
+        assert_eq!(flow["consumers"], consumers as u64, "{flow}");
+        assert!(
+            flow["edges"].as_u64().unwrap() >= category.events.len() as u64,
+            "{flow}"
+        );
+        assert!(flow["width"].as_f64().unwrap() > 100.0, "{flow}");
+        assert!(flow["height"].as_f64().unwrap() > 50.0, "{flow}");
+    }
 }
