@@ -198,6 +198,19 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// A checker for trying one comparison on its own (whether `old` fits one candidate),
+    /// against `new_root`'s definitions, on this one's path and settings.
+    fn trial(&self, new_root: &'a Value) -> Checker<'a> {
+        Checker {
+            old_root: self.old_root,
+            new_root,
+            out: Vec::new(),
+            seen: self.seen.clone(),
+            dropped: self.dropped.clone(),
+            whole_objects: self.whole_objects,
+        }
+    }
+
     fn compare(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         let old = resolve(self.old_root, old);
         let new = resolve(self.new_root, new);
@@ -347,7 +360,10 @@ impl<'a> Checker<'a> {
             );
         }
         if old_types.contains("string") && new_types.contains("string") {
-            let (old_range, new_range) = (length_range(old, "Length"), length_range(new, "Length"));
+            let (old_range, new_range) = (
+                length_range(old, STRING_LENGTH),
+                length_range(new, STRING_LENGTH),
+            );
             if !fits(old_range, new_range) {
                 self.push(
                     path,
@@ -389,14 +405,7 @@ impl<'a> Checker<'a> {
         let old_alts = flat_alternatives(self.old_root, old);
         let new_alts = flat_alternatives(self.new_root, new);
         let accepts = |root: &'a Value, alternative: &'a Value, candidate: &'a Value| {
-            let mut trial = Checker {
-                old_root: self.old_root,
-                new_root: root,
-                out: Vec::new(),
-                seen: self.seen.clone(),
-                dropped: self.dropped.clone(),
-                whole_objects: self.whole_objects,
-            };
+            let mut trial = self.trial(root);
             trial.compare(alternative, candidate, path, depth + 1);
             trial.out.is_empty()
         };
@@ -444,14 +453,7 @@ impl<'a> Checker<'a> {
     fn fits_one(&mut self, old: &'a Value, alternatives: &'a [Value], path: &str, depth: usize) {
         let mut best: Option<Vec<SchemaProblem>> = None;
         for alternative in alternatives {
-            let mut trial = Checker {
-                old_root: self.old_root,
-                new_root: self.new_root,
-                out: Vec::new(),
-                seen: self.seen.clone(),
-                dropped: self.dropped.clone(),
-                whole_objects: self.whole_objects,
-            };
+            let mut trial = self.trial(self.new_root);
             trial.compare(old, alternative, path, depth + 1);
             if trial.out.is_empty() {
                 return;
@@ -548,26 +550,29 @@ impl<'a> Checker<'a> {
             Some(Value::Object(_)) | Some(Value::Bool(true))
         );
         if self.whole_objects && !closed && !kept_in_map {
-            // Fields a flattened enum of the new type reads (its alternatives' fields).
-            let in_alternatives: BTreeSet<&str> = alternatives_of(new)
-                .into_iter()
-                .flatten()
-                .flat_map(|alternative| {
-                    let alternative = resolve(self.new_root, alternative);
-                    let own = alternative.get("properties").and_then(Value::as_object);
-                    let aliased = own.into_iter().flat_map(|props| {
-                        props.values().flat_map(|p| aliases_of(self.new_root, p))
-                    });
-                    own.into_iter()
-                        .flat_map(|props| props.keys().map(String::as_str))
-                        .chain(aliased)
-                })
+            let unread: Vec<&String> = old_props
+                .keys()
+                .filter(|name| !consumed.contains(name.as_str()))
                 .collect();
-            for name in old_props.keys() {
+            // Fields a flattened enum of the new type reads (its alternatives' fields),
+            // looked up only when some field is not read otherwise.
+            let in_alternatives: BTreeSet<&str> = if unread.is_empty() {
+                BTreeSet::new()
+            } else {
+                alternatives_of(new)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| resolve(self.new_root, a).get("properties"))
+                    .filter_map(Value::as_object)
+                    .flat_map(|props| {
+                        let aliases = props.values().flat_map(|p| aliases_of(self.new_root, p));
+                        props.keys().map(String::as_str).chain(aliases)
+                    })
+                    .collect()
+            };
+            for name in unread {
                 let field_path = join(path, name);
-                if consumed.contains(name.as_str())
-                    || new_props.contains_key(name)
-                    || in_alternatives.contains(name.as_str())
+                if in_alternatives.contains(name.as_str())
                     || self.dropped.contains(field_path.as_str())
                 {
                     continue;
@@ -606,7 +611,10 @@ impl<'a> Checker<'a> {
 
     fn compare_items(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         let item_path = format!("{path}[]");
-        let (old_range, new_range) = (length_range(old, "Items"), length_range(new, "Items"));
+        let (old_range, new_range) = (
+            length_range(old, ARRAY_LENGTH),
+            length_range(new, ARRAY_LENGTH),
+        );
         if !fits(old_range, new_range) {
             self.push(
                 path,
@@ -817,15 +825,18 @@ fn aliases_of<'v>(root: &'v Value, property: &'v Value) -> Vec<&'v str> {
     found
 }
 
-/// The lengths a schema admits, from `min<what>` and `max<what>` (`what` is `Length`
-/// for strings, `Items` for arrays).
-fn length_range(schema: &Value, what: &str) -> (u64, u64) {
-    let bound = |key: String| schema.get(key).and_then(Value::as_u64);
-    (
-        bound(format!("min{what}")).unwrap_or(0),
-        bound(format!("max{what}")).unwrap_or(u64::MAX),
-    )
+/// The lengths a schema admits, from its `min` and `max` keywords (`minLength` and
+/// `maxLength` for strings, `minItems` and `maxItems` for arrays).
+fn length_range(schema: &Value, [min, max]: [&str; 2]) -> (u64, u64) {
+    let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+    (bound(min).unwrap_or(0), bound(max).unwrap_or(u64::MAX))
 }
+
+/// The length keywords of strings.
+const STRING_LENGTH: [&str; 2] = ["minLength", "maxLength"];
+
+/// The length keywords of arrays.
+const ARRAY_LENGTH: [&str; 2] = ["minItems", "maxItems"];
 
 /// Whether every length of `old` is one of `new`.
 fn fits(old: (u64, u64), new: (u64, u64)) -> bool {

@@ -134,12 +134,9 @@ fn render_flow(html: &mut String, catalog: &Catalog, name: &str, category: &Cate
         &format!("{name} streams"),
     );
     for (i, event) in events.iter().enumerate() {
-        let version = catalog.events.get(*event).map_or(0, |e| e.version);
-        let deprecated = catalog
-            .events
-            .get(*event)
-            .is_some_and(|e| e.deprecated.is_some());
-        let class = if deprecated {
+        let entry = catalog.events.get(*event);
+        let version = entry.map_or(0, |e| e.version);
+        let class = if entry.is_some_and(|e| e.deprecated.is_some()) {
             "event deprecated"
         } else {
             "event"
