@@ -1,13 +1,23 @@
-//! The compatibility gate against a corpus of schema changes, each with the verdict a
-//! person who knows serde would give: half breaking, half compatible.
+//! The compatibility gate against a differential corpus of schema changes, each checked
+//! against serde itself.
 //!
-//! Schema-level cases are pairs of Rust types (the stored `old::E` and the new `new::E`
-//! under the same version), turned into draft-07 JSON Schema by schemars exactly as the
-//! code generator does. Catalog-level cases (versions, upcasters, deprecation, removal)
-//! build the catalogs directly.
+//! Schema-level cases are pairs of real Rust types (the stored `old::E` and the new
+//! `new::E` under the same version), turned into draft-07 JSON Schema by schemars exactly
+//! as the code generator does. Each case declares its verdict; the test then asks serde:
+//! payloads of `old::E` (hand-written ones, and ones drawn from its schema: edge values
+//! varied one place at a time, and random combinations) are written by `old::E` and read
+//! by `new::E`. A refused payload means the change is breaking; so does a lost one (two
+//! different payloads read as one, or a case's own comparison failing). The declared
+//! verdict must be serde's, and the gate must say breaking exactly when serde does.
+//!
+//! Catalog-level cases (versions, upcasters, deprecation, removal) build the catalogs
+//! directly.
 
 use std::collections::BTreeSet;
 
+mod corpus;
+
+use corpus::SerdeVerdict;
 use factum_catalog::{Catalog, EventEntry, check};
 use serde_json::{Value, json};
 
@@ -37,310 +47,345 @@ fn same_version(old: Value, new: Value) -> Vec<String> {
         .collect()
 }
 
-/// The schemas of `old::E` and `new::E`, each type defined by the items given.
-macro_rules! schemas {
-    (old { $($old:item)* } new { $($new:item)* }) => {{
+/// Defines `old::E` and `new::E` from the items given and returns their schemas with
+/// serde's verdict on reading what `old::E` stored with `new::E`.
+macro_rules! differential {
+    (old { $($old:item)* } new { $($new:item)* } samples [$($sample:expr),*] $(same $same:expr)?) => {{
         #[allow(dead_code)]
         mod old {
             use schemars::JsonSchema;
-            use serde::Deserialize;
+            use serde::{Deserialize, Serialize};
             $($old)*
         }
         #[allow(dead_code)]
         mod new {
             use schemars::JsonSchema;
-            use serde::Deserialize;
+            use serde::{Deserialize, Serialize};
             $($new)*
         }
-        (schema_of::<old::E>(), schema_of::<new::E>())
+        let old = schema_of::<old::E>();
+        #[allow(unused_mut, unused_assignments)]
+        let mut same: Option<&dyn Fn(&old::E, &new::E) -> bool> = None;
+        $(same = Some(&$same);)?
+        let serde = corpus::serde_verdict::<old::E, new::E>(&old, &[$($sample),*], same);
+        (old, schema_of::<new::E>(), serde)
     }};
 }
 
-/// One schema-level case: `old { items }`, `new { items }`, each defining a type `E`,
-/// and whether the change breaks, with a word the report must contain.
-macro_rules! case {
-    ($name:ident: compatible, old { $($old:item)* } new { $($new:item)* }) => {
-        #[test]
-        fn $name() {
-            let (old, new) = schemas!(old { $($old)* } new { $($new)* });
-            let report = same_version(old, new);
-            assert!(report.is_empty(), "expected compatible, got {report:#?}");
-        }
-    };
-    ($name:ident: breaking($needle:literal), old { $($old:item)* } new { $($new:item)* }) => {
-        #[test]
-        fn $name() {
-            let (old, new) = schemas!(old { $($old)* } new { $($new)* });
-            let report = same_version(old, new);
-            assert!(!report.is_empty(), "expected breaking, got compatible");
+/// Checks one case: the declared verdict against serde's, then the gate against both.
+/// `needle` is a word the gate's report must contain.
+fn judge(declared: &str, needle: Option<&str>, serde: &(SerdeVerdict, usize), report: &[String]) {
+    let (verdict, tried) = serde;
+    assert!(*tried > 0, "no payload of the old type could be drawn");
+    let agrees = matches!(
+        (declared, verdict),
+        ("compatible", SerdeVerdict::Compatible)
+            | ("refused", SerdeVerdict::Refused { .. })
+            | ("lossy", SerdeVerdict::Lossy { .. })
+    );
+    assert!(
+        agrees,
+        "declared {declared}, but serde says {verdict} (over {tried} stored payloads)"
+    );
+    if declared == "compatible" {
+        assert!(report.is_empty(), "serde reads every payload, but the gate says {report:#?}");
+    } else {
+        assert!(!report.is_empty(), "serde says {verdict}, but the gate passes the change");
+        if let Some(needle) = needle {
             assert!(
-                report.iter().any(|line| line.contains($needle)),
-                "expected a report naming {:?}, got {report:#?}",
-                $needle
+                report.iter().any(|line| line.contains(needle)),
+                "expected a report naming {needle:?}, got {report:#?}"
             );
         }
+    }
+}
+
+/// One schema-level case: `old { items }` and `new { items }`, each defining a type `E`;
+/// the verdict (`compatible`, `refused("word")` when serde refuses a stored payload,
+/// `lossy("word")` when it reads two of them as one), with a word the gate's report must
+/// contain; then optionally hand-written payloads of `old::E` to try beside the drawn
+/// ones, and optionally `same |old, new| …`, what it means for a payload to be read as
+/// the value stored where the JSON cannot tell (see [`corpus::serde_verdict`]). `tricky`
+/// marks the cases a schema-only reading gets wrong.
+macro_rules! case {
+    (tricky $($rest:tt)*) => { case!($($rest)*); };
+    ($name:ident: $verdict:ident $(($needle:literal))?,
+     old { $($old:item)* } new { $($new:item)* } $(samples [$($sample:expr),* $(,)?])?
+     $(same $same:expr)?) => {
+        #[test]
+        fn $name() {
+            let (old, new, serde) =
+                differential!(old { $($old)* } new { $($new)* } samples [$($($sample),*)?] $(same $same)?);
+            let needle: Option<&str> = None $(.or(Some($needle)))?;
+            judge(stringify!($verdict), needle, &serde, &same_version(old, new));
+        }
     };
+}
+
+/// The corpus can fail: a verdict declared against serde's is caught, whatever the gate
+/// says.
+#[test]
+#[should_panic(expected = "declared compatible, but serde says refused")]
+fn a_declared_verdict_serde_disagrees_with_fails() {
+    let (old, new, serde) = differential!(
+        old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } }
+        new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: u8 } }
+        samples []
+    );
+    judge("compatible", None, &serde, &same_version(old, new));
 }
 
 // ---- numbers, strings and arrays: formats, lengths, tuples (issue 14) ------------------
 
 case!(c28_tuple_becomes_fixed_array: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u32) } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: (u32, u32) } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: [u32; 2] } });
 
 case!(c29_fixed_array_becomes_tuple: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u64) } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: [u32; 2] } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: (u32, u64) } });
 
 case!(c30_char_becomes_string: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: char } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: String } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: char } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: String } });
 
 case!(c31_float_widened: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f32 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: f32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: f64 } });
 
-case!(b28_double_narrowed_to_float: breaking("32-bit float"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f32 } });
+case!(b28_double_narrowed_to_float: lossy("32-bit float"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: f64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: f32 } });
 
-case!(b29_string_becomes_char: breaking("string length narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub c: char } });
+case!(b29_string_becomes_char: refused("string length narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: char } });
 
-case!(b30_list_becomes_fixed_array: breaking("array length narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<u32> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: [u32; 3] } });
+case!(b30_list_becomes_fixed_array: refused("array length narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: Vec<u32> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: [u32; 3] } });
 
-case!(b31_tuple_becomes_longer_array: breaking("array length narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u32) } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 3] } });
+case!(b31_tuple_becomes_longer_array: refused("array length narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: (u32, u32) } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: [u32; 3] } });
 
-case!(b32_tuple_position_narrowed_in_array: breaking("integer range narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: (u32, u64) } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub pair: [u32; 2] } });
+case!(b32_tuple_position_narrowed_in_array: refused("integer range narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: (u32, u64) } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pair: [u32; 2] } });
 
 // ---- compatible, same version -------------------------------------------------------
 
 case!(c01_optional_field_added: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<String> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: Option<String> } });
 
 case!(c02_defaulted_field_added: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, #[serde(default)] pub tags: Vec<String> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, #[serde(default)] pub tags: Vec<String> } });
 
-case!(b38_field_removed_its_values_dropped: breaking("dropped without an error"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } });
+case!(b38_field_removed_its_values_dropped: lossy("dropped without an error"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } });
 
 case!(c04_enum_variant_added: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B, C }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B, C }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } });
 
 case!(c05_integer_widened: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i32 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } });
 
 case!(c06_integer_to_float: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: f64 } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: f64 } });
 
 case!(c07_descriptions_changed: compatible,
     old { /// Old words.
-          #[derive(JsonSchema, Deserialize)] pub struct E { /// Old field words.
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { /// Old field words.
               pub a: String } }
     new { /// New words.
-          #[derive(JsonSchema, Deserialize)] pub struct E { /// New field words.
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { /// New field words.
               pub a: String } });
 
 case!(c08_required_becomes_defaulted: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(default)] pub a: String } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { #[serde(default)] pub a: String } });
 
 case!(c09_renamed_with_alias: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E {
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub amount: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E {
               #[serde(alias = "amount")] #[schemars(extend("x-aliases" = ["amount"]))] pub cents: i64 } });
 
 case!(c10_required_becomes_option: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: Option<i64> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: Option<i64> } });
 
 case!(c11_nested_struct_gains_optional_field: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String, pub note: Option<String> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub sku: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub lines: Vec<Line> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub sku: String, pub note: Option<String> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub lines: Vec<Line> } });
 
 case!(c12_data_variant_added: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash, Voucher(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash, Voucher(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pay: Pay } });
 
 case!(c13_list_items_widened: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i32> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i64> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: Vec<i32> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: Vec<i64> } });
 
 case!(c14_map_values_widened: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i32> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, i32> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
 
 case!(c15_unsigned_into_wider_signed: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } });
 
 case!(c16_uuid_read_as_any_string: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: uuid_like::Uuid }
-          pub mod uuid_like {
-              #[derive(schemars::JsonSchema, serde::Deserialize)]
-              #[schemars(extend("format" = "uuid"))]
-              pub struct Uuid(pub String);
-          } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: crate::corpus::Uuid }
+          }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String } });
 
 case!(c17_unchanged: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<bool> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: Option<bool> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: Option<bool> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: Option<bool> } });
 
 case!(c18_fields_reordered: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub b: i64, pub a: String } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub b: i64, pub a: String } });
 
 case!(c19_optional_enum_gains_variant: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Option<Kind> } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Option<Kind> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Option<Kind> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Option<Kind> } });
 
 case!(c20_enum_read_as_string: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: String } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: String } });
 
 case!(c26_enum_variant_documented: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B, C }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { /// The first.
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B, C }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { /// The first.
               A, B, C }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } });
 
 case!(c27_flattened_enum_struct_gains_optional_field: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub note: Option<String>, #[serde(flatten)] pub pay: Pay } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, pub note: Option<String>, #[serde(flatten)] pub pay: Pay } });
 
 // ---- breaking, same version ---------------------------------------------------------
 
-case!(b01_required_field_added: breaking("required field was added without a default"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub currency: String } });
+case!(b01_required_field_added: refused("required field was added without a default"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub currency: String } });
 
-case!(b02_type_changed: breaking("type changed from string to integer"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: i64 } });
+case!(b02_type_changed: refused("type changed from string to integer"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: i64 } });
 
-case!(b03_enum_variant_removed: breaking("\"B\""),
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+case!(b03_enum_variant_removed: refused("\"B\""),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } });
 
-case!(b04_renamed_without_alias: breaking("serde(alias = \"amount\")"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub cents: i64 } });
+case!(b04_renamed_without_alias: refused("serde(alias = \"amount\")"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub amount: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub cents: i64 } });
 
-case!(b05_optional_becomes_required: breaking("was optional"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub note: Option<String> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub note: String } });
+case!(b05_optional_becomes_required: refused("was optional"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub note: Option<String> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub note: String } });
 
-case!(b06_integer_narrowed: breaking("range narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i32 } });
+case!(b06_integer_narrowed: refused("range narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i32 } });
 
-case!(b07_signed_to_unsigned: breaking("range narrowed"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: u64 } });
+case!(b07_signed_to_unsigned: refused("range narrowed"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: u64 } });
 
-case!(b08_float_to_integer: breaking("type changed from number to integer"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: f64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub x: i64 } });
+case!(b08_float_to_integer: refused("type changed from number to integer"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: f64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub x: i64 } });
 
-case!(b09_removed_under_deny_unknown_fields: breaking("denies unknown fields"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(deny_unknown_fields)] pub struct E { pub a: String } });
+case!(b09_removed_under_deny_unknown_fields: refused("denies unknown fields"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(deny_unknown_fields)] pub struct E { pub a: String } });
 
-case!(b10_nested_required_field_added: breaking("lines[].qty"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub sku: String, pub qty: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub lines: Vec<Line> } });
+case!(b10_nested_required_field_added: refused("lines[].qty"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub sku: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub lines: Vec<Line> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub sku: String, pub qty: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub lines: Vec<Line> } });
 
-case!(b11_list_item_type_changed: breaking("xs[]"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<String> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub xs: Vec<i64> } });
+case!(b11_list_item_type_changed: refused("xs[]"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: Vec<String> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub xs: Vec<i64> } });
 
-case!(b12_string_becomes_uuid: breaking("`uuid`"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub id: uuid_like::Uuid }
-          pub mod uuid_like {
-              #[derive(schemars::JsonSchema, serde::Deserialize)]
-              #[schemars(extend("format" = "uuid"))]
-              pub struct Uuid(pub String);
-          } });
+case!(b12_string_becomes_uuid: refused("`uuid`"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: crate::corpus::Uuid }
+          });
 
-case!(b13_map_value_type_changed: breaking("m.{*}"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, String> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, bool> } });
+case!(b13_map_value_type_changed: refused("m.{*}"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, String> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, bool> } });
 
-case!(b14_data_variant_removed: breaking("pay"),
-    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Voucher(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub pay: Pay } });
+case!(b14_data_variant_removed: refused("pay"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Voucher(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub pay: Pay } });
 
-case!(b15_scalar_becomes_struct: breaking("type changed from integer to object"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub price: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Money { pub cents: i64, pub currency: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub price: Money } });
+case!(b15_scalar_becomes_struct: refused("type changed from integer to object"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub price: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Money { pub cents: i64, pub currency: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub price: Money } });
 
-case!(b16_struct_becomes_list: breaking("type changed from object to array"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct Addr { pub city: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub addr: Addr } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Addr { pub city: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub addr: Vec<Addr> } });
+case!(b16_struct_becomes_list: refused("type changed from object to array"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Addr { pub city: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub addr: Addr } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Addr { pub city: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub addr: Vec<Addr> } });
 
-case!(b17_bool_becomes_string: breaking("type changed from boolean to string"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub flag: bool } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub flag: String } });
+case!(b17_bool_becomes_string: refused("type changed from boolean to string"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub flag: bool } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub flag: String } });
 
-case!(b18_string_becomes_enum: breaking("accepts only"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: String } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Kind { A, B }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind } });
+case!(b18_string_becomes_enum: refused("accepts only"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: String } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } });
 
-case!(b19_option_becomes_defaulted_non_null: breaking("null"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub n: Option<i64> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(default)] pub n: i64 } });
+case!(b19_option_becomes_defaulted_non_null: refused("null"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: Option<i64> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { #[serde(default)] pub n: i64 } });
 
-case!(b25_map_of_anything_becomes_typed: breaking("m.{*}"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, serde_json::Value> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
+case!(b25_map_of_anything_becomes_typed: refused("m.{*}"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, serde_json::Value> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, i64> } });
 
-case!(b26_struct_becomes_map_of_another_type: breaking("type changed from string to integer"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct Inner { pub a: String }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: Inner } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub inner: std::collections::BTreeMap<String, i64> } });
+case!(b26_struct_becomes_map_of_another_type: refused("type changed from string to integer"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Inner { pub a: String }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub inner: Inner } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub inner: std::collections::BTreeMap<String, i64> } });
 
-case!(b27_flattened_enum_struct_gains_required_field: breaking("v1.n"),
-    old { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
-    new { #[derive(JsonSchema, Deserialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub n: i64, #[serde(flatten)] pub pay: Pay } });
+case!(b27_flattened_enum_struct_gains_required_field: refused("v1.n"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, #[serde(flatten)] pub pay: Pay } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Pay { Card { last4: String }, Cash { till: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, pub n: i64, #[serde(flatten)] pub pay: Pay } });
 
 // ---- catalog level: versions, upcasters, deprecation, removal ----------------------
 
@@ -485,100 +530,106 @@ fn the_corpus_is_balanced_and_large_enough() {
     );
 }
 
-case!(b33_second_flattened_part_gains_required_field: breaking("v2"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct A { pub a: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct B { pub b: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct A { pub a: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct B { pub b: u32, pub v2: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } });
+case!(b33_second_flattened_part_gains_required_field: refused("v2"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct A { pub a: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct B { pub b: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct A { pub a: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct B { pub b: u32, pub v2: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { #[serde(flatten)] pub a: A, #[serde(flatten)] pub b: B } });
 
-case!(b34_map_values_narrowed: breaking("range"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u64> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u8> } });
+case!(b34_map_values_narrowed: refused("range"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, u64> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, u8> } });
 
-case!(b35_recursive_type_gains_required_field: breaking("x"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node>, pub x: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } });
+case!(b35_recursive_type_gains_required_field: refused("x"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Node { pub children: Vec<Node> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub root: Node } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Node { pub children: Vec<Node>, pub x: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub root: Node } });
 
-case!(b36_untagged_variants_reordered: breaking("untagged"),
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Float(f64) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+case!(b36_untagged_variants_reordered: lossy("untagged"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Float(f64) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
 
-case!(b37_untagged_variant_inserted_before_one_it_shadows: breaking("untagged"),
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+case!(b37_untagged_variant_inserted_before_one_it_shadows: lossy("untagged"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    same |old: &old::E, new: &new::E| matches!(
+        (&old.v, &new.v),
+        (old::V::Int(a), new::V::Int(b)) if a == b
+    ) || matches!((&old.v, &new.v), (old::V::Text(a), new::V::Text(b)) if a == b));
 
 case!(c32_untagged_variant_appended: compatible,
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String), Flag(bool) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String), Flag(bool) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
 
 case!(c33_untagged_variant_inserted_first_that_takes_nothing_stored: compatible,
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Flag(bool), Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Flag(bool), Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
 
 case!(c34_untagged_unchanged_with_a_shadowed_variant: compatible,
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u32) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
 
 case!(c35_map_values_widened_to_optional: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, u32> } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub m: std::collections::BTreeMap<String, Option<u64>> } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, u32> } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub m: std::collections::BTreeMap<String, Option<u64>> } });
 
 case!(c36_recursive_type_gains_optional_field: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Node { pub children: Vec<Node>, pub x: Option<u32> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub root: Node } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Node { pub children: Vec<Node> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub root: Node } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Node { pub children: Vec<Node>, pub x: Option<u32> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub root: Node } });
 
 // ---- data lost without an error: serde accepts, the values are gone (issue 14) --------
 
-case!(b39_required_renamed_into_optional_without_alias: breaking("#[serde(alias = \"amount\")]"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub total: Option<u32> } });
+case!(b39_required_renamed_into_optional_without_alias: lossy("#[serde(alias = \"amount\")]"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub total: Option<u32> } });
 
-case!(b40_renamed_into_optional_under_rename_all: breaking("dropped without an error"),
-    old { #[derive(JsonSchema, Deserialize)] #[serde(rename_all = "camelCase")] pub struct E { pub unit_price: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(rename_all = "camelCase")] pub struct E { pub price: Option<u32> } });
+case!(b40_renamed_into_optional_under_rename_all: lossy("dropped without an error"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(rename_all = "camelCase")] pub struct E { pub unit_price: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(rename_all = "camelCase")] pub struct E { pub price: Option<u32> } });
 
-case!(b41_nested_field_renamed_into_optional: breaking("line.amount"),
-    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub amount: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Line { #[serde(default)] pub total: u32 }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } });
+case!(b41_nested_field_renamed_into_optional: lossy("line.amount"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub amount: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub line: Line } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { #[serde(default)] pub total: u32 }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub line: Line } });
 
 case!(c37_renamed_into_optional_with_alias: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub amount: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E {
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E {
               #[serde(alias = "amount")] #[schemars(extend("x-aliases" = ["amount"]))] pub total: Option<u32> } });
 
 case!(c38_field_kept_in_a_flattened_map: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64 } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String,
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: i64 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String,
               #[serde(flatten)] pub rest: std::collections::BTreeMap<String, serde_json::Value> } });
 
 /// A drop the author acknowledged (`#[event(dropped = "…")]`, written into the payload
 /// schema by the code generator) is not reported; another field's still is.
 #[test]
 fn c39_acknowledged_drop_is_compatible() {
-    let (old, mut new) = schemas!(
-        old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub note: String }
-              #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub b: i64, pub lines: Vec<Line> } }
-        new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub memo: Option<String> }
-              #[derive(JsonSchema, Deserialize)] pub struct E { pub a: String, pub lines: Vec<Line> } }
+    let (old, mut new, serde) = differential!(
+        old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub note: String }
+              #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub b: i64, pub lines: Vec<Line> } }
+        new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub memo: Option<String> }
+              #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub a: String, pub lines: Vec<Line> } }
+        samples []
     );
+    assert!(matches!(serde.0, SerdeVerdict::Lossy { .. }), "serde says {}", serde.0);
     new[factum_catalog::compat::DROPPED] = json!(["b", "lines[].note"]);
     assert_eq!(same_version(old.clone(), new.clone()), Vec::<String>::new());
     new[factum_catalog::compat::DROPPED] = json!(["b"]);
@@ -588,25 +639,25 @@ fn c39_acknowledged_drop_is_compatible() {
 }
 
 case!(c40_list_items_widened_in_a_nested_struct: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub struct Line { pub qty: Vec<u32> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } }
-    new { #[derive(JsonSchema, Deserialize)] pub struct Line { pub qty: Vec<u64> }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub line: Line } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub qty: Vec<u32> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub line: Line } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Line { pub qty: Vec<u64> }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub line: Line } });
 
 case!(c41_untagged_variant_payload_widened_in_place: compatible,
-    old { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(untagged)] pub enum V { Int(u64), Text(String) }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub v: V } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u32), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u64), Text(String) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
 
 case!(c42_fields_moved_into_a_flattened_enum: compatible,
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { Card }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, pub kind: Kind, pub amount: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(tag = "kind")] pub enum Kind { Card { amount: u32 }, Cash { amount: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub id: String, #[serde(flatten)] pub kind: Kind } });
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { Card }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, pub kind: Kind, pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(tag = "kind")] pub enum Kind { Card { amount: u32 }, Cash { amount: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub id: String, #[serde(flatten)] pub kind: Kind } });
 
-case!(b42_field_moved_into_a_flattened_enum_under_another_name: breaking("alternatives"),
-    old { #[derive(JsonSchema, Deserialize)] pub enum Kind { Card, Cash }
-          #[derive(JsonSchema, Deserialize)] pub struct E { pub kind: Kind, pub amount: u32 } }
-    new { #[derive(JsonSchema, Deserialize)] #[serde(tag = "kind")] pub enum Kind { Card { total: u32 }, Cash { total: u32 } }
-          #[derive(JsonSchema, Deserialize)] pub struct E { #[serde(flatten)] pub kind: Kind } });
+case!(b42_field_moved_into_a_flattened_enum_under_another_name: refused("alternatives"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { Card, Cash }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind, pub amount: u32 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(tag = "kind")] pub enum Kind { Card { total: u32 }, Cash { total: u32 } }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { #[serde(flatten)] pub kind: Kind } });
