@@ -34,6 +34,18 @@ use crate::schema::resolve;
 /// (`#[serde(alias = "…")]`); the code generator writes it.
 pub const ALIASES: &str = "x-aliases";
 
+/// The keyword on a variant's schema that marks it `#[serde(other)]`: the catch-all that
+/// reads any tag the enum does not know (`#[factum::payload]` writes it).
+pub const OTHER: &str = "x-other";
+
+/// The keyword on a type's schema naming the type serde reads it from and converts with
+/// `TryFrom` (`#[serde(try_from = "…")]`), which may refuse values the schema allows.
+pub const TRY_FROM: &str = "x-try-from";
+
+/// The keyword on a field's schema naming the function serde reads it with
+/// (`#[serde(deserialize_with = "…")]` or `with`), which the schema cannot describe.
+pub const DESERIALIZE_WITH: &str = "x-deserialize-with";
+
 /// The keyword on an event's payload schema that lists the fields whose stored values
 /// the author accepts to lose (`#[event(dropped = "…")]`, as paths such as `amount` or
 /// `lines[].note`); the code generator writes it.
@@ -156,6 +168,9 @@ pub struct SchemaProblem {
 /// each way it is not, with its path. Both are self-contained schemas (their `$ref`s
 /// point into their own `definitions`).
 pub fn check_schema(old: &Value, new: &Value) -> Vec<SchemaProblem> {
+    let mut new = new.clone();
+    place_variant_aliases(&mut new, 0);
+    let new = &new;
     let mut checker = Checker {
         old_root: old,
         new_root: new,
@@ -212,6 +227,7 @@ impl<'a> Checker<'a> {
     }
 
     fn compare(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
+        self.compare_readers(old, new, path);
         let old = resolve(self.old_root, old);
         let new = resolve(self.new_root, new);
         let pair = (old as *const Value as usize, new as *const Value as usize);
@@ -271,15 +287,20 @@ impl<'a> Checker<'a> {
         // new type takes (schemars splits a documented variant into its own `const`).
         if let Some(values) = values_of(old) {
             for value in values {
-                if !accepts_value(self.new_root, new, value) {
-                    self.push(
-                        path,
-                        format!(
-                            "stored events may hold {value} here, which the new type refuses \
-                             (a removed enum variant or constant?)"
-                        ),
-                    );
+                if accepts_value(self.new_root, new, value) {
+                    continue;
                 }
+                let reason = match catch_all(self.new_root, new) {
+                    Some(other) => format!(
+                        "stored events may hold {value} here, which the new type reads as its \
+                         catch-all variant {other} (#[serde(other)]): what it meant is lost"
+                    ),
+                    None => format!(
+                        "stored events may hold {value} here, which the new type refuses (a \
+                         removed enum variant or constant?)"
+                    ),
+                };
+                self.push(path, reason);
             }
             return;
         }
@@ -347,6 +368,25 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        if old_types.contains("integer")
+            && !new_types.contains("integer")
+            && new_types.contains("number")
+        {
+            let float = new.get("format").and_then(Value::as_str) == Some("float");
+            let exact: i128 = if float { 1 << 24 } else { 1 << 53 };
+            let (low, high) = integer_range(old);
+            if low < -exact || high > exact {
+                self.push(
+                    path,
+                    format!(
+                        "integers read as a {} float lose precision beyond ±{exact}: stored \
+                         values up to {} would read rounded",
+                        if float { "32-bit" } else { "64-bit" },
+                        low.abs().max(high)
+                    ),
+                );
+            }
+        }
         if old_types.contains("number")
             && new_types.contains("number")
             && new.get("format").and_then(Value::as_str) == Some("float")
@@ -392,6 +432,28 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A value the new code reads through code of its own (`try_from`,
+    /// `deserialize_with`) may be refused whatever its schema says: unless the old code
+    /// read it through the same, the gate cannot vouch for it.
+    fn compare_readers(&mut self, old: &'a Value, new: &'a Value, path: &str) {
+        for (keyword, what) in [
+            (TRY_FROM, "converts it with `TryFrom` from"),
+            (DESERIALIZE_WITH, "reads it with"),
+        ] {
+            let new_reader = reader_of(self.new_root, new, keyword);
+            if let Some(reader) = new_reader
+                && reader_of(self.old_root, old, keyword) != new_reader
+            {
+                self.push(
+                    path,
+                    format!(
+                        "the new type {what} `{reader}`, which may refuse stored values its                          schema allows; the gate cannot vouch for it (use `from` if the                          conversion cannot fail, or bump the version and add an upcaster)"
+                    ),
+                );
+            }
+        }
+    }
+
     /// Untagged alternatives (`anyOf`) are tried in order: a stored value is read as the
     /// first alternative that accepts it. If the one that reads an old alternative's values
     /// now differs from the one that read them before, while that one is still there (a
@@ -404,8 +466,11 @@ impl<'a> Checker<'a> {
         // Nested untagged unions are tried depth first, in order: one flat list.
         let old_alts = flat_alternatives(self.old_root, old);
         let new_alts = flat_alternatives(self.new_root, new);
+        // Whether serde reads the alternative's values with the candidate: fields the
+        // candidate ignores do not stop it.
         let accepts = |root: &'a Value, alternative: &'a Value, candidate: &'a Value| {
             let mut trial = self.trial(root);
+            trial.whole_objects = false;
             trial.compare(alternative, candidate, path, depth + 1);
             trial.out.is_empty()
         };
@@ -461,6 +526,26 @@ impl<'a> Checker<'a> {
             if best.as_ref().is_none_or(|b| trial.out.len() < b.len()) {
                 best = Some(trial.out);
             }
+        }
+        if let Some(other) = alternatives
+            .iter()
+            .map(|a| resolve(self.new_root, a))
+            .find(|a| a.get(OTHER) == Some(&Value::Bool(true)))
+        {
+            let name = other
+                .get("properties")
+                .and_then(Value::as_object)
+                .and_then(|props| props.values().find_map(|p| p.get("const")))
+                .or_else(|| other.get("const"))
+                .map_or_else(String::new, |name| format!(" {name}"));
+            self.push(
+                path,
+                format!(
+                    "what was stored here is read as the catch-all variant{name} \
+                     (#[serde(other)]): the stored variant and its data are lost"
+                ),
+            );
+            return;
         }
         match best {
             Some(problems) if problems.len() == 1 => self.out.extend(problems),
@@ -606,11 +691,45 @@ impl<'a> Checker<'a> {
                 }
                 _ => {}
             }
+        } else if self.whole_objects
+            && !kept_in_map
+            && matches!(
+                old.get("additionalProperties"),
+                Some(Value::Object(_)) | Some(Value::Bool(true))
+            )
+        {
+            // A map read as a struct: keys that are none of its fields.
+            let fields: Vec<&str> = new_props.keys().map(String::as_str).collect();
+            self.push(
+                path,
+                format!(
+                    "stored maps may hold any key, and the new type reads only {}: {}",
+                    if fields.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        format!("`{}`", fields.join("`, `"))
+                    },
+                    if closed {
+                        "it refuses the others"
+                    } else {
+                        "the others are dropped without an error"
+                    }
+                ),
+            );
         }
     }
 
     fn compare_items(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         let item_path = format!("{path}[]");
+        let unique = |s: &Value| s.get("uniqueItems") == Some(&Value::Bool(true));
+        if unique(new) && !unique(old) {
+            self.push(
+                path,
+                "the list became a set: duplicates in stored lists are merged without an \
+                 error, and their order is lost"
+                    .into(),
+            );
+        }
         let (old_range, new_range) = (
             length_range(old, ARRAY_LENGTH),
             length_range(new, ARRAY_LENGTH),
@@ -801,9 +920,78 @@ fn accepts_value(root: &Value, schema: &Value, value: &Value) -> bool {
         return alternatives.iter().any(|a| accepts_value(root, a, value));
     }
     if let Some(values) = values_of(schema) {
-        return values.contains(&value);
+        let alias = value
+            .as_str()
+            .is_some_and(|v| own_aliases(schema).any(|a| a == v));
+        return values.contains(&value) || alias;
     }
     type_accepts(&types_of(schema), json_type(value))
+}
+
+/// The aliases written on this schema itself.
+fn own_aliases(schema: &Value) -> impl Iterator<Item = &str> {
+    schema
+        .get(ALIASES)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// The value of the catch-all variant (`#[serde(other)]`) among `schema`'s alternatives.
+fn catch_all<'v>(root: &'v Value, schema: &'v Value) -> Option<&'v Value> {
+    alternatives_of(resolve(root, schema))?
+        .iter()
+        .map(|a| resolve(root, a))
+        .find(|a| a.get(OTHER) == Some(&Value::Bool(true)))
+        .and_then(|a| a.get("const"))
+}
+
+/// The name under `keyword` ([`TRY_FROM`], [`DESERIALIZE_WITH`]) on a schema or on what
+/// it refers to.
+fn reader_of<'v>(root: &'v Value, schema: &'v Value, keyword: &str) -> Option<&'v str> {
+    [schema, resolve(root, schema)]
+        .into_iter()
+        .find_map(|s| s.get(keyword).and_then(Value::as_str))
+}
+
+/// Moves the aliases of each variant (written on the variant's schema) onto what serde
+/// matches them against: the tag's constant of an internally or adjacently tagged
+/// variant, or the one key of an externally tagged variant with data. A unit variant's
+/// constant keeps them where they are.
+fn place_variant_aliases(schema: &mut Value, depth: usize) {
+    let Value::Object(map) = schema else {
+        if let Value::Array(items) = schema {
+            items
+                .iter_mut()
+                .for_each(|item| place_variant_aliases(item, depth + 1));
+        }
+        return;
+    };
+    if depth > 64 {
+        return;
+    }
+    if map.contains_key(ALIASES)
+        && let Some(Value::Object(props)) = map.get("properties")
+    {
+        let tag = props
+            .iter()
+            .find(|(_, p)| p.get("const").is_some_and(Value::is_string))
+            .map(|(name, _)| name.clone());
+        let external = (props.len() == 1
+            && map.get("additionalProperties") == Some(&Value::Bool(false)))
+        .then(|| props.keys().next().cloned())
+        .flatten();
+        if let Some(target) = tag.or(external)
+            && let Some(aliases) = map.remove(ALIASES)
+            && let Some(Value::Object(property)) =
+                map.get_mut("properties").and_then(|p| p.get_mut(&target))
+        {
+            property.insert(ALIASES.into(), aliases);
+        }
+    }
+    map.values_mut()
+        .for_each(|value| place_variant_aliases(value, depth + 1));
 }
 
 fn required_of(schema: &Value) -> BTreeSet<&str> {

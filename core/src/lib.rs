@@ -127,6 +127,9 @@ pub use factum_macros::EventSet;
 pub use factum_macros::ReadModel;
 /// `#[factum::aggregate(...)]`: see [`Aggregate`].
 pub use factum_macros::aggregate;
+/// `#[factum::payload]`: records the serde attributes of a type inside an event's payload
+/// in its JSON Schema, for the catalog's compatibility gate (see the `factum-macros` docs).
+pub use factum_macros::payload;
 /// `#[factum::process_manager(...)]`: see [`saga`](mod@saga).
 #[cfg(sql)]
 pub use factum_macros::process_manager;
@@ -143,7 +146,7 @@ pub mod prelude {
         Handles, Metadata, Position, ReadModel, RecordedEvent, Repository, RepositoryError,
         StreamId,
     };
-    pub use factum_macros::aggregate;
+    pub use factum_macros::{aggregate, payload};
     cfg_sql! {
         pub use crate::projection::{Envelope, HandlerError, Projection, ProjectionTx};
         pub use factum_macros::{process_manager, projection};

@@ -19,8 +19,10 @@ mod event_set;
 // Shared with `factum`, which includes the same file; each crate uses part of it.
 #[allow(dead_code)]
 use factum_names as names;
+mod payload;
 mod projection;
 mod read_model;
+mod serde_attrs;
 
 use proc_macro::TokenStream;
 
@@ -59,6 +61,31 @@ use proc_macro::TokenStream;
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input)
+        .unwrap_or_else(darling::Error::write_errors)
+        .into()
+}
+
+/// Records, in the JSON Schema of a type used inside an event's payload, the serde
+/// attributes that change what JSON it accepts and that schemars leaves out: `alias` on
+/// fields and variants, `other`, `try_from`, and `deserialize_with`/`with`. The catalog's
+/// compatibility gate reads them: a field renamed with an alias keeps its stored values,
+/// a variant renamed with an alias still reads, a value read through `try_from` may be
+/// refused.
+///
+/// Put it above `#[derive(JsonSchema)]`, on each struct or enum reached from an event's
+/// fields; `#[derive(Event)]` records the event type's own fields.
+///
+/// ```text
+/// #[factum::payload]
+/// #[derive(Serialize, Deserialize, JsonSchema)]
+/// struct Line {
+///     #[serde(alias = "qty")]
+///     quantity: u32,
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
+    payload::expand(args.into(), item.into())
         .unwrap_or_else(darling::Error::write_errors)
         .into()
 }

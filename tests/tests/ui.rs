@@ -20,3 +20,8 @@ fn aggregate_macros() {
 fn projection_macros() {
     trybuild::TestCases::new().compile_fail("ui/projection/fail/*.rs");
 }
+
+#[test]
+fn payload_attribute() {
+    trybuild::TestCases::new().compile_fail("ui/payload/fail/*.rs");
+}

@@ -45,6 +45,9 @@ impl fmt::Display for SerdeVerdict {
     }
 }
 
+/// A case's own reading of whether a payload was read as the value stored.
+pub type Same<'f, Old, New> = &'f dyn Fn(&Old, &New) -> bool;
+
 /// How many random payloads are drawn beside the edge values.
 const RANDOM: usize = 200;
 
@@ -58,7 +61,7 @@ const RANDOM: usize = 200;
 pub fn serde_verdict<Old, New>(
     old_schema: &Value,
     extra: &[Value],
-    same: Option<&dyn Fn(&Old, &New) -> bool>,
+    same: Option<Same<'_, Old, New>>,
 ) -> (SerdeVerdict, usize)
 where
     Old: Serialize + DeserializeOwned,

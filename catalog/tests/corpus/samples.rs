@@ -41,6 +41,12 @@ impl Rng {
 /// One random value of `schema`: a random choice at each place.
 fn pick(root: &Value, schema: &Value, depth: usize, rng: &mut Rng) -> Value {
     let schema = resolve(root, schema);
+    if depth >= MAX_DEPTH {
+        return variants(root, schema, depth)
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null);
+    }
     if let Some(alternatives) = alternatives(schema)
         && schema.get("properties").is_none()
     {
@@ -81,15 +87,31 @@ fn pick(root: &Value, schema: &Value, depth: usize, rng: &mut Rng) -> Value {
         }
         let (low, high) = lengths(schema);
         let len = (low + rng.below(3) as u64).min(high);
-        return Value::Array((0..len).map(|_| pick(root, items, depth + 1, rng)).collect());
+        return Value::Array(
+            (0..len)
+                .map(|_| pick(root, items, depth + 1, rng))
+                .collect(),
+        );
     }
-    let all = variants(root, schema, MAX_DEPTH);
+    let all = all_variants(root, schema, depth);
     all[rng.below(all.len())].clone()
 }
 
 /// The values of `schema`: its base value first, then each variation of one place.
 fn variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
     let schema = resolve(root, schema);
+    if depth > 4 * MAX_DEPTH {
+        return Vec::new();
+    }
+    let all = all_variants(root, schema, depth);
+    if depth >= MAX_DEPTH {
+        // Deep in a recursive type: only the base value.
+        return all.into_iter().take(1).collect();
+    }
+    all
+}
+
+fn all_variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
     match schema {
         Value::Bool(true) => return any_values(),
         Value::Bool(false) => return Vec::new(),
@@ -108,7 +130,10 @@ fn variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
         let own = object_variants(root, schema, depth);
         let mut out = Vec::new();
         for alternative in alternatives {
-            for (i, part) in variants(root, alternative, depth + 1).into_iter().enumerate() {
+            for (i, part) in variants(root, alternative, depth + 1)
+                .into_iter()
+                .enumerate()
+            {
                 let owns: &[Value] = if i == 0 { &own } else { &own[..1] };
                 for base in owns {
                     let mut value = base.clone();
@@ -120,6 +145,14 @@ fn variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
         return out;
     }
     if let Some(alternatives) = alternatives(schema) {
+        if depth >= MAX_DEPTH {
+            // The first alternative that ends, for the base value.
+            return alternatives
+                .iter()
+                .find_map(|a| variants(root, a, depth + 1).into_iter().next())
+                .into_iter()
+                .collect();
+        }
         return alternatives
             .iter()
             .flat_map(|a| variants(root, a, depth + 1))
@@ -133,7 +166,14 @@ fn variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
             for variation in part {
                 let mut value = json!({});
                 for (j, other) in bases.iter().enumerate() {
-                    merge(&mut value, if i == j { variation.clone() } else { other[0].clone() });
+                    merge(
+                        &mut value,
+                        if i == j {
+                            variation.clone()
+                        } else {
+                            other[0].clone()
+                        },
+                    );
                 }
                 out.push(value);
             }
@@ -246,7 +286,11 @@ fn array_variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
                 variants(root, items, depth + 1)
             };
             let Some(first) = values.first() else {
-                return if low == 0 { vec![json!([])] } else { Vec::new() };
+                return if low == 0 {
+                    vec![json!([])]
+                } else {
+                    Vec::new()
+                };
             };
             let fill = |len: u64, at: Option<&Value>| {
                 let mut list = vec![first.clone(); len as usize];
@@ -276,6 +320,11 @@ fn integers(schema: &Value) -> Vec<Value> {
     let (low, high) = integer_range(schema);
     let mut candidates: Vec<i128> = vec![0, 1, -1, 7, 255, 256, 65_536, -129];
     candidates.extend([
+        1 << 24,
+        (1 << 24) + 1,
+        1 << 53,
+        (1 << 53) + 1,
+        -(1 << 53) - 1,
         i32::MAX.into(),
         i64::from(i32::MAX) as i128 + 1,
         u32::MAX.into(),
@@ -309,7 +358,7 @@ fn numbers(schema: &Value) -> Vec<Value> {
         json!(-2.25),
         json!(3),
         json!(0.1),
-        json!(0.100_000_000_000_000_01),
+        json!(f64::from_bits(0.1f64.to_bits() + 1)),
         json!(f64::from(f32::MAX)),
     ];
     if schema.get("format").and_then(Value::as_str) != Some("float") {
@@ -324,7 +373,10 @@ fn strings(schema: &Value) -> Vec<Value> {
             "67e55044-10b1-426f-9247-bb680e5fe0c8".into(),
             "00000000-0000-0000-0000-000000000000".into(),
         ],
-        Some("date-time") => vec!["2024-01-02T03:04:05Z".into(), "1999-12-31T23:59:59.5+01:00".into()],
+        Some("date-time") => vec![
+            "2024-01-02T03:04:05Z".into(),
+            "1999-12-31T23:59:59.5+01:00".into(),
+        ],
         Some("date") => vec!["2024-01-02".into()],
         _ => vec![
             "a".into(),
@@ -337,7 +389,10 @@ fn strings(schema: &Value) -> Vec<Value> {
     };
     let (low, high) = (
         schema.get("minLength").and_then(Value::as_u64).unwrap_or(0),
-        schema.get("maxLength").and_then(Value::as_u64).unwrap_or(u64::MAX),
+        schema
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX),
     );
     candidates
         .into_iter()
@@ -396,7 +451,10 @@ fn types(schema: &Value) -> Vec<&str> {
 fn lengths(schema: &Value) -> (u64, u64) {
     (
         schema.get("minItems").and_then(Value::as_u64).unwrap_or(0),
-        schema.get("maxItems").and_then(Value::as_u64).unwrap_or(u64::MAX),
+        schema
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX),
     )
 }
 

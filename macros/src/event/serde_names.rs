@@ -1,7 +1,7 @@
 //! The names serde reads an event's fields under, for the catalog: each field's
 //! serialized name and its `#[serde(alias = "…")]`es.
 
-use proc_macro2::TokenStream;
+use crate::serde_attrs::serde_strings;
 
 /// The fields serde also reads under other names: `(serialized name, aliases)` for each
 /// field with `#[serde(alias = "…")]`, the serialized name following the field's
@@ -10,7 +10,10 @@ pub(super) fn serde_aliases(input: &syn::DeriveInput) -> Vec<(String, Vec<String
     serialized_fields(input)
         .into_iter()
         .filter_map(|(name, field)| {
-            let aliases = serde_strings(&field.attrs, "alias");
+            let aliases: Vec<String> = serde_strings(&field.attrs, "alias")
+                .iter()
+                .map(syn::LitStr::value)
+                .collect();
             (!aliases.is_empty()).then_some((name, aliases))
         })
         .collect()
@@ -29,14 +32,16 @@ fn serialized_fields(input: &syn::DeriveInput) -> Vec<(String, &syn::Field)> {
     let syn::Data::Struct(data) = &input.data else {
         return Vec::new();
     };
-    let rename_all = serde_strings(&input.attrs, "rename_all").into_iter().next();
+    let rename_all = serde_strings(&input.attrs, "rename_all")
+        .first()
+        .map(syn::LitStr::value);
     let mut out = Vec::new();
     for field in &data.fields {
         let Some(ident) = &field.ident else { continue };
         let raw = ident.to_string().trim_start_matches("r#").to_owned();
         let name = serde_strings(&field.attrs, "rename")
-            .into_iter()
-            .next()
+            .first()
+            .map(syn::LitStr::value)
             .unwrap_or_else(|| match &rename_all {
                 Some(rule) => apply_rename_rule(rule, &raw),
                 None => raw,
@@ -44,33 +49,6 @@ fn serialized_fields(input: &syn::DeriveInput) -> Vec<(String, &syn::Field)> {
         out.push((name, field));
     }
     out
-}
-
-/// The string values of `key = "…"` inside `#[serde(…)]` attributes. Anything serde
-/// itself would reject is left for serde to report.
-fn serde_strings(attrs: &[syn::Attribute], key: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.input.peek(syn::Token![=]) {
-                let value: syn::Expr = meta.value()?.parse()?;
-                if meta.path.is_ident(key)
-                    && let syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(s),
-                        ..
-                    }) = value
-                {
-                    found.push(s.value());
-                }
-            } else if meta.input.peek(syn::token::Paren) {
-                let content;
-                syn::parenthesized!(content in meta.input);
-                let _: TokenStream = content.parse()?;
-            }
-            Ok(())
-        });
-    }
-    found
 }
 
 /// serde's `rename_all` rules, applied to a snake_case field name.

@@ -1,0 +1,4 @@
+#[factum::payload]
+fn line() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[factum::payload]
+#[derive(serde::Deserialize)]
+struct Line {
+    #[serde(alias = "qty")]
+    quantity: u32,
+}
+
+fn main() {}
