@@ -8,10 +8,13 @@
 //!   every older version; under the same version the new payload schema must accept
 //!   whatever the old one allowed;
 //! - **breaking**: a required field added without a default, a field that was optional
-//!   becoming required, a changed type (widening `integer` to `number` is fine), a
-//!   narrower integer, a 64-bit float read as 32 bits, a narrower string or array length
-//!   (`String` to `char`, a list to a fixed array), a removed enum variant, untagged
-//!   alternatives reordered so that stored values are read as another one, a field no
+//!   becoming required, a changed type (widening `integer` to `number` is fine while the
+//!   integers fit the float exactly), a narrower integer, a 64-bit float read as 32 bits,
+//!   a narrower string or array length (`String` to `char`, a list to a fixed array), a
+//!   list read as a set (duplicates merge), a map read as a struct (other keys drop), a
+//!   removed enum variant (or one read as the `#[serde(other)]` catch-all), untagged
+//!   alternatives reordered so that stored values are read as another one, a value read
+//!   through a `try_from` or `deserialize_with` the old code did not use, a field no
 //!   longer read (its stored values would be dropped without an error: a rename wants
 //!   `#[serde(alias)]`, a deliberate loss `#[event(dropped = "…")]`), removing a field
 //!   from a type that denies unknown fields, a version going back, an event type
@@ -20,6 +23,12 @@
 //!   loss acknowledged, an enum variant added, a tuple read as a fixed-size array of
 //!   the same length, a new event type, a new version with its upcaster, description
 //!   changes.
+//!
+//! Aliases, `other`, `try_from` and `deserialize_with` are not in what schemars writes;
+//! `#[derive(Event)]` records the event type's own field aliases, and
+//! `#[factum::payload]` records all four on the types inside a payload ([`ALIASES`],
+//! [`OTHER`], [`TRY_FROM`], [`DESERIALIZE_WITH`]). The corpus in
+//! `catalog/tests/compatibility_corpus.rs` checks every rule against serde itself.
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -52,6 +52,10 @@ use proc_macro::TokenStream;
 /// breaking unless the loss is acknowledged here. A renamed field wants
 /// `#[serde(alias = "old")]` instead, which keeps the values.
 ///
+/// The catalog records the aliases of the event type's own fields; put
+/// [`macro@payload`] on the structs and enums inside the payload so that their aliases,
+/// `#[serde(other)]`, `try_from` and `deserialize_with` are recorded too.
+///
 /// `crate = "path"` is the path at which the generated code finds Factum, when it is not
 /// `::factum`: `"my_factum"` for a dependency renamed in Cargo.toml, `"acme::factum"` for
 /// Factum re-exported by a crate `acme`. (A crate that reaches schemars only through
