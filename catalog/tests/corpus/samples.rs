@@ -185,7 +185,7 @@ fn all_variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
         match ty {
             "null" => out.push(Value::Null),
             "boolean" => out.extend([json!(false), json!(true)]),
-            "integer" => out.extend(integers(schema)),
+            "integer" => out.extend(integers()),
             "number" => out.extend(numbers(schema)),
             "string" => out.extend(strings(schema)),
             "array" => out.extend(array_variants(root, schema, depth)),
@@ -316,8 +316,8 @@ fn array_variants(root: &Value, schema: &Value, depth: usize) -> Vec<Value> {
     }
 }
 
-fn integers(schema: &Value) -> Vec<Value> {
-    let (low, high) = integer_range(schema);
+/// Integers at the edges of every integer type; the old type keeps those it can hold.
+fn integers() -> Vec<Value> {
     let mut candidates: Vec<i128> = vec![0, 1, -1, 7, 255, 256, 65_536, -129];
     candidates.extend([
         1 << 24,
@@ -331,14 +331,16 @@ fn integers(schema: &Value) -> Vec<Value> {
         i64::MAX.into(),
         u64::MAX.into(),
         i64::MIN.into(),
-        low,
-        high,
+        i8::MIN.into(),
+        i16::MIN.into(),
+        i32::MIN.into(),
+        u8::MAX.into(),
+        u16::MAX.into(),
+        i16::MAX.into(),
+        i8::MAX.into(),
     ]);
     let mut out: Vec<Value> = Vec::new();
     for n in candidates {
-        if n < low || n > high {
-            continue;
-        }
         let value = if n >= 0 {
             json!(n as u64)
         } else {
@@ -456,26 +458,6 @@ fn lengths(schema: &Value) -> (u64, u64) {
             .and_then(Value::as_u64)
             .unwrap_or(u64::MAX),
     )
-}
-
-fn integer_range(schema: &Value) -> (i128, i128) {
-    let (mut low, mut high): (i128, i128) = match schema.get("format").and_then(Value::as_str) {
-        Some("int8") => (i8::MIN.into(), i8::MAX.into()),
-        Some("int16") => (i16::MIN.into(), i16::MAX.into()),
-        Some("int32") => (i32::MIN.into(), i32::MAX.into()),
-        Some("uint8") => (0, u8::MAX.into()),
-        Some("uint16") => (0, u16::MAX.into()),
-        Some("uint32") => (0, u32::MAX.into()),
-        Some("uint64") | Some("uint") => (0, u64::MAX.into()),
-        _ => (i64::MIN.into(), i64::MAX.into()),
-    };
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-        low = low.max(min as i128);
-    }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-        high = high.min(max as i128);
-    }
-    (low, high)
 }
 
 /// Puts `part`'s fields into `value` (both objects; a non-object part is ignored).
