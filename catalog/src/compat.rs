@@ -391,7 +391,7 @@ impl<'a> Checker<'a> {
                         "integers read as a {} float lose precision beyond ±{exact}: stored \
                          values up to {} would read rounded",
                         if float { "32-bit" } else { "64-bit" },
-                        low.abs().max(high)
+                        low.unsigned_abs().max(high.unsigned_abs())
                     ),
                 );
             }
@@ -456,7 +456,9 @@ impl<'a> Checker<'a> {
                 self.push(
                     path,
                     format!(
-                        "the new type {what} `{reader}`, which may refuse stored values its                          schema allows; the gate cannot vouch for it (use `from` if the                          conversion cannot fail, or bump the version and add an upcaster)"
+                        "the new type {what} `{reader}`, which may refuse stored values its \
+                         schema allows; the gate cannot vouch for it (use `from` if the \
+                         conversion cannot fail, or bump the version and add an upcaster)"
                     ),
                 );
             }

@@ -1057,3 +1057,7 @@ case!(c77_bool_becomes_optional: compatible,
 case!(b72_char_becomes_number: refused("type changed"),
     old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: char } }
     new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub c: u32 } });
+
+case!(b73_i128_read_as_double: lossy("precision"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i128 } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: f64 } });
