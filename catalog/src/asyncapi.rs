@@ -222,6 +222,15 @@ fn message(entry: &EventEntry, version: u32, key: &str) -> Value {
     if let Some(reason) = &entry.deprecated {
         facts["deprecated"] = Value::String(reason.clone());
     }
+    for (key, value) in [
+        ("deprecatedSince", &entry.deprecated_since),
+        ("sunset", &entry.sunset),
+        ("replacedBy", &entry.replaced_by),
+    ] {
+        if let Some(value) = value {
+            facts[key] = Value::String(value.clone());
+        }
+    }
     if let Some(rust_type) = &entry.rust_type {
         facts["rustType"] = Value::String(rust_type.clone());
     }
@@ -282,14 +291,10 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
             ))
         })?;
         let schema = without_deprecated_flag(schema);
-        let entry = events.entry(name.clone()).or_insert_with(|| EventEntry {
-            name: name.clone(),
-            description: None,
-            version: current,
-            deprecated: None,
-            upcasters: BTreeSet::new(),
-            schemas: BTreeMap::new(),
-            rust_type: None,
+        let entry = events.entry(name.clone()).or_insert_with(|| {
+            let mut entry = EventEntry::new(name.clone(), current, Value::Null);
+            entry.schemas.clear();
+            entry
         });
         if entry.version != current {
             return Err(invalid(format!(
@@ -302,6 +307,9 @@ pub fn from_document(document: &Value) -> Result<Catalog, CatalogError> {
             entry.version = current;
             entry.description = text(message, "description");
             entry.deprecated = text(facts, "deprecated");
+            entry.deprecated_since = text(facts, "deprecatedSince");
+            entry.sunset = text(facts, "sunset");
+            entry.replaced_by = text(facts, "replacedBy");
             entry.rust_type = text(facts, "rustType");
             entry.upcasters = facts
                 .get("upcasters")

@@ -18,7 +18,7 @@
 //!   longer read (its stored values would be dropped without an error: a rename wants
 //!   `#[serde(alias)]`, a deliberate loss `#[event(dropped = "…")]`), removing a field
 //!   from a type that denies unknown fields, a version going back, an event type
-//!   removed without being deprecated first;
+//!   removed without being deprecated first or before its sunset date;
 //! - **compatible**: an optional (or defaulted) field added, a field removed with its
 //!   loss acknowledged, an enum variant added, a tuple read as a fixed-size array of
 //!   the same length, a new event type, a new version with its upcaster, description
@@ -84,11 +84,35 @@ impl fmt::Display for BreakingChange {
 
 /// Every breaking change from `old` to `new`, sorted by event and path. Empty means
 /// `new` reads everything `old` could have stored.
+///
+/// A deprecated event with a sunset date may be removed only from that date on (today
+/// in UTC; [`check_on`] takes the date).
 pub fn check(old: &Catalog, new: &Catalog) -> Vec<BreakingChange> {
+    check_on(old, new, &today())
+}
+
+/// [`check`] as of `today` (`YYYY-MM-DD`), for the sunset dates of deprecated events.
+pub fn check_on(old: &Catalog, new: &Catalog, today: &str) -> Vec<BreakingChange> {
     let mut out = Vec::new();
     for (name, before) in &old.events {
         match new.events.get(name) {
-            None if before.deprecated.is_some() => {}
+            None if before.deprecated.is_some() => {
+                if let Some(sunset) = before.sunset.as_deref().filter(|s| *s > today) {
+                    out.push(BreakingChange {
+                        event: name.clone(),
+                        path: String::new(),
+                        reason: format!(
+                            "the event type was removed before its sunset date {sunset}: \
+                             producers and consumers were promised it until then{} (remove \
+                             it on or after {sunset})",
+                            before
+                                .replaced_by
+                                .as_deref()
+                                .map_or_else(String::new, |r| format!(" to move to {r}"))
+                        ),
+                    });
+                }
+            }
             None => out.push(BreakingChange {
                 event: name.clone(),
                 path: String::new(),
@@ -102,6 +126,30 @@ pub fn check(old: &Catalog, new: &Catalog) -> Vec<BreakingChange> {
     }
     out.sort();
     out
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+fn today() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn check_event(before: &EventEntry, after: &EventEntry, out: &mut Vec<BreakingChange>) {
@@ -1073,4 +1121,18 @@ fn integer_range(schema: &Value) -> (i128, i128) {
         high = high.min(max.floor() as i128);
     }
     (low, high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn days_become_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(20_792), (2026, 12, 5));
+    }
 }

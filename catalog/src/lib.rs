@@ -33,7 +33,7 @@ pub mod model;
 pub mod render;
 pub mod schema;
 
-pub use compat::{BreakingChange, check, check_schema};
+pub use compat::{BreakingChange, check, check_on, check_schema};
 pub use diff::{Change, changelog, diff};
 pub use error::CatalogError;
 pub use model::{Catalog, Category, Consumer, ConsumerKind, EventEntry};

@@ -96,6 +96,13 @@ pub struct EventEntry {
     pub version: u32,
     /// Why the event is deprecated, if it is (empty when no reason was given).
     pub deprecated: Option<String>,
+    /// When a deprecated event was deprecated (a release or a date), if said.
+    pub deprecated_since: Option<String>,
+    /// The date (`YYYY-MM-DD`) before which a deprecated event must not be removed, if
+    /// set: producers and consumers have until then to move off it.
+    pub sunset: Option<String>,
+    /// The event type that replaces a deprecated one, if named.
+    pub replaced_by: Option<String>,
     /// The versions that have an upcaster to the next one.
     pub upcasters: BTreeSet<u32>,
     /// The payload schema of each version the catalog has seen, self-contained
@@ -114,6 +121,9 @@ impl EventEntry {
             description: None,
             version,
             deprecated: None,
+            deprecated_since: None,
+            sunset: None,
+            replaced_by: None,
             upcasters: BTreeSet::new(),
             schemas: BTreeMap::from([(version, schema)]),
             rust_type: None,

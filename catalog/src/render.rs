@@ -188,12 +188,31 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         "<p class=\"versions\">Versions: {}</p>",
         versions.join(" ")
     );
-    if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
-        let _ = writeln!(
-            html,
-            "<p class=\"deprecated\">Deprecated: {}</p>",
-            escape(reason)
-        );
+    if entry.deprecated.is_some() {
+        let mut said = Vec::new();
+        if let Some(since) = &entry.deprecated_since {
+            said.push(format!("since {}", escape(since)));
+        }
+        if let Some(sunset) = &entry.sunset {
+            said.push(format!("kept until {}", escape(sunset)));
+        }
+        if let Some(by) = &entry.replaced_by {
+            said.push(format!(
+                "replaced by <a href=\"#{}\">{}</a>",
+                escape(by),
+                escape(by)
+            ));
+        }
+        if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
+            said.push(escape(reason));
+        }
+        if !said.is_empty() {
+            let _ = writeln!(
+                html,
+                "<p class=\"deprecated\">Deprecated: {}</p>",
+                said.join("; ")
+            );
+        }
     }
     if let Some(description) = &entry.description {
         for paragraph in description.split("\n\n") {

@@ -1061,3 +1061,56 @@ case!(b72_char_becomes_number: refused("type changed"),
 case!(b73_i128_read_as_double: lossy("precision"),
     old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: i128 } }
     new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub n: f64 } });
+
+// ---- deprecation lifecycle: sunset dates (issue 14) -----------------------------------
+
+fn deprecated_until(sunset: &str) -> Catalog {
+    let mut entry = versioned(1, &[], payload("a", "string"));
+    entry.deprecated = Some("use corpus.F".into());
+    entry.deprecated_since = Some("2.3".into());
+    entry.sunset = Some(sunset.into());
+    entry.replaced_by = Some("corpus.F".into());
+    catalog_with([entry])
+}
+
+#[test]
+fn b74_deprecated_event_removed_before_its_sunset() {
+    let report = factum_catalog::check_on(
+        &deprecated_until("2027-01-31"),
+        &catalog_with([]),
+        "2027-01-30",
+    );
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(
+        report[0]
+            .reason
+            .contains("before its sunset date 2027-01-31")
+            && report[0].reason.contains("corpus.F"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn c78_deprecated_event_removed_on_its_sunset() {
+    for today in ["2027-01-31", "2031-12-01"] {
+        let report =
+            factum_catalog::check_on(&deprecated_until("2027-01-31"), &catalog_with([]), today);
+        assert_eq!(report, [], "on {today}");
+    }
+}
+
+#[test]
+fn the_schedule_survives_the_asyncapi_document() {
+    let catalog = deprecated_until("2027-01-31");
+    let document = factum_catalog::asyncapi::to_document(&catalog);
+    let read = factum_catalog::asyncapi::from_document(&document).unwrap();
+    let entry = &read.events["corpus.E"];
+    assert_eq!(entry.sunset.as_deref(), Some("2027-01-31"));
+    assert_eq!(entry.deprecated_since.as_deref(), Some("2.3"));
+    assert_eq!(entry.replaced_by.as_deref(), Some("corpus.F"));
+    let html = factum_catalog::render_html(&read);
+    assert!(
+        html.contains("since 2.3; kept until 2027-01-31; replaced by <a href=\"#corpus.F\">"),
+        "{html}"
+    );
+}
