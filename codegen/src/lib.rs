@@ -397,6 +397,12 @@ fn entry_of(descriptor: &EventDescriptor) -> EventEntry {
     }
     entry.description = descriptor.description.map(str::to_owned);
     entry.deprecated = descriptor.deprecated.map(str::to_owned);
+    if entry.deprecated.is_some() {
+        let schedule = descriptor.schedule;
+        entry.deprecated_since = schedule.since.map(str::to_owned);
+        entry.sunset = schedule.sunset.map(str::to_owned);
+        entry.replaced_by = schedule.replaced_by.map(str::to_owned);
+    }
     entry.upcasters = descriptor.upcasters.iter().copied().collect();
     entry.rust_type = Some(descriptor.rust_type.to_owned());
     entry
@@ -478,5 +484,28 @@ mod tests {
         let report = check(&before, &catalog(silent));
         assert_eq!(report.len(), 1, "{report:?}");
         assert_eq!(report[0].path, "v1.note");
+    }
+
+    /// Retired in favour of `test.PricedIn`, kept until the end of 2027.
+    #[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+    #[event(
+        name = "test.Retired",
+        deprecated(since = "3.1", sunset = "2027-12-31", replaced_by = "test.PricedIn")
+    )]
+    struct Retired {
+        price: u32,
+    }
+
+    #[test]
+    fn a_deprecation_schedule_reaches_the_catalog_and_holds_the_removal_back() {
+        let entry = entry_of(&Retired::descriptor());
+        assert_eq!(entry.deprecated.as_deref(), Some(""));
+        assert_eq!(entry.deprecated_since.as_deref(), Some("3.1"));
+        assert_eq!(entry.sunset.as_deref(), Some("2027-12-31"));
+        assert_eq!(entry.replaced_by.as_deref(), Some("test.PricedIn"));
+        let before = catalog(entry);
+        let report = factum_catalog::check_on(&before, &Catalog::default(), "2027-12-30");
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert!(factum_catalog::check_on(&before, &Catalog::default(), "2028-01-01").is_empty());
     }
 }

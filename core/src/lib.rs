@@ -94,8 +94,9 @@ pub use event::{
 };
 pub use projection::read_model::{ReadModel, ReadModelDescriptor};
 pub use registry::{
-    AggregateDescriptor, EventDescriptor, ProcessManagerDescriptor, ProjectionDescriptor,
-    aggregates, events, process_managers, projections, read_models, schema_of,
+    AggregateDescriptor, DeprecationSchedule, EventDescriptor, ProcessManagerDescriptor,
+    ProjectionDescriptor, aggregates, events, process_managers, projections, read_models,
+    schema_of,
 };
 pub use store::memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "postgres")]

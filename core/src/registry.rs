@@ -38,6 +38,38 @@ pub struct EventDescriptor {
     /// accepts to lose (`#[event(dropped = "…")]`), as paths (`amount`, `lines[].note`).
     /// The catalog records them, so that the compatibility gate lets the loss pass.
     pub dropped: &'static [&'static str],
+    /// When a deprecated event was deprecated, until when it is kept, and what replaces
+    /// it (`#[event(deprecated(since = …, sunset = …, replaced_by = …))]`).
+    pub schedule: DeprecationSchedule,
+}
+
+/// The schedule of a deprecation, as `#[event(deprecated(…))]` states it; every part is
+/// optional. The catalog records it, and its compatibility gate refuses removing the
+/// event before the sunset date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeprecationSchedule {
+    /// Since when (a release such as `"2.4"`, or a date).
+    pub since: Option<&'static str>,
+    /// The date (`YYYY-MM-DD`) before which the event type must not be removed.
+    pub sunset: Option<&'static str>,
+    /// The event type that replaces it.
+    pub replaced_by: Option<&'static str>,
+}
+
+impl DeprecationSchedule {
+    #[doc(hidden)]
+    pub const fn new(
+        since: Option<&'static str>,
+        sunset: Option<&'static str>,
+        replaced_by: Option<&'static str>,
+    ) -> Self {
+        DeprecationSchedule {
+            since,
+            sunset,
+            replaced_by,
+        }
+    }
 }
 
 impl EventDescriptor {
@@ -54,6 +86,7 @@ impl EventDescriptor {
         aliases: &'static [(&'static str, &'static [&'static str])],
         older_schemas: fn() -> Vec<(u32, Schema)>,
         dropped: &'static [&'static str],
+        schedule: DeprecationSchedule,
     ) -> Self {
         EventDescriptor {
             name,
@@ -66,6 +99,7 @@ impl EventDescriptor {
             aliases,
             older_schemas,
             dropped,
+            schedule,
         }
     }
 

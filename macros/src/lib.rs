@@ -35,7 +35,9 @@ use proc_macro::TokenStream;
 ///     version = 3,                             // default: 1
 ///     upcast(from = 1, with = v1_to_v2),       // fn(Old) -> New
 ///     upcast(from = 2, try_with = v2_to_v3),   // fn(Old) -> Result<New, E: Display>
-///     deprecated = "use bank.Credited",        // or just `deprecated`
+///     deprecated = "use bank.Credited",        // or just `deprecated`, or with a schedule:
+///     // deprecated(since = "2.4", sunset = "2027-06-30", replaced_by = "bank.Credited",
+///     //            note = "credits carry their currency"),
 ///     dropped = "memo",                        // repeatable: see below
 ///     crate = "my_factum",                     // default: "::factum"
 /// )]
@@ -51,6 +53,10 @@ use proc_macro::TokenStream;
 /// values are lost without an error, and the catalog's compatibility gate calls that
 /// breaking unless the loss is acknowledged here. A renamed field wants
 /// `#[serde(alias = "old")]` instead, which keeps the values.
+///
+/// A deprecation's schedule is recorded in the catalog, whose compatibility gate refuses
+/// removing the event type before its `sunset` date (`YYYY-MM-DD`); `replaced_by` names
+/// the event type to move to, and the HTML catalog links it.
 ///
 /// The catalog records the aliases of the event type's own fields; put
 /// [`macro@payload`] on the structs and enums inside the payload so that their aliases,

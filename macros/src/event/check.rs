@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use darling::FromMeta;
 use darling::error::Accumulator;
-use darling::util::{Override, SpannedValue};
+use darling::util::SpannedValue;
 
 use super::serde_names::{serde_aliases, serialized_names};
 use crate::args::{helper_args, typed};
@@ -34,9 +34,65 @@ struct EventArgs {
     #[darling(multiple)]
     upcast: Vec<UpcastArgs>,
     #[darling(default)]
-    deprecated: Option<Override<String>>,
+    deprecated: Option<DeprecatedArgs>,
     #[darling(multiple)]
     dropped: Vec<SpannedValue<String>>,
+}
+
+/// `deprecated`, `deprecated = "note"`, or
+/// `deprecated(note = "…", since = "…", sunset = "YYYY-MM-DD", replaced_by = "name")`.
+#[derive(Default)]
+struct DeprecatedArgs {
+    note: Option<String>,
+    since: Option<SpannedValue<String>>,
+    sunset: Option<SpannedValue<String>>,
+    replaced_by: Option<SpannedValue<String>>,
+}
+
+#[derive(FromMeta)]
+struct DeprecatedList {
+    #[darling(default)]
+    note: Option<String>,
+    #[darling(default)]
+    since: Option<SpannedValue<String>>,
+    #[darling(default)]
+    sunset: Option<SpannedValue<String>>,
+    #[darling(default)]
+    replaced_by: Option<SpannedValue<String>>,
+}
+
+impl FromMeta for DeprecatedArgs {
+    fn from_word() -> darling::Result<Self> {
+        Ok(Self::default())
+    }
+
+    fn from_string(note: &str) -> darling::Result<Self> {
+        Ok(Self {
+            note: Some(note.to_owned()),
+            ..Self::default()
+        })
+    }
+
+    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
+        let list = DeprecatedList::from_list(items)?;
+        Ok(Self {
+            note: list.note,
+            since: list.since,
+            sunset: list.sunset,
+            replaced_by: list.replaced_by,
+        })
+    }
+}
+
+/// A checked deprecation.
+#[derive(Default)]
+pub(super) struct Deprecation {
+    /// Why, or `""`.
+    pub note: String,
+    pub since: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub sunset: Option<String>,
+    pub replaced_by: Option<String>,
 }
 
 #[derive(FromMeta)]
@@ -57,8 +113,8 @@ pub(super) struct Event {
     pub version: u32,
     /// One per older version, in order.
     pub upcasters: Vec<Upcaster>,
-    /// `None`: not deprecated; `Some("")`: deprecated without a reason.
-    pub deprecated: Option<String>,
+    /// `None`: not deprecated.
+    pub deprecated: Option<Deprecation>,
     pub description: Option<String>,
     /// `(serialized field name, serde aliases)`.
     pub aliases: Vec<(String, Vec<String>)>,
@@ -97,16 +153,16 @@ fn checked(input: &syn::DeriveInput, errors: &mut Accumulator) -> Option<Event> 
     }
     let upcasters = checked_upcasters(&args, version, version_span, errors);
     let dropped = checked_dropped(input, &args.dropped, errors);
+    let deprecated = args
+        .deprecated
+        .map(|d| checked_deprecation(d, &name, errors));
     Some(Event {
         krate: args.krate,
         ident: input.ident.clone(),
         name,
         version,
         upcasters,
-        deprecated: args.deprecated.map(|d| match d {
-            Override::Inherit => String::new(),
-            Override::Explicit(reason) => reason,
-        }),
+        deprecated,
         description: doc_text(&input.attrs),
         aliases: serde_aliases(input),
         dropped,
@@ -142,6 +198,75 @@ fn checked_dropped(
         }
     }
     dropped.iter().map(|p| p.as_str().to_owned()).collect()
+}
+
+/// A deprecation's schedule: `since` said, `sunset` a real date, `replaced_by` a valid
+/// event name other than this one.
+fn checked_deprecation(args: DeprecatedArgs, name: &str, errors: &mut Accumulator) -> Deprecation {
+    if let Some(since) = args.since.as_ref().filter(|s| s.trim().is_empty()) {
+        errors.push(
+            darling::Error::custom(
+                "say since when the event is deprecated (a release such as \"2.4\" or a date), \
+                 or leave `since` out",
+            )
+            .with_span(&since.span()),
+        );
+    }
+    if let Some(sunset) = &args.sunset
+        && !is_date(sunset)
+    {
+        errors.push(
+            darling::Error::custom(format!(
+                "`{}` is not a date: write the sunset as YYYY-MM-DD, such as \"2027-06-30\"",
+                sunset.as_str()
+            ))
+            .with_span(&sunset.span()),
+        );
+    }
+    if let Some(by) = &args.replaced_by {
+        let problem = if by.as_str() == name {
+            Some(format!(
+                "`{name}` cannot replace itself: name the event type that replaces it"
+            ))
+        } else {
+            name_problem(by).map(|p| format!("`replaced_by`: {p}"))
+        };
+        if let Some(problem) = problem {
+            errors.push(darling::Error::custom(problem).with_span(&by.span()));
+        }
+    }
+    let text = |v: Option<SpannedValue<String>>| v.map(|v| v.as_str().to_owned());
+    Deprecation {
+        note: args.note.unwrap_or_default(),
+        since: text(args.since),
+        sunset: text(args.sunset),
+        replaced_by: text(args.replaced_by),
+    }
+}
+
+/// Whether `text` is a calendar date written `YYYY-MM-DD`.
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return false;
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return false;
+    }
+    let (year, month, day): (u32, u32, u32) = match (year.parse(), month.parse(), day.parse()) {
+        (Ok(y), Ok(m), Ok(d)) => (y, m, d),
+        _ => return false,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 /// A struct, not generic.

@@ -24,7 +24,11 @@ pub(super) fn generate(event: &Event) -> TokenStream {
             }
         }
     });
-    let deprecated = optional_str(event.deprecated.as_deref());
+    let deprecation = event.deprecated.as_ref();
+    let deprecated = optional_str(deprecation.map(|d| d.note.as_str()));
+    let since = optional_str(deprecation.and_then(|d| d.since.as_deref()));
+    let sunset = optional_str(deprecation.and_then(|d| d.sunset.as_deref()));
+    let replaced_by = optional_str(deprecation.and_then(|d| d.replaced_by.as_deref()));
     let description = optional_str(event.description.as_deref());
     let rust_type = ident.to_string();
     let aliases = event
@@ -73,6 +77,7 @@ pub(super) fn generate(event: &Event) -> TokenStream {
                         older_schemas
                     },
                     &[#(#dropped),*],
+                    #f::DeprecationSchedule::new(#since, #sunset, #replaced_by),
                 )
             }
         }
