@@ -97,7 +97,16 @@ pub fn check_on(old: &Catalog, new: &Catalog, today: &str) -> Vec<BreakingChange
     for (name, before) in &old.events {
         match new.events.get(name) {
             None if before.deprecated.is_some() => {
-                if let Some(sunset) = before.sunset.as_deref().filter(|s| *s > today) {
+                if let Some(sunset) = before.sunset.as_deref().filter(|s| !is_date(s)) {
+                    out.push(BreakingChange {
+                        event: name.clone(),
+                        path: String::new(),
+                        reason: format!(
+                            "the event type was removed, and its sunset `{sunset}` is not a \
+                             YYYY-MM-DD date, so the gate cannot tell whether it has passed"
+                        ),
+                    });
+                } else if let Some(sunset) = before.sunset.as_deref().filter(|s| *s > today) {
                     out.push(BreakingChange {
                         event: name.clone(),
                         path: String::new(),
@@ -121,11 +130,38 @@ pub fn check_on(old: &Catalog, new: &Catalog, today: &str) -> Vec<BreakingChange
                          release, remove it in a later one)"
                     .into(),
             }),
-            Some(after) => check_event(before, after, &mut out),
+            Some(after) => {
+                // A sunset may move later, not earlier: that would let a later release
+                // remove the event before the date once promised.
+                if let (Some(was), Some(now)) = (before.sunset.as_deref(), after.sunset.as_deref())
+                    && now < was
+                {
+                    out.push(BreakingChange {
+                        event: name.clone(),
+                        path: String::new(),
+                        reason: format!(
+                            "the sunset moved earlier, from {was} to {now}: producers and \
+                             consumers were promised the event until {was}"
+                        ),
+                    });
+                }
+                check_event(before, after, &mut out)
+            }
         }
     }
     out.sort();
     out
+}
+
+/// Whether `text` is written `YYYY-MM-DD` (digits where digits go), so that dates
+/// compare as text.
+fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`.
@@ -235,6 +271,7 @@ pub fn check_schema(old: &Value, new: &Value) -> Vec<SchemaProblem> {
         seen: BTreeSet::new(),
         dropped: dropped_of(new),
         whole_objects: true,
+        refusals_only: false,
     };
     checker.compare(old, new, "", 0);
     checker.out
@@ -252,6 +289,9 @@ struct Checker<'a> {
     /// tried against one alternative of a flattened enum: the struct around it reads
     /// the other fields.
     whole_objects: bool,
+    /// Whether only refusals count: while asking whether serde reads a value at all (an
+    /// untagged alternative's values with another alternative), losses are not reported.
+    refusals_only: bool,
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -263,6 +303,14 @@ fn join(path: &str, field: &str) -> String {
 }
 
 impl<'a> Checker<'a> {
+    /// A change serde reads without an error but loses data by: not reported while only
+    /// refusals count.
+    fn push_loss(&mut self, path: &str, reason: String) {
+        if !self.refusals_only {
+            self.push(path, reason);
+        }
+    }
+
     fn push(&mut self, path: &str, reason: String) {
         self.out.push(SchemaProblem {
             path: path.to_owned(),
@@ -280,11 +328,18 @@ impl<'a> Checker<'a> {
             seen: self.seen.clone(),
             dropped: self.dropped.clone(),
             whole_objects: self.whole_objects,
+            refusals_only: self.refusals_only,
         }
     }
 
     fn compare(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         self.compare_readers(old, new, path);
+        self.compare_shapes(old, new, path, depth);
+    }
+
+    /// [`Self::compare`] without the readers: for one of the old schema's alternatives
+    /// against the same new schema, whose readers were compared with the whole.
+    fn compare_shapes(&mut self, old: &'a Value, new: &'a Value, path: &str, depth: usize) {
         let old = resolve(self.old_root, old);
         let new = resolve(self.new_root, new);
         let pair = (old as *const Value as usize, new as *const Value as usize);
@@ -335,7 +390,7 @@ impl<'a> Checker<'a> {
         // Each shape the old type could store must be read by the new one.
         if let Some(alternatives) = alternatives_of(old) {
             for alternative in alternatives {
-                self.compare(alternative, new, path, depth + 1);
+                self.compare_shapes(alternative, new, path, depth + 1);
             }
             self.untagged_order(old, new, path, depth);
             return;
@@ -433,7 +488,7 @@ impl<'a> Checker<'a> {
             let exact: i128 = if float { 1 << 24 } else { 1 << 53 };
             let (low, high) = integer_range(old);
             if low < -exact || high > exact {
-                self.push(
+                self.push_loss(
                     path,
                     format!(
                         "integers read as a {} float lose precision beyond ±{exact}: stored \
@@ -449,7 +504,7 @@ impl<'a> Checker<'a> {
             && new.get("format").and_then(Value::as_str) == Some("float")
             && old.get("format").and_then(Value::as_str) != Some("float")
         {
-            self.push(
+            self.push_loss(
                 path,
                 "the number narrowed to a 32-bit float: stored values beyond its range read \
                  as infinity, and the rest lose precision"
@@ -530,6 +585,7 @@ impl<'a> Checker<'a> {
         let accepts = |root: &'a Value, alternative: &'a Value, candidate: &'a Value| {
             let mut trial = self.trial(root);
             trial.whole_objects = false;
+            trial.refusals_only = true;
             trial.compare(alternative, candidate, path, depth + 1);
             trial.out.is_empty()
         };
@@ -558,7 +614,7 @@ impl<'a> Checker<'a> {
             }
         }
         for (same, after) in moved {
-            self.push(
+            self.push_loss(
                 path,
                 format!(
                     "untagged alternatives are tried in order: values read as alternative {} \
@@ -586,10 +642,19 @@ impl<'a> Checker<'a> {
                 best = Some(trial.out);
             }
         }
+        // The catch-all reads what carries a tag no other alternative has; a stored tag
+        // the new type still knows is refused with its own problem instead.
+        let old_tag = tag_of(resolve(self.old_root, old));
+        let tag_known = old_tag.is_some_and(|tag| {
+            alternatives
+                .iter()
+                .any(|a| tag_of(resolve(self.new_root, a)) == Some(tag))
+        });
         if let Some(other) = alternatives
             .iter()
             .map(|a| resolve(self.new_root, a))
             .find(|a| a.get(OTHER) == Some(&Value::Bool(true)))
+            .filter(|_| !tag_known)
         {
             let name = other
                 .get("properties")
@@ -597,7 +662,7 @@ impl<'a> Checker<'a> {
                 .and_then(|props| props.values().find_map(|p| p.get("const")))
                 .or_else(|| other.get("const"))
                 .map_or_else(String::new, |name| format!(" {name}"));
-            self.push(
+            self.push_loss(
                 path,
                 format!(
                     "what was stored here is read as the catch-all variant{name} \
@@ -782,7 +847,7 @@ impl<'a> Checker<'a> {
         let item_path = format!("{path}[]");
         let unique = |s: &Value| s.get("uniqueItems") == Some(&Value::Bool(true));
         if unique(new) && !unique(old) {
-            self.push(
+            self.push_loss(
                 path,
                 "the list became a set: duplicates in stored lists are merged without an \
                  error, and their order is lost"
@@ -985,6 +1050,18 @@ fn accepts_value(root: &Value, schema: &Value, value: &Value) -> bool {
         return values.contains(&value) || alias;
     }
     type_accepts(&types_of(schema), json_type(value))
+}
+
+/// The tag of an enum variant's schema: its constant (a unit variant), or the constant of
+/// its tag field (internally or adjacently tagged).
+fn tag_of(schema: &Value) -> Option<&Value> {
+    schema.get("const").or_else(|| {
+        schema
+            .get("properties")?
+            .as_object()?
+            .values()
+            .find_map(|p| p.get("const"))
+    })
 }
 
 /// The aliases written on this schema itself.

@@ -762,10 +762,8 @@ case!(tricky b46_one_variant_removed_into_a_catch_all: lossy("catch-all"),
           #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
     new { #[payload] #[derive(JsonSchema, Deserialize, Serialize)] pub enum Kind { A, #[serde(other)] Unknown }
           #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
-    same |old: &old::E, new: &new::E| matches!(
-        (&old.kind, &new.kind),
-        (old::Kind::A, new::Kind::A) | (old::Kind::B, new::Kind::Unknown)
-    ) && !matches!(new.kind, new::Kind::Unknown));
+    // Only an `A` read as `A` keeps its meaning: a `B` read as `Unknown` has lost it.
+    same |old: &old::E, new: &new::E| matches!((&old.kind, &new.kind), (old::Kind::A, new::Kind::A)));
 
 case!(c51_catch_all_variant_added: compatible,
     old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(tag = "t")] pub enum Kind { A, B }
@@ -1100,6 +1098,37 @@ fn c78_deprecated_event_removed_on_its_sunset() {
 }
 
 #[test]
+fn b77_sunset_that_is_no_date_holds_the_removal_back() {
+    let report = factum_catalog::check_on(
+        &deprecated_until("2027-6-30"),
+        &catalog_with([]),
+        "2031-01-01",
+    );
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(
+        report[0].reason.contains("not a YYYY-MM-DD date"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn b78_sunset_moved_earlier() {
+    let report = factum_catalog::check_on(
+        &deprecated_until("2027-06-30"),
+        &deprecated_until("2027-01-31"),
+        "2026-12-05",
+    );
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert!(report[0].reason.contains("moved earlier"), "{report:?}");
+    let later = factum_catalog::check_on(
+        &deprecated_until("2027-06-30"),
+        &deprecated_until("2028-01-31"),
+        "2026-12-05",
+    );
+    assert_eq!(later, []);
+}
+
+#[test]
 fn the_schedule_survives_the_asyncapi_document() {
     let catalog = deprecated_until("2027-01-31");
     let document = factum_catalog::asyncapi::to_document(&catalog);
@@ -1114,3 +1143,29 @@ fn the_schedule_survives_the_asyncapi_document() {
         "{html}"
     );
 }
+
+case!(tricky b75_untagged_wide_integer_reordered_after_float: lossy("untagged"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Int(u64), Float(f64) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(untagged)] pub enum V { Float(f64), Int(u64) }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub v: V } });
+
+case!(tricky c79_optional_field_keeps_its_reader: compatible,
+    old { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Sku(String);
+          #[payload] #[derive(JsonSchema, Deserialize, Serialize)] pub struct E {
+              #[serde(default, deserialize_with = "some_sku")] pub sku: Option<Sku>, pub n: u32 }
+          fn some_sku<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Sku>, D::Error> {
+              Option::<Sku>::deserialize(d)
+          } }
+    new { #[derive(JsonSchema, Deserialize, Serialize)] pub struct Sku(String);
+          #[payload] #[derive(JsonSchema, Deserialize, Serialize)] pub struct E {
+              #[serde(default, deserialize_with = "some_sku")] pub sku: Option<Sku>, pub n: u64 }
+          fn some_sku<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Sku>, D::Error> {
+              Option::<Sku>::deserialize(d)
+          } });
+
+case!(tricky b76_catch_all_added_while_a_variant_narrows: refused("range"),
+    old { #[derive(JsonSchema, Deserialize, Serialize)] #[serde(tag = "t")] pub enum Kind { A { x: u32 }, B }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } }
+    new { #[payload] #[derive(JsonSchema, Deserialize, Serialize)] #[serde(tag = "t")] pub enum Kind { A { x: u8 }, B, #[serde(other)] Unknown }
+          #[derive(JsonSchema, Deserialize, Serialize)] pub struct E { pub kind: Kind } });

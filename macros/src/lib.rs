@@ -58,8 +58,9 @@ use proc_macro::TokenStream;
 /// removing the event type before its `sunset` date (`YYYY-MM-DD`); `replaced_by` names
 /// the event type to move to, and the HTML catalog links it.
 ///
-/// The catalog records the aliases of the event type's own fields; put
-/// [`macro@payload`] on the structs and enums inside the payload so that their aliases,
+/// The derive records the aliases of the event type's own fields, nothing more; put
+/// [`macro@payload`] on the structs and enums inside the payload (and on the event type
+/// itself when its fields use `deserialize_with` or it uses `try_from`) so that aliases,
 /// `#[serde(other)]`, `try_from` and `deserialize_with` are recorded too.
 ///
 /// `crate = "path"` is the path at which the generated code finds Factum, when it is not
@@ -83,7 +84,8 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// refused.
 ///
 /// Put it above `#[derive(JsonSchema)]`, on each struct or enum reached from an event's
-/// fields; `#[derive(Event)]` records the event type's own fields.
+/// fields; `#[derive(Event)]` records only the aliases of the event type's own fields,
+/// so put it on the event type too when that uses `deserialize_with` or `try_from`.
 ///
 /// ```text
 /// #[factum::payload]

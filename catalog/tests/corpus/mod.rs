@@ -85,6 +85,17 @@ where
             distinct.push(value);
         }
     }
+    // Every field of the old type is exercised: some stored payload holds a value there.
+    let fields = old_schema.get("properties").and_then(Value::as_object);
+    for field in fields.into_iter().flat_map(|f| f.keys()) {
+        assert!(
+            distinct
+                .iter()
+                .any(|v| v.get(field).is_some_and(|x| !x.is_null())),
+            "no stored payload of the old type holds a value in `{field}`: give the case a \
+             hand-written sample"
+        );
+    }
     let mut read: BTreeMap<String, Value> = BTreeMap::new();
     for value in &distinct {
         let new: New = match serde_json::from_value(value.clone()) {
