@@ -402,7 +402,10 @@ impl<'a> Checker<'a> {
                 if accepts_value(self.new_root, new, value) {
                     continue;
                 }
-                let reason = match catch_all(self.new_root, new) {
+                let other = alternatives_of(new)
+                    .and_then(|alts| catch_all(self.new_root, alts))
+                    .and_then(tag_of);
+                let reason = match other {
                     Some(other) => format!(
                         "stored events may hold {value} here, which the new type reads as its \
                          catch-all variant {other} (#[serde(other)]): what it meant is lost"
@@ -650,18 +653,8 @@ impl<'a> Checker<'a> {
                 .iter()
                 .any(|a| tag_of(resolve(self.new_root, a)) == Some(tag))
         });
-        if let Some(other) = alternatives
-            .iter()
-            .map(|a| resolve(self.new_root, a))
-            .find(|a| a.get(OTHER) == Some(&Value::Bool(true)))
-            .filter(|_| !tag_known)
-        {
-            let name = other
-                .get("properties")
-                .and_then(Value::as_object)
-                .and_then(|props| props.values().find_map(|p| p.get("const")))
-                .or_else(|| other.get("const"))
-                .map_or_else(String::new, |name| format!(" {name}"));
+        if let Some(other) = catch_all(self.new_root, alternatives).filter(|_| !tag_known) {
+            let name = tag_of(other).map_or_else(String::new, |name| format!(" {name}"));
             self.push_loss(
                 path,
                 format!(
@@ -971,13 +964,17 @@ fn flat_alternatives<'v>(root: &'v Value, schema: &'v Value) -> Vec<&'v Value> {
 
 /// The fields whose loss a payload schema acknowledges ([`DROPPED`]).
 fn dropped_of(schema: &Value) -> BTreeSet<&str> {
+    strings_at(schema, DROPPED).collect()
+}
+
+/// The strings a schema lists under `keyword` ([`ALIASES`], [`DROPPED`]).
+fn strings_at<'v>(schema: &'v Value, keyword: &str) -> impl Iterator<Item = &'v str> {
     schema
-        .get(DROPPED)
+        .get(keyword)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .collect()
 }
 
 fn alternatives_of(schema: &Value) -> Option<&Vec<Value>> {
@@ -1046,7 +1043,7 @@ fn accepts_value(root: &Value, schema: &Value, value: &Value) -> bool {
     if let Some(values) = values_of(schema) {
         let alias = value
             .as_str()
-            .is_some_and(|v| own_aliases(schema).any(|a| a == v));
+            .is_some_and(|v| strings_at(schema, ALIASES).any(|a| a == v));
         return values.contains(&value) || alias;
     }
     type_accepts(&types_of(schema), json_type(value))
@@ -1064,23 +1061,12 @@ fn tag_of(schema: &Value) -> Option<&Value> {
     })
 }
 
-/// The aliases written on this schema itself.
-fn own_aliases(schema: &Value) -> impl Iterator<Item = &str> {
-    schema
-        .get(ALIASES)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-}
-
-/// The value of the catch-all variant (`#[serde(other)]`) among `schema`'s alternatives.
-fn catch_all<'v>(root: &'v Value, schema: &'v Value) -> Option<&'v Value> {
-    alternatives_of(resolve(root, schema))?
+/// The catch-all variant (`#[serde(other)]`) among `alternatives`, resolved.
+fn catch_all<'v>(root: &'v Value, alternatives: &'v [Value]) -> Option<&'v Value> {
+    alternatives
         .iter()
         .map(|a| resolve(root, a))
         .find(|a| a.get(OTHER) == Some(&Value::Bool(true)))
-        .and_then(|a| a.get("const"))
 }
 
 /// The name under `keyword` ([`TRY_FROM`], [`DESERIALIZE_WITH`]) on a schema or on what
@@ -1140,13 +1126,10 @@ fn required_of(schema: &Value) -> BTreeSet<&str> {
 
 /// The aliases written on a property (on its own schema or on what it refers to).
 fn aliases_of<'v>(root: &'v Value, property: &'v Value) -> Vec<&'v str> {
-    let mut found: Vec<&str> = Vec::new();
-    for schema in [property, resolve(root, property)] {
-        if let Some(Value::Array(names)) = schema.get(ALIASES) {
-            found.extend(names.iter().filter_map(Value::as_str));
-        }
-    }
-    found
+    [property, resolve(root, property)]
+        .into_iter()
+        .flat_map(|schema| strings_at(schema, ALIASES))
+        .collect()
 }
 
 /// The lengths a schema admits, from its `min` and `max` keywords (`minLength` and
