@@ -26,7 +26,7 @@ mod serde_attrs;
 
 use proc_macro::TokenStream;
 
-/// Implements `factum::Event` for a struct: a versioned domain event.
+/// Implements `factum::Event` for a struct or an enum: a versioned domain event.
 ///
 /// ```text
 /// #[derive(Event, Serialize, Deserialize, JsonSchema)]
@@ -58,10 +58,20 @@ use proc_macro::TokenStream;
 /// removing the event type before its `sunset` date (`YYYY-MM-DD`); `replaced_by` names
 /// the event type to move to, and the HTML catalog links it.
 ///
-/// The derive records the aliases of the event type's own fields, nothing more; put
-/// [`macro@payload`] on the structs and enums inside the payload (and on the event type
-/// itself when its fields use `deserialize_with` or it uses `try_from`) so that aliases,
-/// `#[serde(other)]`, `try_from` and `deserialize_with` are recorded too.
+/// An enum event may use any of serde's representations (externally tagged, the
+/// default; `tag`; `tag` and `content`; `untagged`), with `rename_all`, aliases and
+/// `#[serde(other)]`: its schema is each variant's, in order, and the catalog's gate reads
+/// old events as serde would (an untagged variant moved ahead of one whose payloads it
+/// accepts is breaking). An enum without variants, and an internally tagged newtype
+/// variant holding a number, string, sequence or option (serde fails when writing it), are
+/// compile errors.
+///
+/// The derive records the aliases of a struct event's own fields. A derive cannot change
+/// the type, so the serde attributes whose record goes into the schema itself (an alias
+/// on a variant or a variant's field, `#[serde(other)]`, `try_from`, `deserialize_with`)
+/// need [`macro@payload`] above the derive, and one found without it is a compile error
+/// pointing at it. Put [`macro@payload`] on the structs and enums inside the payload too,
+/// where the derive cannot look.
 ///
 /// `crate = "path"` is the path at which the generated code finds Factum, when it is not
 /// `::factum`: `"my_factum"` for a dependency renamed in Cargo.toml, `"acme::factum"` for

@@ -24,6 +24,7 @@ pass_cases! {
     event_versioned => "../ui/event/pass/versioned.rs",
     event_dropped => "../ui/event/pass/dropped.rs",
     event_deprecated => "../ui/event/pass/deprecated.rs",
+    event_enums => "../ui/event/pass/enums.rs",
     payload_recorded => "../ui/payload/pass/recorded.rs",
     aggregate_basic => "../ui/aggregate/pass/basic.rs",
     aggregate_decision => "../ui/aggregate/pass/decision.rs",

@@ -8,6 +8,7 @@ use darling::error::Accumulator;
 use darling::util::SpannedValue;
 
 use super::serde_names::{serde_aliases, serialized_names};
+use super::serde_shape::check_serde_shape;
 use crate::args::{helper_args, typed};
 use crate::common::{conclude, doc_text};
 use crate::crate_path::CratePath;
@@ -269,20 +270,16 @@ fn is_date(text: &str) -> bool {
     (1..=days).contains(&day)
 }
 
-/// A struct, not generic.
+/// A struct or an enum serde can store, not generic.
 fn check_shape(input: &syn::DeriveInput, errors: &mut Accumulator) {
     match &input.data {
-        syn::Data::Struct(_) => {}
-        syn::Data::Enum(e) => errors.push(
-            darling::Error::custom(
-                "#[derive(Event)] goes on a struct: one event type per struct; \
-                 group events in an enum with the aggregate's event set instead",
-            )
-            .with_span(&e.enum_token),
-        ),
+        syn::Data::Struct(_) | syn::Data::Enum(_) => check_serde_shape(input, errors),
         syn::Data::Union(u) => errors.push(
-            darling::Error::custom("#[derive(Event)] goes on a struct, not a union")
-                .with_span(&u.union_token),
+            darling::Error::custom(
+                "#[derive(Event)] goes on a struct or an enum, not a union: serde cannot \
+                 read or write a union",
+            )
+            .with_span(&u.union_token),
         ),
     }
     if let Some(param) = input.generics.params.first() {
@@ -453,10 +450,10 @@ mod tests {
     fn a_mistyped_key_still_lets_the_shape_be_checked() {
         let found = messages_of(syn::parse_quote! {
             #[event(version = "two")]
-            enum Opened { A }
+            enum Opened {}
         });
         assert_eq!(found.len(), 2, "{found:#?}");
-        assert!(found.iter().any(|m| m.contains("goes on a struct")));
+        assert!(found.iter().any(|m| m.contains("without variants")));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod check;
 mod generate;
 mod serde_names;
+mod serde_shape;
 
 use proc_macro2::TokenStream;
 

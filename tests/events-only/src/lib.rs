@@ -39,11 +39,31 @@ pub struct OrderShipped {
     pub tracking: String,
 }
 
+/// The order was changed before it shipped: an enum event, adjacently tagged.
+#[factum::payload]
+#[derive(Event, Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[event(name = "shop.OrderAmended")]
+#[serde(tag = "change", content = "detail", rename_all = "snake_case")]
+pub enum OrderAmended {
+    /// A note for the warehouse.
+    Note(String),
+    /// Deliver elsewhere.
+    Address {
+        /// The new street address.
+        #[serde(alias = "line")]
+        street: String,
+    },
+    /// The customer withdrew the order.
+    Withdrawn,
+}
+
 /// What happens to an order.
 #[derive(EventSet, Clone, Debug, PartialEq)]
 pub enum OrderEvent {
     /// Placed.
     Placed(OrderPlaced),
+    /// Amended.
+    Amended(OrderAmended),
     /// Shipped.
     Shipped(OrderShipped),
 }
@@ -56,6 +76,10 @@ pub struct Place {
     /// The total, in cents.
     pub total_cents: i64,
 }
+
+/// Change an order that has not shipped.
+#[derive(Debug)]
+pub struct Amend(pub OrderAmended);
 
 /// Ship an order.
 #[derive(Debug)]
@@ -88,6 +112,7 @@ impl std::error::Error for OrderError {}
 #[derive(Default, Debug)]
 pub struct Order {
     placed: bool,
+    withdrawn: bool,
     shipped: bool,
 }
 
@@ -96,6 +121,13 @@ impl Order {
     #[apply]
     fn placed(&mut self, _: &OrderPlaced) {
         self.placed = true;
+    }
+
+    #[apply]
+    fn amended(&mut self, e: &OrderAmended) {
+        if *e == OrderAmended::Withdrawn {
+            self.withdrawn = true;
+        }
     }
 
     #[apply]
@@ -116,8 +148,16 @@ impl Order {
     }
 
     #[handle]
+    fn amend(&self, cmd: Amend) -> Result<Decision<OrderEvent>, OrderError> {
+        if !self.placed || self.withdrawn || self.shipped {
+            return Err(OrderError::NotShippable);
+        }
+        Ok(Decision::new([cmd.0.into()]))
+    }
+
+    #[handle]
     fn ship(&self, cmd: Ship) -> Result<Decision<OrderEvent>, OrderError> {
-        if !self.placed || self.shipped {
+        if !self.placed || self.withdrawn || self.shipped {
             return Err(OrderError::NotShippable);
         }
         Ok(Decision::new([OrderShipped {

@@ -22,7 +22,21 @@ fn a_crate_without_projections_generates_its_catalog() {
     let yaml = std::fs::read_to_string(dir.path().join("asyncapi.yaml")).unwrap();
     let catalog = from_document(&parse(&yaml).unwrap()).unwrap();
     let names: Vec<&str> = catalog.events.keys().map(String::as_str).collect();
-    assert_eq!(names, ["shop.OrderPlaced", "shop.OrderShipped"]);
+    assert_eq!(
+        names,
+        ["shop.OrderAmended", "shop.OrderPlaced", "shop.OrderShipped"]
+    );
+    // The enum event: each variant in the adjacently tagged form serde writes.
+    let amended = catalog.events["shop.OrderAmended"]
+        .current_schema()
+        .unwrap();
+    let variants = amended["oneOf"].as_array().expect("one schema per variant");
+    assert_eq!(variants.len(), 3, "{amended:#}");
+    let tags: Vec<&serde_json::Value> = variants
+        .iter()
+        .map(|v| &v["properties"]["change"]["const"])
+        .collect();
+    assert_eq!(tags, ["note", "address", "withdrawn"], "{amended:#}");
     let placed = &catalog.events["shop.OrderPlaced"];
     assert_eq!(placed.version, 2);
     assert!(placed.upcasters.contains(&1), "version 1 has its upcaster");

@@ -2,9 +2,6 @@ use factum::Event;
 use serde::{Deserialize, Serialize};
 
 #[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
-enum Moved {
-    Left,
-    Right,
-}
+enum Nothing {}
 
 fn main() {}

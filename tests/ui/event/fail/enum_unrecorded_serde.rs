@@ -1,0 +1,18 @@
+use factum::Event;
+use serde::{Deserialize, Serialize};
+
+// The aliases and the catch-all change what JSON serde accepts, but a derive cannot
+// write them into the schema: #[factum::payload] above the derive does.
+#[derive(Event, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind")]
+enum Priced {
+    #[serde(alias = "setPrice")]
+    Set {
+        #[serde(alias = "amount")]
+        cents: u64,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+fn main() {}
