@@ -250,6 +250,16 @@ pub enum StoreError {
     #[error("invalid store configuration: {0}")]
     InvalidConfig(String),
 
+    /// Opening an existing store found none there: the SQLite file is missing or holds no
+    /// Factum tables, or the PostgreSQL schema has no event table. Nothing was created.
+    #[error("no Factum event store at {store}: {reason}")]
+    NoSuchStore {
+        /// The store looked for (a file path, or a schema and database).
+        store: String,
+        /// What was found instead.
+        reason: String,
+    },
+
     /// A stored row could not be decoded (the database was changed outside Factum).
     #[error("stored event at position {position} cannot be decoded: {reason}")]
     Corrupt {

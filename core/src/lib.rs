@@ -110,6 +110,7 @@ pub use store::{
     MAX_UNIQUE_VALUES, ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo,
     TransactionalStore, UniqueValue, Uniqueness,
 };
+pub use store::StoredVersion;
 pub use stream::{ExpectedVersion, MAX_STREAM_ID_LEN, Position, StreamId};
 
 pub use aggregate::repository::{

@@ -13,8 +13,8 @@ use futures_util::stream;
 use super::idempotency::{StoredId, resolve_retry};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, ReadAll,
-    ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore, UniqueValue,
-    Uniqueness, prepare_batch, prepare_uniqueness,
+    ReadStream, StoreLimits, StoreTransaction, StoredVersion, StreamInfo, TransactionalStore,
+    UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
 use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::{
@@ -84,6 +84,25 @@ impl MemoryStore {
     pub fn with_limits(mut self, limits: StoreLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// How many events each event type has stored at each schema version, sorted by type
+    /// and version (as the SQL stores report it).
+    pub fn stored_event_versions(&self) -> Vec<StoredVersion> {
+        let mut counts: BTreeMap<(String, u32), u64> = BTreeMap::new();
+        for event in &self.read().log {
+            *counts
+                .entry((event.event_type.clone(), event.schema_version))
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((event_type, schema_version), count)| StoredVersion {
+                event_type,
+                schema_version,
+                count,
+            })
+            .collect()
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {

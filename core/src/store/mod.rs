@@ -12,6 +12,7 @@ use crate::aggregate::snapshot::SnapshotStore;
 use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Result, StreamId};
 
 mod idempotency;
+mod inventory;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -25,6 +26,7 @@ pub(crate) mod transient;
 mod unique;
 mod validate;
 
+pub use inventory::StoredVersion;
 pub(crate) use signal::AppendSignal;
 pub use signal::AppendWatcher;
 pub use transaction::{StoreTransaction, TransactionalStore};

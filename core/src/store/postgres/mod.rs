@@ -21,8 +21,8 @@ use super::sql::migrations;
 use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
-    ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
-    UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
+    ReadAll, ReadStream, StoreLimits, StoreTransaction, StoredVersion, StreamInfo,
+    TransactionalStore, UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
 use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::error::{ActualVersion, BlockingTransaction};
@@ -223,6 +223,69 @@ impl PostgresStore {
         };
         store.raise_position_base_if_needed().await?;
         Ok(store)
+    }
+
+    /// Connects to an existing store read-only, to inspect it: the schema must hold a
+    /// Factum store ([`StoreError::NoSuchStore`] otherwise). Nothing is created, migrated
+    /// or written (the connections set `default_transaction_read_only`), so a tool can
+    /// look at a live store without changing it; appends through this handle fail.
+    ///
+    /// Reads other than [`stored_event_versions`](Self::stored_event_versions) expect the
+    /// tables as this version of Factum migrates them: migrate a store left behind by
+    /// older code with [`connect_with`](Self::connect_with) once first.
+    pub async fn connect_existing(config: PostgresConfig) -> Result<Self> {
+        validate_schema(&config.schema)?;
+        let quoted = format!("\"{}\"", config.schema);
+        let options = PgConnectOptions::from_str(&config.url)?.options([
+            ("search_path", quoted.as_str()),
+            ("default_transaction_read_only", "on"),
+        ]);
+        let pool = ping_when_idle(PgPoolOptions::new())
+            .max_connections(config.max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        let database: String = sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(&pool)
+            .await?;
+        let exists: bool = sqlx::query_scalar(include_str!("store_exists.sql"))
+            .bind(&config.schema)
+            .fetch_one(&pool)
+            .await?;
+        if !exists {
+            return Err(StoreError::NoSuchStore {
+                store: format!("schema {:?} of database {database:?}", config.schema),
+                reason: "the schema has no events table (wrong schema, or never opened \
+                         by Factum)"
+                    .into(),
+            });
+        }
+        Ok(PostgresStore {
+            pool,
+            limits: config.limits,
+            visibility_wait: config.visibility_wait,
+            schema: config.schema.into(),
+            database: database.into(),
+            signal: AppendSignal::default(),
+            listening: Arc::default(),
+            notifier: Arc::default(),
+        })
+    }
+
+    /// How many events each event type has stored at each schema version, sorted by type
+    /// and version: which versions (and so which upcasters) the stored events still need.
+    /// One grouped scan of the journal.
+    pub async fn stored_event_versions(&self) -> Result<Vec<StoredVersion>> {
+        let rows: Vec<(String, i64, i64, i64)> =
+            sqlx::query_as(include_str!("stored_event_versions.sql"))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = rows
+            .into_iter()
+            .map(|(t, v, n, first)| super::inventory::from_row(t, v, n, first))
+            .collect::<Result<Vec<_>>>()?;
+        // By type name as Rust compares it, whatever the database's collation.
+        out.sort();
+        Ok(out)
     }
 
     /// After the schema was moved to another cluster (dump and restore, logical copy), the

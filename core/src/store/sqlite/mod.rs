@@ -28,8 +28,8 @@ use super::sql::migrations;
 use super::sql::{corrupt, is_unique_violation, ping_when_idle, to_i64};
 use super::{
     AppendResult, AppendSignal, AppendWatcher, Direction, EventStore, EventStream, PreparedBatch,
-    ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo, TransactionalStore,
-    UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
+    ReadAll, ReadStream, StoreLimits, StoreTransaction, StoredVersion, StreamInfo,
+    TransactionalStore, UniqueValue, Uniqueness, prepare_batch, prepare_uniqueness,
 };
 use crate::aggregate::snapshot::{Snapshot, SnapshotStore};
 use crate::error::ActualVersion;
@@ -245,6 +245,80 @@ impl SqliteStore {
             limits: config.limits,
             signal,
         })
+    }
+
+    /// Opens an existing store read-only, to inspect it: the file must exist and hold a
+    /// Factum store ([`StoreError::NoSuchStore`] otherwise). Nothing is created, migrated
+    /// or written, so a tool can look at a live store without changing it; appends through
+    /// this handle fail. `config.read_connections` connections read; the other settings
+    /// that only concern writing are ignored. An in-memory database has no existing store.
+    ///
+    /// Reads other than [`stored_event_versions`](Self::stored_event_versions) expect the
+    /// tables as this version of Factum migrates them: open a store left behind by older
+    /// code with [`open_with`](Self::open_with) once first.
+    pub async fn open_existing(config: SqliteConfig) -> Result<Self> {
+        let Location::File(path) = &config.location else {
+            return Err(StoreError::InvalidConfig(
+                "an in-memory SQLite database holds no existing store; name a file".into(),
+            ));
+        };
+        let missing = |reason: String| StoreError::NoSuchStore {
+            store: path.display().to_string(),
+            reason,
+        };
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(missing("it is not a file".into())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(missing("the file does not exist".into()));
+            }
+            Err(err) => return Err(missing(err.to_string())),
+        }
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .busy_timeout(config.busy_timeout)
+            .pragma("temp_store", "memory");
+        let reader = reader_pool(base, config.read_connections)
+            .await
+            .map_err(|err| missing(err.to_string()))?;
+        let exists: bool = sqlx::query_scalar(include_str!("store_exists.sql"))
+            .fetch_one(&reader)
+            .await
+            .map_err(|err| missing(err.to_string()))?;
+        if !exists {
+            return Err(missing(
+                "the database has no factum_events table (not a Factum store)".into(),
+            ));
+        }
+        let signal = AppendSignal::default();
+        Ok(SqliteStore {
+            // Read-only connections: an append fails instead of writing.
+            appends: Arc::new(group_commit::GroupCommit::new(
+                reader.clone(),
+                signal.clone(),
+            )),
+            writer: reader.clone(),
+            reader,
+            limits: config.limits,
+            signal,
+        })
+    }
+
+    /// How many events each event type has stored at each schema version, sorted by type
+    /// and version: which versions (and so which upcasters) the stored events still need.
+    /// One grouped scan of the journal.
+    pub async fn stored_event_versions(&self) -> Result<Vec<StoredVersion>> {
+        let rows: Vec<(String, i64, i64, i64)> =
+            sqlx::query_as(include_str!("stored_event_versions.sql"))
+                .fetch_all(&self.reader)
+                .await?;
+        let mut out = rows
+            .into_iter()
+            .map(|(t, v, n, first)| super::inventory::from_row(t, v, n, first))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort();
+        Ok(out)
     }
 
     /// The pool of the single write connection, for code that must write in the store's

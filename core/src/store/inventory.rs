@@ -1,0 +1,39 @@
+//! What a store holds, by event type and schema version: the inventory that tells which
+//! versions (and so which upcasters) stored events still need.
+
+/// How many stored events one event type has at one schema version.
+///
+/// Read with `stored_event_versions` on a store ([`MemoryStore`](crate::MemoryStore),
+/// `SqliteStore`, `PostgresStore`). Deleted streams count: their history stays readable,
+/// so their events still need their upcasters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoredVersion {
+    /// The stored event type name (`bank.Deposited`).
+    pub event_type: String,
+    /// The schema version the events were written at.
+    pub schema_version: u32,
+    /// How many events of this type are stored at this version (at least 1).
+    pub count: u64,
+}
+
+/// Turns a `(type, version, count, first position)` row of the GROUP BY queries into a
+/// [`StoredVersion`], refusing a version no append could have written.
+#[cfg(sql)]
+pub(crate) fn from_row(
+    event_type: String,
+    schema_version: i64,
+    count: i64,
+    first_position: i64,
+) -> crate::Result<StoredVersion> {
+    let schema_version = u32::try_from(schema_version).map_err(|_| {
+        super::sql::corrupt(
+            first_position,
+            format!("event type {event_type:?} has schema version {schema_version}, not a u32"),
+        )
+    })?;
+    Ok(StoredVersion {
+        event_type,
+        schema_version,
+        count: count.max(0) as u64,
+    })
+}
