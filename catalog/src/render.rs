@@ -263,6 +263,7 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
         );
     }
     html.push_str("</dl>\n");
+    render_side_by_side(html, entry);
     for (version, schema) in entry.schemas.iter().rev() {
         let current = *version == entry.version;
         let _ = writeln!(
@@ -284,38 +285,134 @@ fn render_event(html: &mut String, catalog: &Catalog, entry: &EventEntry) {
     html.push_str("</article>\n");
 }
 
-fn render_fields(html: &mut String, schema: &Value) {
+/// One field of a payload schema, as the page shows it.
+struct Field<'s> {
+    name: &'s str,
+    /// A short type name ([`type_label`]).
+    label: String,
+    required: bool,
+    description: &'s str,
+}
+
+/// The fields of a payload schema, in the schema's order.
+fn fields_of(schema: &Value) -> Vec<Field<'_>> {
     let body = resolve(schema, schema);
     let Some(properties) = body.get("properties").and_then(Value::as_object) else {
-        return;
+        return Vec::new();
     };
     let required: Vec<&str> = body
         .get("required")
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let resolved = resolve(schema, property);
+            let description = property
+                .get("description")
+                .or_else(|| resolved.get("description"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            Field {
+                name,
+                label: type_label(schema, property),
+                required: required.contains(&name.as_str()),
+                description,
+            }
+        })
+        .collect()
+}
+
+fn render_fields(html: &mut String, schema: &Value) {
+    let fields = fields_of(schema);
+    if fields.is_empty() {
+        return;
+    }
     html.push_str("<table><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Description</th></tr></thead><tbody>");
-    for (name, property) in properties {
-        let resolved = resolve(schema, property);
-        let description = property
-            .get("description")
-            .or_else(|| resolved.get("description"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    for field in fields {
         let _ = write!(
             html,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            escape(&type_label(schema, property)),
-            if required.contains(&name.as_str()) {
-                "yes"
-            } else {
-                "no"
-            },
-            escape(description)
+            escape(field.name),
+            escape(&field.label),
+            if field.required { "yes" } else { "no" },
+            escape(field.description)
         );
     }
     html.push_str("</tbody></table>\n");
+}
+
+/// An event's versions side by side, newest first: one row per field any version has,
+/// its type in each version (`required` or `optional`), `—` where a version lacks it,
+/// and the upcaster between each version and the next.
+fn render_side_by_side(html: &mut String, entry: &EventEntry) {
+    if entry.schemas.len() < 2 {
+        return;
+    }
+    let versions: Vec<(u32, Vec<Field<'_>>)> = entry
+        .schemas
+        .iter()
+        .rev()
+        .map(|(version, schema)| (*version, fields_of(schema)))
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (_, fields) in &versions {
+        for field in fields {
+            if !names.contains(&field.name) {
+                names.push(field.name);
+            }
+        }
+    }
+    html.push_str(
+        "<table class=\"side-by-side\"><caption>Versions side by side</caption><thead><tr><th>Field</th>",
+    );
+    for (version, _) in &versions {
+        let _ = write!(
+            html,
+            "<th><a href=\"#{}\">v{version}</a>{}</th>",
+            escape(&entry.key(*version)),
+            if *version == entry.version {
+                " (current)"
+            } else {
+                ""
+            }
+        );
+    }
+    html.push_str("</tr></thead><tbody>");
+    for name in names {
+        let _ = write!(html, "<tr><td><code>{}</code></td>", escape(name));
+        for (_, fields) in &versions {
+            match fields.iter().find(|f| f.name == name) {
+                Some(field) => {
+                    let _ = write!(
+                        html,
+                        "<td>{} <small>{}</small></td>",
+                        escape(&field.label),
+                        if field.required {
+                            "required"
+                        } else {
+                            "optional"
+                        }
+                    );
+                }
+                None => html.push_str("<td class=\"absent\">—</td>"),
+            }
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("<tr class=\"upcasters\"><td>read as the next version</td>");
+    for (version, _) in &versions {
+        let cell = if *version >= entry.version {
+            "—".to_owned()
+        } else if entry.upcasters.contains(version) {
+            format!("upcaster to v{}", version + 1)
+        } else {
+            "no upcaster".to_owned()
+        };
+        let _ = write!(html, "<td>{}</td>", escape(&cell));
+    }
+    html.push_str("</tr></tbody></table>\n");
 }
 
 /// A short type name for a property: `string`, `integer (int64)`, `array of Line`,
@@ -386,6 +483,8 @@ article{border:1px solid #ddd;border-radius:6px;padding:0 1rem 1rem;margin-botto
 .badge.deprecated{background:#e63946}p.deprecated{color:#e63946}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
 pre{background:#f4f4f4;padding:.5rem;overflow:auto}dt{font-weight:bold}\
 .flow svg{max-width:100%;height:auto;font-size:12px}.flow .node rect{fill:#f1faee;stroke:#1d3557}.flow .node.streams rect{fill:#a8dadc}\
+table.side-by-side{margin:.5rem 0 1rem}table.side-by-side caption{text-align:left;font-weight:bold;padding:.3rem 0}\
+td.absent{color:#999;text-align:center}tr.upcasters td{font-style:italic}\
 .flow .node.consumer rect{fill:#fefae0}.flow .node.deprecated rect{stroke-dasharray:4 2;fill:#f8d7da}.flow .edge{stroke:#457b9d;stroke-width:1}";
 
 const SCRIPT: &str = "const box=document.getElementById('search');\
@@ -432,5 +531,44 @@ mod tests {
         assert!(html.contains("v1 → v2 (upcaster)"));
         assert!(html.contains("Deprecated: use shop.Placed"));
         assert!(html.contains("integer (int32)"));
+    }
+
+    #[test]
+    fn versions_are_shown_side_by_side_field_by_field() {
+        let mut entry = EventEntry::new(
+            "bank.Deposited",
+            2,
+            json!({ "type": "object", "properties": { "cents": { "type": "integer" }, "memo": { "type": "string" } }, "required": ["cents"] }),
+        );
+        entry.schemas.insert(
+            1,
+            json!({ "type": "object", "properties": { "amount": { "type": "integer" } }, "required": ["amount"] }),
+        );
+        entry.upcasters.insert(1);
+        let mut html = String::new();
+        render_side_by_side(&mut html, &entry);
+        let row = |field: &str| {
+            let start = html
+                .find(&format!("<tr><td><code>{field}</code></td>"))
+                .unwrap();
+            html[start..start + html[start..].find("</tr>").unwrap()].to_owned()
+        };
+        // Columns: v2 (current), then v1.
+        assert!(html.find("v2</a> (current)").unwrap() < html.find(">v1</a>").unwrap());
+        assert!(
+            row("cents")
+                .contains("<td>integer <small>required</small></td><td class=\"absent\">—</td>"),
+            "{html}"
+        );
+        assert!(row("memo").contains("<small>optional</small></td><td class=\"absent\">"));
+        assert!(
+            row("amount")
+                .contains("<td class=\"absent\">—</td><td>integer <small>required</small>")
+        );
+        assert!(html.contains("<td>upcaster to v2</td>"));
+        // One version: nothing to compare.
+        let mut single = String::new();
+        render_side_by_side(&mut single, &EventEntry::new("a.B", 1, json!({})));
+        assert!(single.is_empty());
     }
 }

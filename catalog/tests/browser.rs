@@ -1,6 +1,7 @@
 //! The HTML catalog in a real browser (headless Chromium): the search box filters the
 //! events and the list, says when nothing matches, every link to an event or a version
-//! lands on its section, and each category's flow diagram is drawn. Run on the bank example's committed catalog.
+//! lands on its section, events with several versions show them side by side, and each
+//! category's flow diagram is drawn. Run on the bank example's committed catalog.
 //!
 //! Chromium comes from Debian's `chromium` package (`.ci/run` installs it). Without it
 //! the test says so and passes, except under CI, where it fails.
@@ -32,7 +33,12 @@ report.reset = visible().length;
 const targets = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
 report.links = targets.length;
 report.broken = targets.filter(id => !document.getElementById(id));
-report.versionLinks = targets.filter(id => /\.v\d+$/.test(id)).length;
+report.versionLinks = new Set(targets.filter(id => /\.v\d+$/.test(id))).size;
+report.sideBySide = [...document.querySelectorAll('table.side-by-side')].map(t => ({
+  event: t.closest('article').dataset.name,
+  columns: t.querySelectorAll('thead th').length - 1,
+  shown: t.getBoundingClientRect().width > 0,
+}));
 report.flows = [...document.querySelectorAll('section.flow')].map(s => {
   const svg = s.querySelector('svg');
   const box = svg.getBBox();
@@ -153,6 +159,15 @@ fn search_filters_and_every_link_lands() {
         .map(|e| e.schemas.len() as u64)
         .sum();
     assert_eq!(report["versionLinks"], versions, "{report}");
+    // Each event with more than one version shows them side by side, a column each.
+    let compared: Vec<Value> = catalog
+        .events
+        .values()
+        .filter(|e| e.schemas.len() > 1)
+        .map(|e| serde_json::json!({ "event": e.name, "columns": e.schemas.len(), "shown": true }))
+        .collect();
+    assert!(!compared.is_empty(), "bank.Deposited has two versions");
+    assert_eq!(report["sideBySide"], Value::from(compared), "{report}");
     // One flow diagram per category, drawn (a laid-out box), with a node per event and
     // per consumer and at least an edge per event.
     let flows = report["flows"].as_array().unwrap();
