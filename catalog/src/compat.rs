@@ -724,9 +724,10 @@ impl<'a> Checker<'a> {
                     } else {
                         format!(
                             "a required field was added without a default; if it is `{}` \
-                             renamed, say so with #[serde(alias = \"{}\")]",
+                             renamed, say so with #[serde(alias = \"{}\")]{}",
                             gone.join("` or `"),
-                            gone[0]
+                            gone[0],
+                            payload_hint(&field_path)
                         )
                     };
                     self.push(&field_path, reason);
@@ -784,8 +785,9 @@ impl<'a> Checker<'a> {
                     format!(
                         "no field reads it any more, so its stored values would be dropped \
                          without an error; if a field was renamed, say so with \
-                         #[serde(alias = \"{name}\")], or acknowledge the loss with \
-                         #[event(dropped = \"{field_path}\")]"
+                         #[serde(alias = \"{name}\")]{}, or acknowledge the loss with \
+                         #[event(dropped = \"{field_path}\")]",
+                        payload_hint(&field_path)
                     ),
                 );
             }
@@ -1116,6 +1118,17 @@ fn place_variant_aliases(schema: &mut Value, depth: usize) {
         .for_each(|value| place_variant_aliases(value, depth + 1));
 }
 
+/// For a field inside the payload (`line.qty`, not `qty`): the catalog sees the
+/// aliases of a type inside the payload only when `#[factum::payload]` records them.
+fn payload_hint(field_path: &str) -> &'static str {
+    if field_path.contains(['.', '[']) {
+        " on a type recorded with #[factum::payload] (an alias on a type without it \
+         does not reach the catalog)"
+    } else {
+        ""
+    }
+}
+
 fn required_of(schema: &Value) -> BTreeSet<&str> {
     schema
         .get("required")
@@ -1185,7 +1198,44 @@ fn integer_range(schema: &Value) -> (i128, i128) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::{check_schema, civil_from_days};
+    use serde_json::json;
+
+    #[test]
+    fn a_rename_inside_the_payload_points_at_the_payload_attribute() {
+        let old = json!({
+            "type": "object", "required": ["qty", "line"],
+            "properties": {
+                "qty": { "type": "integer" },
+                "line": { "type": "object", "required": ["sku"], "properties": { "sku": { "type": "string" } } }
+            }
+        });
+        let new = json!({
+            "type": "object", "required": ["count", "line"],
+            "properties": {
+                "count": { "type": "integer" },
+                "line": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" } } }
+            }
+        });
+        let found = check_schema(&old, &new);
+        let reason = |path: &str| {
+            found
+                .iter()
+                .filter(|c| c.path == path)
+                .map(|c| c.reason.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(
+            reason("line.code").contains("#[factum::payload]"),
+            "{found:#?}"
+        );
+        assert!(reason("count").contains("alias = \"qty\""), "{found:#?}");
+        assert!(
+            !reason("count").contains("#[factum::payload]"),
+            "{found:#?}"
+        );
+    }
 
     #[test]
     fn days_become_dates() {
