@@ -49,6 +49,7 @@
 //! | `sqlite` | yes | the embedded SQLite backend (`SqliteStore`, bundled SQLite, one file or `:memory:`), projections, sagas |
 //! | `postgres` | no | the PostgreSQL backend (`PostgresStore`), projections, sagas |
 //! | `graphql` | no | the GraphQL read-model API (`graphql::ReadModelApi`, axum router, graphql-ws subscriptions), for whichever SQL backends are on |
+//! | `graphql-schema` | no | the read-model API's GraphQL schema alone (`graphql::ReadModelApi::schema_only`, its SDL), without the server or a database: what code generation needs (`graphql` implies it) |
 //!
 //! Without `sqlite` or `postgres` the crate still builds, for domain crates that define
 //! events and aggregates and generate their catalog: the in-memory [`MemoryStore`] is
@@ -75,7 +76,7 @@ use factum_names as names;
 mod aggregate;
 mod error;
 mod event;
-#[cfg(all(feature = "graphql", sql))]
+#[cfg(feature = "graphql-schema")]
 pub mod graphql;
 pub mod projection;
 mod registry;

@@ -34,9 +34,8 @@ use async_graphql::parser::types::{
 use async_graphql::{Error, Name, Pos, Positioned, Response, ServerError, Value, Variables};
 use indexmap::IndexMap;
 
-use super::schema::{
-    Args, field_name, list_args, lookup_args, lower_first, plural, scalar_accepts,
-};
+use super::schema::{field_name, lower_first, plural, scalar_accepts};
+use super::serve::{Args, list_args, lookup_args};
 use super::{Api, Edge, Page};
 
 /// A compiled query: its variables and its root fields in order.
@@ -526,7 +525,11 @@ mod tests {
     #[tokio::test]
     async fn errors_are_reported_as_the_general_executor_reports_them() {
         let api = api();
-        let schema = super::super::schema::build(api.clone(), ValidationMode::Strict).unwrap();
+        let schema = super::super::schema::build::<super::super::resolvers::Served>(
+            api.clone(),
+            ValidationMode::Strict,
+        )
+        .unwrap();
         let variables =
             || Variables::from_json(serde_json::json!({ "id": "a", "f": { "id": { "eq": "b" } } }));
         for query in [

@@ -1,19 +1,170 @@
 //! The GraphQL schema of the exposed read models, built at run time from their
 //! descriptors (async-graphql's dynamic schema).
+//!
+//! This module builds the schema's types: their names, fields, arguments, filters and
+//! connections, from the descriptors alone. How a field gets its value comes from a set
+//! of [`Resolvers`]: those that answer from the database (`super::resolvers`, with the
+//! `graphql` feature and an SQL backend), or [`Unserved`], which refuse every query, for
+//! a schema built to print its SDL. Both build the same schema, so the SDL printed with
+//! the `graphql-schema` feature alone is the one the API serves.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
-    Schema, SchemaBuilder, SchemaError, Subscription, TypeRef,
+    Enum, Field, FieldFuture, InputObject, InputValue, Object, ResolverContext, Scalar, Schema,
+    SchemaBuilder, SchemaError, Subscription, SubscriptionFieldFuture, TypeRef,
 };
-use async_graphql::{Error, Name, ValidationMode, Value};
-use indexmap::IndexMap;
+use async_graphql::{ValidationMode, Value};
 
-use super::{Api, Edge, Exposed, ListArgs, Page};
+use super::{Api, Exposed};
 use crate::projection::read_model::{ColumnType, ReadModelDescriptor};
-use crate::store::sql::queries::RowValues;
+
+/// A field's resolver, as the dynamic schema takes it.
+pub(crate) trait Resolver:
+    for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static
+{
+}
+
+impl<F> Resolver for F where
+    F: for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static
+{
+}
+
+/// A subscription field's resolver, as the dynamic schema takes it.
+pub(crate) trait SubscriptionResolver:
+    for<'a> Fn(ResolverContext<'a>) -> SubscriptionFieldFuture<'a> + Send + Sync + 'static
+{
+}
+
+impl<F> SubscriptionResolver for F where
+    F: for<'a> Fn(ResolverContext<'a>) -> SubscriptionFieldFuture<'a> + Send + Sync + 'static
+{
+}
+
+/// One of the fields of `PageInfo`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PageInfoPart {
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+/// How each field of the schema gets its value. The schema's types are built once, by
+/// [`build`]; the resolvers are the part that reads the database.
+///
+/// A model's index is its place among the API's exposed read models; a column's, its
+/// place among its model's columns.
+pub(crate) trait Resolvers {
+    /// A field of `PageInfo`, read from a page.
+    fn page_info(part: PageInfoPart) -> impl Resolver;
+    /// Column `column` of a read model's row.
+    fn column(column: usize) -> impl Resolver;
+    /// An edge's `cursor`.
+    fn edge_cursor() -> impl Resolver;
+    /// An edge's `node`: its row.
+    fn edge_node() -> impl Resolver;
+    /// A connection's `edges`.
+    fn edges() -> impl Resolver;
+    /// A connection's `nodes`: the rows of its edges.
+    fn nodes() -> impl Resolver;
+    /// A connection's `pageInfo`.
+    fn page() -> impl Resolver;
+    /// A connection's `totalCount`.
+    fn total_count() -> impl Resolver;
+    /// The root field looking up one row of model `model` by its key.
+    fn lookup(model: usize) -> impl Resolver;
+    /// The root field listing the rows of model `model`, a page at a time.
+    fn list(model: usize) -> impl Resolver;
+    /// A change's `op`.
+    fn change_op() -> impl Resolver;
+    /// A change's `seq`.
+    fn change_seq() -> impl Resolver;
+    /// A change's `row`.
+    fn change_row() -> impl Resolver;
+    /// The subscription to the changes of model `model`.
+    fn changed(model: usize) -> impl SubscriptionResolver;
+}
+
+/// The resolvers of a schema built for its SDL alone, with no database: every field
+/// refuses, with the message a served API without a database gives
+/// (`ApiError::NoDatabase`). A schema is built with them only without the `graphql`
+/// feature and an SQL backend (and by the tests, to compare the two schemas).
+#[cfg(any(test, not(all(feature = "graphql", sql))))]
+pub(crate) struct Unserved;
+
+/// What a query of a schema built for its SDL alone is told.
+#[cfg(any(test, not(all(feature = "graphql", sql))))]
+const NO_DATABASE: &str = "this API was built for its schema only and has no database";
+
+/// A field's resolver that refuses: there is no database to read.
+#[cfg(any(test, not(all(feature = "graphql", sql))))]
+fn refuse(_: ResolverContext<'_>) -> FieldFuture<'_> {
+    FieldFuture::new(async {
+        Err::<Option<async_graphql::dynamic::FieldValue<'_>>, _>(async_graphql::Error::new(
+            NO_DATABASE,
+        ))
+    })
+}
+
+/// A subscription's resolver that refuses: there is no database to follow.
+#[cfg(any(test, not(all(feature = "graphql", sql))))]
+fn refuse_subscription(_: ResolverContext<'_>) -> SubscriptionFieldFuture<'_> {
+    SubscriptionFieldFuture::new(async {
+        Err::<
+            futures_util::stream::Empty<
+                async_graphql::Result<async_graphql::dynamic::FieldValue<'_>>,
+            >,
+            _,
+        >(async_graphql::Error::new(NO_DATABASE))
+    })
+}
+
+#[cfg(any(test, not(all(feature = "graphql", sql))))]
+impl Resolvers for Unserved {
+    fn page_info(_: PageInfoPart) -> impl Resolver {
+        refuse
+    }
+    fn column(_: usize) -> impl Resolver {
+        refuse
+    }
+    fn edge_cursor() -> impl Resolver {
+        refuse
+    }
+    fn edge_node() -> impl Resolver {
+        refuse
+    }
+    fn edges() -> impl Resolver {
+        refuse
+    }
+    fn nodes() -> impl Resolver {
+        refuse
+    }
+    fn page() -> impl Resolver {
+        refuse
+    }
+    fn total_count() -> impl Resolver {
+        refuse
+    }
+    fn lookup(_: usize) -> impl Resolver {
+        refuse
+    }
+    fn list(_: usize) -> impl Resolver {
+        refuse
+    }
+    fn change_op() -> impl Resolver {
+        refuse
+    }
+    fn change_seq() -> impl Resolver {
+        refuse
+    }
+    fn change_row() -> impl Resolver {
+        refuse
+    }
+    fn changed(_: usize) -> impl SubscriptionResolver {
+        refuse_subscription
+    }
+}
 
 /// `updated_at` → `updatedAt`.
 pub(crate) fn field_name(column: &str) -> String {
@@ -98,7 +249,7 @@ fn filter_of(ty: ColumnType) -> Option<&'static str> {
     })
 }
 
-fn shared_types(
+fn shared_types<R: Resolvers>(
     builder: async_graphql::dynamic::SchemaBuilder,
 ) -> async_graphql::dynamic::SchemaBuilder {
     let long = Scalar::new("Long")
@@ -121,25 +272,25 @@ fn shared_types(
         .item("LAST");
     let page_info = Object::new("PageInfo")
         .description("Where a page sits in the whole list (Relay cursor connections).")
-        .field(page_field(
+        .field(Field::new(
             "hasNextPage",
             TypeRef::named_nn(TypeRef::BOOLEAN),
-            |p| Value::Boolean(p.has_next),
+            R::page_info(PageInfoPart::HasNextPage),
         ))
-        .field(page_field(
+        .field(Field::new(
             "hasPreviousPage",
             TypeRef::named_nn(TypeRef::BOOLEAN),
-            |p| Value::Boolean(p.has_previous),
+            R::page_info(PageInfoPart::HasPreviousPage),
         ))
-        .field(page_field(
+        .field(Field::new(
             "startCursor",
             TypeRef::named(TypeRef::STRING),
-            |p| p.start_cursor().map_or(Value::Null, Value::String),
+            R::page_info(PageInfoPart::StartCursor),
         ))
-        .field(page_field(
+        .field(Field::new(
             "endCursor",
             TypeRef::named(TypeRef::STRING),
-            |p| p.end_cursor().map_or(Value::Null, Value::String),
+            R::page_info(PageInfoPart::EndCursor),
         ));
     let mut builder = builder
         .register(long)
@@ -160,33 +311,6 @@ fn shared_types(
         builder = builder.register(scalar_filter(ty));
     }
     builder
-}
-
-fn page_field(name: &str, ty: TypeRef, get: fn(&Page) -> Value) -> Field {
-    Field::new(name, ty, move |ctx| {
-        from_parent(&ctx, |page: &Page| scalar_value(get(page)))
-    })
-}
-
-/// A scalar field's value; `null` is no value at all, which is how async-graphql takes a
-/// null (as a value, it fails the scalar's check).
-fn scalar_value<'a>(value: Value) -> Option<FieldValue<'a>> {
-    match value {
-        Value::Null => None,
-        value => Some(FieldValue::value(value)),
-    }
-}
-
-/// A field read from its parent's value, with no I/O: handed back at once, with no future
-/// to allocate (a page of 50 rows resolves a few hundred such fields).
-fn from_parent<'a, T: Any>(
-    ctx: &ResolverContext<'a>,
-    read: impl FnOnce(&'a T) -> Option<FieldValue<'a>>,
-) -> FieldFuture<'a> {
-    match ctx.parent_value.try_downcast_ref::<T>() {
-        Ok(parent) => FieldFuture::Value(read(parent)),
-        Err(err) => FieldFuture::new(async move { Err::<Option<FieldValue<'a>>, _>(err) }),
-    }
 }
 
 /// `StringFilter`, `LongFilter`, …: the operators one column type supports.
@@ -224,16 +348,11 @@ fn scalar_filter(ty: ColumnType) -> InputObject {
 }
 
 /// The whole schema, validating queries in the given mode.
-pub(crate) fn build(api: Arc<Api>, validation: ValidationMode) -> Result<Schema, SchemaError> {
-    builder(api, validation)?.finish()
-}
-
-/// The schema validating queries in full and answering the requests that carry a plan
-/// from it (see [`super::direct::RunPlans`]).
-pub(crate) fn build_planned(api: Arc<Api>) -> Result<Schema, SchemaError> {
-    builder(api, ValidationMode::Strict)?
-        .extension(super::direct::RunPlans)
-        .finish()
+pub(crate) fn build<R: Resolvers>(
+    api: Arc<Api>,
+    validation: ValidationMode,
+) -> Result<Schema, SchemaError> {
+    builder::<R>(api, validation)?.finish()
 }
 
 /// Refuses names that would meet: a field added under a name already taken would
@@ -267,12 +386,16 @@ fn check_names(api: &Api) -> Result<(), SchemaError> {
     Ok(())
 }
 
-fn builder(api: Arc<Api>, validation: ValidationMode) -> Result<SchemaBuilder, SchemaError> {
+/// The whole schema, before it is finished (to add an extension).
+pub(crate) fn builder<R: Resolvers>(
+    api: Arc<Api>,
+    validation: ValidationMode,
+) -> Result<SchemaBuilder, SchemaError> {
     check_names(&api)?;
     let mut query =
         Object::new("Query").description("The read models, as their projections keep them.");
     let changing = api.exposed.iter().any(|e| e.model.changes);
-    let mut builder = shared_types(Schema::build(
+    let mut builder = shared_types::<R>(Schema::build(
         "Query",
         None,
         changing.then_some("Subscription"),
@@ -280,14 +403,16 @@ fn builder(api: Arc<Api>, validation: ValidationMode) -> Result<SchemaBuilder, S
     let mut subscription = Subscription::new("Subscription")
         .description("Committed changes of the read models that record them.");
     for (index, exposed) in api.exposed.iter().enumerate() {
-        let (types, lookup, list) = model_types(index, exposed);
+        let (types, lookup, list) = model_types::<R>(index, exposed);
         for ty in types {
             builder = builder.register(ty);
         }
         query = query.field(lookup).field(list);
         if exposed.model.changes {
-            builder = builder.register(super::subscriptions::change_object(exposed.model.name));
-            subscription = subscription.field(super::subscriptions::field(index, exposed.model));
+            builder =
+                builder.register(super::subscriptions::change_object::<R>(exposed.model.name));
+            subscription =
+                subscription.field(super::subscriptions::field::<R>(index, exposed.model));
         }
     }
     if changing {
@@ -319,7 +444,7 @@ impl From<Registered> for async_graphql::dynamic::Type {
     }
 }
 
-fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Field) {
+fn model_types<R: Resolvers>(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Field) {
     let model: &ReadModelDescriptor = exposed.model;
     let name = model.name;
     let mut object = Object::new(name);
@@ -338,9 +463,7 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
         } else {
             TypeRef::named_nn(scalar)
         };
-        let mut field = Field::new(field_name(column.name), ty, move |ctx| {
-            from_parent(&ctx, |row: &RowValues| scalar_value(row[i].clone()))
-        });
+        let mut field = Field::new(field_name(column.name), ty, R::column(i));
         if !column.description.is_empty() {
             field = field.description(column.description);
         }
@@ -375,17 +498,9 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
         .field(Field::new(
             "cursor",
             TypeRef::named_nn(TypeRef::STRING),
-            |ctx| {
-                from_parent(&ctx, |edge: &Edge| {
-                    Some(FieldValue::value(Value::String(edge.cursor())))
-                })
-            },
+            R::edge_cursor(),
         ))
-        .field(Field::new("node", TypeRef::named_nn(name), |ctx| {
-            from_parent(&ctx, |edge: &Edge| {
-                Some(FieldValue::borrowed_any(edge.row()))
-            })
-        }));
+        .field(Field::new("node", TypeRef::named_nn(name), R::edge_node()));
     let connection = Object::new(format!("{name}Connection"))
         .description(format!(
             "A page of `{name}` rows (Relay cursor connection)."
@@ -393,74 +508,37 @@ fn model_types(index: usize, exposed: &Exposed) -> (Vec<Registered>, Field, Fiel
         .field(Field::new(
             "edges",
             TypeRef::named_nn_list_nn(format!("{name}Edge")),
-            |ctx| {
-                from_parent(&ctx, |page: &Page| {
-                    Some(FieldValue::list(
-                        page.edges()
-                            .iter()
-                            .map(|edge| FieldValue::borrowed_any(edge)),
-                    ))
-                })
-            },
+            R::edges(),
         ))
         .field(Field::new(
             "nodes",
             TypeRef::named_nn_list_nn(name),
-            |ctx| {
-                from_parent(&ctx, |page: &Page| {
-                    Some(FieldValue::list(
-                        page.edges()
-                            .iter()
-                            .map(|edge| FieldValue::borrowed_any(edge.row())),
-                    ))
-                })
-            },
+            R::nodes(),
         ))
         .field(Field::new(
             "pageInfo",
             TypeRef::named_nn("PageInfo"),
-            |ctx| from_parent(&ctx, |page: &Page| Some(FieldValue::borrowed_any(page))),
+            R::page(),
         ))
-        .field(Field::new("totalCount", TypeRef::named_nn("Long"), |ctx| {
-            FieldFuture::new(async move {
-                let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-                let api = ctx.data::<Arc<Api>>()?;
-                let count = api.count(page).await?;
-                Ok(Some(FieldValue::value(Value::from(count))))
-            })
-        }));
+        .field(Field::new(
+            "totalCount",
+            TypeRef::named_nn("Long"),
+            R::total_count(),
+        ));
 
     let key = model.key_column();
     let key_type = key.map_or(TypeRef::STRING, |k| scalar_of(k.ty));
     let key_arg = key.map_or_else(|| "key".to_owned(), |k| field_name(k.name));
     let lookup_name = lower_first(name);
-    let lookup = Field::new(
-        lookup_name,
-        TypeRef::named(name),
-        move |ctx: ResolverContext<'_>| {
-            FieldFuture::new(async move {
-                let api = ctx.data::<Arc<Api>>()?;
-                let (key, position) = lookup_args(api, index, ctx.args.as_index_map())?;
-                let row = api.lookup(index, key, position).await?;
-                Ok(row.map(FieldValue::owned_any))
-            })
-        },
-    )
-    .description(format!("One `{name}` by its key, or null."))
-    .argument(InputValue::new(key_arg, TypeRef::named_nn(key_type)))
-    .argument(at_least_argument());
+    let lookup = Field::new(lookup_name, TypeRef::named(name), R::lookup(index))
+        .description(format!("One `{name}` by its key, or null."))
+        .argument(InputValue::new(key_arg, TypeRef::named_nn(key_type)))
+        .argument(at_least_argument());
 
     let list = Field::new(
         plural(&lower_first(name)),
         TypeRef::named_nn(format!("{name}Connection")),
-        move |ctx| {
-            FieldFuture::new(async move {
-                let api = ctx.data::<Arc<Api>>()?;
-                let args = list_args(ctx.args.as_index_map())?;
-                let page = api.page(index, args).await?;
-                Ok(Some(FieldValue::owned_any(page)))
-            })
-        },
+        R::list(index),
     )
     .description(format!(
         "`{name}` rows, a page at a time: `first`/`after` forward, `last`/`before` backward."
@@ -495,59 +573,6 @@ fn at_least_argument() -> InputValue {
         "Read your own writes: wait (bounded) until the read model's projection has applied \
          the event at this global position, such as one a command returned.",
     )
-}
-
-/// The arguments of a field, as the query gave them.
-pub(crate) type Args = IndexMap<Name, Value>;
-
-/// A lookup field's key and `atLeastPosition`.
-pub(crate) fn lookup_args(
-    api: &Api,
-    index: usize,
-    args: &Args,
-) -> Result<(Value, Option<u64>), Error> {
-    let name = field_name(api.exposed[index].model.key);
-    let key = args
-        .get(name.as_str())
-        .ok_or_else(|| Error::new(format!("the key argument `{name}` is missing")))?;
-    Ok((key.clone(), at_least(args)?))
-}
-
-/// A list field's arguments.
-pub(crate) fn list_args(args: &Args) -> Result<ListArgs, Error> {
-    let string = |name: &str| match args.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    Ok(ListArgs {
-        first: optional_int(args, "first")?,
-        last: optional_int(args, "last")?,
-        after: string("after"),
-        before: string("before"),
-        filter: args.get("filter").cloned(),
-        order_by: args.get("orderBy").cloned(),
-        at_least: at_least(args)?,
-    })
-}
-
-fn at_least(args: &Args) -> Result<Option<u64>, Error> {
-    match optional_int(args, "atLeastPosition")? {
-        None => Ok(None),
-        Some(n) => u64::try_from(n)
-            .map(Some)
-            .map_err(|_| Error::new("atLeastPosition must not be negative")),
-    }
-}
-
-fn optional_int(args: &Args, name: &str) -> Result<Option<i64>, Error> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| Error::new(format!("`{name}` must be an integer"))),
-        Some(_) => Err(Error::new(format!("`{name}` must be an integer"))),
-    }
 }
 
 #[cfg(test)]
@@ -614,5 +639,53 @@ mod tests {
         assert_eq!(plural("entry"), "entries");
         assert_eq!(plural("day"), "days");
         assert_eq!(lower_first("Transaction"), "transaction");
+    }
+
+    /// An API over the test read model and one that records its changes (so that the
+    /// subscription's types are in the schema too).
+    fn fixture_api() -> Arc<Api> {
+        static CHANGING: ReadModelDescriptor = ReadModelDescriptor {
+            name: "Changing",
+            table: "changing",
+            changes: true,
+            description: "Rows whose changes are recorded.",
+            ..super::super::fixture::MODEL
+        };
+        super::super::ReadModelApi::schema_only(&[])
+            .expose_descriptor(&super::super::fixture::MODEL, "rows")
+            .expose_descriptor(&CHANGING, "changing")
+            .api()
+    }
+
+    /// The schema built for its SDL alone is the schema served: the resolvers are the
+    /// only difference, and the SDL does not show them.
+    #[cfg(all(feature = "graphql", sql))]
+    #[test]
+    fn the_sdl_without_a_database_is_the_served_one() {
+        let served =
+            build::<super::super::resolvers::Served>(fixture_api(), ValidationMode::Strict)
+                .unwrap()
+                .sdl();
+        let unserved = build::<Unserved>(fixture_api(), ValidationMode::Strict)
+            .unwrap()
+            .sdl();
+        assert!(
+            served.contains("changingChanged(filter: ChangingFilter)"),
+            "{served}"
+        );
+        assert_eq!(unserved, served);
+        assert_eq!(NO_DATABASE, super::super::ApiError::NoDatabase.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_schema_without_a_database_refuses_queries() {
+        let schema = build::<Unserved>(fixture_api(), ValidationMode::Strict).unwrap();
+        for query in [r#"{ row(id: "a") { id } }"#, "{ rows { totalCount } }"] {
+            let response = schema.execute(query).await;
+            assert_eq!(response.errors.len(), 1, "{query}");
+            assert_eq!(response.errors[0].message, NO_DATABASE, "{query}");
+        }
+        let introspected = schema.execute("{ __type(name: \"Row\") { name } }").await;
+        assert!(introspected.errors.is_empty());
     }
 }
