@@ -418,7 +418,7 @@ pub fn parse(text: &str) -> Result<Value, CatalogError> {
 /// The first sentence of a description's first paragraph, whole and on one line (a doc
 /// comment's paragraph wraps over several lines; a summary cut at the first line break
 /// would stop mid-sentence). The whole paragraph if it has no sentence end.
-fn summary(description: &str) -> Option<String> {
+pub(crate) fn summary(description: &str) -> Option<String> {
     let paragraph = description
         .lines()
         .map(str::trim)

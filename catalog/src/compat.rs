@@ -155,7 +155,7 @@ pub fn check_on(old: &Catalog, new: &Catalog, today: &str) -> Vec<BreakingChange
 
 /// Whether `text` is written `YYYY-MM-DD` (digits where digits go), so that dates
 /// compare as text.
-fn is_date(text: &str) -> bool {
+pub(crate) fn is_date(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 10
         && bytes.iter().enumerate().all(|(i, b)| match i {

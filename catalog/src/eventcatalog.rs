@@ -1,0 +1,912 @@
+//! The catalog as the content of an [EventCatalog](https://www.eventcatalog.dev) project,
+//! in EventCatalog's own folder layout, so that teams who browse EventCatalog see Factum's
+//! events with their whole version history, without an AsyncAPI generator plugin.
+//!
+//! What [`export_eventcatalog`] writes into a directory:
+//!
+//! - `events/<id>/index.mdx`: each event at its current version, with `schema.json` (the
+//!   payload's JSON Schema) beside it. The front matter holds the id, the name (the
+//!   stored type name), the version as a string (`"2"`: the schema version), a summary
+//!   that is a whole sentence, badges, the deprecation and `schemaPath`. The page names
+//!   the Rust type, the stream categories, the upcasters (`v1 → v2`), every version, and
+//!   a deprecated event's schedule (since, sunset, replacement as a link);
+//! - `events/<id>/versioned/<n>/index.mdx` and its `schema.json`: each older version the
+//!   catalog remembers, so `versioned/1/` holds version 1 when the code writes version 2;
+//! - `services/<id>/index.mdx`: the producers and consumers. Each stream category is a
+//!   service (`streams.account`) that `sends` the current version of each event its
+//!   aggregate appends; each projection (`projection.bank_views-v1`) and process manager
+//!   (`process-manager.transfers`) `receives` the current version of each event it
+//!   handles (older versions reach it upcast). EventCatalog draws the producers and
+//!   consumers of each event from these lists;
+//! - `domains/<id>/index.mdx`: the domain (the catalog's title), listing the services.
+//!
+//! **Ids.** EventCatalog puts ids in paths and URLs (`/docs/events/bank.Deposited/2`). A
+//! name keeps its ASCII letters, digits, `_`, `-` and `.` (not as its first character);
+//! any other character becomes `-`. So `bank.Deposited` stays `bank.Deposited`, and the
+//! projection `bank_views@v1` becomes `projection.bank_views-v1`. An id depends on its
+//! name alone, so it is the same in every export. Two names that would share an id are
+//! refused.
+//!
+//! **Re-exporting.** The directory may be a whole EventCatalog project: only the files
+//! listed above are written. The export records them in [`MANIFEST`], and the next
+//! export into the same directory removes the files of events and services that are no
+//! longer in the catalog (and only those), so a re-export never leaves a stale page.
+//!
+//! The same catalog always gives the same bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
+use yaml_serde::{Mapping, Value as Yaml};
+
+use crate::asyncapi::summary;
+use crate::compat::is_date;
+use crate::error::CatalogError;
+use crate::model::{Catalog, Category, Consumer, ConsumerKind, EventEntry};
+use crate::schema::example;
+
+/// The file, in the export directory, that lists what the last export wrote (one
+/// relative path a line), so that a re-export removes what it no longer writes.
+pub const MANIFEST: &str = ".factum-eventcatalog";
+
+/// The service id prefix of a stream category (the producer of its events).
+const STREAMS: &str = "streams";
+
+/// Writes `catalog` into `dir` (created if missing) in EventCatalog's content layout (see
+/// the [module docs](self)), removes the files a previous export wrote that this one no
+/// longer writes, and returns the paths of the files written, sorted.
+pub fn export_eventcatalog(
+    catalog: &Catalog,
+    dir: impl AsRef<Path>,
+) -> Result<Vec<PathBuf>, CatalogError> {
+    let dir = dir.as_ref();
+    let files = eventcatalog_files(catalog)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CatalogError::Io { path, source }
+    };
+    let manifest = dir.join(MANIFEST);
+    let previous = match std::fs::read_to_string(&manifest) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(e) => return Err(io(&manifest)(e)),
+    };
+    let mut written = Vec::with_capacity(files.len());
+    for (relative, content) in &files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, content).map_err(io(&path))?;
+        written.push(path);
+    }
+    for stale in previous.difference(&files.keys().cloned().collect()) {
+        remove_stale(dir, stale).map_err(io(&dir.join(stale)))?;
+    }
+    let mut listing = String::new();
+    for relative in files.keys() {
+        let _ = writeln!(listing, "{relative}");
+    }
+    std::fs::write(&manifest, listing).map_err(io(&manifest))?;
+    Ok(written)
+}
+
+/// Removes one file an earlier export wrote, and the folders it leaves empty. A line of
+/// the manifest that is not a plain relative path (someone edited it) is left alone.
+fn remove_stale(dir: &Path, relative: &str) -> std::io::Result<()> {
+    let path = Path::new(relative);
+    if relative.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Ok(());
+    }
+    match std::fs::remove_file(dir.join(path)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // Folders that still hold something (a page the team added) stay.
+    let mut folder = path.parent();
+    while let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
+        if std::fs::remove_dir(dir.join(f)).is_err() {
+            break;
+        }
+        folder = f.parent();
+    }
+    Ok(())
+}
+
+/// The files of the export, by path relative to the export directory (`/`-separated),
+/// with their contents: what [`export_eventcatalog`] writes, without touching the disk.
+pub fn eventcatalog_files(catalog: &Catalog) -> Result<BTreeMap<String, String>, CatalogError> {
+    let ids = Ids::of(catalog)?;
+    let mut files = BTreeMap::new();
+    for entry in catalog.events.values() {
+        let id = &ids.events[&entry.name];
+        let folder = format!("events/{id}");
+        files.insert(
+            format!("{folder}/index.mdx"),
+            event_page(catalog, &ids, entry, entry.version),
+        );
+        for (version, schema) in &entry.schemas {
+            let at = if *version == entry.version {
+                folder.clone()
+            } else {
+                let versioned = format!("{folder}/versioned/{version}");
+                files.insert(
+                    format!("{versioned}/index.mdx"),
+                    event_page(catalog, &ids, entry, *version),
+                );
+                versioned
+            };
+            files.insert(format!("{at}/schema.json"), pretty(schema));
+        }
+    }
+    for (name, category) in &catalog.categories {
+        let id = &ids.categories[name];
+        files.insert(
+            format!("services/{id}/index.mdx"),
+            producer_page(catalog, &ids, name, category),
+        );
+    }
+    for consumer in &catalog.consumers {
+        let id = &ids.consumers[&(consumer.kind, consumer.name.clone())];
+        files.insert(
+            format!("services/{id}/index.mdx"),
+            consumer_page(catalog, &ids, consumer),
+        );
+    }
+    if let Some(domain) = resource_id(&catalog.title) {
+        files.insert(
+            format!("domains/{domain}/index.mdx"),
+            domain_page(catalog, &ids, &domain),
+        );
+    }
+    Ok(files)
+}
+
+/// The EventCatalog id of a name: its ASCII letters, digits, `_`, `-`, and `.` other than
+/// as the first character, kept; every other character `-`. `None` for an empty name.
+pub fn resource_id(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return None;
+    }
+    let id = name
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let kept = c.is_ascii_alphanumeric() || c == '_' || c == '-' || (c == '.' && i > 0);
+            if kept { c } else { '-' }
+        })
+        .collect();
+    Some(id)
+}
+
+/// The EventCatalog service id of a stream category or a consumer: its kind, a dot, and
+/// the [`resource_id`] of its name (`streams.account`, `projection.bank_views-v1`).
+fn service_id(kind: &str, name: &str) -> Result<String, CatalogError> {
+    let id = resource_id(name)
+        .ok_or_else(|| CatalogError::Write(format!("a {kind} has an empty name")))?;
+    Ok(format!("{kind}.{id}"))
+}
+
+/// Every resource's id, checked to be unique within its collection.
+struct Ids {
+    events: BTreeMap<String, String>,
+    categories: BTreeMap<String, String>,
+    consumers: BTreeMap<(ConsumerKind, String), String>,
+}
+
+impl Ids {
+    fn of(catalog: &Catalog) -> Result<Self, CatalogError> {
+        let mut taken: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |id: String, what: String| match taken.get(&id) {
+            Some(other) => Err(CatalogError::Write(format!(
+                "{other} and {what} would both have the EventCatalog id `{id}`"
+            ))),
+            None => {
+                taken.insert(id.clone(), what);
+                Ok(id)
+            }
+        };
+        let mut events = BTreeMap::new();
+        for name in catalog.events.keys() {
+            let id = resource_id(name)
+                .ok_or_else(|| CatalogError::Write("an event has an empty name".into()))?;
+            events.insert(name.clone(), claim(id, format!("the event `{name}`"))?);
+        }
+        // Services share one collection; their kind prefix keeps kinds apart.
+        let mut categories = BTreeMap::new();
+        for name in catalog.categories.keys() {
+            let id = service_id(STREAMS, name)?;
+            categories.insert(
+                name.clone(),
+                claim(id, format!("the stream category `{name}`"))?,
+            );
+        }
+        let mut consumers = BTreeMap::new();
+        for c in &catalog.consumers {
+            let kind = c.kind.as_str();
+            let id = service_id(kind, &c.name)?;
+            let what = format!("the {} `{}`", kind.replace('-', " "), c.name);
+            consumers.insert((c.kind, c.name.clone()), claim(id, what)?);
+        }
+        Ok(Ids {
+            events,
+            categories,
+            consumers,
+        })
+    }
+}
+
+/// An MDX document: YAML front matter, then the body.
+fn document(front: Mapping, body: &str) -> String {
+    let yaml = yaml_serde::to_string(&Yaml::Mapping(front)).unwrap_or_default();
+    format!("---\n{yaml}---\n\n{body}")
+}
+
+/// Front matter in the order it is written.
+struct Front(Mapping);
+
+impl Front {
+    fn new(id: &str, name: &str, version: &str, summary: String) -> Self {
+        let mut front = Front(Mapping::new());
+        front.set("id", id);
+        front.set("name", name);
+        front.set("version", version);
+        front.set("summary", summary);
+        front
+    }
+
+    fn set(&mut self, key: &str, value: impl Into<Yaml>) {
+        self.0.insert(Yaml::from(key), value.into());
+    }
+}
+
+/// A badge as EventCatalog draws it.
+fn badge(content: &str, color: &str) -> Yaml {
+    let mut badge = Mapping::new();
+    badge.insert("content".into(), content.into());
+    badge.insert("backgroundColor".into(), color.into());
+    badge.insert("textColor".into(), color.into());
+    Yaml::Mapping(badge)
+}
+
+/// A `{ id, version }` pointer of a service's `sends`/`receives` or a domain's `services`.
+fn pointer(id: &str, version: &str) -> Yaml {
+    let mut pointer = Mapping::new();
+    pointer.insert("id".into(), id.into());
+    pointer.insert("version".into(), version.into());
+    Yaml::Mapping(pointer)
+}
+
+/// Pointers to the current version of each of `events` that the catalog has.
+fn current_versions(catalog: &Catalog, ids: &Ids, events: &BTreeSet<String>) -> Vec<Yaml> {
+    events
+        .iter()
+        .filter_map(|e| catalog.events.get(e))
+        .map(|e| pointer(&ids.events[&e.name], &e.version.to_string()))
+        .collect()
+}
+
+/// The version services and the domain carry: the domain crate's.
+fn crate_version(catalog: &Catalog) -> &str {
+    if catalog.version.is_empty() {
+        "1"
+    } else {
+        &catalog.version
+    }
+}
+
+/// The page of one version of an event: the event's own page at its current version, a
+/// `versioned/<n>/` page at an older one.
+fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) -> String {
+    let id = &ids.events[&entry.name];
+    let current = version == entry.version;
+    let name = &entry.name;
+    let history = if current {
+        entry.description.as_deref().and_then(summary)
+    } else {
+        None
+    };
+    let sentence = history.unwrap_or_else(|| {
+        if current {
+            format!("The event {name}, at schema version {version}.")
+        } else {
+            format!(
+                "Version {version} of {name}, as stored by earlier code; the code writes version {} today.",
+                entry.version
+            )
+        }
+    });
+    let mut front = Front::new(id, name, &version.to_string(), sentence);
+    let mut badges = Vec::new();
+    if current && entry.deprecated.is_some() {
+        badges.push(badge("Deprecated", "red"));
+    }
+    if !current {
+        badges.push(badge(&format!("Superseded by v{}", entry.version), "gray"));
+    }
+    if !badges.is_empty() {
+        front.set("badges", badges);
+    }
+    if current && entry.deprecated.is_some() {
+        front.set("deprecated", deprecation(entry));
+    }
+    front.set("schemaPath", "schema.json");
+
+    let mut body = String::new();
+    if current {
+        if let Some(description) = &entry.description {
+            let _ = writeln!(body, "{}\n", mdx_text(description));
+        }
+    } else {
+        let _ = writeln!(
+            body,
+            "Version {version} of `{name}`, as stored by earlier code. The code writes version {} today; {}\n",
+            entry.version,
+            if entry.lifts_from(version) {
+                "events stored at this version are read through the upcasters below."
+            } else {
+                "no chain of upcasters lifts events stored at this version to it."
+            }
+        );
+    }
+    body.push_str("## In Factum\n\n");
+    let _ = writeln!(body, "- Stored type name: `{name}`");
+    if let Some(rust_type) = &entry.rust_type {
+        let _ = writeln!(body, "- Rust type: `{rust_type}`");
+    }
+    let _ = writeln!(
+        body,
+        "- Schema version: {version}{}",
+        if current {
+            " (current: what the code writes today)"
+        } else {
+            ""
+        }
+    );
+    let streams: Vec<String> = catalog
+        .categories_of(name)
+        .map(|c| format!("`{c}-{{id}}`"))
+        .collect();
+    if !streams.is_empty() {
+        let _ = writeln!(body, "- Streams: {}", streams.join(", "));
+    }
+    let chain: Vec<String> = (1..entry.version)
+        .map(|v| {
+            let how = if entry.upcasters.contains(&v) {
+                "upcaster"
+            } else {
+                "no upcaster"
+            };
+            format!("v{v} → v{}: {how}", v + 1)
+        })
+        .collect();
+    if !chain.is_empty() {
+        let _ = writeln!(body, "- Upcasters: {}", chain.join("; "));
+    }
+    let versions: Vec<String> = entry
+        .schemas
+        .keys()
+        .rev()
+        .map(|v| {
+            let label = if *v == entry.version {
+                format!("version {v} (current)")
+            } else {
+                format!("version {v}")
+            };
+            format!(
+                "<ResourceLink id=\"{id}\" type=\"event\" version=\"{v}\">{label}</ResourceLink>"
+            )
+        })
+        .collect();
+    let _ = writeln!(body, "- Versions: {}", versions.join(", "));
+    if current && entry.deprecated.is_some() {
+        body.push_str("\n## Deprecation\n\n");
+        for line in deprecation_lines(catalog, ids, entry) {
+            let _ = writeln!(body, "- {line}");
+        }
+    }
+    body.push_str("\n## Producers and consumers\n\n<NodeGraph />\n");
+    if let Some(schema) = entry.schemas.get(&version) {
+        let _ = write!(
+            body,
+            "\n## Payload\n\n<SchemaViewer file=\"schema.json\" title=\"JSON Schema of version {version}\" />\n\n\
+             An example payload:\n\n```json\n{}```\n",
+            pretty(&example(schema, schema))
+        );
+    }
+    document(front.0, &body)
+}
+
+/// The `deprecated` front matter: with the date it was deprecated when `since` is one
+/// (EventCatalog then says "deprecated on …"), else `true`. The schedule is on the page.
+fn deprecation(entry: &EventEntry) -> Yaml {
+    let Some(since) = entry.deprecated_since.as_deref().filter(|s| is_date(s)) else {
+        return Yaml::Bool(true);
+    };
+    let mut deprecated = Mapping::new();
+    let mut message = String::new();
+    if let Some(sunset) = &entry.sunset {
+        let _ = write!(message, "Kept until {sunset}.");
+    }
+    if let Some(by) = &entry.replaced_by {
+        let _ = write!(message, " Replaced by {by}.");
+    }
+    if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
+        let _ = write!(message, " {}", mdx_text(reason));
+    }
+    let message = message.trim();
+    if !message.is_empty() {
+        deprecated.insert("message".into(), message.into());
+    }
+    deprecated.insert("date".into(), since.into());
+    Yaml::Mapping(deprecated)
+}
+
+/// The deprecation schedule as whole sentences, the replacement as a link to its page.
+fn deprecation_lines(catalog: &Catalog, ids: &Ids, entry: &EventEntry) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(since) = &entry.deprecated_since {
+        lines.push(format!("Deprecated since {}.", mdx_text(since)));
+    } else {
+        lines.push("Deprecated.".to_owned());
+    }
+    if let Some(sunset) = &entry.sunset {
+        lines.push(format!(
+            "Kept until {}: producers and consumers have until then to move off it.",
+            mdx_text(sunset)
+        ));
+    }
+    if let Some(by) = &entry.replaced_by {
+        let link = match (catalog.events.contains_key(by), ids.events.get(by)) {
+            (true, Some(id)) => {
+                format!("<ResourceLink id=\"{id}\" type=\"event\">{by}</ResourceLink>")
+            }
+            _ => format!("`{by}`"),
+        };
+        lines.push(format!("Replaced by {link}."));
+    }
+    if let Some(reason) = entry.deprecated.as_deref().filter(|r| !r.is_empty()) {
+        lines.push(format!("Why: {}", mdx_text(reason)));
+    }
+    lines
+}
+
+/// A stream category as the service that produces its events.
+fn producer_page(catalog: &Catalog, ids: &Ids, name: &str, category: &Category) -> String {
+    let id = &ids.categories[name];
+    let sentence = category
+        .description
+        .as_deref()
+        .and_then(summary)
+        .unwrap_or_else(|| {
+            format!("The streams of the {name} category, to which its aggregate appends events.")
+        });
+    let mut front = Front::new(
+        id,
+        &format!("{name} streams"),
+        crate_version(catalog),
+        sentence,
+    );
+    front.set("badges", vec![badge("Factum stream category", "blue")]);
+    front.set("sends", current_versions(catalog, ids, &category.events));
+    let body = described(
+        category.description.as_deref(),
+        &format!(
+            "Streams `{name}-{{id}}`. The aggregate decides the events and the store appends \
+             them; this page lists the current version of each."
+        ),
+    );
+    document(front.0, &body)
+}
+
+/// A projection or process manager as the service that consumes the events it handles.
+fn consumer_page(catalog: &Catalog, ids: &Ids, consumer: &Consumer) -> String {
+    let id = &ids.consumers[&(consumer.kind, consumer.name.clone())];
+    let name = &consumer.name;
+    let (kind, sentence, what) = match consumer.kind {
+        ConsumerKind::Projection => (
+            "projection",
+            format!("The projection {name}, which builds read models from the events it handles."),
+            "It builds read models from these events.",
+        ),
+        ConsumerKind::ProcessManager => (
+            "process manager",
+            format!(
+                "The process manager {name}, which sends commands in reply to the events it handles."
+            ),
+            "It sends commands in reply to these events.",
+        ),
+    };
+    let mut front = Front::new(
+        id,
+        &format!("{kind} {name}"),
+        crate_version(catalog),
+        sentence,
+    );
+    front.set("badges", vec![badge(&format!("Factum {kind}"), "green")]);
+    front.set("receives", current_versions(catalog, ids, &consumer.events));
+    let body = format!(
+        "A Factum {kind}. {what} It receives the current version of each; events stored at an \
+         older version reach it through the upcasters.\n\n<NodeGraph />\n"
+    );
+    document(front.0, &body)
+}
+
+/// The domain, listing every service.
+fn domain_page(catalog: &Catalog, ids: &Ids, domain: &str) -> String {
+    let title = &catalog.title;
+    let version = crate_version(catalog);
+    let sentence = catalog
+        .description
+        .as_deref()
+        .and_then(summary)
+        .unwrap_or_else(|| format!("The events of the {title} domain."));
+    let mut front = Front::new(domain, title, version, sentence);
+    let services: Vec<Yaml> = ids
+        .categories
+        .values()
+        .chain(ids.consumers.values())
+        .map(|id| pointer(id, version))
+        .collect();
+    front.set("services", services);
+    let body = described(
+        catalog.description.as_deref(),
+        &format!("Exported by factum-catalog from the `{title}` {version} event catalog."),
+    );
+    document(front.0, &body)
+}
+
+/// The body of a service's or the domain's page: its description (a doc comment), a
+/// sentence of ours, and EventCatalog's graph of what it sends and receives.
+fn described(description: Option<&str>, sentence: &str) -> String {
+    let mut body = String::new();
+    if let Some(description) = description {
+        let _ = writeln!(body, "{}\n", mdx_text(description));
+    }
+    let _ = writeln!(body, "{sentence}\n\n<NodeGraph />");
+    body
+}
+
+/// JSON, pretty-printed, with a final newline.
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Markdown prose (a doc comment) made safe for MDX: outside code spans and fenced
+/// blocks, `{`, `}`, `<` and `>` are escaped (MDX reads them as expressions and JSX), and
+/// a line that starts with `import` or `export` (MDX reads it as a module statement) has
+/// its first letter written as a character reference.
+fn mdx_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut line_start = true;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' {
+            let run = chars[i..].iter().take_while(|c| **c == '`').count();
+            if let Some(end) = closing_run(&chars, i + run, run) {
+                out.extend(&chars[i..end]);
+                line_start = false;
+                i = end;
+                continue;
+            }
+            out.push_str(&"\\`".repeat(run));
+            i += run;
+            line_start = false;
+            continue;
+        }
+        if line_start && c != ' ' && c != '\t' {
+            let rest: String = chars[i..chars.len().min(i + 7)].iter().collect();
+            if rest.starts_with("import ") || rest.starts_with("export ") {
+                out.push_str(if c == 'i' { "&#105;" } else { "&#101;" });
+                i += 1;
+                line_start = false;
+                continue;
+            }
+        }
+        match c {
+            '{' | '}' | '<' | '>' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        line_start = c == '\n' || (line_start && (c == ' ' || c == '\t'));
+        i += 1;
+    }
+    out
+}
+
+/// Where the code span opened by a run of `run` backticks ending at `from` closes: the end
+/// of the next run of exactly `run` backticks.
+fn closing_run(chars: &[char], from: usize, run: usize) -> Option<usize> {
+    let mut i = from;
+    while i < chars.len() {
+        if chars[i] == '`' {
+            let len = chars[i..].iter().take_while(|c| **c == '`').count();
+            if len == run {
+                return Some(i + len);
+            }
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Category;
+    use serde_json::json;
+
+    fn bank() -> Catalog {
+        let mut deposited = EventEntry::new(
+            "bank.Deposited",
+            2,
+            json!({ "type": "object", "properties": { "cents": { "type": "integer" }, "memo": { "type": "string" } }, "required": ["cents"] }),
+        );
+        deposited.schemas.insert(
+            1,
+            json!({ "type": "object", "properties": { "cents": { "type": "integer" } }, "required": ["cents"] }),
+        );
+        deposited.upcasters.insert(1);
+        deposited.rust_type = Some("bank::Deposited".into());
+        deposited.description = Some(
+            "Money was paid in: the balance grows by\n`cents` {the amount}. More text.\n\nimport this".into(),
+        );
+        let mut closed = EventEntry::new("bank.AccountClosed", 1, json!({ "type": "object" }));
+        closed.deprecated = Some("closing is a state <now>".into());
+        closed.deprecated_since = Some("2026-01-15".into());
+        closed.sunset = Some("2027-01-01".into());
+        closed.replaced_by = Some("bank.Deposited".into());
+        Catalog {
+            title: "bank".into(),
+            version: "0.1.0".into(),
+            description: Some("Bank accounts.".into()),
+            categories: [(
+                "account".to_owned(),
+                Category {
+                    description: Some("One bank account.".into()),
+                    events: ["bank.Deposited".to_owned(), "bank.AccountClosed".to_owned()].into(),
+                },
+            )]
+            .into(),
+            events: [
+                ("bank.Deposited".to_owned(), deposited),
+                ("bank.AccountClosed".to_owned(), closed),
+            ]
+            .into(),
+            consumers: [
+                Consumer {
+                    kind: ConsumerKind::Projection,
+                    name: "bank_views@v1".into(),
+                    events: ["bank.Deposited".to_owned()].into(),
+                },
+                Consumer {
+                    kind: ConsumerKind::ProcessManager,
+                    name: "transfers".into(),
+                    events: ["bank.AccountClosed".to_owned(), "bank.Unknown".to_owned()].into(),
+                },
+            ]
+            .into(),
+        }
+    }
+
+    /// The front matter of an MDX page, parsed back as YAML, and its body.
+    fn front(page: &str) -> (serde_json::Value, &str) {
+        let rest = page
+            .strip_prefix("---\n")
+            .expect("front matter opens the page");
+        let (yaml, body) = rest.split_once("\n---\n").expect("front matter closes");
+        (
+            yaml_serde::from_str(yaml).expect("front matter is YAML"),
+            body,
+        )
+    }
+
+    #[test]
+    fn events_with_their_versions_as_strings_and_older_ones_under_versioned() {
+        let files = eventcatalog_files(&bank()).unwrap();
+        let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "domains/bank/index.mdx",
+                "events/bank.AccountClosed/index.mdx",
+                "events/bank.AccountClosed/schema.json",
+                "events/bank.Deposited/index.mdx",
+                "events/bank.Deposited/schema.json",
+                "events/bank.Deposited/versioned/1/index.mdx",
+                "events/bank.Deposited/versioned/1/schema.json",
+                "services/process-manager.transfers/index.mdx",
+                "services/projection.bank_views-v1/index.mdx",
+                "services/streams.account/index.mdx",
+            ]
+        );
+
+        let (current, body) = front(&files["events/bank.Deposited/index.mdx"]);
+        assert_eq!(current["id"], "bank.Deposited");
+        assert_eq!(current["name"], "bank.Deposited");
+        assert_eq!(current["version"], json!("2"), "a string, not a number");
+        assert_eq!(
+            current["summary"],
+            "Money was paid in: the balance grows by `cents` {the amount}."
+        );
+        assert_eq!(current["schemaPath"], "schema.json");
+        assert!(current.get("deprecated").is_none());
+        assert!(body.contains("- Rust type: `bank::Deposited`"), "{body}");
+        assert!(body.contains("- Upcasters: v1 → v2: upcaster"), "{body}");
+        assert!(body.contains("- Streams: `account-{id}`"), "{body}");
+        assert!(
+            body.contains("version=\"1\">version 1</ResourceLink>")
+                && body.contains("version=\"2\">version 2 (current)</ResourceLink>"),
+            "{body}"
+        );
+        // Prose is escaped for MDX; code spans are not.
+        assert!(body.contains("`cents` \\{the amount\\}"), "{body}");
+        assert!(body.contains("&#105;mport this"), "{body}");
+        let schema: Value =
+            serde_json::from_str(&files["events/bank.Deposited/schema.json"]).unwrap();
+        assert!(schema["properties"].get("memo").is_some());
+
+        let (old, body) = front(&files["events/bank.Deposited/versioned/1/index.mdx"]);
+        assert_eq!(old["id"], "bank.Deposited");
+        assert_eq!(old["version"], json!("1"));
+        assert_eq!(
+            old["summary"],
+            "Version 1 of bank.Deposited, as stored by earlier code; the code writes version 2 today."
+        );
+        assert_eq!(old["badges"][0]["content"], "Superseded by v2");
+        assert!(body.contains("read through the upcasters"), "{body}");
+        let schema: Value =
+            serde_json::from_str(&files["events/bank.Deposited/versioned/1/schema.json"]).unwrap();
+        assert!(schema["properties"].get("memo").is_none());
+    }
+
+    #[test]
+    fn a_deprecated_event_says_since_when_until_when_and_what_replaces_it() {
+        let files = eventcatalog_files(&bank()).unwrap();
+        let (closed, body) = front(&files["events/bank.AccountClosed/index.mdx"]);
+        assert_eq!(closed["version"], json!("1"));
+        assert_eq!(
+            closed["summary"],
+            "The event bank.AccountClosed, at schema version 1."
+        );
+        assert_eq!(closed["deprecated"]["date"], "2026-01-15");
+        assert_eq!(
+            closed["deprecated"]["message"],
+            "Kept until 2027-01-01. Replaced by bank.Deposited. closing is a state \\<now\\>"
+        );
+        assert_eq!(closed["badges"][0]["content"], "Deprecated");
+        assert!(body.contains("- Deprecated since 2026-01-15."), "{body}");
+        assert!(body.contains("- Kept until 2027-01-01"), "{body}");
+        assert!(
+            body.contains(
+                "Replaced by <ResourceLink id=\"bank.Deposited\" type=\"event\">bank.Deposited</ResourceLink>."
+            ),
+            "{body}"
+        );
+
+        // A 'since' that is a release, not a date, leaves EventCatalog's flag plain.
+        let mut catalog = bank();
+        catalog
+            .events
+            .get_mut("bank.AccountClosed")
+            .unwrap()
+            .deprecated_since = Some("0.2.0".into());
+        let files = eventcatalog_files(&catalog).unwrap();
+        let (closed, body) = front(&files["events/bank.AccountClosed/index.mdx"]);
+        assert_eq!(closed["deprecated"], json!(true));
+        assert!(body.contains("- Deprecated since 0.2.0."), "{body}");
+    }
+
+    #[test]
+    fn producers_send_and_consumers_receive_the_current_versions() {
+        let files = eventcatalog_files(&bank()).unwrap();
+        let (producer, _) = front(&files["services/streams.account/index.mdx"]);
+        assert_eq!(producer["id"], "streams.account");
+        assert_eq!(producer["name"], "account streams");
+        assert_eq!(producer["version"], "0.1.0");
+        assert_eq!(producer["summary"], "One bank account.");
+        assert_eq!(
+            producer["sends"],
+            json!([
+                { "id": "bank.AccountClosed", "version": "1" },
+                { "id": "bank.Deposited", "version": "2" }
+            ])
+        );
+        let (projection, _) = front(&files["services/projection.bank_views-v1/index.mdx"]);
+        assert_eq!(projection["name"], "projection bank_views@v1");
+        assert_eq!(
+            projection["receives"],
+            json!([{ "id": "bank.Deposited", "version": "2" }])
+        );
+        let (manager, _) = front(&files["services/process-manager.transfers/index.mdx"]);
+        assert_eq!(
+            manager["receives"],
+            json!([{ "id": "bank.AccountClosed", "version": "1" }]),
+            "an event the catalog does not have is left out"
+        );
+        let (domain, _) = front(&files["domains/bank/index.mdx"]);
+        assert_eq!(domain["version"], "0.1.0");
+        assert_eq!(
+            domain["services"],
+            json!([
+                { "id": "streams.account", "version": "0.1.0" },
+                { "id": "projection.bank_views-v1", "version": "0.1.0" },
+                { "id": "process-manager.transfers", "version": "0.1.0" }
+            ])
+        );
+        for page in files.keys().filter(|p| p.ends_with(".mdx")) {
+            let (front, _) = front(&files[page]);
+            let summary = front["summary"].as_str().unwrap();
+            assert!(
+                summary.ends_with('.') && !summary.contains('\n'),
+                "{page}: {summary}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_safe_for_paths_and_two_names_sharing_one_are_refused() {
+        assert_eq!(
+            resource_id("bank.Deposited").as_deref(),
+            Some("bank.Deposited")
+        );
+        assert_eq!(resource_id("a/b c@v1").as_deref(), Some("a-b-c-v1"));
+        assert_eq!(resource_id("..").as_deref(), Some("-."));
+        assert_eq!(resource_id(""), None);
+
+        let mut catalog = bank();
+        for name in ["shop/Ordered", "shop@Ordered"] {
+            catalog.events.insert(
+                name.into(),
+                EventEntry::new(name, 1, json!({ "type": "object" })),
+            );
+        }
+        let err = eventcatalog_files(&catalog).unwrap_err().to_string();
+        assert!(
+            err.contains("`shop/Ordered`")
+                && err.contains("`shop@Ordered`")
+                && err.contains("`shop-Ordered`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_export_is_deterministic_and_a_re_export_removes_only_its_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = export_eventcatalog(&bank(), dir.path()).unwrap();
+        assert_eq!(written.len(), 10);
+        assert!(written.windows(2).all(|w| w[0] < w[1]));
+        let page = dir.path().join("events/bank.AccountClosed/index.mdx");
+        let first = std::fs::read_to_string(&page).unwrap();
+        // A page the team wrote next to the export.
+        let own = dir.path().join("events/bank.AccountClosed/notes.md");
+        std::fs::write(&own, "ours").unwrap();
+        let team = dir.path().join("teams/ledger.mdx");
+        std::fs::create_dir_all(team.parent().unwrap()).unwrap();
+        std::fs::write(&team, "ours").unwrap();
+
+        export_eventcatalog(&bank(), dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&page).unwrap(), first);
+
+        let mut catalog = bank();
+        catalog.events.remove("bank.AccountClosed");
+        let deposited = catalog.events.get_mut("bank.Deposited").unwrap();
+        deposited.schemas.remove(&1);
+        export_eventcatalog(&catalog, dir.path()).unwrap();
+        assert!(!page.exists());
+        assert!(!dir.path().join("events/bank.Deposited/versioned").exists());
+        assert!(own.exists() && team.exists());
+        assert!(dir.path().join("events/bank.Deposited/index.mdx").exists());
+    }
+}
