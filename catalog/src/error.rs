@@ -26,4 +26,8 @@ pub enum CatalogError {
     /// The document could not be written.
     #[error("the catalog could not be written: {0}")]
     Write(String),
+    /// A live store could not be read (`check --store`): not found, not a Factum store,
+    /// or the database failed.
+    #[error("cannot read the store: {0}")]
+    Store(String),
 }

@@ -6,7 +6,8 @@
 //!   writes and the team commits), and back;
 //! - [`compat`]: the breaking-change gate (`factum-catalog check --baseline OLD NEW`);
 //! - [`diff`](mod@diff): a readable changelog (`factum-catalog diff OLD NEW`);
-//! - [`render`]: a static HTML page to browse the catalog (`factum-catalog render`).
+//! - [`render`]: a static HTML page to browse the catalog (`factum-catalog render`);
+//! - [`stored`]: a live store's events against the catalog (`factum-catalog check --store`).
 //!
 //! ```
 //! use factum_catalog::{Catalog, EventEntry, check};
@@ -32,6 +33,7 @@ mod error;
 pub mod model;
 pub mod render;
 pub mod schema;
+pub mod stored;
 
 pub use compat::{BreakingChange, check, check_on, check_schema};
 pub use diff::{Change, changelog, diff};

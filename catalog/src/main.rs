@@ -2,15 +2,17 @@
 //!
 //! ```text
 //! factum-catalog check --baseline OLD.yaml NEW.yaml   # exit 1 on a breaking change
+//! factum-catalog check --store bank.sqlite NEW.yaml   # exit 1 if stored events would not read
 //! factum-catalog diff OLD.yaml NEW.yaml               # a Markdown changelog
 //! factum-catalog render CATALOG.yaml -o catalog.html  # a static HTML page
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use factum_catalog::{CatalogError, changelog, check, read, render_html};
+use factum_catalog::stored::{StoreLocation, StoredCount, check_stored};
+use factum_catalog::{Catalog, CatalogError, changelog, check, read, render_html};
 
 /// Check, diff and render Factum event catalogs (AsyncAPI documents written by
 /// factum-codegen).
@@ -23,12 +25,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fails (exit code 1) if NEW cannot read every event OLD could have stored, naming
-    /// each breaking change with its path and why.
+    /// Fails (exit code 1) if NEW cannot read every event OLD could have stored
+    /// (--baseline), or every event a live store holds (--store), naming each breaking
+    /// change or stored version with why and what to do; exit code 2 on errors.
+    #[command(after_long_help = CHECK_EXAMPLES)]
     Check {
         /// The catalog the stored events were written under (usually the committed one).
-        #[arg(long)]
-        baseline: PathBuf,
+        #[arg(long, value_name = "OLD", required_unless_present = "store")]
+        baseline: Option<PathBuf>,
+        /// A live store whose events NEW must read: a SQLite file (a path or sqlite:PATH),
+        /// or postgres://USER@HOST/DATABASE (schema from --schema or ?schema=NAME, else
+        /// `factum`). Prints how many events each type has stored at each version, and
+        /// refuses NEW if it drops a type or an upcaster they need, or is older than
+        /// them. Read-only: nothing is created, migrated or written, and a store that does
+        /// not exist is an error.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// The PostgreSQL schema of --store (the bank example's is `bank`).
+        #[arg(long, requires = "store")]
+        schema: Option<String>,
         /// The catalog of the code about to ship.
         new: PathBuf,
     },
@@ -61,21 +76,25 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
     match cli.command {
-        Command::Check { baseline, new } => {
-            let breaking = check(&read(&baseline)?, &read(&new)?);
-            if breaking.is_empty() {
-                println!(
-                    "compatible: {} reads every event {} describes",
-                    new.display(),
-                    baseline.display()
-                );
-                return Ok(ExitCode::SUCCESS);
+        Command::Check {
+            baseline,
+            store,
+            schema,
+            new,
+        } => {
+            let catalog = read(&new)?;
+            let mut compatible = true;
+            if let Some(baseline) = baseline {
+                compatible &= check_baseline(&read(&baseline)?, &baseline, &catalog, &new);
             }
-            println!("{} breaking change(s):", breaking.len());
-            for change in &breaking {
-                println!("  {change}");
+            if let Some(store) = store {
+                compatible &= check_store(&store, schema.as_deref(), &catalog, &new)?;
             }
-            Ok(ExitCode::FAILURE)
+            Ok(if compatible {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Diff { old, new } => {
             print!("{}", changelog(&read(&old)?, &read(&new)?));
@@ -91,4 +110,120 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  factum-catalog check --baseline catalog/asyncapi.yaml target/asyncapi.yaml
+  factum-catalog check --store bank.sqlite catalog/asyncapi.yaml
+  factum-catalog check --store postgres://app@db/ledger --schema bank catalog/asyncapi.yaml
+  factum-catalog check --baseline OLD.yaml --store bank.sqlite NEW.yaml   # both checks";
+
+/// `check --baseline`: prints whether `new` reads every event `old` describes.
+fn check_baseline(old: &Catalog, old_path: &Path, new: &Catalog, new_path: &Path) -> bool {
+    let breaking = check(old, new);
+    if breaking.is_empty() {
+        println!(
+            "compatible: {} reads every event {} describes",
+            new_path.display(),
+            old_path.display()
+        );
+        return true;
+    }
+    println!("{} breaking change(s):", breaking.len());
+    for change in &breaking {
+        println!("  {change}");
+    }
+    false
+}
+
+/// `check --store`: prints the store's events by type and version, and whether `catalog`
+/// reads each.
+fn check_store(
+    url: &str,
+    schema: Option<&str>,
+    catalog: &Catalog,
+    path: &Path,
+) -> Result<bool, CatalogError> {
+    let location = StoreLocation::parse(url, schema)?;
+    let stored = read_inventory(&location)?;
+    let rows = check_stored(catalog, &stored);
+    println!("stored events in {location}, read by {}:", path.display());
+    if rows.is_empty() {
+        println!("  (the store holds no events)");
+        return Ok(true);
+    }
+    let header = ("event type", "version", "stored");
+    let versions: Vec<String> = rows.iter().map(|r| format!("v{}", r.version)).collect();
+    let type_width = rows
+        .iter()
+        .map(|r| r.event.chars().count())
+        .chain([header.0.len()])
+        .max()
+        .unwrap_or_default();
+    let version_width = versions
+        .iter()
+        .map(String::len)
+        .chain([header.1.len()])
+        .max()
+        .unwrap_or_default();
+    let count_width = rows
+        .iter()
+        .map(|r| r.count.to_string().len())
+        .chain([header.2.len()])
+        .max()
+        .unwrap_or_default();
+    println!(
+        "  {:<type_width$}  {:>version_width$}  {:>count_width$}  verdict",
+        header.0, header.1, header.2
+    );
+    for (row, version) in rows.iter().zip(&versions) {
+        println!(
+            "  {:<type_width$}  {version:>version_width$}  {:>count_width$}  {}",
+            row.event,
+            row.count,
+            row.verdict_text()
+        );
+    }
+    let refused: Vec<_> = rows.iter().filter_map(|r| r.breaking_change()).collect();
+    let total: u64 = rows.iter().map(|r| r.count).fold(0, u64::saturating_add);
+    if refused.is_empty() {
+        println!(
+            "readable: {} reads all {total} stored event(s)",
+            path.display()
+        );
+        return Ok(true);
+    }
+    let unread: u64 = rows
+        .iter()
+        .filter(|r| r.is_refused())
+        .map(|r| r.count)
+        .fold(0, u64::saturating_add);
+    println!(
+        "refused: {} cannot read {unread} of {total} stored event(s):",
+        path.display()
+    );
+    for change in &refused {
+        println!("  {change}");
+    }
+    Ok(false)
+}
+
+/// The store's inventory, read on a runtime of its own.
+#[cfg(feature = "store")]
+fn read_inventory(location: &StoreLocation) -> Result<Vec<StoredCount>, CatalogError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CatalogError::Store(format!("cannot start a runtime: {err}")))?;
+    runtime.block_on(factum_catalog::stored::read_store(location))
+}
+
+#[cfg(not(feature = "store"))]
+fn read_inventory(_: &StoreLocation) -> Result<Vec<StoredCount>, CatalogError> {
+    Err(CatalogError::Store(
+        "this factum-catalog was built without its `store` feature; reinstall it with \
+         default features to read stores"
+            .into(),
+    ))
 }
