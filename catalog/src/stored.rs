@@ -331,7 +331,13 @@ fn without_password(url: &str) -> String {
 /// migrated or written.
 #[cfg(feature = "store")]
 pub async fn read_store(location: &StoreLocation) -> Result<Vec<StoredCount>, crate::CatalogError> {
-    let failed = |err: factum::StoreError| crate::CatalogError::Store(format!("{location}: {err}"));
+    let failed = |err: factum::StoreError| {
+        crate::CatalogError::Store(match err {
+            // Names the store already.
+            factum::StoreError::NoSuchStore { .. } => err.to_string(),
+            err => format!("{location}: {err}"),
+        })
+    };
     let versions = match location {
         StoreLocation::Sqlite(url) => {
             let config = factum::SqliteConfig::from_url(url).map_err(failed)?;
