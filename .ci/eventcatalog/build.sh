@@ -66,14 +66,18 @@ page() { # the built page of one event version, if any
 version_of() { # the version in an index.mdx's front matter
     sed -n "s/^version: *['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\} *$/\1/p" "$1" | head -n 1
 }
+versions_of() { # an exported event's versions, one a line: the current one, then older ones
+    version_of "$1/index.mdx"
+    for old in "$1"/versioned/*/; do
+        if [ -d "$old" ]; then basename "$old"; fi
+    done
+}
 events=0
 for folder in "$exported"/events/*/; do
+    folder="${folder%/}"
     id="$(basename "$folder")"
     current="$(version_of "$folder/index.mdx")"
-    versions="$current"
-    for old in "$folder"versioned/*/; do
-        [ -d "$old" ] && versions="$versions $(basename "$old")"
-    done
+    versions="$(versions_of "$folder" | tr '\n' ' ')"
     current_page="$(page "$id" "$current")" || { echo "no page for $id version $current" >&2; fail=1; continue; }
     for v in $versions; do
         page "$id" "$v" >/dev/null || { echo "no page for $id version $v" >&2; fail=1; }
@@ -82,14 +86,14 @@ for folder in "$exported"/events/*/; do
             || { echo "the page of $id version $current does not link to version $v" >&2; fail=1; }
     done
     events=$((events + 1))
-    echo "$id: versions $(echo "$versions" | tr ' ' '\n' | sort -n | paste -sd, -)"
+    echo "$id: versions $(versions_of "$folder" | sort -n | paste -sd, -)"
 done
 for expectation in "$@"; do
     id="${expectation%%=*}"
     want="${expectation#*=}"
     folder="$exported/events/$id"
     [ -f "$folder/index.mdx" ] || { echo "$id was not exported" >&2; fail=1; continue; }
-    have="$( { version_of "$folder/index.mdx"; for old in "$folder"/versioned/*/; do [ -d "$old" ] && basename "$old"; done; } | sort -n | paste -sd, -)"
+    have="$(versions_of "$folder" | sort -n | paste -sd, -)"
     [ "$have" = "$want" ] || { echo "$id has versions $have, expected $want" >&2; fail=1; }
 done
 [ "$events" -gt 0 ] || { echo "the export has no events" >&2; fail=1; }

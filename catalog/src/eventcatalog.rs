@@ -343,7 +343,8 @@ fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) ->
     } else {
         let _ = writeln!(
             body,
-            "Version {version} of `{name}`, as stored by earlier code. The code writes version {} today; {}\n",
+            "Version {version} of {}, as stored by earlier code. The code writes version {} today; {}\n",
+            code(name),
             entry.version,
             if entry.lifts_from(version) {
                 "events stored at this version are read through the upcasters below."
@@ -353,9 +354,9 @@ fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) ->
         );
     }
     body.push_str("## In Factum\n\n");
-    let _ = writeln!(body, "- Stored type name: `{name}`");
+    let _ = writeln!(body, "- Stored type name: {}", code(name));
     if let Some(rust_type) = &entry.rust_type {
-        let _ = writeln!(body, "- Rust type: `{rust_type}`");
+        let _ = writeln!(body, "- Rust type: {}", code(rust_type));
     }
     let _ = writeln!(
         body,
@@ -368,7 +369,7 @@ fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) ->
     );
     let streams: Vec<String> = catalog
         .categories_of(name)
-        .map(|c| format!("`{c}-{{id}}`"))
+        .map(|c| code(&format!("{c}-{{id}}")))
         .collect();
     if !streams.is_empty() {
         let _ = writeln!(body, "- Streams: {}", streams.join(", "));
@@ -462,9 +463,12 @@ fn deprecation_lines(catalog: &Catalog, ids: &Ids, entry: &EventEntry) -> Vec<St
     if let Some(by) = &entry.replaced_by {
         let link = match (catalog.events.contains_key(by), ids.events.get(by)) {
             (true, Some(id)) => {
-                format!("<ResourceLink id=\"{id}\" type=\"event\">{by}</ResourceLink>")
+                format!(
+                    "<ResourceLink id=\"{id}\" type=\"event\">{}</ResourceLink>",
+                    mdx_text(by)
+                )
             }
-            _ => format!("`{by}`"),
+            _ => code(by),
         };
         lines.push(format!("Replaced by {link}."));
     }
@@ -495,8 +499,9 @@ fn producer_page(catalog: &Catalog, ids: &Ids, name: &str, category: &Category) 
     let body = described(
         category.description.as_deref(),
         &format!(
-            "Streams `{name}-{{id}}`. The aggregate decides the events and the store appends \
-             them; this page lists the current version of each."
+            "Streams {}. The aggregate decides the events and the store appends them; this \
+             page lists the current version of each.",
+            code(&format!("{name}-{{id}}"))
         ),
     );
     document(front.0, &body)
@@ -554,7 +559,11 @@ fn domain_page(catalog: &Catalog, ids: &Ids, domain: &str) -> String {
     front.set("services", services);
     let body = described(
         catalog.description.as_deref(),
-        &format!("Exported by factum-catalog from the `{title}` {version} event catalog."),
+        &format!(
+            "Exported by factum-catalog from the {} {} event catalog.",
+            code(title),
+            mdx_text(version)
+        ),
     );
     document(front.0, &body)
 }
@@ -621,6 +630,22 @@ fn mdx_text(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// `text` as a Markdown code span, fenced with more backticks than it holds in a row.
+fn code(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    if longest == 0 {
+        format!("{fence}{text}{fence}")
+    } else {
+        format!("{fence} {text} {fence}")
+    }
 }
 
 /// Where the code span opened by a run of `run` backticks ending at `from` closes: the end
@@ -753,6 +778,8 @@ mod tests {
         // Prose is escaped for MDX; code spans are not.
         assert!(body.contains("`cents` \\{the amount\\}"), "{body}");
         assert!(body.contains("&#105;mport this"), "{body}");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("bank.Deposited"), "`bank.Deposited`");
         let schema: Value =
             serde_json::from_str(&files["events/bank.Deposited/schema.json"]).unwrap();
         assert!(schema["properties"].get("memo").is_some());

@@ -6,6 +6,8 @@
 //!   writes and the team commits), and back;
 //! - [`compat`]: the breaking-change gate (`factum-catalog check --baseline OLD NEW`);
 //! - [`diff`](mod@diff): a readable changelog (`factum-catalog diff OLD NEW`);
+//! - [`eventcatalog`]: the catalog in EventCatalog's content layout
+//!   (`factum-catalog export --eventcatalog DIR`);
 //! - [`render`]: a static HTML page to browse the catalog (`factum-catalog render`);
 //! - [`stored`]: a live store's events against the catalog (`factum-catalog check --store`).
 //!
@@ -30,6 +32,7 @@ pub mod asyncapi;
 pub mod compat;
 pub mod diff;
 mod error;
+pub mod eventcatalog;
 pub mod model;
 pub mod render;
 pub mod schema;

@@ -1,20 +1,22 @@
-//! `factum-catalog`: check, diff and render Factum event catalogs.
+//! `factum-catalog`: check, diff, render and export Factum event catalogs.
 //!
 //! ```text
 //! factum-catalog check --baseline OLD.yaml NEW.yaml   # exit 1 on a breaking change
 //! factum-catalog check --store bank.sqlite NEW.yaml   # exit 1 if stored events would not read
 //! factum-catalog diff OLD.yaml NEW.yaml               # a Markdown changelog
 //! factum-catalog render CATALOG.yaml -o catalog.html  # a static HTML page
+//! factum-catalog export --eventcatalog DIR CATALOG.yaml  # an EventCatalog project's content
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use factum_catalog::eventcatalog::export_eventcatalog;
 use factum_catalog::stored::{StoreLocation, StoredCount, check_stored};
 use factum_catalog::{Catalog, CatalogError, changelog, check, read, render_html};
 
-/// Check, diff and render Factum event catalogs (AsyncAPI documents written by
+/// Check, diff, render and export Factum event catalogs (AsyncAPI documents written by
 /// factum-codegen).
 #[derive(Parser)]
 #[command(name = "factum-catalog", version)]
@@ -61,6 +63,23 @@ enum Command {
         /// Where to write the page (standard output if not given).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Writes the catalog in another tool's format.
+    ///
+    /// With --eventcatalog DIR: EventCatalog's own content layout. One folder per event
+    /// under DIR/events/ (id: the stored type name, such as bank.Deposited; version: the
+    /// schema version as a string, "2"), its schema.json, each older version under
+    /// versioned/<n>/; the stream categories (producers), projections and process
+    /// managers (consumers) as DIR/services/ with what each sends or receives; the
+    /// domain under DIR/domains/. DIR may be an EventCatalog project: other files are
+    /// left alone, and a re-export removes the pages of events that are gone.
+    #[command(after_long_help = EXPORT_EXAMPLES)]
+    Export {
+        /// The directory to write EventCatalog content into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        eventcatalog: PathBuf,
+        /// The catalog.
+        catalog: PathBuf,
     },
 }
 
@@ -109,8 +128,26 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Export {
+            eventcatalog,
+            catalog,
+        } => {
+            let written = export_eventcatalog(&read(&catalog)?, &eventcatalog)?;
+            println!(
+                "wrote {} EventCatalog file(s) to {}",
+                written.len(),
+                eventcatalog.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  factum-catalog export --eventcatalog my-eventcatalog/ catalog/asyncapi.yaml
+  cd my-eventcatalog && npx eventcatalog build   # where my-eventcatalog/ is an EventCatalog project
+";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:

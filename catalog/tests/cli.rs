@@ -1,6 +1,7 @@
 //! The `factum-catalog` command: `check` exits non-zero naming each breaking change with
-//! its path and why, `diff` prints a changelog, `render` writes the HTML page, and a file
-//! that is not a catalog gets a message that says so.
+//! its path and why, `diff` prints a changelog, `render` writes the HTML page, `export`
+//! writes EventCatalog content, and a file that is not a catalog gets a message that says
+//! so.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -100,4 +101,37 @@ fn check_diff_and_render() {
         err.contains("not a Factum event catalog") && err.contains("2.6.0"),
         "{err}"
     );
+}
+
+#[test]
+fn export_writes_eventcatalog_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v2 = ordered(&["sku"]);
+    v2.version = 2;
+    v2.schemas.insert(2, json!({ "type": "object" }));
+    v2.upcasters.insert(1);
+    let catalog = write(dir.path(), "catalog.yaml", &catalog("1.0.0", vec![v2]));
+    let out = dir.path().join("eventcatalog");
+
+    let export = run(&["export", "--eventcatalog", out.to_str().unwrap(), &catalog]);
+    assert_eq!(export.status.code(), Some(0), "{export:?}");
+    assert!(
+        String::from_utf8_lossy(&export.stdout).starts_with("wrote 5 EventCatalog file(s)"),
+        "{export:?}"
+    );
+    let page = std::fs::read_to_string(out.join("events/shop.Ordered/index.mdx")).unwrap();
+    assert!(page.contains("version: '2'"), "{page}");
+    let old =
+        std::fs::read_to_string(out.join("events/shop.Ordered/versioned/1/index.mdx")).unwrap();
+    assert!(old.contains("version: '1'"), "{old}");
+
+    let help = run(&["export", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--eventcatalog <DIR>") && text.contains("versioned/<n>/"),
+        "{text}"
+    );
+
+    let missing = run(&["export", &catalog]);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
 }
