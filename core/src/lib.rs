@@ -99,6 +99,7 @@ pub use registry::{
     ProjectionDescriptor, aggregates, events, process_managers, projections, read_models,
     schema_of,
 };
+pub use store::StoredVersion;
 pub use store::memory::{MemoryStore, MemoryTransaction};
 #[cfg(feature = "postgres")]
 pub use store::postgres::{PostgresConfig, PostgresStore, PostgresTransaction};
@@ -111,7 +112,6 @@ pub use store::{
     MAX_UNIQUE_VALUES, ReadAll, ReadStream, StoreLimits, StoreTransaction, StreamInfo,
     TransactionalStore, UniqueValue, Uniqueness,
 };
-pub use store::StoredVersion;
 pub use stream::{ExpectedVersion, MAX_STREAM_ID_LEN, Position, StreamId};
 
 pub use aggregate::repository::{
