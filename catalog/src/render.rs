@@ -364,6 +364,10 @@ fn render_side_by_side(html: &mut String, entry: &EventEntry) {
             }
         }
     }
+    // An enum event's versions have variants, not fields: their schemas show them.
+    if names.is_empty() {
+        return;
+    }
     html.push_str(
         "<table class=\"side-by-side\"><caption>Versions side by side</caption><thead><tr><th>Field</th>",
     );
@@ -569,6 +573,11 @@ mod tests {
         // One version: nothing to compare.
         let mut single = String::new();
         render_side_by_side(&mut single, &EventEntry::new("a.B", 1, json!({})));
+        assert!(single.is_empty());
+        // Versions without fields (an enum event's): no table of nothing.
+        let mut variants = EventEntry::new("a.B", 2, json!({ "oneOf": [] }));
+        variants.schemas.insert(1, json!({ "oneOf": [] }));
+        render_side_by_side(&mut single, &variants);
         assert!(single.is_empty());
     }
 }

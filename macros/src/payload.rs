@@ -10,14 +10,16 @@
 //! | `alias = "…"` on a field or variant      | `x-aliases`                             |
 //! | `other` on a variant                     | `x-other`                               |
 //! | `try_from = "…"` on the type             | `x-try-from`                            |
-//! | `deserialize_with`/`with` on a field     | `x-deserialize-with`                    |
+//! | `deserialize_with`/`with` on a field or variant | `x-deserialize-with`             |
 
 use darling::error::Accumulator;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
 use crate::common::{conclude, item_keyword_span};
-use crate::serde_attrs::{serde_flag, serde_strings};
+use crate::serde_attrs::{
+    ALIASES, DESERIALIZE_WITH, OTHER, TRY_FROM, reader_of, serde_flag, serde_strings,
+};
 
 /// The item with its serde attributes recorded for schemars, or every misuse at once.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> darling::Result<TokenStream> {
@@ -88,28 +90,27 @@ fn derives_json_schema(attrs: &[syn::Attribute]) -> bool {
 
 fn record_type(attrs: &mut Vec<syn::Attribute>) {
     if let Some(source) = serde_strings(attrs, "try_from").first() {
-        attrs.push(extend("x-try-from", quote!(#source), source.span()));
+        attrs.push(extend(TRY_FROM, quote!(#source), source.span()));
     }
 }
 
 fn record_variant(variant: &mut syn::Variant) {
     record_aliases(&mut variant.attrs);
+    record_reader(&mut variant.attrs);
     if serde_flag(&variant.attrs, "other") {
         let span = variant.ident.span();
-        variant.attrs.push(extend("x-other", quote!(true), span));
+        variant.attrs.push(extend(OTHER, quote!(true), span));
     }
 }
 
 fn record_field(field: &mut syn::Field) {
     record_aliases(&mut field.attrs);
-    let reader = serde_strings(&field.attrs, "deserialize_with")
-        .into_iter()
-        .chain(serde_strings(&field.attrs, "with"))
-        .next();
-    if let Some(reader) = reader {
-        field
-            .attrs
-            .push(extend("x-deserialize-with", quote!(#reader), reader.span()));
+    record_reader(&mut field.attrs);
+}
+
+fn record_reader(attrs: &mut Vec<syn::Attribute>) {
+    if let Some(reader) = reader_of(attrs) {
+        attrs.push(extend(DESERIALIZE_WITH, quote!(#reader), reader.span()));
     }
 }
 
@@ -117,7 +118,7 @@ fn record_aliases(attrs: &mut Vec<syn::Attribute>) {
     let aliases = serde_strings(attrs, "alias");
     if let Some(first) = aliases.first() {
         let span = first.span();
-        attrs.push(extend("x-aliases", quote!([#(#aliases),*]), span));
+        attrs.push(extend(ALIASES, quote!([#(#aliases),*]), span));
     }
 }
 

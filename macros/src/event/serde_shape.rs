@@ -4,15 +4,17 @@
 //! catalog.
 //!
 //! The derive records the aliases of a struct's own fields itself. Everything else
-//! (variant aliases, `other`, aliases and readers of a variant's fields, `try_from`,
-//! `deserialize_with`) is recorded by [`#[factum::payload]`](crate::payload), which a
+//! (variant aliases, `other`, aliases of a variant's fields, `try_from`, and the
+//! `deserialize_with` of a field or variant) is recorded by [`#[factum::payload]`](crate::payload), which a
 //! derive cannot replace (a derive may not change the item): so each one found without
 //! its record is an error pointing at it, saying to add the attribute.
 
 use darling::error::Accumulator;
 use quote::ToTokens;
 
-use crate::serde_attrs::{serde_flag, serde_strings};
+use crate::serde_attrs::{
+    ALIASES, DESERIALIZE_WITH, OTHER, TRY_FROM, extends, reader_of, serde_flag, serde_strings,
+};
 
 /// The fix named by every "not recorded" error.
 const ADD_PAYLOAD: &str = "put #[factum::payload] above the #[derive(...)] of the event type, \
@@ -23,7 +25,7 @@ const ADD_PAYLOAD: &str = "put #[factum::payload] above the #[derive(...)] of th
 pub(super) fn check_serde_shape(input: &syn::DeriveInput, errors: &mut Accumulator) {
     let mut unrecorded: Vec<(String, proc_macro2::Span)> = Vec::new();
     if let Some(source) = serde_strings(&input.attrs, "try_from").first()
-        && !recorded(&input.attrs, "x-try-from")
+        && !extends(&input.attrs, TRY_FROM)
     {
         unrecorded.push((
             format!("`try_from = \"{}\"`", source.value()),
@@ -35,12 +37,13 @@ pub(super) fn check_serde_shape(input: &syn::DeriveInput, errors: &mut Accumulat
             // The derive records its own fields' aliases; readers need the attribute.
             data.fields
                 .iter()
-                .for_each(|field| unrecorded.extend(unrecorded_reader(field)));
+                .for_each(|field| unrecorded.extend(unrecorded_reader(&field.attrs)));
         }
         syn::Data::Enum(data) => {
             for variant in &data.variants {
+                unrecorded.extend(unrecorded_reader(&variant.attrs));
                 if let Some(alias) = serde_strings(&variant.attrs, "alias").first()
-                    && !recorded(&variant.attrs, "x-aliases")
+                    && !extends(&variant.attrs, ALIASES)
                 {
                     unrecorded.push((
                         format!(
@@ -51,7 +54,7 @@ pub(super) fn check_serde_shape(input: &syn::DeriveInput, errors: &mut Accumulat
                         alias.span(),
                     ));
                 }
-                if serde_flag(&variant.attrs, "other") && !recorded(&variant.attrs, "x-other") {
+                if serde_flag(&variant.attrs, "other") && !extends(&variant.attrs, OTHER) {
                     unrecorded.push((
                         format!("`#[serde(other)]` on variant `{}`", variant.ident),
                         variant.ident.span(),
@@ -59,14 +62,14 @@ pub(super) fn check_serde_shape(input: &syn::DeriveInput, errors: &mut Accumulat
                 }
                 for field in &variant.fields {
                     if let Some(alias) = serde_strings(&field.attrs, "alias").first()
-                        && !recorded(&field.attrs, "x-aliases")
+                        && !extends(&field.attrs, ALIASES)
                     {
                         unrecorded.push((
                             format!("the alias \"{}\" of a variant's field", alias.value()),
                             alias.span(),
                         ));
                     }
-                    unrecorded.extend(unrecorded_reader(field));
+                    unrecorded.extend(unrecorded_reader(&field.attrs));
                 }
             }
             check_enum(input, data, errors);
@@ -83,26 +86,11 @@ pub(super) fn check_serde_shape(input: &syn::DeriveInput, errors: &mut Accumulat
     }
 }
 
-/// Whether `#[factum::payload]` recorded `key` among `attrs`.
-fn recorded(attrs: &[syn::Attribute], key: &str) -> bool {
-    let quoted = format!("\"{key}\"");
-    attrs.iter().any(|a| {
-        a.path().is_ident("schemars") && a.meta.to_token_stream().to_string().contains(&quoted)
-    })
-}
-
-/// A field's `deserialize_with`/`with` that is not recorded, with its span.
-fn unrecorded_reader(field: &syn::Field) -> Option<(String, proc_macro2::Span)> {
-    let reader = serde_strings(&field.attrs, "deserialize_with")
-        .into_iter()
-        .chain(serde_strings(&field.attrs, "with"))
-        .next()?;
-    (!recorded(&field.attrs, "x-deserialize-with")).then(|| {
-        (
-            format!("the field reader \"{}\"", reader.value()),
-            reader.span(),
-        )
-    })
+/// The `deserialize_with`/`with` of a field or variant, if not recorded, with its span.
+fn unrecorded_reader(attrs: &[syn::Attribute]) -> Option<(String, proc_macro2::Span)> {
+    let reader = reader_of(attrs)?;
+    (!extends(attrs, DESERIALIZE_WITH))
+        .then(|| (format!("the reader \"{}\"", reader.value()), reader.span()))
 }
 
 /// An enum event has a value to store, and its variants are shapes serde can write in
@@ -157,6 +145,8 @@ fn check_enum(input: &syn::DeriveInput, data: &syn::DataEnum, errors: &mut Accum
 /// string, a sequence, a tuple or an option.
 fn not_an_object(ty: &syn::Type) -> Option<String> {
     match ty {
+        // `()` is written as a unit variant is: the tag alone.
+        syn::Type::Tuple(t) if t.elems.is_empty() => None,
         syn::Type::Tuple(_) => Some("a tuple".into()),
         syn::Type::Array(_) | syn::Type::Slice(_) => Some("a sequence".into()),
         syn::Type::Reference(r) => not_an_object(&r.elem),

@@ -11,8 +11,19 @@ enum Priced {
         #[serde(alias = "amount")]
         cents: u64,
     },
+    #[serde(deserialize_with = "read_note")]
+    Noted(Note),
     #[serde(other)]
     Unknown,
+}
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct Note {
+    text: String,
+}
+
+fn read_note<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Note, D::Error> {
+    Note::deserialize(d)
 }
 
 fn main() {}

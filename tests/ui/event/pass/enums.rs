@@ -40,6 +40,8 @@ enum Priced {
         cents: u64,
     },
     Cleared,
+    /// `()` is written as a unit variant is: the tag alone.
+    Reset(()),
     #[serde(other)]
     Unknown,
 }
@@ -106,7 +108,8 @@ pub fn main() {
     let variants = priced["oneOf"].as_array().unwrap();
     assert_eq!(variants[0]["x-aliases"], json!(["setPrice"]), "{priced:#}");
     assert_eq!(variants[0]["properties"]["cents"]["x-aliases"], json!(["amount"]));
-    assert_eq!(variants[2]["x-other"], json!(true));
+    assert_eq!(variants[3]["x-other"], json!(true));
+    assert_eq!(stored(&Priced::Reset(())), json!({ "kind": "reset" }));
     let older = (Priced::descriptor().older_schemas)();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].0, 1);
