@@ -39,13 +39,22 @@ enum Command {
         /// or postgres://USER@HOST/DATABASE (schema from --schema or ?schema=NAME, else
         /// `factum`). Prints how many events each type has stored at each version, and
         /// refuses NEW if it drops a type or an upcaster they need, or is older than
-        /// them. Read-only: nothing is created, migrated or written, and a store that does
-        /// not exist is an error.
+        /// them. Every stored type is judged: in a store several domains share, the
+        /// others' events are unknown types to NEW, so pass --type-prefix. Read-only: no
+        /// database or schema is created, nothing is migrated or written, and a store
+        /// that does not exist is an error; the SQLite file is not changed, but SQLite
+        /// may leave its -wal and -shm side files beside it (they hold no data).
         #[arg(long, value_name = "URL")]
         store: Option<String>,
         /// The PostgreSQL schema of --store (the bank example's is `bank`).
         #[arg(long, requires = "store")]
         schema: Option<String>,
+        /// Judges only the stored event types whose name starts with PREFIX (such as
+        /// `bank.`), for a store several domains share: the other types are counted as
+        /// skipped, not refused. Repeat it for several. A removed type that matches is
+        /// still refused.
+        #[arg(long, value_name = "PREFIX", requires = "store")]
+        type_prefix: Vec<String>,
         /// The catalog of the code about to ship.
         new: PathBuf,
     },
@@ -99,6 +108,7 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
             baseline,
             store,
             schema,
+            type_prefix,
             new,
         } => {
             let catalog = read(&new)?;
@@ -107,7 +117,7 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
                 compatible &= check_baseline(&read(&baseline)?, &baseline, &catalog, &new);
             }
             if let Some(store) = store {
-                compatible &= check_store(&store, schema.as_deref(), &catalog, &new)?;
+                compatible &= check_store(&store, schema.as_deref(), &type_prefix, &catalog, &new)?;
             }
             Ok(if compatible {
                 ExitCode::SUCCESS
@@ -154,7 +164,8 @@ Examples:
   factum-catalog check --baseline catalog/asyncapi.yaml target/asyncapi.yaml
   factum-catalog check --store bank.sqlite catalog/asyncapi.yaml
   factum-catalog check --store postgres://app@db/ledger --schema bank catalog/asyncapi.yaml
-  factum-catalog check --baseline OLD.yaml --store bank.sqlite NEW.yaml   # both checks";
+  factum-catalog check --baseline OLD.yaml --store bank.sqlite NEW.yaml   # both checks
+  factum-catalog check --store shared.sqlite --type-prefix bank. NEW.yaml   # bank's types only";
 
 /// `check --baseline`: prints whether `new` reads every event `old` describes.
 fn check_baseline(old: &Catalog, old_path: &Path, new: &Catalog, new_path: &Path) -> bool {
@@ -175,19 +186,39 @@ fn check_baseline(old: &Catalog, old_path: &Path, new: &Catalog, new_path: &Path
 }
 
 /// `check --store`: prints the store's events by type and version, and whether `catalog`
-/// reads each.
+/// reads each (only the types that start with one of `prefixes`, if any are given).
 fn check_store(
     url: &str,
     schema: Option<&str>,
+    prefixes: &[String],
     catalog: &Catalog,
     path: &Path,
 ) -> Result<bool, CatalogError> {
     let location = StoreLocation::parse(url, schema)?;
-    let stored = read_inventory(&location)?;
+    let (stored, skipped): (Vec<StoredCount>, Vec<StoredCount>) = read_inventory(&location)?
+        .into_iter()
+        .partition(|s| prefixes.is_empty() || prefixes.iter().any(|p| s.event.starts_with(p)));
     let rows = check_stored(catalog, &stored);
     println!("stored events in {location}, read by {}:", path.display());
+    if !prefixes.is_empty() {
+        let types: std::collections::BTreeSet<&str> =
+            skipped.iter().map(|s| s.event.as_str()).collect();
+        let events: u64 = skipped.iter().map(|s| s.count).fold(0, u64::saturating_add);
+        println!(
+            "  (skipped: {events} stored event(s) of {} type(s) not starting with {})",
+            types.len(),
+            prefixes.join(" or ")
+        );
+    }
     if rows.is_empty() {
-        println!("  (the store holds no events)");
+        if skipped.is_empty() {
+            println!("  (the store holds no events)");
+        } else {
+            println!(
+                "  (none of the stored event types starts with {})",
+                prefixes.join(" or ")
+            );
+        }
         return Ok(true);
     }
     let header = ("event type", "version", "stored");

@@ -10,8 +10,10 @@
 //! need it.
 //!
 //! With the `store` feature (on by default), [`read_store`] reads the inventory of a
-//! SQLite file or a PostgreSQL schema, read-only: nothing is created, migrated or
-//! written.
+//! SQLite file or a PostgreSQL schema, read-only: no database or schema is created,
+//! nothing is migrated or written, and a SQLite file is not changed (SQLite may leave
+//! its `-wal` and `-shm` side files, which hold no data, beside a store no writer has
+//! open; see `SqliteStore::open_existing`).
 //!
 //! ```
 //! use factum_catalog::{Catalog, EventEntry};
@@ -310,25 +312,48 @@ impl fmt::Debug for StoreLocation {
     }
 }
 
-/// `url` with the password of its user part, if any, replaced by `***`.
+/// `url` with its password replaced by `***`: the one in its user part
+/// (`postgres://ada:secret@host/db`) and any `password=` query parameter
+/// (`postgres://ada@host/db?password=secret`).
 fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((user, host)) => match user.split_once(':') {
+                    Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+                    None => base.to_owned(),
+                },
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let query = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{base}?{query}")
 }
 
 /// Reads the inventory of the store at `location`, read-only: a SQLite file that does
-/// not exist, or a schema without a Factum store, is an error, and nothing is created,
-/// migrated or written.
+/// not exist or holds no Factum store, or a schema without a Factum store, is an error
+/// naming the store; no database or schema is created, nothing is migrated or written,
+/// and a SQLite file is not changed (SQLite may leave its `-wal` and `-shm` side files
+/// beside it, which hold no data). Other failures (a locked file, a refused connection
+/// or privilege) are reported as the database's errors.
 #[cfg(feature = "store")]
 pub async fn read_store(location: &StoreLocation) -> Result<Vec<StoredCount>, crate::CatalogError> {
     let failed = |err: factum::StoreError| {
@@ -513,6 +538,43 @@ mod tests {
         assert_eq!(
             pg("postgres://ada@h/db", "s").to_string(),
             "PostgreSQL postgres://ada@h/db, schema s"
+        );
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        for (url, shown) in [
+            (
+                "postgres://ada:secret@h:5432/db",
+                "postgres://ada:***@h:5432/db",
+            ),
+            ("postgres://ada@h/db", "postgres://ada@h/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            (
+                "postgres://ada@h/db?password=secret",
+                "postgres://ada@h/db?password=***",
+            ),
+            (
+                "postgres://ada@h/db?sslmode=disable&password=s%40cret&application_name=x",
+                "postgres://ada@h/db?sslmode=disable&password=***&application_name=x",
+            ),
+            (
+                "postgresql://ada:one@h?PASSWORD=two",
+                "postgresql://ada:***@h?PASSWORD=***",
+            ),
+            (
+                "postgres://ada@h/db?passwords=x",
+                "postgres://ada@h/db?passwords=x",
+            ),
+        ] {
+            assert_eq!(without_password(url), shown, "{url}");
+        }
+        // Through StoreLocation, which keeps the query but its schema.
+        let location =
+            StoreLocation::parse("postgres://ada@h/db?password=secret&schema=bank", None).unwrap();
+        assert_eq!(
+            location.to_string(),
+            "PostgreSQL postgres://ada@h/db?password=***, schema bank"
         );
     }
 

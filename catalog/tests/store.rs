@@ -1,7 +1,8 @@
 //! `factum-catalog check --store` on the bank example's store, built the way users build
 //! it (running the example): it reports the stored versions of `bank.Deposited`,
 //! including the legacy version 1 event, passes the committed catalog, and refuses a
-//! catalog that drops the version 1 upcaster. On SQLite always; on PostgreSQL with
+//! catalog that drops the version 1 upcaster; in a store another domain shares,
+//! `--type-prefix` leaves the other domain's events out. On SQLite always; on PostgreSQL with
 //! `FACTUM_TEST_PG` (said and skipped without it, a failure under `CI`).
 
 #![cfg(feature = "store")]
@@ -140,6 +141,71 @@ fn bank_sqlite_store() {
     );
 }
 
+/// A store another domain shares: its events are unknown types to the bank's catalog,
+/// unless --type-prefix leaves them out (counted as skipped); a bank type the catalog
+/// dropped is still refused.
+#[test]
+fn a_shared_store_with_type_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite");
+    run_bank(&["--db", db.to_str().unwrap()]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use factum::EventStore;
+        let store = factum::SqliteStore::open(&db).await.unwrap();
+        let stream = factum::StreamId::new("order-1").unwrap();
+        let events = vec![
+            factum::EventData::new("shop.Ordered", serde_json::json!({})),
+            factum::EventData::new("shop.Ordered", serde_json::json!({})),
+        ];
+        store
+            .append(&stream, factum::ExpectedVersion::NoStream, events)
+            .await
+            .unwrap();
+    });
+    let file = db.display().to_string();
+    let catalog = committed_catalog().display().to_string();
+
+    let (code, out, err) = check(&["--store", &file, &catalog]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("shop.Ordered v1: the catalog has no event type shop.Ordered"),
+        "{out}"
+    );
+
+    let (code, out, err) = check(&["--store", &file, "--type-prefix", "bank.", &catalog]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("(skipped: 2 stored event(s) of 1 type(s) not starting with bank.)"),
+        "{out}"
+    );
+    assert!(!out.contains("shop.Ordered"), "{out}");
+    assert_eq!(
+        row(&out, "bank.Deposited", "v1"),
+        Some((1, "ok (upcast v1→v2)".to_owned())),
+        "{out}"
+    );
+
+    // A dropped bank upcaster is refused with the prefix; with one no stored type has,
+    // nothing is judged.
+    let dropped = without_v1_upcaster(dir.path());
+    let (code, out, _) = check(&["--store", &file, "--type-prefix", "bank.", &dropped]);
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out, _) = check(&["--store", &file, "--type-prefix", "nothing.", &dropped]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("(none of the stored event types starts with nothing.)"),
+        "{out}"
+    );
+
+    // --type-prefix is for --store.
+    let (code, _, err) = check(&["--baseline", &catalog, "--type-prefix", "bank.", &catalog]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
 #[test]
 fn a_missing_store_is_an_error_and_is_not_created() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,27 +235,10 @@ fn a_missing_store_is_an_error_and_is_not_created() {
 
 #[test]
 fn bank_postgres_store() {
-    let url = match std::env::var("FACTUM_TEST_PG") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("bank_postgres_store: FACTUM_TEST_PG is not set, but CI is")
-        }
-        _ => {
-            eprintln!(
-                "bank_postgres_store: SKIPPED, needs PostgreSQL: set \
-                 FACTUM_TEST_PG=postgres://postgres@127.0.0.1:5432/test"
-            );
-            return;
-        }
+    let Some(url) = factum_tests::backends::pg_url("bank_postgres_store") else {
+        return;
     };
-    let schema = format!(
-        "catalog_check_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let schema = factum_tests::backends::unique_schema("catalog_check");
     let dir = tempfile::tempdir().unwrap();
     let catalog = committed_catalog().display().to_string();
 

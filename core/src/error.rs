@@ -250,8 +250,11 @@ pub enum StoreError {
     #[error("invalid store configuration: {0}")]
     InvalidConfig(String),
 
-    /// Opening an existing store found none there: the SQLite file is missing or holds no
-    /// Factum tables, or the PostgreSQL schema has no event table. Nothing was created.
+    /// Opening an existing store found none there: the SQLite path is missing or not a
+    /// file, the file is not a SQLite database or holds no Factum tables, or the
+    /// PostgreSQL schema has no event table. No database or schema was created. Other
+    /// failures of those opens (a locked file, a refused privilege) are
+    /// [`Database`](Self::Database) errors.
     #[error("no Factum event store at {store}: {reason}")]
     NoSuchStore {
         /// The store looked for (a file path, or a schema and database).

@@ -1,7 +1,8 @@
 //! The store's inventory (`stored_event_versions`): how many events each type has at each
 //! schema version, the same on every backend, deleted streams included; and the read-only
 //! opens it is read through (`SqliteStore::open_existing`, `PostgresStore::connect_existing`),
-//! which find an existing store or say there is none, and create nothing.
+//! which find an existing store or say there is none (and only then: other failures are the
+//! database's errors), create no database or schema and leave the SQLite file as it was.
 
 use std::collections::BTreeMap;
 
@@ -168,15 +169,113 @@ async fn sqlite_open_existing_creates_nothing() {
     let err = SqliteStore::open_existing(SqliteConfig::file(&text))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NoSuchStore { .. }), "{err}");
+    assert!(
+        matches!(&err, StoreError::NoSuchStore { reason, .. } if reason.contains("not a SQLite database")),
+        "{err}"
+    );
     let err = SqliteStore::open_existing(SqliteConfig::file(dir.path()))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NoSuchStore { .. }), "{err}");
+    assert!(
+        matches!(&err, StoreError::NoSuchStore { reason, .. } if reason.contains("not a file")),
+        "{err}"
+    );
     let err = SqliteStore::open_existing(SqliteConfig::memory())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidConfig(_)), "{err}");
+}
+
+/// The names of the files in `dir`, with their sizes.
+fn files(dir: &std::path::Path) -> BTreeMap<String, u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            (name, entry.metadata().unwrap().len())
+        })
+        .collect()
+}
+
+/// On a cleanly closed store (no writer, its side files removed by the closing
+/// checkpoint), the read-only open leaves the database file byte for byte as it was; what
+/// SQLite leaves beside it is its empty `-wal` and its `-shm` index, which hold no data
+/// and which the next writer's clean close removes.
+#[tokio::test]
+async fn sqlite_open_existing_leaves_a_closed_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let expected = fill(&store, &sample(), &[3]).await;
+    store.read_pool().close().await;
+    store.write_pool().close().await;
+    drop(store);
+    let closed = files(dir.path());
+    assert_eq!(
+        closed.keys().collect::<Vec<_>>(),
+        ["events.sqlite"],
+        "the writer's close removes its side files"
+    );
+    let before = std::fs::read(&path).unwrap();
+
+    let existing = SqliteStore::open_existing(SqliteConfig::file(&path))
+        .await
+        .unwrap();
+    assert_eq!(existing.stored_event_versions().await.unwrap(), expected);
+    existing.read_pool().close().await;
+    drop(existing);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the database file changed"
+    );
+    let after = files(dir.path());
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        ["events.sqlite", "events.sqlite-shm", "events.sqlite-wal"],
+        "{after:?}"
+    );
+    assert_eq!(after["events.sqlite-wal"], 0, "the -wal holds no frames");
+
+    // The next writer takes them over, and its clean close removes them.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.stored_event_versions().await.unwrap(), expected);
+    store.read_pool().close().await;
+    store.write_pool().close().await;
+    drop(store);
+    assert_eq!(
+        files(dir.path()).keys().collect::<Vec<_>>(),
+        ["events.sqlite"]
+    );
+}
+
+/// Only a missing store is `NoSuchStore`: a database another connection holds locked is
+/// the database's own error, whatever the file holds.
+#[tokio::test]
+async fn sqlite_open_existing_reports_a_locked_database_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.sqlite");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete);
+    let mut holder = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE factum_events (x INTEGER); BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut config = SqliteConfig::file(&path);
+    config.busy_timeout = std::time::Duration::from_millis(50);
+    let err = SqliteStore::open_existing(config).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(_)) && err.to_string().contains("locked"),
+        "{err}"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +319,35 @@ async fn postgres_store_and_its_read_only_connect() {
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(existing.stored_event_versions().await.unwrap(), expected);
+
+    // A role with no privilege on the schema: the store is there all the same, and the
+    // error is the database's permission error.
+    let role = backends::unique_schema("inv_reader");
+    let create = format!("CREATE ROLE {role} NOLOGIN");
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let as_role = format!("{url}{separator}options[role]={role}");
+    let result = async {
+        let store =
+            PostgresStore::connect_existing(PostgresConfig::new(&as_role).schema(&schema)).await?;
+        let read = store.stored_event_versions().await;
+        store.pool().close().await;
+        read
+    }
+    .await;
+    let drop_role = format!("DROP ROLE {role}");
+    sqlx::query(sqlx::AssertSqlSafe(drop_role))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Database(_)) && err.to_string().contains("permission denied"),
+        "{err}"
+    );
 
     let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
     sqlx::query(sqlx::AssertSqlSafe(drop))

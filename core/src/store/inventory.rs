@@ -16,24 +16,31 @@ pub struct StoredVersion {
     pub count: u64,
 }
 
-/// Turns a `(type, version, count, first position)` row of the GROUP BY queries into a
-/// [`StoredVersion`], refusing a version no append could have written.
+/// The `(type, version, count, first position)` rows of a backend's GROUP BY query as
+/// the inventory: each row a [`StoredVersion`] (a version no append could have written
+/// is refused), sorted by type name as Rust compares it (whatever the database's
+/// collation) and version.
 #[cfg(sql)]
-pub(crate) fn from_row(
-    event_type: String,
-    schema_version: i64,
-    count: i64,
-    first_position: i64,
-) -> crate::Result<StoredVersion> {
-    let schema_version = u32::try_from(schema_version).map_err(|_| {
-        super::sql::corrupt(
-            first_position,
-            format!("event type {event_type:?} has schema version {schema_version}, not a u32"),
-        )
-    })?;
-    Ok(StoredVersion {
-        event_type,
-        schema_version,
-        count: count.max(0) as u64,
-    })
+pub(crate) fn from_rows(rows: Vec<(String, i64, i64, i64)>) -> crate::Result<Vec<StoredVersion>> {
+    let mut out = rows
+        .into_iter()
+        .map(|(event_type, schema_version, count, first_position)| {
+            let schema_version = u32::try_from(schema_version).map_err(|_| {
+                super::sql::corrupt(
+                    first_position,
+                    format!(
+                        "event type {event_type:?} has schema version {schema_version}, not a \
+                         u32"
+                    ),
+                )
+            })?;
+            Ok(StoredVersion {
+                event_type,
+                schema_version,
+                count: count.max(0) as u64,
+            })
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
 }

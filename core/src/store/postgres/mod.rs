@@ -226,9 +226,11 @@ impl PostgresStore {
     }
 
     /// Connects to an existing store read-only, to inspect it: the schema must hold a
-    /// Factum store ([`StoreError::NoSuchStore`] otherwise). Nothing is created, migrated
-    /// or written (the connections set `default_transaction_read_only`), so a tool can
-    /// look at a live store without changing it; appends through this handle fail.
+    /// Factum store, its `events` table, whatever the role's privileges on it
+    /// ([`StoreError::NoSuchStore`] otherwise; a role that may not read it gets the
+    /// database's permission error). Nothing is created, migrated or
+    /// written (the connections set `default_transaction_read_only`), so a tool can look
+    /// at a live store without changing it; appends through this handle fail.
     ///
     /// Reads other than [`stored_event_versions`](Self::stored_event_versions) expect the
     /// tables as this version of Factum migrates them: migrate a store left behind by
@@ -259,6 +261,11 @@ impl PostgresStore {
                     .into(),
             });
         }
+        // A role that may not read the store hears so now ("permission denied for schema"
+        // or "for table"), not "relation does not exist" from a search_path that skips a
+        // schema the role has no USAGE on.
+        let probe = format!("SELECT 1 FROM {quoted}.events LIMIT 0");
+        sqlx::query(AssertSqlSafe(probe)).execute(&pool).await?;
         Ok(PostgresStore {
             pool,
             limits: config.limits,
@@ -279,13 +286,7 @@ impl PostgresStore {
             sqlx::query_as(include_str!("stored_event_versions.sql"))
                 .fetch_all(&self.pool)
                 .await?;
-        let mut out = rows
-            .into_iter()
-            .map(|(t, v, n, first)| super::inventory::from_row(t, v, n, first))
-            .collect::<Result<Vec<_>>>()?;
-        // By type name as Rust compares it, whatever the database's collation.
-        out.sort();
-        Ok(out)
+        super::inventory::from_rows(rows)
     }
 
     /// After the schema was moved to another cluster (dump and restore, logical copy), the

@@ -184,6 +184,11 @@ pub(crate) async fn writer_pool(base: SqliteConnectOptions) -> sqlx::Result<Sqli
         .await
 }
 
+/// SQLite's primary result code for a file that is not a database.
+const SQLITE_NOTADB: i32 = 26;
+/// SQLite's primary result code for a file it cannot open.
+const SQLITE_CANTOPEN: i32 = 14;
+
 /// `connections` read-only connections to a SQLite file.
 pub(crate) async fn reader_pool(
     base: SqliteConnectOptions,
@@ -247,11 +252,23 @@ impl SqliteStore {
         })
     }
 
-    /// Opens an existing store read-only, to inspect it: the file must exist and hold a
-    /// Factum store ([`StoreError::NoSuchStore`] otherwise). Nothing is created, migrated
-    /// or written, so a tool can look at a live store without changing it; appends through
-    /// this handle fail. `config.read_connections` connections read; the other settings
-    /// that only concern writing are ignored. An in-memory database has no existing store.
+    /// Opens an existing store read-only, to inspect it: the path must be a file holding a
+    /// Factum store. [`StoreError::NoSuchStore`] when there is none there: the file does
+    /// not exist, is not a file (a directory), is not a SQLite database, or has no Factum
+    /// tables; any other failure (the file is locked past `config.busy_timeout`, may not
+    /// be read, an I/O error) is the [`StoreError::Database`] error it is. Nothing is
+    /// migrated or written, and the database file itself is not changed, so a tool can
+    /// look at a live store; appends through this handle fail. `config.read_connections`
+    /// connections read; the other settings that only concern writing are ignored. An
+    /// in-memory database has no existing store.
+    ///
+    /// SQLite reads a WAL-mode database (as Factum's stores are) through its side files
+    /// `<file>-wal` and `<file>-shm`, and opens them even read-only: when a writer is open
+    /// they are already there; when none is (its clean close removed them), this open
+    /// creates them and leaves them behind, the `-wal` empty and the `-shm` the shared
+    /// memory index SQLite rebuilds from the `-wal`, so neither holds data. The next
+    /// writer's open uses them and its clean close removes them. In a directory this
+    /// process may not write to, the open fails unless they are already there.
     ///
     /// Reads other than [`stored_event_versions`](Self::stored_event_versions) expect the
     /// tables as this version of Factum migrates them: open a store left behind by older
@@ -262,18 +279,33 @@ impl SqliteStore {
                 "an in-memory SQLite database holds no existing store; name a file".into(),
             ));
         };
-        let missing = |reason: String| StoreError::NoSuchStore {
+        let missing = |reason: &str| StoreError::NoSuchStore {
             store: path.display().to_string(),
-            reason,
+            reason: reason.to_owned(),
         };
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(missing("it is not a file".into())),
+        // Whether the file is (still) there, or why there is no store, else the error.
+        let check_file = || match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => Ok(()),
+            Ok(_) => Err(missing("it is not a file")),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(missing("the file does not exist".into()));
+                Err(missing("the file does not exist"))
             }
-            Err(err) => return Err(missing(err.to_string())),
-        }
+            Err(err) => Err(StoreError::Database(sqlx::Error::Io(err))),
+        };
+        check_file()?;
+        // SQLite's own errors: not a database, or (the file gone since) cannot open, mean
+        // no store; the others are what they are.
+        let failed = |err: sqlx::Error| {
+            let code = match &err {
+                sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()),
+                _ => None,
+            };
+            match code.map(|c| c & 0xff) {
+                Some(SQLITE_NOTADB) => missing("the file is not a SQLite database"),
+                Some(SQLITE_CANTOPEN) => check_file().err().unwrap_or(err.into()),
+                _ => err.into(),
+            }
+        };
         let base = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(false)
@@ -281,14 +313,14 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let reader = reader_pool(base, config.read_connections)
             .await
-            .map_err(|err| missing(err.to_string()))?;
+            .map_err(failed)?;
         let exists: bool = sqlx::query_scalar(include_str!("store_exists.sql"))
             .fetch_one(&reader)
             .await
-            .map_err(|err| missing(err.to_string()))?;
+            .map_err(failed)?;
         if !exists {
             return Err(missing(
-                "the database has no factum_events table (not a Factum store)".into(),
+                "the database has no factum_events table (not a Factum store)",
             ));
         }
         let signal = AppendSignal::default();
@@ -313,12 +345,7 @@ impl SqliteStore {
             sqlx::query_as(include_str!("stored_event_versions.sql"))
                 .fetch_all(&self.reader)
                 .await?;
-        let mut out = rows
-            .into_iter()
-            .map(|(t, v, n, first)| super::inventory::from_row(t, v, n, first))
-            .collect::<Result<Vec<_>>>()?;
-        out.sort();
-        Ok(out)
+        super::inventory::from_rows(rows)
     }
 
     /// The pool of the single write connection, for code that must write in the store's
