@@ -14,5 +14,6 @@
 pub mod backends;
 pub mod conformance;
 pub mod domain;
+pub mod nats_cluster;
 pub mod projections;
 pub mod repository_suite;
