@@ -14,6 +14,8 @@ use crate::{EventData, EventView, ExpectedVersion, Position, RecordedEvent, Resu
 mod idempotency;
 mod inventory;
 pub mod memory;
+#[cfg(feature = "nats")]
+pub(crate) mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod signal;
