@@ -14,12 +14,15 @@
 # nothing: telemetry is switched off where a switch exists, and offline.mjs refuses the
 # requests EventCatalog makes without one.
 set -euo pipefail
+# A glob that matches nothing (an export without events, an event without older
+# versions) expands to nothing, not to itself.
+shopt -s nullglob
 
 here="$(cd "$(dirname "$0")" && pwd)"
-[ $# -ge 1 ] && [ -d "$1/events" ] || {
+if [ $# -lt 1 ] || [ ! -d "$1/events" ]; then
     echo "usage: $0 EXPORTED_DIR [EVENT_ID=V1,V2,...]... (EXPORTED_DIR/events must exist)" >&2
     exit 2
-}
+fi
 exported="$(cd "$1" && pwd)"
 shift
 
@@ -29,7 +32,12 @@ if [ ! -x "$here/node_modules/.bin/eventcatalog" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 export PATH="$here/node_modules/.bin:$PATH"
-node --version | grep -q '^v22\.' || { echo "EventCatalog needs Node.js 22; got $(node --version)" >&2; exit 1; }
+# Read once, then matched: `node --version | grep -q` can die of SIGPIPE under pipefail.
+node_version="$(node --version)"
+case "$node_version" in
+    v22.*) ;;
+    *) echo "EventCatalog needs Node.js 22; got $node_version" >&2; exit 1 ;;
+esac
 
 # A scratch project: the export, the configuration, and this folder's package.json. The
 # build needs the latter's `type` and its dependency on @eventcatalog/core (Astro finds the
@@ -69,13 +77,15 @@ version_of() { # the version in an index.mdx's front matter
 versions_of() { # an exported event's versions, one a line: the current one, then older ones
     version_of "$1/index.mdx"
     for old in "$1"/versioned/*/; do
-        if [ -d "$old" ]; then basename "$old"; fi
+        old="${old%/}"
+        echo "${old##*/}"
     done
 }
 events=0
 for folder in "$exported"/events/*/; do
     folder="${folder%/}"
-    id="$(basename "$folder")"
+    id="${folder##*/}" # not basename: an id may start with `-`
+    [ -f "$folder/index.mdx" ] || { echo "$id has no index.mdx" >&2; fail=1; continue; }
     current="$(version_of "$folder/index.mdx")"
     versions="$(versions_of "$folder" | tr '\n' ' ')"
     current_page="$(page "$id" "$current")" || { echo "no page for $id version $current" >&2; fail=1; continue; }

@@ -26,8 +26,31 @@ pub enum CatalogError {
     /// The document could not be written.
     #[error("the catalog could not be written: {0}")]
     Write(String),
+    /// An export would overwrite a file that an earlier export of the same catalog did
+    /// not write (a team's own page, another catalog's or another tool's): nothing was
+    /// written.
+    #[error(
+        "{path} exists and no earlier export of this catalog wrote it{}: move it out of \
+         the way, or pass --force to overwrite it",
+        others_too(*others)
+    )]
+    WouldOverwrite {
+        /// The first such file.
+        path: PathBuf,
+        /// How many more the export would also have overwritten.
+        others: usize,
+    },
     /// A live store could not be read (`check --store`): not found, not a Factum store,
     /// or the database failed.
     #[error("cannot read the store: {0}")]
     Store(String),
+}
+
+/// The tail of [`CatalogError::WouldOverwrite`]'s message that counts the other files.
+fn others_too(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " (1 more file it would write is in the same case)".to_owned(),
+        n => format!(" ({n} more files it would write are in the same case)"),
+    }
 }

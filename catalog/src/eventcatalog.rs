@@ -2,7 +2,8 @@
 //! in EventCatalog's own folder layout, so that teams who browse EventCatalog see Factum's
 //! events with their whole version history, without an AsyncAPI generator plugin.
 //!
-//! What [`export_eventcatalog`] writes into a directory:
+//! What [`export_eventcatalog`] writes into a directory (and nothing else, bar its
+//! manifest):
 //!
 //! - `events/<id>/index.mdx`: each event at its current version, with `schema.json` (the
 //!   payload's JSON Schema) beside it. The front matter holds the id, the name (the
@@ -24,14 +25,26 @@
 //! name keeps its ASCII letters, digits, `_`, `-` and `.` (not as its first character);
 //! any other character becomes `-`. So `bank.Deposited` stays `bank.Deposited`, and the
 //! projection `bank_views@v1` becomes `projection.bank_views-v1`. An id depends on its
-//! name alone, so it is the same in every export. Two names that would share an id are
-//! refused.
+//! name alone, so it is the same in every export. Two names whose ids are equal, or equal
+//! but for case (`bank.Deposited` and `bank.deposited` share one folder on macOS and
+//! Windows), are refused.
 //!
-//! **Re-exporting.** The directory may be a whole EventCatalog project: only the files
-//! listed above are written. The export records them in [`MANIFEST`], and the next
-//! export into the same directory removes the files of events and services that are no
-//! longer in the catalog (and only those), so a re-export never leaves a stale page.
+//! **Sharing a project.** The directory may be a whole EventCatalog project, and several
+//! catalogs (one per domain) may be exported into it. Each export records the files it
+//! wrote in a manifest of its own catalog, `.factum-eventcatalog/<domain id>` (see
+//! [`MANIFESTS`]). An export:
 //!
+//! - refuses, before writing anything, to overwrite a file that exists and is not in its
+//!   catalog's manifest: a team's own page, a page of another catalog's export or of
+//!   EventCatalog's AsyncAPI generator ([`CatalogError::WouldOverwrite`], naming it).
+//!   With [`Overwrite::Force`] it overwrites such files and lists them in its manifest,
+//!   so that they are its own from then on;
+//! - removes the files in its catalog's manifest that it no longer writes (the pages of
+//!   events, versions and services that are gone, and the folders they leave empty), so
+//!   a re-export never leaves a stale page. A file another catalog's manifest lists
+//!   stays.
+//!
+//! Every other file in the directory, another catalog's export included, is left alone.
 //! The same catalog always gives the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,32 +60,89 @@ use crate::error::CatalogError;
 use crate::model::{Catalog, Category, Consumer, ConsumerKind, EventEntry};
 use crate::schema::example;
 
-/// The file, in the export directory, that lists what the last export wrote (one
-/// relative path a line), so that a re-export removes what it no longer writes.
-pub const MANIFEST: &str = ".factum-eventcatalog";
+/// The folder, in the export directory, of the exports' manifests: one file per catalog,
+/// named by its domain id (`.factum-eventcatalog/bank`), that holds the catalog's title
+/// (a first line `# title: "bank"`) and then the paths of the files its last export
+/// wrote, relative to the export directory, one a line.
+pub const MANIFESTS: &str = ".factum-eventcatalog";
+
+/// The manifest of a catalog without a title (no domain id starts with `.`).
+const UNTITLED: &str = ".untitled";
+
+/// The start of a manifest's first line, before the title as a JSON string.
+const TITLE: &str = "# title: ";
 
 /// The service id prefix of a stream category (the producer of its events).
 const STREAMS: &str = "streams";
 
+/// What [`export_eventcatalog`] does about a file it would write that exists and that no
+/// earlier export of the same catalog wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse the whole export with [`CatalogError::WouldOverwrite`], writing nothing.
+    #[default]
+    Refuse,
+    /// Overwrite the file, and list it in the catalog's manifest, so that a later export
+    /// that no longer writes it removes it.
+    Force,
+}
+
 /// Writes `catalog` into `dir` (created if missing) in EventCatalog's content layout (see
-/// the [module docs](self)), removes the files a previous export wrote that this one no
+/// the [module docs](self)), removes the files its previous export wrote that this one no
 /// longer writes, and returns the paths of the files written, sorted.
+///
+/// Refuses, before writing anything, if a file it would write exists and is not in the
+/// catalog's manifest, unless `overwrite` is [`Overwrite::Force`].
 pub fn export_eventcatalog(
     catalog: &Catalog,
     dir: impl AsRef<Path>,
+    overwrite: Overwrite,
 ) -> Result<Vec<PathBuf>, CatalogError> {
     let dir = dir.as_ref();
     let files = eventcatalog_files(catalog)?;
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CatalogError::Io { path, source }
+    let folder = dir.join(MANIFESTS);
+    // The first version of the export kept one manifest for the whole directory, in a
+    // file where the folder now is. What it lists counts as written by this catalog's
+    // export (so it is not refused), but none of it is removed: it may be another
+    // catalog's.
+    let legacy = std::fs::metadata(&folder).is_ok_and(|m| m.is_file());
+    let earlier = if legacy {
+        read_manifest(&folder)?.unwrap_or_default()
+    } else {
+        Manifest::default()
     };
-    let manifest = dir.join(MANIFEST);
-    let previous = match std::fs::read_to_string(&manifest) {
-        Ok(text) => text.lines().map(str::to_owned).collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
-        Err(e) => return Err(io(&manifest)(e)),
+    let key = resource_id(&catalog.title).unwrap_or_else(|| UNTITLED.to_owned());
+    let manifest = folder.join(&key);
+    let (previous, others) = if legacy {
+        (Manifest::default(), BTreeSet::new())
+    } else {
+        let previous = read_manifest(&manifest)?.unwrap_or_default();
+        (previous, other_manifests(&folder, &key)?)
     };
+    if let Some(title) = previous.title.as_ref().filter(|t| **t != catalog.title) {
+        return Err(CatalogError::Write(format!(
+            "{} lists the files of the catalog `{title}`, whose EventCatalog domain id is \
+             that of `{}` on this file system; give one of them another title",
+            manifest.display(),
+            catalog.title
+        )));
+    }
+
+    let clashes: Vec<PathBuf> = files
+        .keys()
+        .filter(|relative| {
+            !previous.files.contains(*relative) && !earlier.files.contains(*relative)
+        })
+        .map(|relative| dir.join(relative))
+        .filter(|path| std::fs::symlink_metadata(path).is_ok())
+        .collect();
+    if let (Some(path), Overwrite::Refuse) = (clashes.first(), overwrite) {
+        return Err(CatalogError::WouldOverwrite {
+            path: path.clone(),
+            others: clashes.len() - 1,
+        });
+    }
+
     let mut written = Vec::with_capacity(files.len());
     for (relative, content) in &files {
         let path = dir.join(relative);
@@ -82,15 +152,79 @@ pub fn export_eventcatalog(
         std::fs::write(&path, content).map_err(io(&path))?;
         written.push(path);
     }
-    for stale in previous.difference(&files.keys().cloned().collect()) {
-        remove_stale(dir, stale).map_err(io(&dir.join(stale)))?;
+    for stale in previous.files.iter() {
+        if !files.contains_key(stale) && !others.contains(stale) {
+            remove_stale(dir, stale).map_err(io(&dir.join(stale)))?;
+        }
     }
+    if legacy {
+        std::fs::remove_file(&folder).map_err(io(&folder))?;
+    }
+    std::fs::create_dir_all(&folder).map_err(io(&folder))?;
     let mut listing = String::new();
+    let title = serde_json::to_string(&catalog.title).map_err(|e| {
+        CatalogError::Write(format!("the title of the catalog `{}`: {e}", catalog.title))
+    })?;
+    let _ = writeln!(listing, "{TITLE}{title}");
     for relative in files.keys() {
         let _ = writeln!(listing, "{relative}");
     }
     std::fs::write(&manifest, listing).map_err(io(&manifest))?;
     Ok(written)
+}
+
+/// The [`CatalogError::Io`] of a failed operation on `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError {
+    let path = path.to_owned();
+    move |source| CatalogError::Io { path, source }
+}
+
+/// What one catalog's previous export wrote.
+#[derive(Default)]
+struct Manifest {
+    /// The catalog's title, if the manifest names it.
+    title: Option<String>,
+    /// The files, relative to the export directory.
+    files: BTreeSet<String>,
+}
+
+/// The manifest at `path`; `None` if there is none.
+fn read_manifest(path: &Path) -> Result<Option<Manifest>, CatalogError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut manifest = Manifest::default();
+    for line in text.lines() {
+        if let Some(title) = line.strip_prefix(TITLE) {
+            manifest.title = serde_json::from_str(title).ok();
+        } else if !line.is_empty() && !line.starts_with('#') {
+            manifest.files.insert(line.to_owned());
+        }
+    }
+    Ok(Some(manifest))
+}
+
+/// The files that the manifests in `folder` other than `key`'s list.
+fn other_manifests(folder: &Path, key: &str) -> Result<BTreeSet<String>, CatalogError> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(io(folder)(e)),
+    };
+    let mut files = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(io(folder))?;
+        let path = entry.path();
+        if entry.file_name() == key || !path.is_file() {
+            continue;
+        }
+        if let Some(manifest) = read_manifest(&path)? {
+            files.extend(manifest.files);
+        }
+    }
+    Ok(files)
 }
 
 /// Removes one file an earlier export wrote, and the folders it leaves empty. A line of
@@ -118,15 +252,20 @@ fn remove_stale(dir: &Path, relative: &str) -> std::io::Result<()> {
 
 /// The files of the export, by path relative to the export directory (`/`-separated),
 /// with their contents: what [`export_eventcatalog`] writes, without touching the disk.
+/// An event's id and name are its key in [`Catalog::events`].
 pub fn eventcatalog_files(catalog: &Catalog) -> Result<BTreeMap<String, String>, CatalogError> {
     let ids = Ids::of(catalog)?;
     let mut files = BTreeMap::new();
-    for entry in catalog.events.values() {
-        let id = &ids.events[&entry.name];
-        let folder = format!("events/{id}");
+    for (name, entry) in &catalog.events {
+        let event = Event {
+            id: ids.event(name)?,
+            name,
+            entry,
+        };
+        let folder = format!("events/{}", event.id);
         files.insert(
             format!("{folder}/index.mdx"),
-            event_page(catalog, &ids, entry, entry.version),
+            event_page(catalog, &ids, &event, entry.version)?,
         );
         for (version, schema) in &entry.schemas {
             let at = if *version == entry.version {
@@ -135,31 +274,34 @@ pub fn eventcatalog_files(catalog: &Catalog) -> Result<BTreeMap<String, String>,
                 let versioned = format!("{folder}/versioned/{version}");
                 files.insert(
                     format!("{versioned}/index.mdx"),
-                    event_page(catalog, &ids, entry, *version),
+                    event_page(catalog, &ids, &event, *version)?,
                 );
                 versioned
             };
-            files.insert(format!("{at}/schema.json"), pretty(schema));
+            files.insert(
+                format!("{at}/schema.json"),
+                pretty(schema, &format!("the schema of {name} version {version}"))?,
+            );
         }
     }
     for (name, category) in &catalog.categories {
-        let id = &ids.categories[name];
+        let id = ids.category(name)?;
         files.insert(
             format!("services/{id}/index.mdx"),
-            producer_page(catalog, &ids, name, category),
+            producer_page(catalog, &ids, id, name, category)?,
         );
     }
     for consumer in &catalog.consumers {
-        let id = &ids.consumers[&(consumer.kind, consumer.name.clone())];
+        let id = ids.consumer(consumer)?;
         files.insert(
             format!("services/{id}/index.mdx"),
-            consumer_page(catalog, &ids, consumer),
+            consumer_page(catalog, &ids, id, consumer)?,
         );
     }
     if let Some(domain) = resource_id(&catalog.title) {
         files.insert(
             format!("domains/{domain}/index.mdx"),
-            domain_page(catalog, &ids, &domain),
+            domain_page(catalog, &ids, &domain)?,
         );
     }
     Ok(files)
@@ -190,8 +332,16 @@ fn service_id(kind: &str, name: &str) -> Result<String, CatalogError> {
     Ok(format!("{kind}.{id}"))
 }
 
-/// Every resource's id, checked to be unique within its collection.
+/// An event of the catalog: its id, its name (its key in [`Catalog::events`]) and entry.
+struct Event<'a> {
+    id: &'a str,
+    name: &'a str,
+    entry: &'a EventEntry,
+}
+
+/// Every resource's id, checked to be unique, whatever the case, within the export.
 struct Ids {
+    /// By the event's key in [`Catalog::events`].
     events: BTreeMap<String, String>,
     categories: BTreeMap<String, String>,
     consumers: BTreeMap<(ConsumerKind, String), String>,
@@ -199,13 +349,19 @@ struct Ids {
 
 impl Ids {
     fn of(catalog: &Catalog) -> Result<Self, CatalogError> {
-        let mut taken: BTreeMap<String, String> = BTreeMap::new();
-        let mut claim = |id: String, what: String| match taken.get(&id) {
-            Some(other) => Err(CatalogError::Write(format!(
+        // By the id in lower case: ids that differ only in case share a folder on macOS
+        // and Windows.
+        let mut taken: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut claim = |id: String, what: String| match taken.get(&id.to_ascii_lowercase()) {
+            Some((other_id, other)) if *other_id == id => Err(CatalogError::Write(format!(
                 "{other} and {what} would both have the EventCatalog id `{id}`"
             ))),
+            Some((other_id, other)) => Err(CatalogError::Write(format!(
+                "{other} and {what} would have the EventCatalog ids `{other_id}` and `{id}`, \
+                 which differ only in case and so share one folder on macOS and Windows"
+            ))),
             None => {
-                taken.insert(id.clone(), what);
+                taken.insert(id.to_ascii_lowercase(), (id.clone(), what));
                 Ok(id)
             }
         };
@@ -237,12 +393,54 @@ impl Ids {
             consumers,
         })
     }
+
+    /// The id of the event whose key in [`Catalog::events`] is `name`.
+    fn event(&self, name: &str) -> Result<&str, CatalogError> {
+        self.events
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| unknown(&format!("the event `{name}`")))
+    }
+
+    fn category(&self, name: &str) -> Result<&str, CatalogError> {
+        self.categories
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| unknown(&format!("the stream category `{name}`")))
+    }
+
+    fn consumer(&self, consumer: &Consumer) -> Result<&str, CatalogError> {
+        self.consumers
+            .get(&(consumer.kind, consumer.name.clone()))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                unknown(&format!(
+                    "the {} `{}`",
+                    consumer.kind.as_str(),
+                    consumer.name
+                ))
+            })
+    }
+}
+
+/// A resource [`Ids::of`] gave no id (it gives every resource one).
+fn unknown(what: &str) -> CatalogError {
+    CatalogError::Write(format!("{what} has no EventCatalog id"))
 }
 
 /// An MDX document: YAML front matter, then the body.
-fn document(front: Mapping, body: &str) -> String {
-    let yaml = yaml_serde::to_string(&Yaml::Mapping(front)).unwrap_or_default();
-    format!("---\n{yaml}---\n\n{body}")
+fn document(front: Mapping, body: &str) -> Result<String, CatalogError> {
+    let id = front
+        .get("id")
+        .and_then(Yaml::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let yaml = yaml_serde::to_string(&Yaml::Mapping(front)).map_err(|e| {
+        CatalogError::Write(format!(
+            "the front matter of the EventCatalog page of `{id}`: {e}"
+        ))
+    })?;
+    Ok(format!("---\n{yaml}---\n\n{body}"))
 }
 
 /// Front matter in the order it is written.
@@ -284,8 +482,8 @@ fn pointer(id: &str, version: &str) -> Yaml {
 fn current_versions(catalog: &Catalog, ids: &Ids, events: &BTreeSet<String>) -> Vec<Yaml> {
     events
         .iter()
-        .filter_map(|e| catalog.events.get(e))
-        .map(|e| pointer(&ids.events[&e.name], &e.version.to_string()))
+        .filter_map(|name| Some((ids.events.get(name)?, catalog.events.get(name)?)))
+        .map(|(id, e)| pointer(id, &e.version.to_string()))
         .collect()
 }
 
@@ -300,10 +498,14 @@ fn crate_version(catalog: &Catalog) -> &str {
 
 /// The page of one version of an event: the event's own page at its current version, a
 /// `versioned/<n>/` page at an older one.
-fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) -> String {
-    let id = &ids.events[&entry.name];
+fn event_page(
+    catalog: &Catalog,
+    ids: &Ids,
+    event: &Event<'_>,
+    version: u32,
+) -> Result<String, CatalogError> {
+    let Event { id, name, entry } = *event;
     let current = version == entry.version;
-    let name = &entry.name;
     let history = if current {
         entry.description.as_deref().and_then(summary)
     } else {
@@ -405,7 +607,7 @@ fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) ->
     let _ = writeln!(body, "- Versions: {}", versions.join(", "));
     if current && entry.deprecated.is_some() {
         body.push_str("\n## Deprecation\n\n");
-        for line in deprecation_lines(catalog, ids, entry) {
+        for line in deprecation_lines(ids, entry) {
             let _ = writeln!(body, "- {line}");
         }
     }
@@ -415,7 +617,10 @@ fn event_page(catalog: &Catalog, ids: &Ids, entry: &EventEntry, version: u32) ->
             body,
             "\n## Payload\n\n<SchemaViewer file=\"schema.json\" title=\"JSON Schema of version {version}\" />\n\n\
              An example payload:\n\n```json\n{}```\n",
-            pretty(&example(schema, schema))
+            pretty(
+                &example(schema, schema),
+                &format!("the example payload of {name} version {version}")
+            )?
         );
     }
     document(front.0, &body)
@@ -447,7 +652,7 @@ fn deprecation(entry: &EventEntry) -> Yaml {
 }
 
 /// The deprecation schedule as whole sentences, the replacement as a link to its page.
-fn deprecation_lines(catalog: &Catalog, ids: &Ids, entry: &EventEntry) -> Vec<String> {
+fn deprecation_lines(ids: &Ids, entry: &EventEntry) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(since) = &entry.deprecated_since {
         lines.push(format!("Deprecated since {}.", mdx_text(since)));
@@ -461,14 +666,13 @@ fn deprecation_lines(catalog: &Catalog, ids: &Ids, entry: &EventEntry) -> Vec<St
         ));
     }
     if let Some(by) = &entry.replaced_by {
-        let link = match (catalog.events.contains_key(by), ids.events.get(by)) {
-            (true, Some(id)) => {
-                format!(
-                    "<ResourceLink id=\"{id}\" type=\"event\">{}</ResourceLink>",
-                    mdx_text(by)
-                )
-            }
-            _ => code(by),
+        // Ids has exactly the catalog's events: one lookup says whether it has `by`.
+        let link = match ids.events.get(by) {
+            Some(id) => format!(
+                "<ResourceLink id=\"{id}\" type=\"event\">{}</ResourceLink>",
+                mdx_text(by)
+            ),
+            None => code(by),
         };
         lines.push(format!("Replaced by {link}."));
     }
@@ -479,8 +683,13 @@ fn deprecation_lines(catalog: &Catalog, ids: &Ids, entry: &EventEntry) -> Vec<St
 }
 
 /// A stream category as the service that produces its events.
-fn producer_page(catalog: &Catalog, ids: &Ids, name: &str, category: &Category) -> String {
-    let id = &ids.categories[name];
+fn producer_page(
+    catalog: &Catalog,
+    ids: &Ids,
+    id: &str,
+    name: &str,
+    category: &Category,
+) -> Result<String, CatalogError> {
     let sentence = category
         .description
         .as_deref()
@@ -508,8 +717,12 @@ fn producer_page(catalog: &Catalog, ids: &Ids, name: &str, category: &Category) 
 }
 
 /// A projection or process manager as the service that consumes the events it handles.
-fn consumer_page(catalog: &Catalog, ids: &Ids, consumer: &Consumer) -> String {
-    let id = &ids.consumers[&(consumer.kind, consumer.name.clone())];
+fn consumer_page(
+    catalog: &Catalog,
+    ids: &Ids,
+    id: &str,
+    consumer: &Consumer,
+) -> Result<String, CatalogError> {
     let name = &consumer.name;
     let (kind, sentence, what) = match consumer.kind {
         ConsumerKind::Projection => (
@@ -541,7 +754,7 @@ fn consumer_page(catalog: &Catalog, ids: &Ids, consumer: &Consumer) -> String {
 }
 
 /// The domain, listing every service.
-fn domain_page(catalog: &Catalog, ids: &Ids, domain: &str) -> String {
+fn domain_page(catalog: &Catalog, ids: &Ids, domain: &str) -> Result<String, CatalogError> {
     let title = &catalog.title;
     let version = crate_version(catalog);
     let sentence = catalog
@@ -579,11 +792,12 @@ fn described(description: Option<&str>, sentence: &str) -> String {
     body
 }
 
-/// JSON, pretty-printed, with a final newline.
-fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+/// JSON, pretty-printed, with a final newline; `what` names it in an error.
+fn pretty(value: &Value, what: &str) -> Result<String, CatalogError> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| CatalogError::Write(format!("{what}: {e}")))?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// Markdown prose (a doc comment) made safe for MDX: outside code spans and fenced
@@ -909,9 +1123,195 @@ mod tests {
     }
 
     #[test]
+    fn ids_that_differ_only_in_case_are_refused() {
+        let mut catalog = bank();
+        catalog.events.insert(
+            "bank.deposited".into(),
+            EventEntry::new("bank.deposited", 1, json!({ "type": "object" })),
+        );
+        let err = eventcatalog_files(&catalog).unwrap_err().to_string();
+        assert!(
+            err.contains("`bank.Deposited`")
+                && err.contains("`bank.deposited`")
+                && err.contains("differ only in case"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_event_is_known_by_its_key_even_if_its_entry_names_another() {
+        let mut catalog = bank();
+        let renamed = catalog.events.remove("bank.AccountClosed").unwrap();
+        // A hand-built catalog: the key and the entry's name differ.
+        catalog.events.insert("bank.Closed".into(), renamed);
+        catalog
+            .categories
+            .get_mut("account")
+            .unwrap()
+            .events
+            .insert("bank.Closed".into());
+        let files = eventcatalog_files(&catalog).unwrap();
+        let (closed, _) = front(&files["events/bank.Closed/index.mdx"]);
+        assert_eq!(closed["id"], "bank.Closed");
+        assert_eq!(closed["name"], "bank.Closed");
+        assert!(!files.contains_key("events/bank.AccountClosed/index.mdx"));
+        let (producer, _) = front(&files["services/streams.account/index.mdx"]);
+        assert_eq!(
+            producer["sends"],
+            json!([
+                { "id": "bank.Closed", "version": "1" },
+                { "id": "bank.Deposited", "version": "2" }
+            ]),
+            "an event the catalog does not have (bank.AccountClosed) is left out"
+        );
+    }
+
+    /// A second domain's catalog.
+    fn shop() -> Catalog {
+        Catalog {
+            title: "shop".into(),
+            version: "2.0.0".into(),
+            categories: [(
+                "order".to_owned(),
+                Category {
+                    description: None,
+                    events: ["shop.Ordered".to_owned()].into(),
+                },
+            )]
+            .into(),
+            events: [(
+                "shop.Ordered".to_owned(),
+                EventEntry::new("shop.Ordered", 1, json!({ "type": "object" })),
+            )]
+            .into(),
+            ..Catalog::default()
+        }
+    }
+
+    #[test]
+    fn two_catalogs_share_a_project_and_each_removes_only_its_own_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let bank_files = export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap();
+        let shop_files = export_eventcatalog(&shop(), dir.path(), Overwrite::Refuse).unwrap();
+        assert_eq!(shop_files.len(), 4, "{shop_files:?}");
+        for file in bank_files.iter().chain(&shop_files) {
+            assert!(file.exists(), "{}", file.display());
+        }
+        assert!(dir.path().join(MANIFESTS).join("bank").is_file());
+        assert!(dir.path().join(MANIFESTS).join("shop").is_file());
+
+        // Re-exporting the bank without an event removes that event's page and nothing
+        // else.
+        let mut catalog = bank();
+        catalog.events.remove("bank.AccountClosed");
+        export_eventcatalog(&catalog, dir.path(), Overwrite::Refuse).unwrap();
+        assert!(!dir.path().join("events/bank.AccountClosed").exists());
+        for file in bank_files
+            .iter()
+            .filter(|f| !f.to_string_lossy().contains("AccountClosed"))
+        {
+            assert!(file.exists(), "{}", file.display());
+        }
+        for file in &shop_files {
+            assert!(file.exists(), "{}", file.display());
+        }
+
+        // A catalog whose title has another catalog's domain id is refused.
+        let same = Catalog {
+            title: "shop-".into(),
+            ..Catalog::default()
+        };
+        let other = Catalog {
+            title: "shop!".into(),
+            ..Catalog::default()
+        };
+        export_eventcatalog(&same, dir.path(), Overwrite::Refuse).unwrap();
+        let err = export_eventcatalog(&other, dir.path(), Overwrite::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`shop-`") && err.contains("`shop!`"), "{err}");
+    }
+
+    #[test]
+    fn files_it_did_not_write_are_refused_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        // A page the team wrote where the export would write one.
+        let theirs = dir.path().join("events/bank.Deposited/index.mdx");
+        std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+        std::fs::write(&theirs, "ours").unwrap();
+        let err = export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap_err();
+        match &err {
+            CatalogError::WouldOverwrite { path, others: 0 } => assert_eq!(*path, theirs),
+            other => panic!("{other:?}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains("bank.Deposited/index.mdx") && message.contains("--force"),
+            "{message}"
+        );
+        // Nothing was written.
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "ours");
+        assert!(!dir.path().join("events/bank.AccountClosed").exists());
+        assert!(!dir.path().join(MANIFESTS).exists());
+
+        // Forced, the page is overwritten and the export's own from then on.
+        export_eventcatalog(&bank(), dir.path(), Overwrite::Force).unwrap();
+        assert!(
+            std::fs::read_to_string(&theirs)
+                .unwrap()
+                .starts_with("---\n")
+        );
+        export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap();
+
+        // Another catalog's file is not this one's to overwrite either.
+        let mut clash = shop();
+        clash
+            .categories
+            .insert("account".into(), Category::default());
+        let err = export_eventcatalog(&clash, dir.path(), Overwrite::Refuse).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("services/streams.account/index.mdx"),
+            "{err}"
+        );
+        assert!(!dir.path().join("events/shop.Ordered").exists());
+        // Forced, it takes the file over; when it no longer writes it, the file stays,
+        // since the bank's export wrote it too.
+        let taken = dir.path().join("services/streams.account/index.mdx");
+        export_eventcatalog(&clash, dir.path(), Overwrite::Force).unwrap();
+        assert!(
+            std::fs::read_to_string(&taken)
+                .unwrap()
+                .contains("version: 2.0.0")
+        );
+        export_eventcatalog(&shop(), dir.path(), Overwrite::Refuse).unwrap();
+        assert!(taken.exists());
+    }
+
+    #[test]
+    fn the_single_manifest_of_earlier_exports_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("events/bank.Deposited/index.mdx");
+        std::fs::create_dir_all(page.parent().unwrap()).unwrap();
+        std::fs::write(&page, "an earlier export").unwrap();
+        let gone = dir.path().join("events/bank.Gone/index.mdx");
+        std::fs::create_dir_all(gone.parent().unwrap()).unwrap();
+        std::fs::write(&gone, "an earlier export").unwrap();
+        std::fs::write(
+            dir.path().join(MANIFESTS),
+            "events/bank.Deposited/index.mdx\nevents/bank.Gone/index.mdx\n",
+        )
+        .unwrap();
+        export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap();
+        assert!(dir.path().join(MANIFESTS).join("bank").is_file());
+        assert!(std::fs::read_to_string(&page).unwrap().starts_with("---\n"));
+        assert!(gone.exists(), "it may be another catalog's");
+    }
+
+    #[test]
     fn the_export_is_deterministic_and_a_re_export_removes_only_its_stale_files() {
         let dir = tempfile::tempdir().unwrap();
-        let written = export_eventcatalog(&bank(), dir.path()).unwrap();
+        let written = export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap();
         assert_eq!(written.len(), 10);
         assert!(written.windows(2).all(|w| w[0] < w[1]));
         let page = dir.path().join("events/bank.AccountClosed/index.mdx");
@@ -923,14 +1323,14 @@ mod tests {
         std::fs::create_dir_all(team.parent().unwrap()).unwrap();
         std::fs::write(&team, "ours").unwrap();
 
-        export_eventcatalog(&bank(), dir.path()).unwrap();
+        export_eventcatalog(&bank(), dir.path(), Overwrite::Refuse).unwrap();
         assert_eq!(std::fs::read_to_string(&page).unwrap(), first);
 
         let mut catalog = bank();
         catalog.events.remove("bank.AccountClosed");
         let deposited = catalog.events.get_mut("bank.Deposited").unwrap();
         deposited.schemas.remove(&1);
-        export_eventcatalog(&catalog, dir.path()).unwrap();
+        export_eventcatalog(&catalog, dir.path(), Overwrite::Refuse).unwrap();
         assert!(!page.exists());
         assert!(!dir.path().join("events/bank.Deposited/versioned").exists());
         assert!(own.exists() && team.exists());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use factum_catalog::eventcatalog::export_eventcatalog;
+use factum_catalog::eventcatalog::{Overwrite, export_eventcatalog};
 use factum_catalog::stored::{StoreLocation, StoredCount, check_stored};
 use factum_catalog::{Catalog, CatalogError, changelog, check, read, render_html};
 
@@ -75,18 +75,34 @@ enum Command {
     },
     /// Writes the catalog in another tool's format.
     ///
-    /// With --eventcatalog DIR: EventCatalog's own content layout. One folder per event
-    /// under DIR/events/ (id: the stored type name, such as bank.Deposited; version: the
-    /// schema version as a string, "2"), its schema.json, each older version under
-    /// versioned/<n>/; the stream categories (producers), projections and process
-    /// managers (consumers) as DIR/services/ with what each sends or receives; the
-    /// domain under DIR/domains/. DIR may be an EventCatalog project: other files are
-    /// left alone, and a re-export removes the pages of events that are gone.
+    /// With --eventcatalog DIR: EventCatalog's own content layout. It writes one folder
+    /// per event, DIR/events/<id>/ (id: the stored type name, such as bank.Deposited),
+    /// holding index.mdx (version: the schema version as a string, "2") and schema.json,
+    /// with each older version in versioned/<n>/; DIR/services/<id>/index.mdx for the
+    /// stream categories (producers, streams.<category>), projections and process
+    /// managers (consumers), with what each sends or receives; the domain (the catalog's
+    /// title) as DIR/domains/<id>/index.mdx; and the list of what it wrote, its manifest,
+    /// as DIR/.factum-eventcatalog/<domain id>.
+    ///
+    /// DIR may be an EventCatalog project, and several catalogs (one per domain) may be
+    /// exported into it: each has a manifest of its own. The export refuses (exit code 2,
+    /// naming the file, writing nothing) to overwrite a file that exists and that no
+    /// earlier export of the same catalog wrote: a team's own page, another catalog's, or
+    /// one from EventCatalog's AsyncAPI generator; --force overwrites such files and takes
+    /// them over. A re-export removes the files its catalog's previous export wrote that
+    /// this one does not (events, versions and services that are gone), unless another
+    /// catalog's manifest lists them. Nothing else in DIR is touched. Ids that differ only
+    /// in case are refused, since they share a folder on macOS and Windows.
     #[command(after_long_help = EXPORT_EXAMPLES)]
     Export {
         /// The directory to write EventCatalog content into (created if missing).
         #[arg(long, value_name = "DIR")]
         eventcatalog: PathBuf,
+        /// Overwrite files the export would write that exist and that no earlier export
+        /// of this catalog wrote, and list them in its manifest (so a later export that
+        /// no longer writes them removes them).
+        #[arg(long)]
+        force: bool,
         /// The catalog.
         catalog: PathBuf,
     },
@@ -140,9 +156,15 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
         }
         Command::Export {
             eventcatalog,
+            force,
             catalog,
         } => {
-            let written = export_eventcatalog(&read(&catalog)?, &eventcatalog)?;
+            let overwrite = if force {
+                Overwrite::Force
+            } else {
+                Overwrite::Refuse
+            };
+            let written = export_eventcatalog(&read(&catalog)?, &eventcatalog, overwrite)?;
             println!(
                 "wrote {} EventCatalog file(s) to {}",
                 written.len(),
@@ -156,6 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode, CatalogError> {
 const EXPORT_EXAMPLES: &str = "\
 Examples:
   factum-catalog export --eventcatalog my-eventcatalog/ catalog/asyncapi.yaml
+  factum-catalog export --eventcatalog my-eventcatalog/ ../shipping/catalog/asyncapi.yaml   # a second domain beside it
   cd my-eventcatalog && npx eventcatalog build   # where my-eventcatalog/ is an EventCatalog project
 ";
 

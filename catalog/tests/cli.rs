@@ -128,9 +128,61 @@ fn export_writes_eventcatalog_content() {
     let help = run(&["export", "--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(
-        text.contains("--eventcatalog <DIR>") && text.contains("versioned/<n>/"),
+        text.contains("--eventcatalog <DIR>")
+            && text.contains("versioned/<n>/")
+            && text.contains("--force")
+            && text.contains("several catalogs"),
         "{text}"
     );
+
+    // A page the export did not write is refused, and nothing is written; --force
+    // overwrites it.
+    let theirs = out.join("events/shop.Paid/index.mdx");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, "ours").unwrap();
+    let mut paid = ordered(&["sku"]);
+    paid.name = "shop.Paid".into();
+    let both = write(
+        dir.path(),
+        "both.yaml",
+        &crate::catalog("1.1.0", vec![ordered(&["sku"]), paid]),
+    );
+    let refused = run(&["export", "--eventcatalog", out.to_str().unwrap(), &both]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("events/shop.Paid/index.mdx") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "ours");
+    let forced = run(&[
+        "export",
+        "--eventcatalog",
+        out.to_str().unwrap(),
+        "--force",
+        &both,
+    ]);
+    assert_eq!(forced.status.code(), Some(0), "{forced:?}");
+    assert!(std::fs::read_to_string(&theirs).unwrap().starts_with("---"));
+
+    // Another domain's catalog beside it leaves the first one's files alone.
+    let mut billing = crate::catalog("1.0.0", vec![]);
+    billing.title = "billing".into();
+    billing.events.insert(
+        "billing.Invoiced".into(),
+        EventEntry::new("billing.Invoiced", 1, json!({ "type": "object" })),
+    );
+    let billing = write(dir.path(), "billing.yaml", &billing);
+    let second = run(&["export", "--eventcatalog", out.to_str().unwrap(), &billing]);
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    for page in [
+        "events/billing.Invoiced/index.mdx",
+        "events/shop.Ordered/index.mdx",
+        "events/shop.Paid/index.mdx",
+        "domains/shop/index.mdx",
+    ] {
+        assert!(out.join(page).exists(), "{page}");
+    }
 
     let missing = run(&["export", &catalog]);
     assert_eq!(missing.status.code(), Some(2), "{missing:?}");
