@@ -287,6 +287,20 @@ pub enum StoreError {
         "schema migration failed: {0}; check that the database user may create tables in the configured schema"
     )]
     Migration(#[from] sqlx::migrate::MigrateError),
+
+    /// The NATS server or cluster failed, or did not answer in time. When `retryable`,
+    /// the cause may pass (a leader election, a lost connection): an append may or may
+    /// not have landed, and retrying it with the same event ids is safe.
+    #[cfg(feature = "nats")]
+    #[error("NATS: {operation} failed: {reason}{}", if *retryable { "; this may pass (retry; an append retried with the same event ids is recognised)" } else { "" })]
+    Nats {
+        /// What the store was doing.
+        operation: &'static str,
+        /// What the client or server said.
+        reason: String,
+        /// Whether retrying may succeed.
+        retryable: bool,
+    },
 }
 
 /// Why an append whose event ids are already stored is not a retry of the append that

@@ -5,5 +5,7 @@
 // not every piece by them).
 #![allow(dead_code)]
 
+pub(crate) mod config;
 pub(crate) mod message;
+pub(crate) mod setup;
 pub(crate) mod subjects;
