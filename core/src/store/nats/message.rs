@@ -24,6 +24,9 @@ pub(crate) const KIND: &str = "Factum-Kind";
 pub(crate) const VERSION: &str = "Factum-Version";
 /// Header: how many events the message holds.
 pub(crate) const COUNT: &str = "Factum-Count";
+/// Header: `true` when the stream is deleted after the message (a tombstone, or a fence
+/// written after one).
+pub(crate) const DELETED: &str = "Factum-Deleted";
 
 /// Bits of a position below the journal sequence: the index within the message.
 pub(crate) const INDEX_BITS: u32 = 20;

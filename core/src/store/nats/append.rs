@@ -1,0 +1,454 @@
+//! An append on JetStream: one journal message conditioned on the stream subject's last
+//! sequence, after every event id of the batch is claimed for it.
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::future::try_join_all;
+
+use super::claims::{Claim, ClaimsCtx, Holder};
+use super::journal::{Published, headers, publish_if_last, tail};
+use super::message::{Kind, encode_batch, position};
+use crate::store::PreparedBatch;
+use crate::store::idempotency::{StoredId, resolve_retry};
+use crate::{AppendResult, ExpectedVersion, StoreError, StreamId};
+
+/// Appends a validated batch (see `docs/JETSTREAM.md`): read the stream's tail, check
+/// the expectation, claim the ids, publish conditioned on the tail; a writer that lost a
+/// race reads again. A batch whose ids are already stored is recognised as a retry (or
+/// refused as a conflict), after any delay.
+pub(crate) async fn append(
+    ctx: &ClaimsCtx<'_>,
+    expected: ExpectedVersion,
+    batch: &PreparedBatch,
+) -> Result<AppendResult, StoreError> {
+    let stream = &batch.stream;
+    let subject = ctx.subjects.stream(stream);
+    loop {
+        let tail = tail(ctx.journal, &subject).await?;
+        if tail.deleted {
+            // A retry of the append that came before the tombstone is still a retry.
+            if let Some(done) = recognise_retry(ctx, batch).await? {
+                return Ok(done);
+            }
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        }
+        if let Err(actual) = expected.check(tail.version) {
+            if let Some(done) = recognise_retry(ctx, batch).await? {
+                return Ok(done);
+            }
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        if !claim_all(ctx, batch, tail.sequence, tail.version).await? {
+            // An id is stored already: a retry, or a conflict.
+            return match recognise_retry(ctx, batch).await? {
+                Some(done) => Ok(done),
+                None => continue,
+            };
+        }
+        let count = batch.len();
+        let version = tail.version + count;
+        let body = encode_batch(batch, Utc::now())?;
+        let first_id = batch.events[0].event_id.to_string();
+        match publish_if_last(
+            ctx.jetstream,
+            subject.clone(),
+            headers(Kind::Events, version, count, false),
+            Bytes::from(body),
+            tail.sequence,
+            Some(first_id),
+        )
+        .await?
+        {
+            Published::Stored {
+                sequence,
+                duplicate: false,
+            } => {
+                return Ok(AppendResult {
+                    version,
+                    positions: (0..batch.events.len())
+                        .map(|i| position(sequence, i))
+                        .collect(),
+                    deduplicated: false,
+                });
+            }
+            Published::Stored {
+                duplicate: true, ..
+            } => {
+                // The server had a message with this id already (within its window).
+                if let Some(done) = recognise_retry(ctx, batch).await? {
+                    return Ok(done);
+                }
+            }
+            Published::Moved => {}
+        }
+    }
+}
+
+/// Claims every id of `batch` for an append conditioned on journal sequence `after` to a
+/// stream at `version`. `false` if one is stored already. Fresh ids are claimed all at
+/// once; an id claimed before is resolved first (a stale claim is taken over).
+async fn claim_all(
+    ctx: &ClaimsCtx<'_>,
+    batch: &PreparedBatch,
+    after: u64,
+    version: u64,
+) -> Result<bool, StoreError> {
+    let claim_of = |i: usize| Claim {
+        stream: batch.stream.to_string(),
+        after,
+        version: version + 1 + i as u64,
+    };
+    let first_tries = try_join_all(
+        batch
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| async move { ctx.claim(e.event_id, &claim_of(i), 0).await }),
+    )
+    .await?;
+    for (i, claimed) in first_tries.into_iter().enumerate() {
+        if claimed {
+            continue;
+        }
+        let id = batch.events[i].event_id;
+        loop {
+            match ctx.holder(id).await? {
+                Holder::Stored(_) => return Ok(false),
+                Holder::Free { claim_sequence } => {
+                    if ctx.claim(id, &claim_of(i), claim_sequence).await? {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// `Some` if `batch` is an append already stored (its result, deduplicated); `None` if
+/// none of its ids is stored; a conflict if some are, but not as this batch.
+async fn recognise_retry(
+    ctx: &ClaimsCtx<'_>,
+    batch: &PreparedBatch,
+) -> Result<Option<AppendResult>, StoreError> {
+    let mut stored = Vec::new();
+    for event in &batch.events {
+        if let Holder::Stored(found) = ctx.holder(event.event_id).await? {
+            let found = *found;
+            stored.push(StoredId {
+                event_id: found.event_id,
+                stream_id: found.stream_id.to_string(),
+                version: found.stream_version,
+                position: found.position,
+                event_type: found.event_type,
+                schema_version: found.schema_version,
+                payload: found.payload.as_str().to_owned(),
+            });
+        }
+    }
+    let stream: &StreamId = &batch.stream;
+    resolve_retry(stream, &batch.events, stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::error::IdConflictReason;
+    use crate::store::nats::config::NatsConfig;
+    use crate::store::nats::setup::{Connected, connect};
+    use crate::store::{StoreLimits, prepare_batch};
+    use crate::{EventData, EventId};
+
+    /// A store of its own on the test server (`FACTUM_TEST_NATS`), dropped afterwards.
+    struct TestStore {
+        connected: Connected,
+        names: [String; 2],
+    }
+
+    impl TestStore {
+        async fn open(test: &str, window: Duration) -> Option<TestStore> {
+            let Ok(url) = std::env::var("FACTUM_TEST_NATS") else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "FACTUM_TEST_NATS must be set in CI"
+                );
+                eprintln!("SKIPPED, needs NATS with JetStream: set FACTUM_TEST_NATS");
+                return None;
+            };
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            let name = format!("T{test}_{}", &id[20..]).to_uppercase();
+            let config = NatsConfig::new(url)
+                .name(&name)
+                .subject_prefix(name.to_lowercase())
+                .duplicate_window(window);
+            let connected = connect(&config).await.unwrap();
+            Some(TestStore {
+                connected,
+                names: [name.clone(), format!("{name}_CLAIMS")],
+            })
+        }
+
+        fn ctx(&self) -> ClaimsCtx<'_> {
+            ClaimsCtx {
+                jetstream: &self.connected.jetstream,
+                journal: &self.connected.journal,
+                claims: &self.connected.claims,
+                subjects: &self.connected.subjects,
+            }
+        }
+
+        async fn append(
+            &self,
+            stream: &str,
+            expected: ExpectedVersion,
+            events: Vec<EventData>,
+        ) -> Result<AppendResult, StoreError> {
+            let stream = StreamId::new(stream).unwrap();
+            let batch = prepare_batch(&stream, events, &StoreLimits::default())?;
+            append(&self.ctx(), expected, &batch).await
+        }
+
+        async fn close(self) {
+            for name in &self.names {
+                self.connected.jetstream.delete_stream(name).await.unwrap();
+            }
+        }
+    }
+
+    fn events(n: usize) -> Vec<EventData> {
+        (0..n)
+            .map(|i| EventData::new("Counted", serde_json::json!({ "n": i })))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn appends_check_the_expected_version_and_take_positions() {
+        let Some(store) = TestStore::open("versions", Duration::from_secs(120)).await else {
+            return;
+        };
+        let first = store
+            .append("account-1", ExpectedVersion::NoStream, events(3))
+            .await
+            .unwrap();
+        assert_eq!(first.version, 3);
+        assert!(first.positions.windows(2).all(|w| w[0] < w[1]));
+        let second = store
+            .append("account-1", ExpectedVersion::Exact(3), events(2))
+            .await
+            .unwrap();
+        assert_eq!(second.version, 5);
+        assert!(second.positions[0] > first.positions[2]);
+        match store
+            .append("account-1", ExpectedVersion::Exact(3), events(1))
+            .await
+        {
+            Err(StoreError::WrongExpectedVersion { .. }) => {}
+            other => panic!("expected a version conflict, got {other:?}"),
+        }
+        match store
+            .append("account-2", ExpectedVersion::StreamExists, events(1))
+            .await
+        {
+            Err(StoreError::WrongExpectedVersion { .. }) => {}
+            other => panic!("expected a version conflict, got {other:?}"),
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_retry_is_recognised_beyond_the_dedup_window() {
+        let Some(store) = TestStore::open("retry", Duration::from_millis(200)).await else {
+            return;
+        };
+        let batch = events(3);
+        let first = store
+            .append("retry-1", ExpectedVersion::NoStream, batch.clone())
+            .await
+            .unwrap();
+        // Within the window, and well after it: the same result, nothing written twice.
+        for wait in [Duration::ZERO, Duration::from_millis(600)] {
+            tokio::time::sleep(wait).await;
+            for expected in [ExpectedVersion::NoStream, ExpectedVersion::Any] {
+                let again = store
+                    .append("retry-1", expected, batch.clone())
+                    .await
+                    .unwrap();
+                assert!(again.deduplicated, "{expected:?} after {wait:?}");
+                assert_eq!(again.positions, first.positions);
+            }
+        }
+        let next = store
+            .append("retry-1", ExpectedVersion::Any, events(1))
+            .await
+            .unwrap();
+        assert_eq!(next.version, 4, "the retries wrote nothing");
+        // Changed events under the same ids are no retry.
+        let changed: Vec<EventData> = batch
+            .iter()
+            .map(|e| EventData::new("Counted", serde_json::json!({ "n": 99 })).with_id(e.id()))
+            .collect();
+        match store.append("retry-1", ExpectedVersion::Any, changed).await {
+            Err(StoreError::EventIdConflict { reason, .. }) => {
+                assert_eq!(reason, IdConflictReason::DifferentPayload)
+            }
+            other => panic!("expected an id conflict, got {other:?}"),
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_id_stored_in_one_stream_is_refused_in_another() {
+        let Some(store) = TestStore::open("reuse", Duration::from_millis(200)).await else {
+            return;
+        };
+        let event = EventData::new("X", serde_json::json!(1));
+        store
+            .append("a-1", ExpectedVersion::Any, vec![event.clone()])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        match store
+            .append("b-1", ExpectedVersion::Any, vec![event.clone()])
+            .await
+        {
+            Err(StoreError::EventIdConflict {
+                event_id,
+                existing_stream,
+                existing_version,
+                reason,
+            }) => {
+                assert_eq!(event_id, event.id());
+                assert_eq!(existing_stream.as_str(), "a-1");
+                assert_eq!(existing_version, 1);
+                assert_eq!(reason, IdConflictReason::OtherStream);
+            }
+            other => panic!("expected an id conflict, got {other:?}"),
+        }
+        let subject = store
+            .connected
+            .subjects
+            .stream(&StreamId::new("b-1").unwrap());
+        assert_eq!(
+            tail(&store.connected.journal, &subject)
+                .await
+                .unwrap()
+                .version,
+            0,
+            "nothing was written to b-1"
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn racing_writers_of_one_stream_have_one_winner_per_version() {
+        let Some(store) = TestStore::open("race", Duration::from_secs(120)).await else {
+            return;
+        };
+        let store = std::sync::Arc::new(store);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .append("hot-1", ExpectedVersion::Exact(0), events(2))
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(result) => {
+                    won += 1;
+                    assert_eq!(result.version, 2);
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => {}
+                Err(other) => panic!("unexpected: {other}"),
+            }
+        }
+        assert_eq!(won, 1);
+        // With `Any`, every one of them lands, each at its own versions.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { store.append("hot-1", ExpectedVersion::Any, events(2)).await },
+                )
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.unwrap().unwrap().version);
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, (2..=9).map(|i| i * 2).collect::<Vec<u64>>());
+        std::sync::Arc::try_unwrap(store)
+            .ok()
+            .unwrap()
+            .close()
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_append_never_came_is_fenced_and_taken_over() {
+        let Some(store) = TestStore::open("stale", Duration::from_millis(200)).await else {
+            return;
+        };
+        let event = EventData::new("X", serde_json::json!(1));
+        // A writer claimed the id for `lost-1` and died before publishing.
+        let ctx = store.ctx();
+        let claimed = ctx
+            .claim(
+                event.id(),
+                &Claim {
+                    stream: "lost-1".into(),
+                    after: 0,
+                    version: 1,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        assert!(claimed);
+        let done = store
+            .append("found-1", ExpectedVersion::NoStream, vec![event.clone()])
+            .await
+            .unwrap();
+        assert_eq!(done.version, 1);
+        // The dead writer's append can no longer land: its subject was fenced.
+        let lost = store
+            .connected
+            .subjects
+            .stream(&StreamId::new("lost-1").unwrap());
+        let fenced = tail(&store.connected.journal, &lost).await.unwrap();
+        assert!(fenced.sequence > 0);
+        assert_eq!(fenced.version, 0, "a fence adds no event");
+        let late = publish_if_last(
+            &store.connected.jetstream,
+            lost.clone(),
+            headers(Kind::Events, 1, 1, false),
+            Bytes::from_static(b"[]"),
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(late, Published::Moved);
+        // The fenced stream still takes appends as a new stream.
+        let fresh = store
+            .append("lost-1", ExpectedVersion::NoStream, events(1))
+            .await
+            .unwrap();
+        assert_eq!(fresh.version, 1);
+        let _ = EventId::new();
+        store.close().await;
+    }
+}
