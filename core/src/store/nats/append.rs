@@ -90,6 +90,50 @@ pub(crate) async fn append(
     }
 }
 
+/// Tombstones a stream (see [`EventStore::delete_stream`](crate::EventStore::delete_stream)):
+/// a message with no events, conditioned on the tail like an append, after which reads
+/// report the stream deleted and appends are refused.
+pub(crate) async fn delete(
+    ctx: &ClaimsCtx<'_>,
+    stream: &StreamId,
+    expected: ExpectedVersion,
+) -> Result<(), StoreError> {
+    let subject = ctx.subjects.stream(stream);
+    loop {
+        let tail = tail(ctx.journal, &subject).await?;
+        if tail.version == 0 && !tail.deleted {
+            return Err(StoreError::StreamNotFound {
+                stream: stream.clone(),
+            });
+        }
+        if tail.deleted {
+            return Err(StoreError::StreamDeleted {
+                stream: stream.clone(),
+            });
+        }
+        if let Err(actual) = expected.check(tail.version) {
+            return Err(StoreError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        match publish_if_last(
+            ctx.jetstream,
+            subject.clone(),
+            headers(Kind::Tombstone, tail.version, 0, true),
+            Bytes::new(),
+            tail.sequence,
+            None,
+        )
+        .await?
+        {
+            Published::Stored { .. } => return Ok(()),
+            Published::Moved => {}
+        }
+    }
+}
+
 /// Claims every id of `batch` for an append conditioned on journal sequence `after` to a
 /// stream at `version`. `false` if one is stored already. Fresh ids are claimed all at
 /// once; an id claimed before is resolved first (a stale claim is taken over).
@@ -162,72 +206,8 @@ mod tests {
 
     use super::*;
     use crate::error::IdConflictReason;
-    use crate::store::nats::config::NatsConfig;
-    use crate::store::nats::setup::{Connected, connect};
-    use crate::store::{StoreLimits, prepare_batch};
+    use crate::store::nats::testing::{TestStore, events};
     use crate::{EventData, EventId};
-
-    /// A store of its own on the test server (`FACTUM_TEST_NATS`), dropped afterwards.
-    struct TestStore {
-        connected: Connected,
-        names: [String; 2],
-    }
-
-    impl TestStore {
-        async fn open(test: &str, window: Duration) -> Option<TestStore> {
-            let Ok(url) = std::env::var("FACTUM_TEST_NATS") else {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "FACTUM_TEST_NATS must be set in CI"
-                );
-                eprintln!("SKIPPED, needs NATS with JetStream: set FACTUM_TEST_NATS");
-                return None;
-            };
-            let id = uuid::Uuid::now_v7().simple().to_string();
-            let name = format!("T{test}_{}", &id[20..]).to_uppercase();
-            let config = NatsConfig::new(url)
-                .name(&name)
-                .subject_prefix(name.to_lowercase())
-                .duplicate_window(window);
-            let connected = connect(&config).await.unwrap();
-            Some(TestStore {
-                connected,
-                names: [name.clone(), format!("{name}_CLAIMS")],
-            })
-        }
-
-        fn ctx(&self) -> ClaimsCtx<'_> {
-            ClaimsCtx {
-                jetstream: &self.connected.jetstream,
-                journal: &self.connected.journal,
-                claims: &self.connected.claims,
-                subjects: &self.connected.subjects,
-            }
-        }
-
-        async fn append(
-            &self,
-            stream: &str,
-            expected: ExpectedVersion,
-            events: Vec<EventData>,
-        ) -> Result<AppendResult, StoreError> {
-            let stream = StreamId::new(stream).unwrap();
-            let batch = prepare_batch(&stream, events, &StoreLimits::default())?;
-            append(&self.ctx(), expected, &batch).await
-        }
-
-        async fn close(self) {
-            for name in &self.names {
-                self.connected.jetstream.delete_stream(name).await.unwrap();
-            }
-        }
-    }
-
-    fn events(n: usize) -> Vec<EventData> {
-        (0..n)
-            .map(|i| EventData::new("Counted", serde_json::json!({ "n": i })))
-            .collect()
-    }
 
     #[tokio::test]
     async fn appends_check_the_expected_version_and_take_positions() {

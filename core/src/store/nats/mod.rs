@@ -11,5 +11,8 @@ pub(crate) mod claims;
 pub(crate) mod config;
 pub(crate) mod journal;
 pub(crate) mod message;
+pub(crate) mod reads;
 pub(crate) mod setup;
 pub(crate) mod subjects;
+#[cfg(test)]
+pub(crate) mod testing;
