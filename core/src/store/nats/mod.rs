@@ -9,6 +9,7 @@
 pub(crate) mod append;
 pub(crate) mod claims;
 pub(crate) mod config;
+pub(crate) mod global;
 pub(crate) mod journal;
 pub(crate) mod message;
 pub(crate) mod reads;
