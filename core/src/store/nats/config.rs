@@ -92,6 +92,11 @@ impl NatsConfig {
         format!("{}_CLAIMS", self.name)
     }
 
+    /// The snapshot bucket's name.
+    pub(crate) fn snapshots_name(&self) -> String {
+        format!("{}_SNAPSHOTS", self.name)
+    }
+
     /// Refuses a setup no store can work with, before connecting.
     pub(crate) fn check(&self) -> Result<Subjects, StoreError> {
         let bad = |reason: String| Err(StoreError::InvalidConfig(reason));

@@ -102,11 +102,12 @@ pub(crate) fn read_all<'a>(
                 if sequence > head_sequence {
                     return Ok(None);
                 }
-                let events = events_of(subjects, &message, sequence)?
-                    .into_iter()
-                    .filter(move |e| {
-                        !(sequence == start_sequence && sequence_of(e.position).1 < start_index)
-                    });
+                let events =
+                    events_of(subjects, &message, sequence)?
+                        .into_iter()
+                        .filter(move |e| {
+                            !(sequence == start_sequence && sequence_of(e.position).1 < start_index)
+                        });
                 Ok(Some((stream::iter(events.map(Ok)), (messages, last))))
             })
             .try_flatten()

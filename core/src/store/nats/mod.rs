@@ -14,6 +14,7 @@ pub(crate) mod journal;
 pub(crate) mod message;
 pub(crate) mod reads;
 pub(crate) mod setup;
+pub(crate) mod snapshots;
 pub(crate) mod subjects;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -57,6 +57,46 @@ pub(crate) async fn stream_info(
     }))
 }
 
+/// Streams of a category in byte order of their ids, after `after`, at most `limit`, as
+/// [`EventStore::list_streams`](crate::EventStore::list_streams) lists them: from the
+/// journal's subjects under the category (a stream with only fences has no events and is
+/// left out).
+pub(crate) async fn list_streams(
+    journal: &Stream,
+    subjects: &Subjects,
+    category: &str,
+    after: Option<&StreamId>,
+    limit: usize,
+) -> Result<Vec<StreamInfo>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let listed = journal
+        .info_with_subjects(subjects.category(category))
+        .await
+        .map_err(|e| nats_error("listing a category's streams", true, e))?;
+    let found: Vec<(String, usize)> = listed
+        .try_collect()
+        .await
+        .map_err(|e| nats_error("listing a category's streams", true, e))?;
+    let mut ids: Vec<StreamId> = found
+        .into_iter()
+        .filter_map(|(subject, _)| subjects.stream_of(&subject))
+        .filter(|id| id.category() == category && after.is_none_or(|a| id > a))
+        .collect();
+    ids.sort();
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() == limit {
+            break;
+        }
+        if let Some(info) = stream_info(journal, subjects, &id).await? {
+            out.push(info);
+        }
+    }
+    Ok(out)
+}
+
 /// The tombstone of a deleted stream's subject (fences may follow it).
 async fn tombstone_of(
     journal: &Stream,
@@ -338,6 +378,51 @@ mod tests {
                 .unwrap(),
             None
         );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_category_lists_its_streams_in_id_order_with_paging() {
+        let Some(store) = TestStore::open("list", Duration::from_secs(120)).await else {
+            return;
+        };
+        for id in ["user-b", "user-a", "user-c.x", "team-a", "user-a"] {
+            store
+                .append(id, ExpectedVersion::Any, events(1))
+                .await
+                .unwrap();
+        }
+        let ctx = store.ctx();
+        delete(
+            &ctx,
+            &StreamId::new("user-b").unwrap(),
+            ExpectedVersion::Any,
+        )
+        .await
+        .unwrap();
+        let c = &store.connected;
+        let list = |after: Option<&'static str>, limit| {
+            let after = after.map(|a| StreamId::new(a).unwrap());
+            async move {
+                list_streams(&c.journal, &c.subjects, "user", after.as_ref(), limit)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|i| (i.stream_id.to_string(), i.version, i.deleted_at.is_some()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            list(None, 10).await,
+            [
+                ("user-a".to_owned(), 2, false),
+                ("user-b".to_owned(), 1, true),
+                ("user-c.x".to_owned(), 1, false)
+            ]
+        );
+        assert_eq!(list(None, 1).await.len(), 1);
+        assert_eq!(list(Some("user-a"), 10).await.len(), 2);
+        assert!(list(None, 0).await.is_empty());
         store.close().await;
     }
 }

@@ -1,6 +1,8 @@
 //! Connecting to a JetStream store: the client, and the journal and claims streams,
 //! created with the store's setup or, when found, checked to keep every event.
 
+use async_nats::jetstream::kv;
+use async_nats::jetstream::stream::StorageType;
 use async_nats::jetstream::{self, stream::Stream};
 
 use super::config::{NatsConfig, unsafe_stream};
@@ -13,6 +15,7 @@ pub(crate) struct Connected {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) journal: Stream,
     pub(crate) claims: Stream,
+    pub(crate) snapshots: kv::Store,
     pub(crate) subjects: Subjects,
 }
 
@@ -59,11 +62,35 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Connected, StoreError
     }
     let claims = streams.pop().expect("two streams were pushed");
     let journal = streams.pop().expect("two streams were pushed");
+    // The snapshot bucket is a key-value bucket; it is made here as the stream behind
+    // one (the client's own bucket creation sends settings a 2.9 server does not read),
+    // then opened as a bucket.
+    let bucket = config.snapshots_name();
+    jetstream
+        .get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            discard: async_nats::jetstream::stream::DiscardPolicy::New,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            storage: StorageType::File,
+            num_replicas: config.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| failed("creating or finding the snapshot bucket", true)(e.to_string()))?;
+    let snapshots = jetstream
+        .get_key_value(&bucket)
+        .await
+        .map_err(|e| failed("opening the snapshot bucket", true)(e.to_string()))?;
     Ok(Connected {
         client,
         jetstream,
         journal,
         claims,
+        snapshots,
         subjects,
     })
 }

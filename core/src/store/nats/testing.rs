@@ -14,6 +14,7 @@ use crate::{AppendResult, EventData, ExpectedVersion, StoreError, StreamId};
 pub(crate) struct TestStore {
     pub(crate) connected: Connected,
     names: [String; 2],
+    bucket: String,
 }
 
 impl TestStore {
@@ -36,6 +37,7 @@ impl TestStore {
         Some(TestStore {
             connected,
             names: [name.clone(), format!("{name}_CLAIMS")],
+            bucket: format!("{name}_SNAPSHOTS"),
         })
     }
 
@@ -63,6 +65,11 @@ impl TestStore {
         for name in &self.names {
             self.connected.jetstream.delete_stream(name).await.unwrap();
         }
+        self.connected
+            .jetstream
+            .delete_key_value(&self.bucket)
+            .await
+            .unwrap();
     }
 }
 
