@@ -101,6 +101,8 @@ pub use registry::{
 };
 pub use store::StoredVersion;
 pub use store::memory::{MemoryStore, MemoryTransaction};
+#[cfg(feature = "nats")]
+pub use store::nats::{NatsConfig, NatsStore};
 #[cfg(feature = "postgres")]
 pub use store::postgres::{PostgresConfig, PostgresStore, PostgresTransaction};
 pub use store::sql::ddl::Dialect;

@@ -4,6 +4,7 @@ use std::ops::Deref;
 
 use factum::projection::ProjectionDb;
 use factum::{MemoryStore, StoreLimits};
+use factum::{NatsConfig, NatsStore};
 use factum::{PostgresConfig, PostgresStore};
 use factum::{SqliteConfig, SqliteStore};
 use sqlx::AssertSqlSafe;
@@ -14,6 +15,7 @@ pub struct TestStore<S> {
     store: S,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<String>,
+    _nats: Option<crate::nats_cluster::NatsCluster>,
 }
 
 impl<S> Deref for TestStore<S> {
@@ -81,6 +83,7 @@ pub async fn memory(_test: &str, limits: StoreLimits) -> Option<TestStore<Memory
         store: MemoryStore::new().with_limits(limits),
         _dir: None,
         pg_schema: None,
+        _nats: None,
     })
 }
 
@@ -94,6 +97,7 @@ pub async fn sqlite_file(_test: &str, limits: StoreLimits) -> Option<TestStore<S
         store,
         _dir: Some(dir),
         pg_schema: None,
+        _nats: None,
     })
 }
 
@@ -106,6 +110,7 @@ pub async fn sqlite_memory(_test: &str, limits: StoreLimits) -> Option<TestStore
         store,
         _dir: None,
         pg_schema: None,
+        _nats: None,
     })
 }
 
@@ -122,7 +127,57 @@ pub async fn postgres(test: &str, limits: StoreLimits) -> Option<TestStore<Postg
         store,
         _dir: None,
         pg_schema: Some(schema),
+        _nats: None,
     })
+}
+
+/// The NATS URL for tests, from `FACTUM_TEST_NATS`; unset, as [`pg_url`] does.
+pub fn nats_url(test: &str) -> Option<String> {
+    match std::env::var("FACTUM_TEST_NATS") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{test}: FACTUM_TEST_NATS is not set, but CI is: JetStream tests must run in CI")
+        }
+        _ => {
+            eprintln!(
+                "{test}: SKIPPED, needs NATS with JetStream: set FACTUM_TEST_NATS=nats://127.0.0.1:4222"
+            );
+            None
+        }
+    }
+}
+
+/// A JetStream store on a `nats-server` of its own, started for the test with
+/// `max_payload` at its 64 MB maximum (an append is one message, so the server's limit
+/// caps an append; its 1 MB default would refuse the suite's largest batches). `None`
+/// (with a message) without `nats-server`, except under CI.
+pub async fn nats(test: &str, limits: StoreLimits) -> Option<TestStore<NatsStore>> {
+    let Some(server) = crate::nats_cluster::NatsCluster::start_with(1, "max_payload: 67108864")
+        .expect("start nats-server")
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: nats-server is needed in CI"
+        );
+        return None;
+    };
+    let config = NatsConfig::new(server.urls()[0].clone()).limits(limits);
+    let store = NatsStore::connect(config)
+        .await
+        .expect("connect to the test's nats-server");
+    Some(TestStore {
+        store,
+        _dir: None,
+        pg_schema: None,
+        _nats: Some(server),
+    })
+}
+
+impl TestStore<NatsStore> {
+    /// Deletes the test's streams (call at the end of a passing test).
+    pub async fn destroy(self) {
+        let _ = self.store.destroy().await;
+    }
 }
 
 /// The second database on the test server (`factum_read_models`, created if missing),
@@ -264,43 +319,17 @@ macro_rules! sql_backend_tests {
 /// Instantiates every test of [`crate::conformance`] for one backend.
 ///
 /// `$open` is an `async fn(&str, StoreLimits) -> Option<TestStore<S>>`; `$cleanup` is run
-/// with the store after a passing test.
+/// with the store after a passing test. A backend without appends inside the caller's
+/// transaction ([`TransactionalStore`](factum::TransactionalStore), which the SQL
+/// backends and the memory store have) says `without_transactions`, and runs the rest.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($backend:ident, $open:path, $cleanup:expr) => {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
+            $crate::store_conformance_tests!(@contract $open, $cleanup);
             $crate::store_conformance_tests!(@tests $open, $cleanup;
-                expected_version_any,
-                expected_version_no_stream,
-                expected_version_stream_exists,
-                expected_version_exact,
-                racing_exact_appends_have_one_winner,
-                idempotent_reappend,
-                reused_ids_elsewhere_are_refused,
-                retry_with_changed_events_is_refused,
-                exact_retry_of_a_full_batch_is_recognised,
-                read_forward_with_paging,
-                read_backward_with_paging,
-                read_missing_stream_is_empty,
-                read_all_in_order_with_filters,
-                read_all_beyond_head_is_an_error,
-                tombstones,
-                bad_input_is_refused_and_nothing_is_written,
-                failed_batch_is_atomic,
-                unicode_and_large_payloads,
-                stream_info_and_listing,
-                metadata_and_envelope_round_trip,
-                eight_concurrent_appenders_all_succeed,
-                large_events_read_in_order,
-                scan_matches_read,
-                listing_is_in_byte_order,
-                zero_limit_reads_nothing,
-                racing_claims_have_one_winner,
-                failed_appends_leave_no_claims,
-                released_values_can_be_claimed_again,
-                bad_unique_values_are_refused,
                 rolled_back_transaction_stores_nothing,
                 committed_transaction_stores_everything,
                 refused_append_leaves_the_transaction_usable,
@@ -308,6 +337,46 @@ macro_rules! store_conformance_tests {
                 claims_in_an_open_transaction_hold_off_other_claimers,
             );
         }
+    };
+    ($backend:ident, $open:path, $cleanup:expr, without_transactions) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::store_conformance_tests!(@contract $open, $cleanup);
+        }
+    };
+    (@contract $open:path, $cleanup:expr) => {
+        $crate::store_conformance_tests!(@tests $open, $cleanup;
+            expected_version_any,
+            expected_version_no_stream,
+            expected_version_stream_exists,
+            expected_version_exact,
+            racing_exact_appends_have_one_winner,
+            idempotent_reappend,
+            reused_ids_elsewhere_are_refused,
+            retry_with_changed_events_is_refused,
+            exact_retry_of_a_full_batch_is_recognised,
+            read_forward_with_paging,
+            read_backward_with_paging,
+            read_missing_stream_is_empty,
+            read_all_in_order_with_filters,
+            read_all_beyond_head_is_an_error,
+            tombstones,
+            bad_input_is_refused_and_nothing_is_written,
+            failed_batch_is_atomic,
+            unicode_and_large_payloads,
+            stream_info_and_listing,
+            metadata_and_envelope_round_trip,
+            eight_concurrent_appenders_all_succeed,
+            large_events_read_in_order,
+            scan_matches_read,
+            listing_is_in_byte_order,
+            zero_limit_reads_nothing,
+            racing_claims_have_one_winner,
+            failed_appends_leave_no_claims,
+            released_values_can_be_claimed_again,
+            bad_unique_values_are_refused,
+        );
     };
     (@tests $open:path, $cleanup:expr; $($test:ident,)*) => {
         $(

@@ -53,6 +53,12 @@ impl NatsCluster {
     /// elected a meta leader. `None` (with a message saying so) if `nats-server` is not
     /// installed.
     pub fn start(size: usize) -> std::io::Result<Option<Self>> {
+        Self::start_with(size, "")
+    }
+
+    /// As [`start`](Self::start), with `extra` added to every node's configuration (such
+    /// as `max_payload: 64MB`). A single node is started without a cluster block.
+    pub fn start_with(size: usize, extra: &str) -> std::io::Result<Option<Self>> {
         let Some(binary) = nats_server_binary() else {
             eprintln!("SKIPPED, needs nats-server (Debian package nats-server)");
             return Ok(None);
@@ -74,13 +80,19 @@ impl NatsCluster {
                 .map(|(_, (_, route, _))| format!("nats-route://127.0.0.1:{route}"))
                 .collect();
             let config = dir.path().join(format!("{name}.conf"));
+            let cluster_block = if size > 1 {
+                format!(
+                    "cluster {{ name: factum-test\n  listen: 127.0.0.1:{cluster}\n  routes: [{}]\n}}\n",
+                    routes.join(", ")
+                )
+            } else {
+                String::new()
+            };
             std::fs::write(
                 &config,
                 format!(
                     "server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\n\
-                     jetstream {{ store_dir: {store:?} }}\n\
-                     cluster {{ name: factum-test\n  listen: 127.0.0.1:{cluster}\n  routes: [{}]\n}}\n",
-                    routes.join(", ")
+                     jetstream {{ store_dir: {store:?} }}\n{cluster_block}{extra}\n"
                 ),
             )?;
             nodes.push(Node {
@@ -164,6 +176,19 @@ impl NatsCluster {
     /// running.
     pub fn wait_for_meta_leader(&self, timeout: Duration) -> std::io::Result<()> {
         let deadline = Instant::now() + timeout;
+        if self.nodes.len() == 1 {
+            // A single server has no meta group: it is ready when JetStream answers.
+            while get_json(self.nodes[0].monitor_port, "/jsz").is_none() {
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other(format!(
+                        "nats-server did not start within {timeout:?}:\n{}",
+                        tail(&self.nodes[0].log, 20)
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return Ok(());
+        }
         loop {
             let running: Vec<usize> = (0..self.nodes.len())
                 .filter(|i| self.nodes[*i].process.is_some())

@@ -9,6 +9,12 @@ store_conformance_tests!(memory, backends::memory, nothing);
 store_conformance_tests!(sqlite_file, backends::sqlite_file, nothing);
 store_conformance_tests!(sqlite_memory, backends::sqlite_memory, nothing);
 store_conformance_tests!(postgres, backends::postgres, TestStore::cleanup);
+store_conformance_tests!(
+    nats,
+    backends::nats,
+    TestStore::destroy,
+    without_transactions
+);
 
 /// What only PostgreSQL has: transaction ids in positions, and the marker lock.
 mod postgres_transactions {

@@ -15,7 +15,7 @@ mod idempotency;
 mod inventory;
 pub mod memory;
 #[cfg(feature = "nats")]
-pub(crate) mod nats;
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod signal;

@@ -1,6 +1,8 @@
 //! An append on JetStream: one journal message conditioned on the stream subject's last
 //! sequence, after every event id of the batch is claimed for it.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::future::try_join_all;
@@ -8,9 +10,12 @@ use futures_util::future::try_join_all;
 use super::claims::{Claim, ClaimsCtx, Holder};
 use super::journal::{Published, headers, publish_if_last, tail};
 use super::message::{Kind, encode_batch, position};
-use crate::store::PreparedBatch;
 use crate::store::idempotency::{StoredId, resolve_retry};
-use crate::{AppendResult, ExpectedVersion, StoreError, StreamId};
+use crate::store::{PreparedBatch, Uniqueness};
+use crate::{AppendResult, EventId, ExpectedVersion, RecordedEvent, StoreError, StreamId};
+
+/// Room left in a message for its headers.
+const HEADER_ALLOWANCE: usize = 512;
 
 /// Appends a validated batch (see `docs/JETSTREAM.md`): read the stream's tail, check
 /// the expectation, claim the ids, publish conditioned on the tail; a writer that lost a
@@ -20,6 +25,7 @@ pub(crate) async fn append(
     ctx: &ClaimsCtx<'_>,
     expected: ExpectedVersion,
     batch: &PreparedBatch,
+    uniqueness: &Uniqueness,
 ) -> Result<AppendResult, StoreError> {
     let stream = &batch.stream;
     let subject = ctx.subjects.stream(stream);
@@ -51,9 +57,28 @@ pub(crate) async fn append(
                 None => continue,
             };
         }
+        super::unique::stage(
+            ctx,
+            stream,
+            tail.sequence,
+            batch.events[0].event_id,
+            uniqueness.claims(),
+            uniqueness.releases(),
+        )
+        .await?;
         let count = batch.len();
         let version = tail.version + count;
         let body = encode_batch(batch, Utc::now())?;
+        // An append is one message: the server's `max_payload` caps it (headers take a
+        // few hundred bytes of it).
+        let limit = ctx.max_payload.saturating_sub(HEADER_ALLOWANCE);
+        if body.len() > limit {
+            return Err(StoreError::AppendTooLarge {
+                stream: stream.clone(),
+                size: body.len(),
+                limit,
+            });
+        }
         let first_id = batch.events[0].event_id.to_string();
         match publish_if_last(
             ctx.jetstream,
@@ -176,23 +201,30 @@ async fn claim_all(
 }
 
 /// `Some` if `batch` is an append already stored (its result, deduplicated); `None` if
-/// none of its ids is stored; a conflict if some are, but not as this batch.
+/// none of its ids is stored; a conflict if some are, but not as this batch. Each append
+/// that holds some of the ids is read once, so a retried batch of 100,000 events costs
+/// one lookup, not 100,000.
 async fn recognise_retry(
     ctx: &ClaimsCtx<'_>,
     batch: &PreparedBatch,
 ) -> Result<Option<AppendResult>, StoreError> {
+    let mut found: HashMap<EventId, RecordedEvent> = HashMap::new();
     let mut stored = Vec::new();
     for event in &batch.events {
-        if let Holder::Stored(found) = ctx.holder(event.event_id).await? {
-            let found = *found;
+        if !found.contains_key(&event.event_id)
+            && let Holder::Stored(events) = ctx.holder(event.event_id).await?
+        {
+            found.extend(events.into_iter().map(|e| (e.event_id, e)));
+        }
+        if let Some(e) = found.remove(&event.event_id) {
             stored.push(StoredId {
-                event_id: found.event_id,
-                stream_id: found.stream_id.to_string(),
-                version: found.stream_version,
-                position: found.position,
-                event_type: found.event_type,
-                schema_version: found.schema_version,
-                payload: found.payload.as_str().to_owned(),
+                event_id: e.event_id,
+                stream_id: e.stream_id.to_string(),
+                version: e.stream_version,
+                position: e.position,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                payload: e.payload.as_str().to_owned(),
             });
         }
     }

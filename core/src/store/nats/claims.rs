@@ -35,8 +35,9 @@ pub(crate) struct Claim {
 /// Who holds an event id.
 #[derive(Debug)]
 pub(crate) enum Holder {
-    /// It is stored: this is the event, as read back.
-    Stored(Box<RecordedEvent>),
+    /// It is stored: these are the events of the append that holds it (the id among
+    /// them), as read back, so that a caller resolving many ids decodes each append once.
+    Stored(Vec<RecordedEvent>),
     /// Nobody: a new claim is conditioned on the claim subject's last sequence
     /// (`claim_sequence`, 0 when the id was never claimed).
     Free { claim_sequence: u64 },
@@ -44,6 +45,8 @@ pub(crate) enum Holder {
 
 /// The handles claims work with.
 pub(crate) struct ClaimsCtx<'a> {
+    /// The largest message the server takes.
+    pub max_payload: usize,
     pub jetstream: &'a async_nats::jetstream::Context,
     pub journal: &'a Stream,
     pub claims: &'a Stream,
@@ -96,9 +99,11 @@ impl ClaimsCtx<'_> {
             let stream_subject = self.subjects.stream(&stream);
             match next_on(self.journal, &stream_subject, claim.after + 1).await? {
                 Some(next) => {
-                    return Ok(match self.event_in(&stream, &next, id)? {
-                        Some(event) => Holder::Stored(Box::new(event)),
-                        None => free,
+                    let events = self.events_in(&stream, &next)?;
+                    return Ok(if events.iter().any(|e| e.event_id == id) {
+                        Holder::Stored(events)
+                    } else {
+                        free
                     });
                 }
                 None => {
@@ -111,24 +116,53 @@ impl ClaimsCtx<'_> {
         }
     }
 
-    /// The event `id` if the journal message `message` of `stream` holds it.
-    fn event_in(
+    /// Whether the append to `stream` conditioned on journal sequence `after`, whose
+    /// first event is `first`, was stored. An append that may still be in flight is
+    /// fenced out first, so a `false` stays false.
+    pub(crate) async fn landed(
+        &self,
+        stream: &StreamId,
+        after: u64,
+        first: EventId,
+    ) -> Result<bool, StoreError> {
+        let subject = self.subjects.stream(stream);
+        loop {
+            match next_on(self.journal, &subject, after + 1).await? {
+                Some(next) => {
+                    let header = header_of(&next)?;
+                    if header.kind != Kind::Events {
+                        return Ok(false);
+                    }
+                    let events =
+                        decode_events(stream, next.sequence, header.version, &next.payload)?;
+                    return Ok(events.first().is_some_and(|e| e.event_id == first));
+                }
+                None => {
+                    if self.fence(&subject, after).await? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The events of the journal message `message` of `stream` (none for a tombstone or
+    /// a fence).
+    fn events_in(
         &self,
         stream: &StreamId,
         message: &StreamMessage,
-        id: EventId,
-    ) -> Result<Option<RecordedEvent>, StoreError> {
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let header = header_of(message)?;
         if header.kind != Kind::Events {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let events = decode_events(stream, message.sequence, header.version, &message.payload)?;
-        Ok(events.into_iter().find(|e| e.event_id == id))
+        decode_events(stream, message.sequence, header.version, &message.payload)
     }
 
     /// Writes an empty message on `subject` if its last message is still at `after`, so
     /// that an append conditioned on `after` can never land. `false` if the subject moved.
-    async fn fence(&self, subject: &str, after: u64) -> Result<bool, StoreError> {
+    pub(crate) async fn fence(&self, subject: &str, after: u64) -> Result<bool, StoreError> {
         // The fence keeps the stream's state: the version and deletion of the message at
         // `after` (none: a new stream).
         let (version, deleted) = if after == 0 {

@@ -13,8 +13,15 @@ use crate::store::StoreLimits;
 
 /// The setup of a JetStream store.
 ///
-/// ```ignore
-/// let config = NatsConfig::new("nats://127.0.0.1:4222").name("BANK").replicas(3);
+/// ```
+/// use factum::NatsConfig;
+/// // Three replicas: the store survives the loss of one server of the cluster.
+/// let config = NatsConfig::new("nats://10.0.0.1:4222")
+///     .server("nats://10.0.0.2:4222")
+///     .server("nats://10.0.0.3:4222")
+///     .name("BANK")
+///     .replicas(3);
+/// # let _ = config;
 /// ```
 #[derive(Clone, Debug)]
 pub struct NatsConfig {

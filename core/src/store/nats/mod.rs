@@ -1,10 +1,6 @@
-//! The JetStream backend (feature `nats`), being built: see `docs/JETSTREAM.md` for the
-//! design. Its pieces (setup, subjects, journal messages, claims, appends) exist; the
-//! `EventStore` over them does not yet.
-
-// Until the store that uses them lands, the pieces are used only by their tests (and
-// not every piece by them).
-#![allow(dead_code)]
+//! The JetStream backend (feature `nats`): [`NatsStore`], configured by [`NatsConfig`].
+//! The design, the mapping of streams, versions and positions onto JetStream, and its
+//! limits are in `docs/JETSTREAM.md`.
 
 pub(crate) mod append;
 pub(crate) mod claims;
@@ -15,6 +11,11 @@ pub(crate) mod message;
 pub(crate) mod reads;
 pub(crate) mod setup;
 pub(crate) mod snapshots;
+pub(crate) mod store;
 pub(crate) mod subjects;
 #[cfg(test)]
 pub(crate) mod testing;
+pub(crate) mod unique;
+
+pub use config::NatsConfig;
+pub use store::NatsStore;

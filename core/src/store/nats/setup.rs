@@ -11,12 +11,13 @@ use crate::StoreError;
 
 /// A connected store's handles.
 pub(crate) struct Connected {
-    pub(crate) client: async_nats::Client,
     pub(crate) jetstream: jetstream::Context,
     pub(crate) journal: Stream,
     pub(crate) claims: Stream,
     pub(crate) snapshots: kv::Store,
     pub(crate) subjects: Subjects,
+    /// The largest message the server takes (its `max_payload`): the largest append.
+    pub(crate) max_payload: usize,
 }
 
 fn failed(operation: &'static str, retryable: bool) -> impl Fn(String) -> StoreError {
@@ -42,6 +43,7 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Connected, StoreError
         .connect(servers.as_slice())
         .await
         .map_err(|e| failed("connecting", true)(e.to_string()))?;
+    let max_payload = client.server_info().max_payload;
     let jetstream = jetstream::new(client.clone());
     let mut streams = Vec::with_capacity(2);
     for wanted in [config.journal(&subjects), config.claims(&subjects)] {
@@ -86,7 +88,7 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Connected, StoreError
         .await
         .map_err(|e| failed("opening the snapshot bucket", true)(e.to_string()))?;
     Ok(Connected {
-        client,
+        max_payload,
         jetstream,
         journal,
         claims,

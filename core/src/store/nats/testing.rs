@@ -43,6 +43,7 @@ impl TestStore {
 
     pub(crate) fn ctx(&self) -> ClaimsCtx<'_> {
         ClaimsCtx {
+            max_payload: self.connected.max_payload,
             jetstream: &self.connected.jetstream,
             journal: &self.connected.journal,
             claims: &self.connected.claims,
@@ -58,7 +59,13 @@ impl TestStore {
     ) -> Result<AppendResult, StoreError> {
         let stream = StreamId::new(stream).unwrap();
         let batch = prepare_batch(&stream, events, &StoreLimits::default())?;
-        append(&self.ctx(), expected, &batch).await
+        append(
+            &self.ctx(),
+            expected,
+            &batch,
+            &crate::store::Uniqueness::new(),
+        )
+        .await
     }
 
     pub(crate) async fn close(self) {
