@@ -393,13 +393,27 @@ macro_rules! store_conformance_tests {
     };
 }
 
-/// Instantiates every test of [`crate::repository_suite`] for one backend.
+/// Instantiates every test of [`crate::repository_suite`] for one backend; a backend
+/// without [`TransactionalStore`](factum::TransactionalStore) says `without_transactions`
+/// and skips the pessimistic writers' test, which locks streams in a transaction.
 #[macro_export]
 macro_rules! repository_tests {
     ($backend:ident, $open:path, $cleanup:expr) => {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
+            $crate::repository_tests!(@all $open, $cleanup);
+            $crate::repository_tests!(@tests $open, $cleanup; pessimistic_writers_take_turns,);
+        }
+    };
+    ($backend:ident, $open:path, $cleanup:expr, without_transactions) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::repository_tests!(@all $open, $cleanup);
+        }
+    };
+    (@all $open:path, $cleanup:expr) => {
             $crate::repository_tests!(@tests $open, $cleanup;
                 execute_and_load,
                 concurrent_commands_lose_nothing,
@@ -414,11 +428,9 @@ macro_rules! repository_tests {
                 cached_state_catches_up_after_another_writer,
                 single_writer_decides_in_arrival_order,
                 failed_batch_append_retries_its_commands,
-                pessimistic_writers_take_turns,
                 claims_fail_only_their_own_command,
                 a_reused_key_with_another_intent_is_refused,
             );
-        }
     };
     (@tests $open:path, $cleanup:expr; $($test:ident,)*) => {
         $(
