@@ -529,6 +529,9 @@ pub async fn read_all_in_order_with_filters<S: EventStore>(store: &S) {
         store.head_position().await.unwrap(),
         *appended.last().unwrap()
     );
+    // Resuming after the start (a fresh checkpoint's `next()`) misses nothing.
+    let resumed = read_all(store, ReadAll::from(Position::START.next())).await;
+    assert_eq!(resumed.len(), 24);
 
     let deposits = read_all(
         store,

@@ -11,6 +11,7 @@
 //! cargo run -p bank                                  # embedded SQLite file bank.sqlite
 //! cargo run -p bank -- --db path/to/other.sqlite
 //! cargo run -p bank -- --db postgres://postgres@127.0.0.1:5432/test [--schema bank]
+//! cargo run -p bank -- --db nats://127.0.0.1:4222     # NATS JetStream (read models in SQLite)
 //! cargo run -p bank -- --read-models views.sqlite      # read models in a database of their own
 //! cargo run -p bank -- --read-models postgres://postgres@127.0.0.1:5432/views
 //! cargo run -p bank -- --serve 127.0.0.1:8080          # then serve the GraphQL API
@@ -31,6 +32,7 @@ use factum::{
     EventData, ExpectedVersion, Metadata, Position, ReadAll, ReadStream, Repository,
     RepositoryError, SnapshotPolicy, SnapshotStore, StoreError,
 };
+use factum::{NatsConfig, NatsStore};
 use factum::{PostgresConfig, PostgresStore};
 use futures_util::TryStreamExt;
 
@@ -411,7 +413,7 @@ fn parse_args() -> Result<Args, String> {
             "--serve" => args.serve = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: bank [--db <sqlite path | postgres://url>] [--schema <name>]\n            [--read-models <sqlite path | postgres://url>] [--serve <addr>]\n       bank codegen [--check] [--json]".into(),
+                    "usage: bank [--db <sqlite path | postgres://url | nats://url>] [--schema <name>]\n            [--read-models <sqlite path | postgres://url>] [--serve <addr>]\n       bank codegen [--check] [--json]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
@@ -440,6 +442,23 @@ where
     } else {
         println!("Read models in the SQLite file {location}");
         ProjectionDb::open_sqlite(location).await?
+    };
+    run_and_serve(WithReadModels::new(store, db), args.serve.as_deref()).await
+}
+
+/// Runs on a JetStream store, whose read models live in a database of their own:
+/// `--read-models`, or the SQLite file `bank-read-models.sqlite`.
+async fn on_jetstream(store: NatsStore, args: &Args) -> Result<(), Error> {
+    let location = args
+        .read_models
+        .clone()
+        .unwrap_or_else(|| "bank-read-models.sqlite".into());
+    let db = if is_postgres(&location) {
+        println!("Read models in PostgreSQL, schema {:?}", args.schema);
+        ProjectionDb::connect_postgres(&location, &args.schema).await?
+    } else {
+        println!("Read models in the SQLite file {location}");
+        ProjectionDb::open_sqlite(&location).await?
     };
     run_and_serve(WithReadModels::new(store, db), args.serve.as_deref()).await
 }
@@ -475,7 +494,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if is_postgres(&args.db) {
+    let result = if args.db.starts_with("nats://") {
+        println!(
+            "Using NATS JetStream at {} (streams BANK, BANK_CLAIMS)",
+            args.db
+        );
+        let config = NatsConfig::new(&args.db)
+            .name("BANK")
+            .subject_prefix("bank");
+        match NatsStore::connect(config).await {
+            Ok(store) => on_jetstream(store, &args).await,
+            Err(e) => Err(e.into()),
+        }
+    } else if is_postgres(&args.db) {
         println!("Using PostgreSQL, schema {:?}", args.schema);
         let config = PostgresConfig::new(&args.db).schema(&args.schema);
         match PostgresStore::connect_with(config).await {

@@ -57,8 +57,12 @@ pub(crate) fn read_all<'a>(
                 head,
             });
         }
-        let (start_sequence, start_index) = sequence_of(from);
-        let start_sequence = start_sequence.max(1);
+        // Positions below the first message's (`Position(1)`, a checkpoint's `next()` of
+        // the start) read from the first event.
+        let (start_sequence, start_index) = match sequence_of(from) {
+            (0, _) => (1, 0),
+            at => at,
+        };
         let (head_sequence, _) = sequence_of(head);
         if head == Position::START || start_sequence > head_sequence {
             return Ok(stream::empty().boxed());
@@ -198,6 +202,11 @@ mod tests {
             all.iter().map(|e| e.position).collect::<Vec<_>>(),
             positions
         );
+        // Any position below the first event's reads from it.
+        for start in [Position(1), Position(positions[0].0 - 1)] {
+            let from_below = read(&store, ReadAll::from(start)).await.unwrap();
+            assert_eq!(from_below.len(), positions.len(), "from {start:?}");
+        }
         // From inside a batch, with a limit.
         let some = read(&store, ReadAll::from(positions[4]).limit(3))
             .await
