@@ -8,4 +8,9 @@ async fn nothing<S>(_: TestStore<S>) {}
 repository_tests!(memory, backends::memory, nothing);
 repository_tests!(sqlite_file, backends::sqlite_file, nothing);
 repository_tests!(postgres, backends::postgres, TestStore::cleanup);
-repository_tests!(nats, backends::nats, TestStore::destroy, without_transactions);
+repository_tests!(
+    nats,
+    backends::nats,
+    TestStore::destroy,
+    without_transactions
+);
