@@ -29,6 +29,18 @@ pub(crate) async fn append(
 ) -> Result<AppendResult, StoreError> {
     let stream = &batch.stream;
     let subject = ctx.subjects.stream(stream);
+    // An append is one message: the server's `max_payload` caps it (headers take a few
+    // hundred bytes of it). Checked before anything is written.
+    let body = Bytes::from(encode_batch(batch, Utc::now())?);
+    let limit = ctx.max_payload.saturating_sub(HEADER_ALLOWANCE);
+    if body.len() > limit {
+        return Err(StoreError::AppendTooLarge {
+            stream: stream.clone(),
+            size: body.len(),
+            limit,
+        });
+    }
+    let mut contention = Contention::default();
     loop {
         let tail = tail(ctx.journal, &subject).await?;
         if tail.deleted {
@@ -50,14 +62,22 @@ pub(crate) async fn append(
                 actual,
             });
         }
-        if !claim_all(ctx, batch, tail.sequence, tail.version).await? {
-            // An id is stored already: a retry, or a conflict.
-            return match recognise_retry(ctx, batch).await? {
-                Some(done) => Ok(done),
-                None => continue,
-            };
+        match claim_all(ctx, batch, tail.sequence, tail.version).await? {
+            Claimed::All => {}
+            Claimed::Stored => {
+                // An id is stored already: a retry, or a conflict.
+                if let Some(done) = recognise_retry(ctx, batch).await? {
+                    return Ok(done);
+                }
+                contention.wait(stream).await?;
+                continue;
+            }
+            Claimed::Contended => {
+                contention.wait(stream).await?;
+                continue;
+            }
         }
-        super::unique::stage(
+        let staged = super::unique::stage(
             ctx,
             stream,
             tail.sequence,
@@ -66,25 +86,19 @@ pub(crate) async fn append(
             uniqueness.releases(),
         )
         .await?;
+        if !staged {
+            contention.wait(stream).await?;
+            continue;
+        }
         let count = batch.len();
         let version = tail.version + count;
-        let body = encode_batch(batch, Utc::now())?;
-        // An append is one message: the server's `max_payload` caps it (headers take a
-        // few hundred bytes of it).
-        let limit = ctx.max_payload.saturating_sub(HEADER_ALLOWANCE);
-        if body.len() > limit {
-            return Err(StoreError::AppendTooLarge {
-                stream: stream.clone(),
-                size: body.len(),
-                limit,
-            });
-        }
+
         let first_id = batch.events[0].event_id.to_string();
         match publish_if_last(
             ctx.jetstream,
             subject.clone(),
             headers(Kind::Events, version, count, false),
-            Bytes::from(body),
+            body.clone(),
             tail.sequence,
             Some(first_id),
         )
@@ -112,6 +126,44 @@ pub(crate) async fn append(
             }
             Published::Moved => {}
         }
+        contention.wait(stream).await?;
+    }
+}
+
+/// Backs off between attempts that lost a race, with jitter, and gives up after a while
+/// with a retryable error, so that writers contending for one stream or one value cannot
+/// spin against each other for ever.
+#[derive(Default)]
+struct Contention {
+    attempts: u32,
+}
+
+impl Contention {
+    /// Attempts before giving up.
+    const LIMIT: u32 = 64;
+
+    async fn wait(&mut self, stream: &StreamId) -> Result<(), StoreError> {
+        self.attempts += 1;
+        if self.attempts >= Self::LIMIT {
+            return Err(StoreError::Nats {
+                operation: "appending",
+                reason: format!(
+                    "stream {stream}: {} attempts lost a race with other writers",
+                    self.attempts
+                ),
+                retryable: true,
+            });
+        }
+        // 1 ms doubling up to 64 ms, each wait a random part of it.
+        let ceiling = 1u64 << self.attempts.min(6);
+        let nanos = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+        );
+        let wait = std::time::Duration::from_micros((nanos % (ceiling * 1000)).max(200));
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 }
 
@@ -159,15 +211,25 @@ pub(crate) async fn delete(
     }
 }
 
+/// How claiming a batch's ids went.
+enum Claimed {
+    /// Every id is claimed for this append.
+    All,
+    /// One is stored already.
+    Stored,
+    /// Another append to this stream, conditioned on the same sequence, holds one.
+    Contended,
+}
+
 /// Claims every id of `batch` for an append conditioned on journal sequence `after` to a
-/// stream at `version`. `false` if one is stored already. Fresh ids are claimed all at
-/// once; an id claimed before is resolved first (a stale claim is taken over).
+/// stream at `version`. Fresh ids are claimed all at once; an id claimed before is
+/// resolved first (a stale claim is taken over).
 async fn claim_all(
     ctx: &ClaimsCtx<'_>,
     batch: &PreparedBatch,
     after: u64,
     version: u64,
-) -> Result<bool, StoreError> {
+) -> Result<Claimed, StoreError> {
     let claim_of = |i: usize| Claim {
         stream: batch.stream.to_string(),
         after,
@@ -187,8 +249,9 @@ async fn claim_all(
         }
         let id = batch.events[i].event_id;
         loop {
-            match ctx.holder(id).await? {
-                Holder::Stored(_) => return Ok(false),
+            match ctx.holder(id, Some((&batch.stream, after))).await? {
+                Holder::Stored(_) => return Ok(Claimed::Stored),
+                Holder::Contended => return Ok(Claimed::Contended),
                 Holder::Free { claim_sequence } => {
                     if ctx.claim(id, &claim_of(i), claim_sequence).await? {
                         break;
@@ -197,7 +260,7 @@ async fn claim_all(
             }
         }
     }
-    Ok(true)
+    Ok(Claimed::All)
 }
 
 /// `Some` if `batch` is an append already stored (its result, deduplicated); `None` if
@@ -212,7 +275,7 @@ async fn recognise_retry(
     let mut stored = Vec::new();
     for event in &batch.events {
         if !found.contains_key(&event.event_id)
-            && let Holder::Stored(events) = ctx.holder(event.event_id).await?
+            && let Holder::Stored(events) = ctx.holder(event.event_id, None).await?
         {
             found.extend(events.into_iter().map(|e| (e.event_id, e)));
         }
@@ -237,9 +300,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::EventData;
     use crate::error::IdConflictReason;
     use crate::store::nats::testing::{TestStore, events};
-    use crate::{EventData, EventId};
 
     #[tokio::test]
     async fn appends_check_the_expected_version_and_take_positions() {
@@ -460,7 +523,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fresh.version, 1);
-        let _ = EventId::new();
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_retry_racing_its_original_is_stored_once() {
+        let Some(store) = TestStore::open("twins", Duration::from_secs(120)).await else {
+            return;
+        };
+        let store = std::sync::Arc::new(store);
+        for round in 0..5 {
+            let batch = events(3);
+            let stream = format!("twin-{round}");
+            let runs: Vec<_> = (0..4)
+                .map(|_| {
+                    let (store, batch, stream) = (store.clone(), batch.clone(), stream.clone());
+                    tokio::spawn(
+                        async move { store.append(&stream, ExpectedVersion::Any, batch).await },
+                    )
+                })
+                .collect();
+            let mut results = Vec::new();
+            for run in runs {
+                results.push(run.await.unwrap().unwrap());
+            }
+            assert_eq!(
+                results.iter().filter(|r| !r.deduplicated).count(),
+                1,
+                "round {round}"
+            );
+            assert!(results.iter().all(|r| r.positions == results[0].positions));
+            let tail = tail(
+                &store.connected.journal,
+                &store
+                    .connected
+                    .subjects
+                    .stream(&StreamId::new(&stream).unwrap()),
+            )
+            .await
+            .unwrap();
+            assert_eq!(tail.version, 3, "stored once");
+        }
+        std::sync::Arc::try_unwrap(store)
+            .ok()
+            .unwrap()
+            .close()
+            .await;
     }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::journal::{
-    Published, header_of, headers, last_on, nats_error, next_on, publish_if_last,
+    Published, header_of, headers, last_on, message_at, nats_error, next_on, publish_if_last,
 };
 use super::message::{Kind, decode_events, position};
 use super::subjects::Subjects;
@@ -41,6 +41,10 @@ pub(crate) enum Holder {
     /// Nobody: a new claim is conditioned on the claim subject's last sequence
     /// (`claim_sequence`, 0 when the id was never claimed).
     Free { claim_sequence: u64 },
+    /// Claimed by another append to the caller's own stream conditioned on the same
+    /// sequence, not stored yet: the two exclude each other when they publish, so the
+    /// caller does not fence it (it would fence itself), but waits and reads again.
+    Contended,
 }
 
 /// The handles claims work with.
@@ -77,8 +81,13 @@ impl ClaimsCtx<'_> {
     }
 
     /// Who holds `id`. Resolving a claim whose append might still land fences that append
-    /// out first, so the answer stays true.
-    pub(crate) async fn holder(&self, id: EventId) -> Result<Holder, StoreError> {
+    /// out first, so the answer stays true; unless that append is conditioned on the
+    /// caller's own (`own`: its stream and sequence), which would fence the caller too.
+    pub(crate) async fn holder(
+        &self,
+        id: EventId,
+        own: Option<(&StreamId, u64)>,
+    ) -> Result<Holder, StoreError> {
         let subject = self.subjects.event_id_claim(id);
         loop {
             let Some(message) = last_on(self.claims, &subject).await? else {
@@ -107,6 +116,9 @@ impl ClaimsCtx<'_> {
                     });
                 }
                 None => {
+                    if own == Some((&stream, claim.after)) {
+                        return Ok(Holder::Contended);
+                    }
                     if self.fence(&stream_subject, claim.after).await? {
                         return Ok(free);
                     }
@@ -118,28 +130,33 @@ impl ClaimsCtx<'_> {
 
     /// Whether the append to `stream` conditioned on journal sequence `after`, whose
     /// first event is `first`, was stored. An append that may still be in flight is
-    /// fenced out first, so a `false` stays false.
+    /// fenced out first, so a `false` stays false; `None` if that append is conditioned
+    /// on the caller's own (`own`), which a fence would stop too.
     pub(crate) async fn landed(
         &self,
         stream: &StreamId,
         after: u64,
         first: EventId,
-    ) -> Result<bool, StoreError> {
+        own: Option<(&StreamId, u64)>,
+    ) -> Result<Option<bool>, StoreError> {
         let subject = self.subjects.stream(stream);
         loop {
             match next_on(self.journal, &subject, after + 1).await? {
                 Some(next) => {
                     let header = header_of(&next)?;
                     if header.kind != Kind::Events {
-                        return Ok(false);
+                        return Ok(Some(false));
                     }
                     let events =
                         decode_events(stream, next.sequence, header.version, &next.payload)?;
-                    return Ok(events.first().is_some_and(|e| e.event_id == first));
+                    return Ok(Some(events.first().is_some_and(|e| e.event_id == first)));
                 }
                 None => {
+                    if own == Some((stream, after)) {
+                        return Ok(None);
+                    }
                     if self.fence(&subject, after).await? {
-                        return Ok(false);
+                        return Ok(Some(false));
                     }
                 }
             }
@@ -168,11 +185,7 @@ impl ClaimsCtx<'_> {
         let (version, deleted) = if after == 0 {
             (0, false)
         } else {
-            let at = self
-                .journal
-                .direct_get(after)
-                .await
-                .map_err(|e| nats_error("reading a journal message", true, e))?;
+            let at = message_at(self.journal, after).await?;
             let header = header_of(&at)?;
             (
                 header.version,

@@ -7,7 +7,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::journal::{header_of, nats_error};
+use super::journal::{header_of, message_at, nats_error};
 use super::message::{Kind, decode_events, position, sequence_of};
 use super::subjects::Subjects;
 use crate::store::{EventStream, ReadAll};
@@ -22,10 +22,7 @@ pub(crate) async fn head(journal: &Stream) -> Result<Position, StoreError> {
         .map_err(|e| nats_error("reading the journal's state", true, e))?;
     let mut sequence = info.state.last_sequence;
     while sequence >= info.state.first_sequence.max(1) {
-        let message = journal
-            .direct_get(sequence)
-            .await
-            .map_err(|e| nats_error("reading a journal message", true, e))?;
+        let message = message_at(journal, sequence).await?;
         let header = header_of(&message)?;
         if header.kind == Kind::Events && header.count > 0 {
             return Ok(position(sequence, header.count as usize - 1));

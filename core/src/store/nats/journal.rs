@@ -5,7 +5,7 @@
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::{PublishMessage, StreamMessage};
-use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
+use async_nats::jetstream::stream::{RawMessageError, RawMessageErrorKind, Stream};
 use bytes::Bytes;
 
 use super::message::{COUNT, DELETED, KIND, Kind, VERSION};
@@ -74,10 +74,14 @@ pub(crate) fn header_of(message: &StreamMessage) -> Result<Header, StoreError> {
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| corrupt(name))
     };
+    let (version, count) = (number(VERSION)?, number(COUNT)?);
+    if count > version {
+        return Err(corrupt(COUNT));
+    }
     Ok(Header {
         kind,
-        version: number(VERSION)?,
-        count: number(COUNT)?,
+        version,
+        count,
         deleted: get(DELETED).as_deref() == Some("true"),
     })
 }
@@ -95,20 +99,46 @@ pub(crate) fn nats_error(
     }
 }
 
-/// The last message on `subject`, if any.
+/// The last message on `subject`, if any. Asked of the stream's leader, not of a replica
+/// that may lag: appends, claims and fences decide on it.
 pub(crate) async fn last_on(
     journal: &Stream,
     subject: &str,
 ) -> Result<Option<StreamMessage>, StoreError> {
-    match journal.direct_get_last_for_subject(subject).await {
+    let answer = journal
+        .raw_message_builder()
+        .last_by_subject(subject.to_owned())
+        .send()
+        .await;
+    leader_answer(answer, "reading a stream's last message")
+}
+
+/// A leader's answer to a message lookup: none found is `None`.
+fn leader_answer(
+    answer: Result<StreamMessage, RawMessageError>,
+    operation: &'static str,
+) -> Result<Option<StreamMessage>, StoreError> {
+    match answer {
         Ok(message) => Ok(Some(message)),
-        Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
         Err(e) => Err(nats_error(
-            "reading a stream's last message",
-            !matches!(e.kind(), DirectGetErrorKind::InvalidSubject),
+            operation,
+            !matches!(e.kind(), RawMessageErrorKind::InvalidSubject),
             e,
         )),
     }
+}
+
+/// The journal message at `sequence`, from the stream's leader.
+pub(crate) async fn message_at(
+    journal: &Stream,
+    sequence: u64,
+) -> Result<StreamMessage, StoreError> {
+    let answer = journal.get_raw_message(sequence).await;
+    leader_answer(answer, "reading a journal message")?.ok_or_else(|| StoreError::Corrupt {
+        position: super::message::position(sequence, 0),
+        reason: format!("journal message {sequence} is missing"),
+    })
 }
 
 /// The state of the stream whose subject is `subject`.
@@ -124,24 +154,20 @@ pub(crate) async fn tail(journal: &Stream, subject: &str) -> Result<Tail, StoreE
     })
 }
 
-/// The first message on `subject` at or after journal sequence `from`, if any.
+/// The first message on `subject` at or after journal sequence `from`, if any, from the
+/// stream's leader.
 pub(crate) async fn next_on(
     journal: &Stream,
     subject: &str,
     from: u64,
 ) -> Result<Option<StreamMessage>, StoreError> {
-    match journal
-        .direct_get_next_for_subject(subject, Some(from.max(1)))
-        .await
-    {
-        Ok(message) => Ok(Some(message)),
-        Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-        Err(e) => Err(nats_error(
-            "reading a stream's next message",
-            !matches!(e.kind(), DirectGetErrorKind::InvalidSubject),
-            e,
-        )),
-    }
+    let answer = journal
+        .raw_message_builder()
+        .next_by_subject(subject.to_owned())
+        .sequence(from.max(1))
+        .send()
+        .await;
+    leader_answer(answer, "reading a stream's next message")
 }
 
 /// How a conditioned publish ended.
@@ -183,7 +209,13 @@ pub(crate) async fn publish_if_last(
             false,
             format!("{e}: the store's JetStream stream is gone"),
         )),
-        _ => Err(nats_error("publishing", true, e)),
+        PublishErrorKind::TimedOut
+        | PublishErrorKind::BrokenPipe
+        | PublishErrorKind::MaxAckPending => Err(nats_error("publishing", true, e)),
+        // The server refused the message: a full stream (its byte limit, with old events
+        // never discarded), no storage left, or another refusal that a retry will meet
+        // again until an operator acts.
+        _ => Err(nats_error("publishing", false, e)),
     };
     let ack = match jetstream.send_publish(subject, message).await {
         Ok(ack) => ack,

@@ -110,7 +110,10 @@ impl EventStore for NatsStore {
 
     async fn unique_holder(&self, scope: &str, value: &str) -> Result<Option<StreamId>> {
         let value = UniqueValue::new(scope, value);
-        Ok(unique::holding(&self.ctx(), &value).await?.holder)
+        // Without an append of its own in flight, nothing is left contended.
+        Ok(unique::holding(&self.ctx(), &value, None)
+            .await?
+            .and_then(|h| h.holder))
     }
 
     fn read_stream(&self, stream: &StreamId, options: ReadStream) -> EventStream<'_> {

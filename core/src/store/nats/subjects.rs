@@ -3,8 +3,9 @@
 //!
 //! A stream id's alphabet (`A-Z a-z 0-9 - _ . : @ +`) goes into a subject token as it
 //! is, except `.`, the subject separator, which becomes `~` (never in a stream id), so
-//! the mapping reads back. Key-value keys allow only `A-Z a-z 0-9 - _ = . /`: there `:`,
-//! `@` and `+` are written `=` and two hex digits (`=` is never in a stream id either).
+//! the mapping reads back. Key-value keys allow only `A-Z a-z 0-9 - _ = . /` and no empty
+//! dot-separated token: there `:`, `@`, `+` and `.` are written `=` and two hex digits (`=`
+//! is never in a stream id either).
 //! Unique-value scopes and values are any text, so their tokens are base64url.
 
 use base64::Engine;
@@ -117,7 +118,7 @@ pub(crate) fn snapshot_key(stream: &StreamId) -> String {
     let mut key = String::with_capacity(stream.as_str().len());
     for c in stream.as_str().chars() {
         match c {
-            ':' | '@' | '+' => key.push_str(&format!("={:02X}", c as u32)),
+            ':' | '@' | '+' | '.' => key.push_str(&format!("={:02X}", c as u32)),
             c => key.push(c),
         }
     }
@@ -175,7 +176,9 @@ mod tests {
     #[test]
     fn snapshot_keys_use_the_key_alphabet() {
         let id = StreamId::new("a:b@c+d.e-1_2").unwrap();
-        assert_eq!(snapshot_key(&id), "a=3Ab=40c=2Bd.e-1_2");
+        assert_eq!(snapshot_key(&id), "a=3Ab=40c=2Bd=2Ee-1_2");
+        // Dots become no empty key tokens.
+        assert_eq!(snapshot_key(&StreamId::new("a..b").unwrap()), "a=2E=2Eb");
     }
 
     proptest! {

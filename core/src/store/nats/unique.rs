@@ -32,11 +32,14 @@ pub(crate) struct Holding {
     pub last_sequence: u64,
 }
 
-/// Who holds `value` now.
+/// Who holds `value` now; `None` if a claim or release of it by another append to the
+/// caller's own stream (`own`: the stream and the sequence its append is conditioned
+/// on) is still in flight (wait, and read again).
 pub(crate) async fn holding(
     ctx: &ClaimsCtx<'_>,
     value: &UniqueValue,
-) -> Result<Holding, StoreError> {
+    own: Option<(&StreamId, u64)>,
+) -> Result<Option<Holding>, StoreError> {
     let subject = ctx.subjects.unique_claim(value);
     let mut history = Vec::new();
     let mut from = 1;
@@ -57,22 +60,28 @@ pub(crate) async fn holding(
         let Ok(stream) = StreamId::new(&claim.stream) else {
             continue;
         };
-        if ctx.landed(&stream, claim.after, claim.append).await? {
-            return Ok(Holding {
-                holder: (!claim.release).then_some(stream),
-                last_sequence,
-            });
+        match ctx.landed(&stream, claim.after, claim.append, own).await? {
+            Some(true) => {
+                return Ok(Some(Holding {
+                    holder: (!claim.release).then_some(stream),
+                    last_sequence,
+                }));
+            }
+            Some(false) => {}
+            None => return Ok(None),
         }
     }
-    Ok(Holding {
+    Ok(Some(Holding {
         holder: None,
         last_sequence,
-    })
+    }))
 }
 
 /// Writes the claims and releases of an append to `stream` conditioned on `after`
 /// (first event `append`): a value another stream holds refuses it; claiming a held
-/// value or releasing one not held is nothing to write.
+/// value or releasing one not held is nothing to write. `false` if another append to
+/// this stream, conditioned on the same sequence, is staging the same value (wait, and
+/// start the append again).
 pub(crate) async fn stage(
     ctx: &ClaimsCtx<'_>,
     stream: &StreamId,
@@ -80,11 +89,13 @@ pub(crate) async fn stage(
     append: EventId,
     claims: &[UniqueValue],
     releases: &[UniqueValue],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     for (values, release) in [(claims, false), (releases, true)] {
         for value in values {
             loop {
-                let now = holding(ctx, value).await?;
+                let Some(now) = holding(ctx, value, Some((stream, after))).await? else {
+                    return Ok(false);
+                };
                 let held_here = now.holder.as_ref() == Some(stream);
                 match (&now.holder, release) {
                     (Some(holder), false) if !held_here => {
@@ -120,5 +131,5 @@ pub(crate) async fn stage(
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
