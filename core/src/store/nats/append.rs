@@ -93,14 +93,13 @@ pub(crate) async fn append(
         let count = batch.len();
         let version = tail.version + count;
 
-        let first_id = batch.events[0].event_id.to_string();
         match publish_if_last(
             ctx.jetstream,
             subject.clone(),
             headers(Kind::Events, version, count, false),
             body.clone(),
             tail.sequence,
-            Some(first_id),
+            None,
         )
         .await?
         {
@@ -119,7 +118,8 @@ pub(crate) async fn append(
             Published::Stored {
                 duplicate: true, ..
             } => {
-                // The server had a message with this id already (within its window).
+                // The slot after the tail was taken within the dedup window: by this very
+                // append (its retry), or by a racing writer (read again).
                 if let Some(done) = recognise_retry(ctx, batch).await? {
                     return Ok(done);
                 }
@@ -516,7 +516,20 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(late, Published::Moved);
+        // Its slot is taken (by the fence): refused, or answered as a duplicate of the
+        // fence, but not stored.
+        assert!(
+            !matches!(
+                late,
+                Published::Stored {
+                    duplicate: false,
+                    ..
+                }
+            ),
+            "{late:?}"
+        );
+        let after = tail(&store.connected.journal, &lost).await.unwrap();
+        assert_eq!(after, fenced, "nothing of the dead writer's append landed");
         // The fenced stream still takes appends as a new stream.
         let fresh = store
             .append("lost-1", ExpectedVersion::NoStream, events(1))

@@ -77,7 +77,13 @@ impl ClaimsCtx<'_> {
             None,
         )
         .await?;
-        Ok(matches!(published, Published::Stored { .. }))
+        Ok(matches!(
+            published,
+            Published::Stored {
+                duplicate: false,
+                ..
+            }
+        ))
     }
 
     /// Who holds `id`. Resolving a claim whose append might still land fences that append
@@ -201,6 +207,12 @@ impl ClaimsCtx<'_> {
             None,
         )
         .await?;
-        Ok(matches!(published, Published::Stored { .. }))
+        Ok(matches!(
+            published,
+            Published::Stored {
+                duplicate: false,
+                ..
+            }
+        ))
     }
 }

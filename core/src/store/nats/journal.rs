@@ -173,8 +173,9 @@ pub(crate) async fn next_on(
 /// How a conditioned publish ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Published {
-    /// Stored at this journal sequence (`duplicate`: the server had it already, from a
-    /// publish with the same message id within its window).
+    /// Stored at this journal sequence; or, when `duplicate`, the slot after the expected
+    /// sequence was taken already within the server's window, by the message at
+    /// `sequence` (this one sent again, or another writer's: only the caller can tell).
     Stored { sequence: u64, duplicate: bool },
     /// The subject's last sequence was no longer the one expected: nothing was written.
     Moved,
@@ -194,9 +195,12 @@ pub(crate) async fn publish_if_last(
         .payload(body)
         .headers(headers)
         .expected_last_subject_sequence(expected_last);
-    if let Some(id) = message_id {
-        message = message.message_id(id);
-    }
+    // The slot after `expected_last` on `subject` is taken by one message at most: the
+    // server's deduplication refuses a second message with the same id within its window,
+    // which is where racing writers meet (a replicated stream on a 2.9 server does not
+    // hold the subject check alone against concurrent publishes; see docs/JETSTREAM.md).
+    let slot = message_id.unwrap_or_else(|| format!("{subject}#{expected_last}"));
+    message = message.message_id(slot);
     let failed = |e: async_nats::jetstream::context::PublishError| match e.kind() {
         PublishErrorKind::WrongLastSequence => Ok(Published::Moved),
         PublishErrorKind::MaxPayloadExceeded => Err(nats_error(

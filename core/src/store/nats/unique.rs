@@ -125,7 +125,13 @@ pub(crate) async fn stage(
                     None,
                 )
                 .await?;
-                if matches!(published, Published::Stored { .. }) {
+                if matches!(
+                    published,
+                    Published::Stored {
+                        duplicate: false,
+                        ..
+                    }
+                ) {
                     break;
                 }
             }
