@@ -99,7 +99,6 @@ pub(crate) async fn append(
             headers(Kind::Events, version, count, false),
             body.clone(),
             tail.sequence,
-            None,
         )
         .await?
         {
@@ -201,7 +200,6 @@ pub(crate) async fn delete(
             headers(Kind::Tombstone, tail.version, 0, true),
             Bytes::new(),
             tail.sequence,
-            None,
         )
         .await?
         {
@@ -512,7 +510,6 @@ mod tests {
             headers(Kind::Events, 1, 1, false),
             Bytes::from_static(b"[]"),
             0,
-            None,
         )
         .await
         .unwrap();

@@ -74,7 +74,6 @@ impl ClaimsCtx<'_> {
             HeaderMap::new(),
             Bytes::from(body),
             claim_sequence,
-            None,
         )
         .await?;
         Ok(matches!(
@@ -204,7 +203,6 @@ impl ClaimsCtx<'_> {
             headers(Kind::Fence, version, 0, deleted),
             Bytes::new(),
             after,
-            None,
         )
         .await?;
         Ok(matches!(

@@ -189,18 +189,16 @@ pub(crate) async fn publish_if_last(
     headers: HeaderMap,
     body: Bytes,
     expected_last: u64,
-    message_id: Option<String>,
 ) -> Result<Published, StoreError> {
-    let mut message = PublishMessage::build()
-        .payload(body)
-        .headers(headers)
-        .expected_last_subject_sequence(expected_last);
     // The slot after `expected_last` on `subject` is taken by one message at most: the
     // server's deduplication refuses a second message with the same id within its window,
     // which is where racing writers meet (a replicated stream on a 2.9 server does not
     // hold the subject check alone against concurrent publishes; see docs/JETSTREAM.md).
-    let slot = message_id.unwrap_or_else(|| format!("{subject}#{expected_last}"));
-    message = message.message_id(slot);
+    let message = PublishMessage::build()
+        .payload(body)
+        .headers(headers)
+        .expected_last_subject_sequence(expected_last)
+        .message_id(format!("{subject}#{expected_last}"));
     let failed = |e: async_nats::jetstream::context::PublishError| match e.kind() {
         PublishErrorKind::WrongLastSequence => Ok(Published::Moved),
         PublishErrorKind::MaxPayloadExceeded => Err(nats_error(

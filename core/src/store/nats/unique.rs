@@ -122,7 +122,6 @@ pub(crate) async fn stage(
                     HeaderMap::new(),
                     Bytes::from(body),
                     now.last_sequence,
-                    None,
                 )
                 .await?;
                 if matches!(
